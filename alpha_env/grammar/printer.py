@@ -1,0 +1,74 @@
+"""Canonical printer: one text per expression tree.
+
+Precedence-minimal infix with single spaces around binary operators, lower-case canonical operator
+names in call syntax for the others, ``format_number`` for constants (exact round trip), plain integers
+for windows. ``canonical(parse(canonical(e))) == canonical(e)`` and ``parse(canonical(e)) == e`` for every
+well-typed tree ``e`` (trees from ``parse`` have folded constant arithmetic).
+"""
+
+from __future__ import annotations
+
+from alpha_env.grammar.ast import Call, Const, Expr, Field, Group, Window, format_number
+from alpha_env.grammar.operators import ATOM_PRECEDENCE, OPERATORS, POWER_PRECEDENCE, UNARY_PRECEDENCE
+
+__all__ = ["canonical", "precedence"]
+
+
+def precedence(expr: Expr) -> int:
+    """Binding strength of the printed form of ``expr`` (atoms and calls bind tightest)."""
+    if isinstance(expr, Call):
+        spec = OPERATORS[expr.op]
+        if spec.infix is not None and spec.precedence is not None:
+            return spec.precedence
+    return ATOM_PRECEDENCE
+
+
+def _wrap(text: str, needed: bool) -> str:
+    return f"({text})" if needed else text
+
+
+def _print(expr: Expr) -> str:
+    if isinstance(expr, Field | Group):
+        return expr.name
+    if isinstance(expr, Const):
+        return format_number(expr.value)
+    if isinstance(expr, Window):
+        return str(expr.days)
+    if not isinstance(expr, Call):
+        raise TypeError(f"not an expression: {expr!r}")
+    spec = OPERATORS[expr.op]
+    args = expr.args
+    if spec.infix is None or spec.precedence is None or len(args) != spec.arity:
+        return f"{spec.name}({', '.join(_print(a) for a in args)})"
+    prec = spec.precedence
+    if spec.name == "if_else":
+        cond, yes, no = args
+        head = _wrap(_print(cond), precedence(cond) <= prec)
+        return f"{head} ? {_wrap(_print(yes), precedence(yes) <= prec)} : {_print(no)}"
+    if spec.arity == 1:
+        operand = args[0]
+        return f"{spec.infix}{_wrap(_print(operand), precedence(operand) < UNARY_PRECEDENCE)}"
+    left, right = args
+    if spec.name == "pow":
+        neg_const = isinstance(left, Const) and (left.value < 0)
+        lwrap = precedence(left) <= POWER_PRECEDENCE or neg_const
+        rwrap = precedence(right) < UNARY_PRECEDENCE
+    else:
+        lwrap = precedence(left) < prec
+        rwrap = precedence(right) <= prec
+    return f"{_wrap(_print(left), lwrap)} {spec.infix} {_wrap(_print(right), rwrap)}"
+
+
+def canonical(expr: Expr, *, check: bool = False) -> str:
+    """The canonical text of ``expr`` (the key of alpha ids and caches).
+
+    Args:
+        expr: an expression tree.
+        check: type-check the tree first (raises :class:`~alpha_env.errors.ExpressionError`); off by
+            default, since trees from the parser, the stack decoders and the grammar masks are checked.
+    """
+    if check:
+        from alpha_env.grammar.checker import check as _check
+
+        _check(expr)
+    return _print(expr)
