@@ -19,17 +19,20 @@ class ExpressionError(AlphaEnvError, ValueError):
 
     Attributes:
         message: what is wrong, without the position.
-        position: 0-based column in the expression text (or token index in a stack) where it went wrong,
-            ``None`` when the problem has no single place.
+        position: 0-based column in the expression text, or 0-based token index in an AlphaStack / id list
+            (``unit="token"``), where it went wrong; ``None`` when the problem has no single place.
         expression: the text (or part of it) the error is about, when known.
+        unit: what ``position`` counts: ``"column"`` (text) or ``"token"`` (stack or id list).
     """
 
-    def __init__(self, message: str, position: int | None = None, expression: str | None = None):
+    def __init__(self, message: str, position: int | None = None, expression: str | None = None,
+                 *, unit: str = "column"):
         self.message = message
         self.position = position
         self.expression = expression
-        where = f" at column {position}" if position is not None else ""
-        super().__init__(f"{message}{where}" if "column" not in message else message)
+        self.unit = unit
+        where = f" at {unit} {position}" if position is not None else ""
+        super().__init__(message if f" at {unit} " in message else f"{message}{where}")
 
 
 class DataError(AlphaEnvError, ValueError):

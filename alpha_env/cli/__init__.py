@@ -19,6 +19,7 @@ __all__ = ["main", "build_parser"]
 # Modules of this package that define subcommands, in help order.
 _COMMAND_MODULES: tuple[str, ...] = (
     "parse",
+    "data",
 )
 
 

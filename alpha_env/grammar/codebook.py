@@ -24,6 +24,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -33,6 +34,8 @@ from alpha_env.grammar.ast import NAME_PATTERN, Const, Expr, Field, Group, OpTok
 from alpha_env.grammar.checker import ADV_PATTERN, BASE_FIELDS, GROUPS
 from alpha_env.grammar.forms import from_stack, to_stack
 from alpha_env.grammar.operators import OPERATORS
+
+_token_error = partial(ExpressionError, unit="token")
 
 __all__ = [
     "Special",
@@ -83,7 +86,7 @@ def parse_token(text: str) -> CodebookToken:
     else:
         if math.isfinite(value):
             return Const(value)
-        raise ExpressionError(f"token {text!r}: constants must be finite")
+        raise _token_error(f"token {text!r}: constants must be finite")
     spec = OPERATORS.get(text)
     if spec is not None and spec.name == text:
         return OpToken(text)
@@ -91,7 +94,7 @@ def parse_token(text: str) -> CodebookToken:
         return Group(text)
     if NAME_PATTERN.match(text) and spec is None:
         return Field(text)
-    raise ExpressionError(f"not a token text: {text!r}")
+    raise _token_error(f"not a token text: {text!r}")
 
 
 class Codebook:
@@ -175,7 +178,7 @@ class Codebook:
         try:
             return self._ids[text]
         except KeyError:
-            raise ExpressionError(f"token {text!r} is not in codebook {self._version}") from None
+            raise _token_error(f"token {text!r} is not in codebook {self._version}") from None
 
     def __contains__(self, token: object) -> bool:
         try:
@@ -187,7 +190,7 @@ class Codebook:
     def token(self, id: int) -> CodebookToken:
         """Token of an id."""
         if not 0 <= int(id) < len(self._tokens):
-            raise ExpressionError(f"id {id} is outside codebook {self._version} (size {len(self)})")
+            raise _token_error(f"id {id} is outside codebook {self._version} (size {len(self)})")
         return self._tokens[int(id)]
 
     # ------------------------------------------------------------------ expressions
@@ -201,7 +204,7 @@ class Codebook:
         for i, token in enumerate(to_stack(expr)):
             text = _text(token)
             if text not in self._ids:
-                raise ExpressionError(f"token {text!r} is not in codebook {self._version}", i)
+                raise _token_error(f"token {text!r} is not in codebook {self._version}", i)
             ids.append(self._ids[text])
         if specials:
             ids.append(self.END)
@@ -220,23 +223,23 @@ class Codebook:
         if self.END in ids[start:]:
             end = ids.index(self.END, start)
             if any(i != self.PAD for i in ids[end + 1:]):
-                raise ExpressionError("only padding may follow <end>", end + 1)
+                raise _token_error("only padding may follow <end>", end + 1)
         else:
             while end > start and ids[end - 1] == self.PAD:
                 end -= 1
         tokens: list[Token] = []
         for pos in range(start, end):
             if not 0 <= ids[pos] < len(self._tokens):
-                raise ExpressionError(f"id {ids[pos]} is outside codebook {self._version}", pos)
+                raise _token_error(f"id {ids[pos]} is outside codebook {self._version}", pos)
             token = self._tokens[ids[pos]]
             if isinstance(token, Special):
-                raise ExpressionError(f"special token <{token.name}> inside the expression", pos)
+                raise _token_error(f"special token <{token.name}> inside the expression", pos)
             tokens.append(token)
         try:
             return from_stack(tokens)
         except ExpressionError as exc:
             pos = None if exc.position is None else exc.position + start
-            raise ExpressionError(exc.message, pos) from None
+            raise _token_error(exc.message, pos) from None
 
     # ------------------------------------------------------------------ derived codebooks
     def extend(self, *, fields: Iterable[str] = (), constants: Iterable[float] = (),
@@ -253,12 +256,12 @@ class Codebook:
             name = str(name).lower()
             if not NAME_PATTERN.match(name) or name in GROUPS or OPERATORS.get(name) is not None \
                     or name in ("adv", "indclass"):
-                raise ExpressionError(f"invalid custom field name {name!r}")
+                raise _token_error(f"invalid custom field name {name!r}")
             new.append(Field(name))
         new.extend(Const(float(v)) for v in constants)
         for d in windows:
             if isinstance(d, bool) or int(d) != d or d < 1:
-                raise ExpressionError(f"invalid window {d!r}: a positive integer number of days is required")
+                raise _token_error(f"invalid window {d!r}: a positive integer number of days is required")
             new.append(Window(int(d)))
         added = []
         seen = set(self._texts)
@@ -284,7 +287,7 @@ class Codebook:
         agent = [t for t, a in zip(tokens, data.get("agent", [True] * len(tokens))) if a]
         book = cls(tokens, agent_tokens=agent)
         if "version" in data and data["version"] != book.version:
-            raise ExpressionError(f"codebook version mismatch: stored {data['version']}, "
+            raise _token_error(f"codebook version mismatch: stored {data['version']}, "
                                   f"rebuilt {book.version}")
         return book
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
 
 from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import Call, Const, Expr, Field, Group, OpToken, Token, Window, token_text
 from alpha_env.grammar.checker import ADV_PATTERN, TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.kinds import SERIES_LIKE, Value
 from alpha_env.grammar.operators import OPERATORS
+
+_token_error = partial(ExpressionError, unit="token")
 
 __all__ = ["to_stack", "from_stack", "to_tree", "from_tree", "depth", "length", "lookback", "stack_text"]
 
@@ -41,13 +44,13 @@ def to_stack(expr: Expr) -> list[Token]:
 def _spec_of(token: OpToken, position: int):
     spec = OPERATORS.get(token.name)
     if spec is None or spec.name != token.name:
-        raise ExpressionError(f"unknown operator token {token.name!r}", position)
+        raise _token_error(f"unknown operator token {token.name!r}", position)
     return spec
 
 
 def _check_leaf(token: Token, position: int) -> None:
     if not isinstance(token, Field | Const | Window | Group):
-        raise ExpressionError(f"not a token: {token!r}", position)
+        raise _token_error(f"not a token: {token!r}", position)
 
 
 def from_stack(tokens: Sequence[Token], *, units: bool = False) -> Expr:
@@ -62,24 +65,24 @@ def from_stack(tokens: Sequence[Token], *, units: bool = False) -> Expr:
         if isinstance(token, OpToken):
             spec = _spec_of(token, i)
             if len(stack) < spec.arity:
-                raise ExpressionError(f"{spec.name} needs {spec.arity} operands, the stack has {len(stack)}",
+                raise _token_error(f"{spec.name} needs {spec.arity} operands, the stack has {len(stack)}",
                                       i)
             args = stack[len(stack) - spec.arity:]
             del stack[len(stack) - spec.arity:]
             try:
                 value = apply_operator(spec, tuple(v for _, v in args), units=units)
             except TypeRuleError as exc:
-                raise ExpressionError(exc.message, i) from None
+                raise _token_error(exc.message, i) from None
             stack.append((Call(spec.name, tuple(e for e, _ in args)), value))
         else:
             _check_leaf(token, i)
             stack.append((token, leaf_value(token, units=units)))  # type: ignore[arg-type]
     if len(stack) != 1:
-        raise ExpressionError(f"the stack holds {len(stack)} values at the end, expected exactly one",
+        raise _token_error(f"the stack holds {len(stack)} values at the end, expected exactly one",
                               len(tokens))
     expr, value = stack[0]
     if value.kind not in SERIES_LIKE:
-        raise ExpressionError(f"the expression is a {value.kind.value}, not a series", len(tokens))
+        raise _token_error(f"the expression is a {value.kind.value}, not a series", len(tokens))
     return expr
 
 
@@ -105,23 +108,23 @@ def from_tree(nodes: Sequence[Token], *, units: bool = False) -> Expr:
             ill-typed operator).
     """
     if not nodes:
-        raise ExpressionError("empty node list", 0)
+        raise _token_error("empty node list", 0)
     # children[i] = indices of node i's children, assigned breadth-first.
     children: list[list[int]] = [[] for _ in nodes]
     nxt = 1
     for i, node in enumerate(nodes):
         if i >= nxt:
-            raise ExpressionError("node is not reachable from the root (too many nodes)", i)
+            raise _token_error("node is not reachable from the root (too many nodes)", i)
         if isinstance(node, OpToken):
             spec = _spec_of(node, i)
             if nxt + spec.arity > len(nodes):
-                raise ExpressionError(f"{spec.name} needs {spec.arity} children, the list ends first", i)
+                raise _token_error(f"{spec.name} needs {spec.arity} children, the list ends first", i)
             children[i] = list(range(nxt, nxt + spec.arity))
             nxt += spec.arity
         else:
             _check_leaf(node, i)
     if nxt != len(nodes):
-        raise ExpressionError("extra nodes after the tree is complete", nxt)
+        raise _token_error("extra nodes after the tree is complete", nxt)
     built: list[tuple[Expr, Value] | None] = [None] * len(nodes)
     for i in range(len(nodes) - 1, -1, -1):  # children always come after their parent
         node = nodes[i]
@@ -132,13 +135,13 @@ def from_tree(nodes: Sequence[Token], *, units: bool = False) -> Expr:
                 value = apply_operator(spec, tuple(a[1] for a in args), units=units)  # type: ignore[index]
             except TypeRuleError as exc:
                 pos = children[i][exc.slot] if exc.slot is not None else i
-                raise ExpressionError(exc.message, pos) from None
+                raise _token_error(exc.message, pos) from None
             built[i] = (Call(spec.name, tuple(a[0] for a in args)), value)  # type: ignore[index]
         else:
             built[i] = (node, leaf_value(node, units=units))  # type: ignore[arg-type]
     expr, value = built[0]  # type: ignore[misc]
     if value.kind not in SERIES_LIKE:
-        raise ExpressionError(f"the expression is a {value.kind.value}, not a series", 0)
+        raise _token_error(f"the expression is a {value.kind.value}, not a series", 0)
     return expr
 
 
