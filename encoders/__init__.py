@@ -1,0 +1,67 @@
+"""Neural models of alpha-env: document encoder, alpha encoder, fusion, alpha decoder, pretraining.
+
+This package (with ``agents``) is the only one that imports torch and transformers; ``alpha_env`` stays
+light. See ``docs/encoders.md``.
+"""
+
+from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig, AlphaEncoding, add_bos
+from encoders.cache import EmbeddingCache, text_key
+from encoders.checkpoint import MODEL_KINDS, Checkpoint, load_checkpoint, save_checkpoint
+from encoders.decoder import AlphaDecoder, AlphaDecoderConfig, DecoderMemory
+from encoders.document import DocumentEncoder
+from encoders.errors import CheckpointError, CodebookMismatchError, ModelNotAvailableError
+from encoders.finetune import bert_layer_groups, discriminative_groups, slanted_triangular, unfreeze_top
+from encoders.fusion import FUSION_KINDS, Fusion, masked_mean
+from encoders.pooling import POOLINGS, pool
+from encoders.pretrain import (
+    PretrainHistory,
+    mask_tokens,
+    masked_token_accuracy,
+    next_token_accuracy,
+    pad_sequences,
+    pretrain_alpha_encoder,
+    pretrain_decoder,
+    teacher_forcing,
+)
+from encoders.resolve import BUNDLED_MODEL_NAME, ResolvedModel, bundled_model_path, resolve_model
+
+__all__ = [
+    "AlphaDecoder",
+    "AlphaDecoderConfig",
+    "AlphaEncoder",
+    "AlphaEncoderConfig",
+    "AlphaEncoding",
+    "BUNDLED_MODEL_NAME",
+    "Checkpoint",
+    "CheckpointError",
+    "CodebookMismatchError",
+    "DecoderMemory",
+    "DocumentEncoder",
+    "EmbeddingCache",
+    "FUSION_KINDS",
+    "Fusion",
+    "MODEL_KINDS",
+    "ModelNotAvailableError",
+    "POOLINGS",
+    "PretrainHistory",
+    "ResolvedModel",
+    "add_bos",
+    "bert_layer_groups",
+    "bundled_model_path",
+    "discriminative_groups",
+    "load_checkpoint",
+    "mask_tokens",
+    "masked_mean",
+    "masked_token_accuracy",
+    "next_token_accuracy",
+    "pad_sequences",
+    "pool",
+    "pretrain_alpha_encoder",
+    "pretrain_decoder",
+    "resolve_model",
+    "save_checkpoint",
+    "slanted_triangular",
+    "teacher_forcing",
+    "text_key",
+    "unfreeze_top",
+]

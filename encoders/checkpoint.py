@@ -1,0 +1,139 @@
+"""Checkpoints of the alpha models: weights + config + codebook version, guarded on load.
+
+A checkpoint is one ``torch.save`` file holding a plain dict::
+
+    {"format": "alpha-env-checkpoint/1", "kind": "alpha_decoder", "config": {...},
+     "codebook_version": "...", "vocab_size": 97, "state_dict": {...}, "extra": {...}}
+
+``extra`` is free for the caller (training step, metrics, optimizer state: anything ``torch.load`` with
+``weights_only=True`` reads back: tensors, numbers, strings, lists, dicts). Loading checks the codebook:
+a checkpoint written for another codebook version or size raises :class:`CodebookMismatchError`, because
+its token ids would mean other tokens.
+
+Example:
+    >>> save_checkpoint(decoder, "runs/x/decoder.pt", extra={"epoch": 3})
+    >>> loaded = load_checkpoint("runs/x/decoder.pt", codebook)          # guard against another codebook
+    >>> loaded.model, loaded.extra["epoch"]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig
+from encoders.config import CodebookLike, codebook_version_of
+from encoders.decoder import AlphaDecoder, AlphaDecoderConfig
+from encoders.errors import CheckpointError, CodebookMismatchError
+
+__all__ = ["CHECKPOINT_FORMAT", "MODEL_KINDS", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_FORMAT = "alpha-env-checkpoint/1"
+
+MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
+    AlphaEncoder.kind: (AlphaEncoder, AlphaEncoderConfig),
+    AlphaDecoder.kind: (AlphaDecoder, AlphaDecoderConfig),
+}
+"""The one registry of checkpointable models: kind → (model class, config class)."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (in eval mode, on ``map_location``) and the caller's ``extra`` dict."""
+
+    model: Any
+    kind: str
+    codebook_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (an :class:`AlphaEncoder` or :class:`AlphaDecoder`) to ``path`` atomically.
+
+    The file is written next to ``path`` and renamed into place, so a crash never leaves half a checkpoint.
+    """
+    kind = getattr(model, "kind", None)
+    if kind not in MODEL_KINDS:
+        raise CheckpointError(
+            f"cannot checkpoint a {type(model).__name__}; known kinds: {sorted(MODEL_KINDS)}"
+        )
+    config = model.config
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "kind": kind,
+        "config": config.to_dict(),
+        "codebook_version": config.codebook_version,
+        "vocab_size": config.vocab_size,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra": dict(extra or {}),
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, target)
+    return target
+
+
+def load_checkpoint(
+    path: str | Path,
+    codebook: CodebookLike | str,
+    *,
+    kind: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint`, refusing one made for another codebook.
+
+    Args:
+        path: the checkpoint file.
+        codebook: the codebook the model will be used with (its version and size are checked), or just
+            a version string (then only the version is checked).
+        kind: expected model kind (``"alpha_encoder"`` or ``"alpha_decoder"``); ``None`` accepts either.
+        map_location: device of the loaded weights.
+
+    Raises:
+        CheckpointError: unreadable file, unknown format or kind, or not the kind asked for.
+        CodebookMismatchError: saved with another codebook version or vocabulary size.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise CheckpointError(f"checkpoint {source} does not exist")
+    try:
+        payload = torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"checkpoint {source} cannot be read: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{source} is not an alpha-env checkpoint (format {CHECKPOINT_FORMAT})")
+    saved_kind = payload["kind"]
+    if saved_kind not in MODEL_KINDS:
+        raise CheckpointError(f"{source} holds an unknown model kind {saved_kind!r}")
+    if kind is not None and kind != saved_kind:
+        raise CheckpointError(f"{source} holds an {saved_kind}, not an {kind}")
+    saved_version = str(payload["codebook_version"])
+    wanted_version = codebook_version_of(codebook)
+    if saved_version != wanted_version:
+        raise CodebookMismatchError(
+            f"{source} was saved with codebook version {saved_version!r} but the current codebook is "
+            f"version {wanted_version!r}: its token ids would mean other tokens. Pretrain the model again "
+            f"with the current codebook, or load it with the codebook it was made with."
+        )
+    if not isinstance(codebook, str) and len(codebook) != int(payload["vocab_size"]):
+        raise CodebookMismatchError(
+            f"{source} was saved for {payload['vocab_size']} tokens but the codebook has {len(codebook)} "
+            f"(same version {saved_version!r}: was the codebook extended with fields?)"
+        )
+    model_class, config_class = MODEL_KINDS[saved_kind]
+    config = config_class(**payload["config"])
+    model = model_class(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{source}: weights do not fit the saved config: {exc}") from exc
+    model.to(map_location)
+    model.eval()
+    return Checkpoint(model=model, kind=saved_kind, codebook_version=saved_version, extra=payload["extra"])

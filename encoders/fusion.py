@@ -1,0 +1,144 @@
+"""Fusion of the alpha encoding and the document vector into one feature vector.
+
+=================  ===================================================================================
+``kind``           features
+=================  ===================================================================================
+``concat``         MLP of ``[alpha summary, document]`` (LayerNorm, Linear, GELU, Linear)
+``cross_attention`` the document (projected) is the query of a multi-head attention over the alpha
+                   token states; the features are an MLP of ``[attended, query]``
+``gated``          ``g * A(alpha summary) + (1 - g) * D(document)`` with ``g = sigmoid(W [alpha, doc])``
+                   elementwise, then an MLP; ``g`` says how much the news matters at this state
+=================  ===================================================================================
+
+The alpha side is either pooled, shape ``(B, alpha_dim)``, or a sequence of token states
+``(B, L, alpha_dim)`` with a mask ``(B, L)`` (True = real token). The "alpha summary" of a sequence is the
+masked mean over its real tokens, and cross-attention masks padded keys, so padding positions never
+change the features. A row whose mask is all False gets a zero summary (and, for cross-attention, an
+all-zero attended vector) rather than NaN.
+
+Example:
+    >>> fusion = Fusion("gated", alpha_dim=128, doc_dim=384, out_dim=64)
+    >>> features = fusion(encoding.sequence, documents, encoding.mask)    # (B, 64)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from alpha_env.errors import SettingsError
+from encoders.config import check_positive
+
+__all__ = ["FUSION_KINDS", "Fusion", "masked_mean"]
+
+FUSION_KINDS = ("concat", "cross_attention", "gated")
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``states`` (B, L, D) over positions where ``mask`` (B, L) is True; zeros for empty rows."""
+    weights = mask.to(states.dtype).unsqueeze(-1)
+    return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def _mlp(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.LayerNorm(in_dim),
+        nn.Linear(in_dim, out_dim),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(out_dim, out_dim),
+    )
+
+
+class Fusion(nn.Module):
+    """Combine an alpha encoding and a document vector into ``(B, out_dim)`` features (see module table).
+
+    Args:
+        kind: ``"concat"``, ``"cross_attention"`` or ``"gated"``.
+        alpha_dim: width of the alpha states (pooled or per token).
+        doc_dim: width of the document vector.
+        out_dim: width of the output features.
+        num_heads: attention heads of ``cross_attention`` (``out_dim`` must be a multiple).
+        dropout: dropout inside the MLP and the attention.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        alpha_dim: int,
+        doc_dim: int,
+        out_dim: int,
+        *,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if kind not in FUSION_KINDS:
+            raise SettingsError(f"unknown fusion kind {kind!r}; choose one of {FUSION_KINDS}")
+        check_positive("Fusion", alpha_dim=alpha_dim, doc_dim=doc_dim, out_dim=out_dim, num_heads=num_heads)
+        self.kind = kind
+        self.alpha_dim = alpha_dim
+        self.doc_dim = doc_dim
+        self.out_dim = out_dim
+        if kind == "concat":
+            self.head = _mlp(alpha_dim + doc_dim, out_dim, dropout)
+        elif kind == "cross_attention":
+            if out_dim % num_heads:
+                raise SettingsError(f"Fusion: out_dim {out_dim} is not a multiple of num_heads {num_heads}")
+            self.query = nn.Linear(doc_dim, out_dim)
+            self.key_value = nn.Linear(alpha_dim, out_dim)
+            self.attention = nn.MultiheadAttention(out_dim, num_heads, dropout=dropout, batch_first=True)
+            self.head = _mlp(2 * out_dim, out_dim, dropout)
+        else:
+            self.alpha_proj = nn.Linear(alpha_dim, out_dim)
+            self.doc_proj = nn.Linear(doc_dim, out_dim)
+            self.gate = nn.Linear(alpha_dim + doc_dim, out_dim)
+            self.head = _mlp(out_dim, out_dim, dropout)
+
+    def _as_sequence(
+        self, alpha: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if alpha.dim() == 2:
+            alpha = alpha.unsqueeze(1)
+            if mask is None:
+                mask = torch.ones(alpha.shape[:2], dtype=torch.bool, device=alpha.device)
+        elif alpha.dim() != 3:
+            raise SettingsError(
+                f"Fusion: alpha must be (B, {self.alpha_dim}) or (B, L, {self.alpha_dim}), "
+                f"got {tuple(alpha.shape)}"
+            )
+        if mask is None:
+            mask = torch.ones(alpha.shape[:2], dtype=torch.bool, device=alpha.device)
+        if mask.shape != alpha.shape[:2]:
+            raise SettingsError(
+                f"Fusion: mask shape {tuple(mask.shape)} does not match alpha {tuple(alpha.shape)}"
+            )
+        if alpha.shape[-1] != self.alpha_dim:
+            raise SettingsError(f"Fusion: alpha width {alpha.shape[-1]} != alpha_dim {self.alpha_dim}")
+        return alpha, mask.bool()
+
+    def forward(
+        self, alpha: torch.Tensor, doc: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Features ``(B, out_dim)`` of ``alpha`` ((B, A) or (B, L, A) + ``mask`` (B, L)), ``doc`` (B, D)."""
+        seq, mask = self._as_sequence(alpha, mask)
+        if doc.dim() != 2 or doc.shape != (seq.shape[0], self.doc_dim):
+            raise SettingsError(
+                f"Fusion: doc must be ({seq.shape[0]}, {self.doc_dim}), got {tuple(doc.shape)}"
+            )
+        doc = doc.to(seq.dtype)
+        if self.kind == "cross_attention":
+            query = self.query(doc).unsqueeze(1)
+            keys = self.key_value(seq)
+            empty = ~mask.any(dim=1)
+            # An all-padding row would make the softmax NaN: let it attend to position 0, then zero it.
+            safe_mask = mask.clone()
+            safe_mask[empty, 0] = True
+            attended, _ = self.attention(query, keys, keys, key_padding_mask=~safe_mask, need_weights=False)
+            attended = attended.squeeze(1) * (~empty).unsqueeze(-1).to(seq.dtype)
+            return self.head(torch.cat([attended, query.squeeze(1)], dim=-1))
+        summary = masked_mean(seq, mask)
+        if self.kind == "concat":
+            return self.head(torch.cat([summary, doc], dim=-1))
+        gate = torch.sigmoid(self.gate(torch.cat([summary, doc], dim=-1)))
+        return self.head(gate * self.alpha_proj(summary) + (1.0 - gate) * self.doc_proj(doc))

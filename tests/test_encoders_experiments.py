@@ -1,0 +1,101 @@
+"""The encoders experiment scripts, run in --quick mode on tiny inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from encoders_support import save_tiny_bert
+
+from alpha_env.env.documents import EmbeddingTable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """Import ``experiments/<name>.py`` as a module (its ``main(argv)`` runs in this process)."""
+    spec = importlib.util.spec_from_file_location(f"experiments_{name}", ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_encode_documents_quick(tmp_path: Path) -> None:
+    model = save_tiny_bert(tmp_path / "model", classifier=True)
+    news = pd.DataFrame(
+        {
+            "date": ["2010-01-04", "2010-01-04", "2010-01-05", "2010-01-05", "2010-01-06"],
+            "published": [
+                "Mon Jan 4, 2010 9:30am EST",  # before the close → available 2010-01-04
+                "Mon Jan 4, 2010 5:15pm EST",  # after the close → 2010-01-05
+                "Tue Jan 5, 2010 11:00am EST",
+                "Tue Jan 5, 2010 11:00am EST",
+                "Wed Jan 6, 2010 8:00pm EST",  # → 2010-01-07
+            ],
+            "title": [
+                "stocks rose",
+                "oil prices fell",
+                "bank profit beat estimates",
+                "bank profit",
+                "jobs cut",
+            ],
+            "tickers": ["AAA", "BBB AAA", "CCC", "", "AAA"],
+            "lead": ["the market rose", "oil fell sharply", "earnings beat", "a loss", "record low"],
+        }
+    )
+    news.to_parquet(tmp_path / "news.parquet")
+    script = load_script("encode_documents")
+    argv = [
+        "--news",
+        str(tmp_path / "news.parquet"),
+        "--model",
+        str(model),
+        "--sentiment-model",
+        str(model),
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quick",
+    ]
+    summary = script.main(argv)
+    assert summary["texts"] == 5 and summary["days"] == 3 and summary["dim"] == 32
+    table = pd.read_parquet(tmp_path / "out" / "document_embeddings.parquet")
+    assert [str(d.date()) for d in table.index] == ["2010-01-04", "2010-01-05", "2010-01-07"]
+    assert EmbeddingTable.from_frame(table).dim == 32  # the environment reads it as is
+    sentiment = pd.read_parquet(tmp_path / "out" / "news_sentiment.parquet")
+    aaa = sentiment[sentiment.ticker == "AAA"].set_index("date")
+    assert aaa["news_count"].tolist() == [1, 1, 1]
+    assert np.all(np.abs(sentiment["news_sentiment"]) <= 1)
+    assert json.loads((tmp_path / "out" / "encode_documents.json").read_text())["texts"] == 5
+    # A rerun is served entirely from the cache.
+    assert script.main(argv)["texts_encoded_now"] == 0
+
+
+@pytest.mark.slow
+def test_pretrain_alpha_encoder_quick(tmp_path: Path) -> None:
+    from encoders import AlphaEncoder, load_checkpoint
+
+    script = load_script("pretrain_alpha_encoder")
+    summary = script.main(["--quick", "--out", str(tmp_path), "--run-name", "q"])
+    assert summary["corpus"] == 400 and len(summary["train_loss"]) == 2
+    assert 0.0 <= summary["masked_accuracy_after"] <= 1.0
+    assert summary["nearest_neighbour_token_jaccard"] > summary["random_pair_token_jaccard"]
+    codebook_version = summary["codebook_version"]
+    loaded = load_checkpoint(tmp_path / "q" / "alpha_encoder.pt", codebook_version, kind="alpha_encoder")
+    assert isinstance(loaded.model, AlphaEncoder)
+    assert json.loads((tmp_path / "q" / "summary.json").read_text())["run"] == "q"
+
+
+def test_token_jaccard() -> None:
+    script = load_script("pretrain_alpha_encoder")
+    assert script.token_jaccard([1, 2, 2], [1, 2, 2]) == 1.0
+    assert script.token_jaccard([1, 2, 2], [2, 3]) == 1 / 4
+    assert script.token_jaccard([], []) == 1.0
