@@ -166,3 +166,24 @@ def test_universe_top_n_picks_most_liquid():
     assert list(uni[25]) == [False, True, True, False]
     p = _panel().with_universe({"min_history": 1, "top_n": 2})
     assert (p.universe.sum(axis=1) <= 2).all() and p.metadata["universe"]["top_n"] == 2
+
+
+def test_panel_pickles_to_an_equal_frozen_panel():
+    """Vector environments send panels to worker processes: a pickle round trip keeps everything."""
+    import pickle
+
+    from alpha_env.data import synthetic_market
+
+    panel = synthetic_market(seed=3, n_stocks=12, n_days=80)
+    panel.field("adv10")  # fill the memo: it must not travel
+    back = pickle.loads(pickle.dumps(panel))
+    assert back.dataset_id == panel.dataset_id
+    assert list(back.field_names) == list(panel.field_names)
+    np.testing.assert_array_equal(back.field("close"), panel.field("close"))
+    np.testing.assert_array_equal(back.field("adv10"), panel.field("adv10"))
+    np.testing.assert_array_equal(back.group("sector"), panel.group("sector"))
+    assert dict(back.splits) == dict(panel.splits)
+    assert not back.field("close").flags.writeable
+    assert (back.documents is None) == (panel.documents is None)
+    with pytest.raises(AttributeError):
+        back.foo = 1

@@ -181,6 +181,32 @@ class MarketPanel:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("MarketPanel is immutable")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state (vector environments send panels to worker processes); drops the memo."""
+        return {
+            "_dates": self._dates, "_tickers": self._tickers, "_fields": self._fields,
+            "_groups": self._groups, "_universe": self._universe, "_splits": dict(self._splits),
+            "_metadata": dict(self._metadata), "_documents": self._documents,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        setter = object.__setattr__
+        for key in ("_dates", "_tickers", "_universe"):
+            arr = state[key]
+            arr.flags.writeable = False
+            setter(self, key, arr)
+        for arr in state["_fields"].values():
+            arr.flags.writeable = False
+        for codes, _labels in state["_groups"].values():
+            codes.flags.writeable = False
+        setter(self, "_fields", state["_fields"])
+        setter(self, "_groups", state["_groups"])
+        setter(self, "_splits", MappingProxyType(state["_splits"]))
+        setter(self, "_metadata", MappingProxyType(state["_metadata"]))
+        setter(self, "_documents", state["_documents"])
+        setter(self, "_memo", {})
+        setter(self, "_frozen", True)
+
     def __repr__(self) -> str:
         return (
             f"MarketPanel({self.n_dates} dates {self._dates[0]}..{self._dates[-1]} x {self.n_stocks} stocks, "

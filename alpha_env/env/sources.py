@@ -1,0 +1,58 @@
+"""Where an environment's market comes from: the ``data=`` argument of the registered ids.
+
+``data`` may be a :class:`~alpha_env.data.MarketPanel` (used as is), a path to a dataset folder or price
+file (read with :func:`alpha_env.data.load_panel`), a mapping of :func:`alpha_env.data.synthetic_market`
+arguments (e.g. ``{"seed": 0, "n_stocks": 30, "n_days": 300}``) or ``None`` (the default synthetic
+market, seed 0). Paths and mappings pickle, so they are the forms to use with subprocess vector envs:
+each worker then builds its own panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alpha_env.errors import SettingsError
+
+__all__ = ["DataSource", "resolve_panel"]
+
+DataSource = Any  # MarketPanel | str | os.PathLike | Mapping[str, Any] | None
+
+
+def resolve_panel(data: DataSource = None, **load_options: Any) -> Any:
+    """The :class:`~alpha_env.data.MarketPanel` that ``data`` names (see the module doc).
+
+    Args:
+        data: a panel, a dataset path, a mapping of ``synthetic_market`` arguments, or ``None``.
+        load_options: extra keyword arguments of :func:`~alpha_env.data.load_panel` (paths only).
+
+    Raises:
+        SettingsError: ``data`` has another type, or options were given for a non-path source.
+        DataError: the dataset cannot be read (from the loader).
+    """
+    from alpha_env.data import MarketPanel, load_panel, synthetic_market
+
+    if isinstance(data, MarketPanel):
+        _no_options(load_options, "a MarketPanel")
+        return data
+    if data is None:
+        _no_options(load_options, "the default synthetic market")
+        return synthetic_market(seed=0)
+    if isinstance(data, Mapping):
+        _no_options(load_options, "a synthetic-market mapping")
+        try:
+            return synthetic_market(**dict(data))
+        except TypeError as exc:
+            raise SettingsError(f"data: bad synthetic_market arguments {dict(data)!r}: {exc}") from None
+    if isinstance(data, str | Path):
+        return load_panel(Path(data), **load_options)
+    raise SettingsError(
+        "data must be a MarketPanel, a dataset path, a mapping of synthetic_market arguments or None, "
+        f"not {type(data).__name__}"
+    )
+
+
+def _no_options(options: Mapping[str, Any], what: str) -> None:
+    if options:
+        raise SettingsError(f"loader options {sorted(options)} only apply to a dataset path, not to {what}")

@@ -1,0 +1,162 @@
+"""AlphaStackEnv with other agents, each a short run: Gymnasium vector envs, SB3 PPO / A2C / DQN,
+sb3-contrib MaskablePPO, SB3 SubprocVecEnv with two workers writing to one store."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import gymnasium as gym
+import numba
+import numpy as np
+import pytest
+
+import alpha_env.env as E
+
+SMALL = {"seed": 0, "n_stocks": 30, "n_days": 300}
+KW = {"data": SMALL, "max_len": 8, "document_dim": 8}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _serial_numba():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+class ReasonCounter(gym.Wrapper):
+    """Counts how episodes end (``info["reason"]``)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.reasons: Counter = Counter()
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.reasons[info["reason"]] += 1
+        return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.get_wrapper_attr("action_masks")()
+
+
+def _masked_vector_rollout(vec, steps: int) -> Counter:
+    agent = E.MaskedRandomAgent(0)
+    obs, _ = vec.reset(seed=[0, 1])
+    ends: Counter = Counter()
+    for _ in range(steps):
+        actions, _ = agent.predict(obs)
+        obs, rewards, terminated, truncated, infos = vec.step(actions)
+        assert not truncated.any()
+        ends["terminated"] += int(terminated.sum())
+        assert np.isfinite(rewards).all()
+    return ends
+
+
+def test_sync_vector_env():
+    vec = gym.vector.SyncVectorEnv([lambda: gym.make(E.ALPHA_STACK_ID, **KW) for _ in range(2)])
+    assert vec.single_action_space == gym.spaces.Discrete(len(vec.envs[0].unwrapped.codebook))
+    ends = _masked_vector_rollout(vec, 200)
+    assert ends["terminated"] >= 10
+    vec.close()
+
+
+@pytest.mark.slow
+def test_async_vector_env():
+    # "spawn": forking a process whose Numba thread pool has run is unsafe (the workers would abort)
+    vec = gym.make_vec(E.ALPHA_STACK_ID, num_envs=2, vectorization_mode="async",
+                       vector_kwargs={"context": "spawn"}, **KW)
+    ends = _masked_vector_rollout(vec, 200)
+    assert ends["terminated"] >= 10
+    vec.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["PPO", "A2C"])
+def test_sb3_multi_input_policy(algo):
+    import stable_baselines3 as sb3
+
+    env = ReasonCounter(gym.make(E.ALPHA_STACK_ID, **KW))
+    cls = getattr(sb3, algo)
+    extra = {"n_steps": 64, "batch_size": 32, "n_epochs": 1} if algo == "PPO" else {"n_steps": 16}
+    model = cls("MultiInputPolicy", env, seed=0, device="cpu", verbose=0, **extra)
+    model.learn(total_timesteps=256)
+    assert sum(env.reasons.values()) > 0  # episodes ended (invalid actions included: mask-unaware)
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action))
+
+
+@pytest.mark.slow
+def test_sb3_dqn_with_flatten_wrapper():
+    from stable_baselines3 import DQN
+
+    env = ReasonCounter(E.FlattenAlphaObservation(gym.make(E.ALPHA_STACK_ID, **KW), one_hot_tokens=True))
+    n = len(env.unwrapped.codebook)
+    assert env.observation_space.shape == (8 * n + n + 2 + 8,)
+    model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=50, buffer_size=1000,
+                train_freq=4, verbose=0)
+    model.learn(total_timesteps=300)
+    assert sum(env.reasons.values()) > 0
+
+
+def test_flatten_wrapper_values():
+    env = E.FlattenAlphaObservation(gym.make(E.ALPHA_STACK_ID, **KW))
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space and obs.dtype == np.float32
+    close = env.unwrapped.codebook.id("close")
+    obs, *_ = env.step(close)
+    n = len(env.unwrapped.codebook)
+    assert obs[0] == pytest.approx(close / (n - 1)) and obs[1:8].sum() == 0
+    np.testing.assert_array_equal(obs[8 : 8 + n], env.action_masks().astype(np.float32))
+    assert obs[8 + n] == pytest.approx(1 / 8) and obs[9 + n] == pytest.approx(1 / 8)
+
+
+@pytest.mark.slow
+def test_maskable_ppo_never_samples_an_invalid_action():
+    from sb3_contrib import MaskablePPO
+
+    env = ReasonCounter(gym.make(E.ALPHA_STACK_ID, **KW))
+    model = MaskablePPO("MultiInputPolicy", env, seed=0, device="cpu", n_steps=64, batch_size=32,
+                        n_epochs=1, verbose=0)
+    model.learn(total_timesteps=320)
+    assert sum(env.reasons.values()) >= 20
+    assert env.reasons["invalid_action"] == 0
+    assert set(env.reasons) <= {"complete", "degenerate"}
+
+
+@pytest.mark.slow
+def test_subproc_vec_env_two_workers_one_store(tmp_path):
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from alpha_env.ace import AlphaStore
+
+    db = str(tmp_path / "shared.db")
+
+    def make(rank: int):
+        def _init():
+            env = gym.make(E.ALPHA_STACK_ID, store=db, **KW)
+            env.reset(seed=rank)
+            return env
+        return _init
+
+    vec = SubprocVecEnv([make(0), make(1)])
+    vec.seed(0)
+    obs = vec.reset()
+    agent = E.MaskedRandomAgent(1)
+    found: set[str] = set()
+    for _ in range(200):
+        masks = np.stack(vec.env_method("action_masks"))
+        actions, _ = agent.predict(obs, action_masks=masks)
+        obs, rewards, dones, infos = vec.step(actions)
+        for info in infos:
+            if info.get("reason") == "complete":
+                found.add(info["alpha_id"])
+            assert info.get("reason") != "invalid_action"
+    vec.close()
+    assert len(found) >= 5
+    with AlphaStore(db) as store:
+        assert all(aid in store for aid in found)
+        assert store.counts()["alphas"] == len(found)
+        assert store.integrity_check() == "ok"

@@ -1,0 +1,270 @@
+"""AlphaStackEnv: API conformance, masks, invalid actions, rewards (== ACE, train days only), seeding."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numba
+import numpy as np
+import pytest
+from gymnasium.error import ResetNeeded
+from gymnasium.utils.env_checker import check_env
+
+import alpha_env.env as E
+from alpha_env.ace import ACE, AlphaStore
+from alpha_env.data import MarketPanel, synthetic_market
+from alpha_env.errors import SettingsError
+from alpha_env.grammar import canonical, parse
+
+SMALL = {"seed": 0, "n_stocks": 30, "n_days": 300}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _serial_numba():
+    """Small panels: Numba's thread pool costs more than it saves on a shared 2-core machine."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def panel() -> MarketPanel:
+    return synthetic_market(**SMALL)
+
+
+@pytest.fixture()
+def env(panel):
+    e = E.AlphaStackEnv(panel, max_len=12)
+    yield e
+    e.close()
+
+
+def actions_of(env: E.AlphaStackEnv, text: str) -> list[int]:
+    """Action ids that write ``text`` then END."""
+    return [*env.codebook.encode(parse(text)), env.codebook.END]
+
+
+def run_actions(env, actions, seed=0):
+    obs, info = env.reset(seed=seed)
+    out = [(obs, 0.0, False, False, info)]
+    for a in actions:
+        out.append(env.step(a))
+        if out[-1][2] or out[-1][3]:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- registration and API conformance
+@pytest.mark.parametrize("env_id", E.ENV_IDS)
+def test_check_env_on_every_registered_id(env_id):
+    env = gym.make(env_id, data=SMALL, max_len=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    messages = [str(w.message) for w in caught if "WARN" in str(w.message)]
+    assert messages == []
+    env.close()
+
+
+def test_registered_ids_are_versioned_and_default_id_needs_no_argument():
+    assert set(E.ENV_IDS) <= set(gym.registry)
+    assert all(i.startswith("AlphaEnv/") and i.rsplit("-v", 1)[1].isdigit() for i in E.ENV_IDS)
+    spec = gym.spec(E.ALPHA_STACK_ID)
+    assert spec.entry_point == "alpha_env.env.registration:make_alpha_stack"
+    E.register_envs()  # idempotent: no error, no duplicate
+
+
+def test_make_with_panel_path_and_mapping(panel, tmp_path):
+    env = gym.make(E.ALPHA_STACK_ID, data=panel, max_len=8)
+    assert env.unwrapped.panel is panel
+    with pytest.raises(SettingsError, match="data must be"):
+        gym.make(E.ALPHA_STACK_ID, data=3.5)
+    with pytest.raises(SettingsError, match="only apply to a dataset path"):
+        gym.make(E.ALPHA_STACK_ID, data=SMALL, load_options={"sectors": "x.csv"})
+
+
+def test_spaces_and_initial_observation(env):
+    n = len(env.codebook)
+    assert env.action_space == gym.spaces.Discrete(n)
+    obs, info = env.reset(seed=1)
+    assert obs in env.observation_space
+    assert obs["tokens"].shape == (12,) and not obs["tokens"].any()
+    assert obs["position"][0] == 0 and obs["stack_depth"][0] == 0
+    assert obs["document"].shape == (E.DEFAULT_DOCUMENT_DIM,) and not obs["document"].any()
+    mask = env.action_masks()
+    assert mask.dtype == bool and mask.shape == (n,)
+    np.testing.assert_array_equal(mask, obs["action_mask"].astype(bool))
+    np.testing.assert_array_equal(mask, info["action_mask"])
+    assert not mask[env.codebook.PAD] and not mask[env.codebook.BOS] and not mask[env.codebook.END]
+    # mask = grammar AND vocabulary: never a token outside the vocabulary
+    assert not (mask & ~env.vocabulary).any()
+    # 'cap' is in the codebook but not in the synthetic panel: never offered
+    assert not env.vocabulary[env.codebook.id("cap")]
+    assert not any(env.vocabulary[env.codebook.id(f"{d}d")] for d in (200, 250))  # > train length
+
+
+def test_mask_matches_real_transitions(env):
+    """Every allowed id can be pushed; every forbidden one ends the episode as invalid (no exception)."""
+    agent = E.MaskedRandomAgent(3)
+    obs, _ = env.reset(seed=0)
+    for _ in range(4):
+        mask = env.action_masks()
+        for a in np.flatnonzero(~mask)[:: 17]:
+            probe = E.AlphaStackEnv(env.panel, max_len=12)
+            probe.reset(seed=0)
+            for t in obs["tokens"][: obs["position"][0]]:
+                probe.step(int(t))
+            _, r, term, trunc, info = probe.step(int(a))
+            assert term and not trunc and info["reason"] == "invalid_action" and r == -2.0
+        a = agent.act(mask)
+        if a == env.codebook.END:
+            break
+        obs, r, term, trunc, info = env.step(a)
+        assert r == 0.0 and not term and not trunc
+
+
+def test_invalid_actions_end_with_penalty_never_raise(panel):
+    env = E.AlphaStackEnv(panel, max_len=8, invalid_action_penalty=-3.5)
+    for bad in (env.codebook.PAD, env.codebook.END, env.codebook.id("rank"), -1, len(env.codebook), 10**9):
+        env.reset(seed=0)
+        obs, r, term, trunc, info = env.step(bad)
+        assert (r, term, trunc, info["reason"]) == (-3.5, True, False, "invalid_action")
+        assert info["why"] and obs in env.observation_space
+    env.reset(seed=0)
+    _, r, term, _, info = env.step(env.codebook.id("0.728317"))  # in the codebook, not in the vocabulary
+    assert term and "vocabulary" in info["why"]
+    with pytest.raises(ResetNeeded):
+        env.step(env.codebook.id("close"))
+
+
+def test_end_reward_equals_ace_simulate_on_train(panel, env):
+    ace = ACE(panel)
+    for text in ("rank(-delta(close, 5))", "ts_rank(volume, 10)", "-correlation(open, volume, 10)"):
+        steps = run_actions(env, actions_of(env, text))
+        _, reward, term, trunc, info = steps[-1]
+        assert all(s[1] == 0.0 for s in steps[1:-1])
+        assert term and not trunc and info["reason"] == "complete"
+        result = ace.simulate(text)
+        assert info["expression"] == canonical(parse(text)) == result.expression
+        assert info["alpha_id"] == result.alpha_id
+        assert reward == pytest.approx(result.metrics["train"]["sharpe"], abs=1e-12)
+        assert info["metrics"] == pytest.approx(result.metrics["train"])
+        assert info["raw_reward"] == reward
+
+
+def test_ic_reward(panel):
+    env = E.AlphaStackEnv(panel, max_len=8, reward="ic")
+    _, reward, _, _, info = run_actions(env, actions_of(env, "rank(-delta(close, 5))"))[-1]
+    assert reward == pytest.approx(ACE(panel).simulate("rank(-delta(close, 5))").metrics["train"]["ic"])
+    with pytest.raises(SettingsError, match="unknown reward"):
+        E.AlphaStackEnv(panel, reward="sortino")
+
+
+def test_degenerate_alpha_gets_penalty_and_reason(panel):
+    env = E.AlphaStackEnv(panel, max_len=8, degenerate_penalty=-0.75)
+    # constant across stocks after market neutralization
+    _, reward, term, _, info = run_actions(env, actions_of(env, "group_mean(close, market)"))[-1]
+    assert term and reward == -0.75 and info["reason"] == "degenerate"
+    assert "constant" in info["degenerate_reason"]
+
+
+def test_reward_reads_train_days_only(panel):
+    """Scrambling every price after the train split leaves every reward unchanged."""
+    stop = panel.splits["train"].stop
+    rng = np.random.default_rng(5)
+    fields = {}
+    noise = np.exp(rng.normal(0, 0.2, size=panel.shape))
+    noise[:stop] = 1.0
+    for name in ("open", "high", "low", "close", "vwap"):
+        fields[name] = panel.field(name) * noise
+    fields["volume"] = panel.field("volume") * noise[::-1]
+    fields["volume"][:stop] = panel.field("volume")[:stop]
+    groups = {g: (panel.group(g), panel.group_labels(g)) for g in panel.group_names if g != "market"}
+    other = MarketPanel(panel.dates, panel.tickers, fields, groups=groups, universe=panel.universe,
+                        splits=dict(panel.splits))
+    assert not np.allclose(other.field("returns")[stop:], panel.field("returns")[stop:], equal_nan=True)
+    env_a, env_b = E.AlphaStackEnv(panel, max_len=10), E.AlphaStackEnv(other, max_len=10)
+    np.testing.assert_array_equal(env_a.vocabulary, env_b.vocabulary)
+    agent = E.MaskedRandomAgent(11)
+    compared = 0
+    for ep in range(60):
+        ra, _, info_a = E.play_episode(env_a, agent, seed=ep)
+        rb = run_actions(env_b, [*env_a.written, env_a.codebook.END])[-1][1]
+        assert ra == rb, info_a["expression"]
+        compared += info_a["reason"] == "complete"
+    assert compared >= 5
+
+
+def test_correlation_penalty_against_found_alphas(panel):
+    env = E.AlphaStackEnv(panel, max_len=8, correlation_penalty=0.5)
+    acts = actions_of(env, "rank(-delta(close, 5))")
+    _, r1, _, _, info1 = run_actions(env, acts)[-1]
+    assert info1["max_correlation"] == 0.0 and r1 == info1["raw_reward"]
+    _, r2, _, _, info2 = run_actions(env, acts)[-1]  # the same alpha again: correlation 1
+    assert info2["max_correlation"] == pytest.approx(1.0)
+    assert r2 == pytest.approx(info2["raw_reward"] - 0.5)
+    _, r3, _, _, info3 = run_actions(env, actions_of(env, "rank(delta(close, 5))"))[-1]  # mirror: |corr| 1
+    assert info3["max_correlation"] == pytest.approx(1.0) and r3 == pytest.approx(info3["raw_reward"] - 0.5)
+    assert len(env.found) == 2
+
+
+def test_found_alphas_go_to_the_store(panel, tmp_path):
+    db = tmp_path / "alphas.db"
+    env = E.AlphaStackEnv(panel, max_len=8, store=str(db))
+    _, _, _, _, good = run_actions(env, actions_of(env, "rank(-delta(close, 5))"))[-1]
+    _, _, _, _, bad = run_actions(env, actions_of(env, "group_mean(close, market)"))[-1]
+    env.close()
+    env.close()  # twice is fine
+    with AlphaStore(db) as store:
+        assert good["alpha_id"] in store
+        assert bad["alpha_id"] not in store  # degenerate: not a found alpha
+        assert store.get(good["alpha_id"]).metrics["train"]["sharpe"] == pytest.approx(
+            good["metrics"]["sharpe"])
+
+
+def test_seeded_determinism_across_two_envs(panel):
+    a, b = E.AlphaStackEnv(panel, max_len=10), E.AlphaStackEnv(panel, max_len=10)
+    for seed in range(8):
+        agent = E.MaskedRandomAgent(seed)
+        ra, na, ia = E.play_episode(a, agent, seed=seed)
+        steps_b = run_actions(b, [*a.written, a.codebook.END], seed=seed)
+        assert steps_b[-1][1] == ra and steps_b[-1][4].get("expression") == ia.get("expression")
+        obs_a, _ = a.reset(seed=seed)
+        obs_b, _ = b.reset(seed=seed)
+        for k in obs_a:
+            np.testing.assert_array_equal(obs_a[k], obs_b[k])
+
+
+def test_settings_errors_are_specific(panel):
+    with pytest.raises(SettingsError, match="max_len"):
+        E.AlphaStackEnv(panel, max_len=0)
+    with pytest.raises(SettingsError, match="render_mode"):
+        E.AlphaStackEnv(panel, render_mode="rgb_array")
+    with pytest.raises(SettingsError, match="no field"):
+        E.AlphaStackEnv(panel, vocabulary=["rank", "5d"])
+    with pytest.raises(SettingsError, match="vocabulary"):
+        E.AlphaStackEnv(panel, vocabulary=["close", "no_such_token"])
+    with pytest.raises(SettingsError, match="correlation_penalty"):
+        E.AlphaStackEnv(panel, correlation_penalty=-1)
+    with pytest.raises(SettingsError, match="unknown reset option"):
+        E.AlphaStackEnv(panel).reset(options={"decision_date": None, "foo": 1})
+
+
+def test_custom_vocabulary_keeps_masks_exact(panel):
+    """A small vocabulary (one binary operator, no windows) still never dead-ends."""
+    env = E.AlphaStackEnv(panel, max_len=6, vocabulary=["close", "volume", "rank", "sub", "<end>"])
+    agent = E.MaskedRandomAgent(0)
+    for ep in range(200):
+        _, steps, info = E.play_episode(env, agent, seed=ep)
+        assert info["reason"] in ("complete", "degenerate") and steps <= 7
+        assert set(info["expression"].replace("(", " ").replace(")", " ").replace(",", " ").split()) <= {
+            "close", "volume", "rank", "-"}
+
+
+def test_render_modes(panel):
+    env = E.AlphaStackEnv(panel, max_len=8, render_mode="ansi")
+    run_actions(env, actions_of(env, "rank(close)"))
+    text = env.render()
+    assert text.startswith("close rank") and "rank(close)" in text
