@@ -1,0 +1,65 @@
+"""The real-data study runs end to end in --quick mode and writes its report, charts and raw results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "experiments"))
+
+import study_real_data  # noqa: E402
+
+
+def _check_outputs(out: Path, doc: dict, datasets: list[str]) -> None:
+    md = (out / "results.md").read_text()
+    raw = json.loads((out / "results" / "study.json").read_text())
+    assert raw["commit"] == doc["commit"] and raw["commit"] in md
+    assert "quick mode" in md
+    for name in datasets:
+        for cost in ("0", "5"):
+            assert f"## {name}, {cost} bps" in md
+            assert (out / "results" / f"test_pnl_{name}_{cost}bps.png").stat().st_size > 1000
+    runs = raw["runs"]
+    for r in runs:
+        assert not r["note"].startswith("failed"), r
+    gp = [r for r in runs if r["method"] == "gp"]
+    assert len(gp) == 2 * 2 * len(datasets)  # 2 seeds x 2 costs per dataset
+    assert all(r["evaluations"] == 16 for r in gp)  # the quick budget, spent exactly
+    lib = [r for r in runs if r["method"] == "alpha101"]
+    assert all(r["evaluations"] == 101 and r["seed"] is None for r in lib)
+    for r in runs:
+        if r["best"]:
+            assert r["distinct"] >= 1 and 0.0 <= r["dsr"] <= 1.0
+    assert "The paper's own figures" in md and "15.9%" in md
+
+
+def test_quick_study_on_the_synthetic_market(tmp_path):
+    doc = study_real_data.main(["--quick", "--datasets", "synthetic", "--out", str(tmp_path),
+                                "--no-progress"])
+    _check_outputs(tmp_path, doc, ["synthetic"])
+    assert doc["datasets"]["synthetic"]["shape"] == [300, 60]
+
+
+@pytest.mark.real_data
+def test_quick_study_on_sp500(tmp_path):
+    if not (DATA / "sp500_2013_2018").exists():
+        pytest.skip("../shared/data/sp500_2013_2018 is absent")
+    doc = study_real_data.main(["--quick", "--datasets", "sp500_2013_2018", "--data-root", str(DATA),
+                                "--out", str(tmp_path), "--no-progress"])
+    _check_outputs(tmp_path, doc, ["sp500_2013_2018"])
+    assert doc["datasets"]["sp500_2013_2018"]["neutralization"] == "sector"
+
+
+def test_arguments_and_bad_method(tmp_path):
+    args = study_real_data.parse_arguments(["--seeds", "3", "4", "--costs", "5", "--budget", "7"])
+    assert args.seeds == [3, 4] and args.costs == [5.0] and args.budget == 7
+    from alpha_env.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="unknown method"):
+        study_real_data.main(["--quick", "--datasets", "synthetic", "--methods", "magic",
+                              "--out", str(tmp_path)])
