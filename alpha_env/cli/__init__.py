@@ -20,6 +20,10 @@ __all__ = ["main", "build_parser"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "parse",
     "data",
+    "simulate",
+    "top",
+    "report",
+    "submit",
 )
 
 

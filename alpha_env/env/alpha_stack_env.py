@@ -201,7 +201,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.evaluator = Evaluator(self.panel, cache_bytes=self.cache_bytes)
         self._owns_store = isinstance(store, str | Path)
         self.store = AlphaStore(store) if self._owns_store else store
-        self.ace = ACE(self.panel, settings, store=self.store, evaluator=self.evaluator)
+        # rank IC costs two sorts per day: compute it only when it is the reward
+        self.ace = ACE(self.panel, settings, store=self.store, evaluator=self.evaluator,
+                       rank_ic=self.reward_name == "rank_ic")
         self.found = FoundAlphas(found_capacity)
 
         # ---- documents

@@ -1,0 +1,215 @@
+"""``ACE``: expression → signal → backtest → metrics per split and year → checks → id → (store).
+
+Example::
+
+    from alpha_env.ace import ACE, AlphaStore
+    from alpha_env.data import synthetic_market
+
+    ace = ACE(synthetic_market(seed=0), store=AlphaStore("alpha_env.db"))
+    result = ace.simulate("rank(-delta(close, 5))")
+    result.metrics["valid"]["sharpe"], result.alpha_id, result.passed
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import alpha_env
+from alpha_env.ace.checks import CheckResult, CheckThresholds, run_checks
+from alpha_env.ace.ids import alpha_id
+from alpha_env.ace.result import SimulationResult
+from alpha_env.ace.settings import SimulationSettings
+from alpha_env.ace.store import AlphaStore
+from alpha_env.ace.submission import submit_alpha
+from alpha_env.backtest import run_backtest, split_metrics, yearly_metrics
+from alpha_env.errors import SettingsError, StoreError
+from alpha_env.grammar import Expr, canonical, from_stack, parse
+
+if TYPE_CHECKING:
+    from alpha_env.data import MarketPanel
+    from alpha_env.evaluate import Evaluator
+
+__all__ = ["ACE", "simulation_universe"]
+
+
+def simulation_universe(panel: MarketPanel, settings: SimulationSettings) -> np.ndarray:
+    """``(T, N)`` bool universe of a simulation: the panel's, narrowed by ``min_price`` and ``top_n``."""
+    universe = np.array(panel.universe, dtype=bool)
+    if settings.min_price > 0:
+        close = panel.field("close")
+        with np.errstate(invalid="ignore"):
+            universe &= close >= settings.min_price
+    if settings.top_n is not None:
+        from alpha_env.data import UniverseSpec, compute_universe
+
+        meta = panel.metadata.get("universe") or {}
+        spec = UniverseSpec(
+            min_history=int(meta.get("min_history", 1)), top_n=settings.top_n, adv_window=settings.adv_window
+        )
+        volume = panel.field("volume") if panel.has_field("volume") else None
+        universe &= compute_universe(panel.field("close"), volume, spec)
+    return np.ascontiguousarray(universe)
+
+
+class ACE:
+    """The Alpha Creation Environment: simulate, judge, identify and store alphas on one panel.
+
+    Args:
+        panel: the market data (:class:`~alpha_env.data.MarketPanel`).
+        settings: :class:`SimulationSettings` (defaults when ``None``; a dict is accepted).
+        store: an :class:`AlphaStore` to save every simulation to and to read submitted alphas from
+            (``None``: nothing is stored, the correlation check has nothing to compare with).
+        evaluator: an :class:`~alpha_env.evaluate.Evaluator` on the same panel (a new one when ``None``;
+            pass one to share its sub-expression cache).
+        thresholds: :class:`CheckThresholds` of the submission checks (defaults when ``None``).
+        rank_ic: compute the rank IC metric (two sorts per day: the costliest metric, about as
+            expensive as the backtest itself several times over); ``False`` leaves the key out.
+    """
+
+    def __init__(
+        self,
+        panel: MarketPanel,
+        settings: SimulationSettings | dict[str, Any] | None = None,
+        store: AlphaStore | None = None,
+        evaluator: Evaluator | None = None,
+        thresholds: CheckThresholds | None = None,
+        *,
+        rank_ic: bool = True,
+    ):
+        if settings is None:
+            settings = SimulationSettings()
+        elif isinstance(settings, dict):
+            settings = SimulationSettings.from_dict(settings)
+        elif not isinstance(settings, SimulationSettings):
+            raise SettingsError(
+                f"settings must be SimulationSettings or a dict, got {type(settings).__name__}"
+            )
+        if evaluator is None:
+            from alpha_env.evaluate import Evaluator
+
+            evaluator = Evaluator(panel)
+        elif evaluator.panel is not panel:
+            raise SettingsError("the evaluator was built on another panel than the ACE's")
+        self.panel = panel
+        self.settings = settings
+        self.store = store
+        self.evaluator = evaluator
+        self.thresholds = thresholds if thresholds is not None else CheckThresholds()
+        self.rank_ic = bool(rank_ic)
+        if self.thresholds.split not in panel.splits:
+            raise SettingsError(
+                f"check split {self.thresholds.split!r} is not a split of the panel "
+                f"({', '.join(panel.splits)})"
+            )
+        self._backtest_settings = settings.backtest()
+        self._universe = simulation_universe(panel, settings)
+        self._returns = np.ascontiguousarray(panel.field("returns"))
+        self._groups = self._group_codes(panel, settings.neutralization)
+        self._settings_dict = settings.to_dict()
+        self._splits = {k: v.indices(panel.n_dates)[:2] for k, v in panel.splits.items()}
+
+    @staticmethod
+    def _group_codes(panel: MarketPanel, mode: str) -> np.ndarray | None:
+        if mode in ("none", "market"):
+            return None
+        if mode not in panel.group_names:
+            raise SettingsError(
+                f"neutralization {mode!r} needs a {mode!r} group, the panel has "
+                f"{', '.join(panel.group_names)}"
+            )
+        return panel.group(mode)
+
+    def canonical(self, expr: str | Expr | list) -> tuple[Expr, str]:
+        """Parse (text) or rebuild (postfix list) ``expr``; return the tree and its canonical text."""
+        if isinstance(expr, str):
+            tree = parse(expr)
+        elif isinstance(expr, list | tuple):
+            tree = from_stack(list(expr))
+        else:
+            tree = expr
+        return tree, canonical(tree)
+
+    def alpha_id(self, expr: str | Expr) -> str:
+        """The id ``expr`` gets under this ACE's settings and panel (without simulating)."""
+        _, text = self.canonical(expr)
+        return alpha_id(text, self._settings_dict, self.panel.dataset_id)
+
+    def simulate(self, expr: str | Expr | list, *, save: bool = True) -> SimulationResult:
+        """Simulate one alpha.
+
+        Args:
+            expr: infix text, an expression tree, or an AlphaStack (postfix list).
+            save: write the result to the store (when the ACE has one).
+
+        Raises:
+            ExpressionError: the expression is malformed or cannot be evaluated on this panel.
+        """
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        tree, text = self.canonical(expr)
+        signal = self.evaluator.evaluate(tree)
+        bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
+        metrics = split_metrics(bt, self.panel.splits, with_rank_ic=self.rank_ic)
+        yearly = yearly_metrics(bt, self.panel.dates, with_rank_ic=self.rank_ic)
+        aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
+        checks = self._checks(aid, metrics, bt.pnl, bt.degenerate_reason)
+        stats = self.evaluator.cache_stats()
+        result = SimulationResult(
+            alpha_id=aid,
+            expression=text,
+            metrics=metrics,
+            yearly=yearly,
+            pnl=bt.pnl,
+            turnover=bt.turnover,
+            dates=np.asarray(self.panel.dates, dtype="datetime64[D]"),
+            checks=checks,
+            metadata={
+                "settings": dict(self._settings_dict),
+                "dataset_id": self.panel.dataset_id,
+                "code_version": alpha_env.__version__,
+                "started_at": started.isoformat(timespec="microseconds"),
+                "finished_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+                "run_time_s": time.perf_counter() - t0,
+                "splits": {k: [int(a), int(b)] for k, (a, b) in self._splits.items()},
+                "check_split": self.thresholds.split,
+                "cache": {"hits": stats.hits, "misses": stats.misses, "entries": stats.entries},
+            },
+            degenerate_reason=bt.degenerate_reason,
+            backtest=bt,
+        )
+        if save and self.store is not None:
+            self.store.save(result)
+        return result
+
+    def _checks(
+        self, aid: str, metrics: dict[str, dict[str, float]], pnl: np.ndarray, reason: str | None
+    ) -> list[CheckResult]:
+        submitted = self.store.submitted(exclude=aid) if self.store is not None else {}
+        return run_checks(
+            metrics,
+            np.asarray(self.panel.dates, dtype="datetime64[D]"),
+            pnl,
+            self.panel.splits[self.thresholds.split],
+            submitted,
+            self.thresholds,
+            reason,
+        )
+
+    def submit(self, expr_or_result: str | Expr | SimulationResult) -> tuple[bool, list[CheckResult]]:
+        """Simulate (unless given a result), store, re-run the checks against the submitted alphas and
+        record the submission. Returns ``(passed, checks)``. Needs a store.
+        """
+        if self.store is None:
+            raise StoreError("submit needs an ACE with a store")
+        if isinstance(expr_or_result, SimulationResult):
+            result = expr_or_result
+            if result.alpha_id not in self.store:
+                self.store.save(result)
+        else:
+            result = self.simulate(expr_or_result)
+        passed, checks, _ = submit_alpha(self.store, result.alpha_id, self.thresholds)
+        return passed, checks

@@ -1,0 +1,423 @@
+"""``AlphaStore``: simulated and submitted alphas in SQLite (WAL), safe for several writing processes.
+
+Schema (version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``; :data:`MIGRATIONS` upgrades an
+older file in place, a newer file is refused):
+
+| table          | one row per                    | columns                                                  |
+|----------------|--------------------------------|----------------------------------------------------------|
+| `alphas`       | alpha id                       | expression, settings (JSON), dataset id, created at      |
+| `simulations`  | simulate() call                | alpha id, created at, code version, run time, degenerate |
+|                |                                | reason, metrics / yearly / checks / metadata (JSON)      |
+| `pnl_series`   | simulation                     | dates (int64 days since 1970), pnl and turnover (float64)|
+| `submissions`  | submit() call                  | alpha id, simulation id, submitted at, passed, checks    |
+
+Concurrency: every connection uses WAL, ``busy_timeout``, and writes each record (alpha + simulation +
+PnL series, or a submission) in one ``BEGIN IMMEDIATE`` transaction, retried with back-off while another
+process holds the write lock. A process killed mid-transaction leaves no partial record: SQLite rolls
+the open transaction back when the database is next opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from alpha_env.ace.checks import CheckResult, all_passed
+from alpha_env.ace.result import SimulationResult
+from alpha_env.backtest.metrics import METRIC_NAMES
+from alpha_env.errors import StoreError
+
+__all__ = ["AlphaStore", "SCHEMA_VERSION", "MIGRATIONS", "DEFAULT_DB", "default_db_path"]
+
+#: Default file name of the store in the working directory (``$ALPHA_ENV_DB`` overrides it).
+DEFAULT_DB = "alpha_env.db"
+
+_T = TypeVar("_T")
+
+#: ``(version, SQL)``: the statements that bring a database from ``version - 1`` to ``version``.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE alphas (
+            alpha_id      TEXT PRIMARY KEY,
+            expression    TEXT NOT NULL,
+            settings_json TEXT NOT NULL,
+            dataset_id    TEXT NOT NULL,
+            created_at    TEXT NOT NULL
+        );
+        CREATE TABLE simulations (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            alpha_id          TEXT NOT NULL REFERENCES alphas(alpha_id),
+            created_at        TEXT NOT NULL,
+            code_version      TEXT NOT NULL,
+            run_time_s        REAL NOT NULL,
+            degenerate_reason TEXT,
+            metrics_json      TEXT NOT NULL,
+            yearly_json       TEXT NOT NULL,
+            checks_json       TEXT NOT NULL,
+            metadata_json     TEXT NOT NULL
+        );
+        CREATE INDEX simulations_alpha ON simulations(alpha_id, id);
+        CREATE TABLE pnl_series (
+            simulation_id INTEGER PRIMARY KEY REFERENCES simulations(id) ON DELETE CASCADE,
+            n_days        INTEGER NOT NULL,
+            dates         BLOB NOT NULL,
+            pnl           BLOB NOT NULL,
+            turnover      BLOB NOT NULL
+        );
+        CREATE TABLE submissions (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            alpha_id      TEXT NOT NULL REFERENCES alphas(alpha_id),
+            simulation_id INTEGER REFERENCES simulations(id),
+            submitted_at  TEXT NOT NULL,
+            passed        INTEGER NOT NULL,
+            checks_json   TEXT NOT NULL
+        );
+        CREATE INDEX submissions_alpha ON submissions(alpha_id);
+        """,
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def default_db_path() -> Path:
+    """``$ALPHA_ENV_DB`` if set, else ``alpha_env.db`` in the working directory."""
+    return Path(os.environ.get("ALPHA_ENV_DB") or DEFAULT_DB)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _resolve(path_or_url: str | os.PathLike[str]) -> str:
+    text = os.fspath(path_or_url)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    elif "://" in text:
+        raise StoreError(f"unsupported store URL {text!r}: only sqlite:///PATH or a file path")
+    if not text:
+        raise StoreError("empty store path")
+    return text
+
+
+def _pack(array: np.ndarray, dtype: str) -> bytes:
+    return zlib.compress(np.ascontiguousarray(array, dtype=dtype).tobytes(), 1)
+
+
+def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
+    arr = np.frombuffer(zlib.decompress(blob), dtype=dtype)
+    if arr.shape[0] != n:
+        raise StoreError(f"corrupt series: {arr.shape[0]} values, expected {n}")
+    return arr
+
+
+class AlphaStore:
+    """SQLite store of alphas, simulations, PnL series and submissions.
+
+    Args:
+        path_or_url: a file path, ``sqlite:///PATH``, or ``":memory:"``.
+        busy_timeout_s: how long one statement waits for another process's lock.
+        retries: how many times a write transaction is retried when the database stays locked.
+
+    One instance per process (connections are not shared across processes or threads). Use as a
+    context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self, path_or_url: str | os.PathLike[str], *, busy_timeout_s: float = 30.0, retries: int = 20
+    ):
+        self.path = _resolve(path_or_url)
+        self._retries = max(1, int(retries))
+        self._busy_ms = max(0, int(busy_timeout_s * 1000))
+        if self.path != ":memory:":
+            parent = Path(self.path).resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"cannot open store {self.path}: folder {parent} does not exist")
+        try:
+            self._con = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        self._con.row_factory = sqlite3.Row
+        self._retry(self._configure)
+        self._retry(self._migrate)
+
+    # -- connection ---------------------------------------------------------------------------------
+    def _configure(self) -> None:
+        con = self._con
+        con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        if self.path != ":memory:":
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"store {self.path}: cannot switch to WAL mode (got {mode})")
+        con.execute("PRAGMA synchronous = NORMAL")
+        con.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate(self) -> None:
+        version = self._con.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this alpha-env "
+                f"({SCHEMA_VERSION}); upgrade alpha-env"
+            )
+        with self._transaction() as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            for target, sql in MIGRATIONS:
+                if target > version:
+                    for statement in filter(str.strip, sql.split(";")):
+                        con.execute(statement)
+                    con.execute(f"PRAGMA user_version = {int(target)}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    def _retry(self, fn: Callable[[], _T]) -> _T:
+        delay = 0.005
+        for attempt in range(self._retries):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                if ("locked" not in message and "busy" not in message) or attempt == self._retries - 1:
+                    raise StoreError(f"store {self.path}: {exc}") from exc
+                # back off with a per-process jitter (no shared RNG state)
+                time.sleep(delay * (1.0 + (os.getpid() % 7) / 7.0))
+                delay = min(delay * 2.0, 1.0)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"store {self.path}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    def __enter__(self) -> AlphaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the open database."""
+        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writes -------------------------------------------------------------------------------------
+    def save(self, result: SimulationResult) -> int:
+        """Store one simulation (its alpha row if new, the simulation, its PnL) in one transaction.
+
+        Returns the simulation id (also written to ``result.metadata["simulation_id"]``).
+        """
+        meta = dict(result.metadata)
+        meta.pop("simulation_id", None)
+        settings_json = json.dumps(result.settings, sort_keys=True)
+        dates = np.asarray(result.dates, dtype="datetime64[D]").astype(np.int64)
+        row = (
+            json.dumps(result.metrics, allow_nan=False),
+            json.dumps(result.yearly, allow_nan=False),
+            json.dumps([c.to_dict() for c in result.checks], allow_nan=False),
+            json.dumps(meta, allow_nan=False, default=str),
+        )
+        blobs = (_pack(dates, "<i8"), _pack(result.pnl, "<f8"), _pack(result.turnover, "<f8"))
+
+        def write() -> int:
+            with self._transaction() as con:
+                con.execute(
+                    "INSERT OR IGNORE INTO alphas(alpha_id, expression, settings_json, dataset_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?)",
+                    (result.alpha_id, result.expression, settings_json, result.dataset_id, _now()),
+                )
+                cur = con.execute(
+                    "INSERT INTO simulations(alpha_id, created_at, code_version, run_time_s,"
+                    " degenerate_reason, metrics_json, yearly_json, checks_json, metadata_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        result.alpha_id,
+                        _now(),
+                        str(meta.get("code_version", "")),
+                        float(meta.get("run_time_s", 0.0)),
+                        result.degenerate_reason,
+                        *row,
+                    ),
+                )
+                sim_id = int(cur.lastrowid)
+                con.execute(
+                    "INSERT INTO pnl_series(simulation_id, n_days, dates, pnl, turnover)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (sim_id, int(dates.shape[0]), *blobs),
+                )
+                return sim_id
+
+        sim_id = self._retry(write)
+        result.metadata["simulation_id"] = sim_id
+        return sim_id
+
+    def submit(self, alpha_id: str, checks: list[CheckResult]) -> int:
+        """Record a submission of the latest simulation of ``alpha_id`` with its checks.
+
+        The submission counts as "submitted" for later correlation checks only when every check
+        passed. Returns the submission id.
+        """
+        sim = self._latest_simulation_id(alpha_id)
+        payload = json.dumps([c.to_dict() for c in checks], allow_nan=False)
+        passed = int(all_passed(checks))
+
+        def write() -> int:
+            with self._transaction() as con:
+                cur = con.execute(
+                    "INSERT INTO submissions(alpha_id, simulation_id, submitted_at, passed, checks_json)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (alpha_id, sim, _now(), passed, payload),
+                )
+                return int(cur.lastrowid)
+
+        return self._retry(write)
+
+    # -- reads --------------------------------------------------------------------------------------
+    def _latest_simulation_id(self, alpha_id: str) -> int:
+        row = self._con.execute(
+            "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (alpha_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            raise StoreError(f"unknown alpha id {alpha_id!r} in store {self.path}")
+        return int(row[0])
+
+    def __contains__(self, alpha_id: object) -> bool:
+        row = self._con.execute("SELECT 1 FROM alphas WHERE alpha_id = ?", (alpha_id,)).fetchone()
+        return row is not None
+
+    def get(self, alpha_id: str) -> SimulationResult:
+        """The latest simulation of ``alpha_id`` (``backtest`` is ``None``: weights are not stored)."""
+        return self._load(self._latest_simulation_id(alpha_id))
+
+    def _load(self, sim_id: int) -> SimulationResult:
+        row = self._con.execute(
+            "SELECT s.*, a.expression, p.n_days, p.dates, p.pnl, p.turnover FROM simulations s"
+            " JOIN alphas a ON a.alpha_id = s.alpha_id JOIN pnl_series p ON p.simulation_id = s.id"
+            " WHERE s.id = ?",
+            (sim_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"simulation {sim_id} has no PnL series in store {self.path}")
+        n = int(row["n_days"])
+        meta = json.loads(row["metadata_json"])
+        meta["simulation_id"] = int(row["id"])
+        return SimulationResult(
+            alpha_id=row["alpha_id"],
+            expression=row["expression"],
+            metrics=json.loads(row["metrics_json"]),
+            yearly=json.loads(row["yearly_json"]),
+            pnl=_unpack(row["pnl"], "<f8", n).astype(np.float64),
+            turnover=_unpack(row["turnover"], "<f8", n).astype(np.float64),
+            dates=_unpack(row["dates"], "<i8", n).astype("datetime64[D]"),
+            checks=[CheckResult.from_dict(c) for c in json.loads(row["checks_json"])],
+            metadata=meta,
+            degenerate_reason=row["degenerate_reason"],
+        )
+
+    def top(
+        self, by: str = "sharpe", split: str = "valid", n: int = 20, *, ascending: bool = False
+    ) -> list[dict[str, Any]]:
+        """The best ``n`` alphas by ``metrics[split][by]`` of their latest simulation.
+
+        Returns dicts with ``alpha_id``, ``expression``, ``value``, ``metrics`` (that split),
+        ``degenerate_reason``, ``created_at``. Degenerate alphas are listed last.
+        """
+        if by not in METRIC_NAMES:
+            raise StoreError(f"unknown metric {by!r}; one of {', '.join(METRIC_NAMES)}")
+        if not split.isidentifier():
+            raise StoreError(f"bad split name {split!r}")
+        if n < 1:
+            raise StoreError(f"n must be >= 1, got {n}")
+        order = "ASC" if ascending else "DESC"
+        rows = self._con.execute(
+            "SELECT s.alpha_id, a.expression, s.created_at, s.degenerate_reason,"
+            " json_extract(s.metrics_json, ?) AS split_json, json_extract(s.metrics_json, ?) AS value"
+            " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
+            " WHERE s.id = (SELECT MAX(id) FROM simulations WHERE alpha_id = s.alpha_id)"
+            f" ORDER BY s.degenerate_reason IS NOT NULL, value IS NULL, value {order}, s.alpha_id LIMIT ?",
+            (f'$."{split}"', f'$."{split}"."{by}"', int(n)),
+        ).fetchall()
+        return [
+            {
+                "alpha_id": r["alpha_id"],
+                "expression": r["expression"],
+                "value": r["value"],
+                "metrics": json.loads(r["split_json"]) if r["split_json"] else None,
+                "degenerate_reason": r["degenerate_reason"],
+                "created_at": r["created_at"],
+            }
+            for r in rows
+        ]
+
+    def submitted(self, *, exclude: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``alpha_id -> (dates, pnl)`` of every alpha with a passed submission (its submitted simulation)."""
+        rows = self._con.execute(
+            "SELECT sub.alpha_id, MAX(sub.simulation_id) AS sim FROM submissions sub"
+            " WHERE sub.passed = 1 GROUP BY sub.alpha_id"
+        ).fetchall()
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for r in rows:
+            if r["alpha_id"] == exclude:
+                continue
+            p = self._con.execute(
+                "SELECT n_days, dates, pnl FROM pnl_series WHERE simulation_id = ?", (r["sim"],)
+            ).fetchone()
+            n = int(p["n_days"])
+            out[r["alpha_id"]] = (
+                _unpack(p["dates"], "<i8", n).astype("datetime64[D]"),
+                _unpack(p["pnl"], "<f8", n).astype(np.float64),
+            )
+        return out
+
+    def submissions(self, alpha_id: str | None = None) -> list[dict[str, Any]]:
+        """Submission records (newest first), optionally of one alpha."""
+        sql = "SELECT id, alpha_id, simulation_id, submitted_at, passed, checks_json FROM submissions"
+        args: tuple[Any, ...] = ()
+        if alpha_id is not None:
+            sql += " WHERE alpha_id = ?"
+            args = (alpha_id,)
+        rows = self._con.execute(sql + " ORDER BY id DESC", args).fetchall()
+        return [
+            {
+                "id": r["id"],
+                "alpha_id": r["alpha_id"],
+                "simulation_id": r["simulation_id"],
+                "submitted_at": r["submitted_at"],
+                "passed": bool(r["passed"]),
+                "checks": json.loads(r["checks_json"]),
+            }
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table."""
+        return {
+            t: int(self._con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+            for t in ("alphas", "simulations", "pnl_series", "submissions")
+        }
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check`` (``"ok"`` for a sound file)."""
+        return str(self._con.execute("PRAGMA integrity_check").fetchone()[0])

@@ -1,0 +1,153 @@
+"""Performance metrics of a :class:`~alpha_env.backtest.engine.BacktestResult` over a window of days.
+
+All daily series are indexed by holding day, so a split ``slice`` of the panel's dates selects the PnL
+earned on those dates. A window counts the days from the first day the backtest holds any book onward
+(the warm-up before a signal's first value is not counted as flat trading); days without a book inside
+that span count as zero-PnL days.
+
+| metric          | definition (over the counted days of the window)                                  |
+|-----------------|-----------------------------------------------------------------------------------|
+| `sharpe`        | `sqrt(252) · mean(pnl) / std(pnl)` (std with ddof=1; 0 when std is 0 or < 2 days)   |
+| `annual_return` | `252 · mean(pnl)`, fraction of the gross book                                     |
+| `turnover`      | `mean(turnover)`, fraction of the book traded per day                             |
+| `fitness`       | `sharpe · sqrt(|annual_return| / max(turnover, 0.125))`                          |
+| `max_drawdown`  | largest drop of `cumsum(pnl)` from its running peak (peak starts at 0), fraction  |
+| `margin_bps`    | `1e4 · sum(pnl) / sum(turnover)` (0 without trading): PnL per traded dollar       |
+| `ic`, `rank_ic` | mean of the daily Pearson / Spearman IC (days where it is defined; 0 if none)     |
+| `coverage`      | mean fraction of the universe with a finite signal                                |
+| `long_count`, `short_count` | mean number of stocks held long / short on days with a book           |
+| `max_weight`    | largest `|w|` of a book held in the window (fraction of the gross book)           |
+| `total_pnl`     | `sum(pnl)` (fraction of book); `pnl_dollars` = that times `book_size`             |
+| `days`, `held_days`, `nan_held` | counted days, days with a book, held stock-days with NaN return   |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from alpha_env.backtest.engine import BacktestResult
+from alpha_env.errors import DataError
+
+__all__ = ["METRIC_NAMES", "window_metrics", "split_metrics", "yearly_metrics", "annualized_sharpe"]
+
+TRADING_DAYS = 252
+
+#: Keys of every metrics dict, in display order.
+METRIC_NAMES: tuple[str, ...] = (
+    "sharpe",
+    "annual_return",
+    "turnover",
+    "fitness",
+    "max_drawdown",
+    "margin_bps",
+    "ic",
+    "rank_ic",
+    "coverage",
+    "long_count",
+    "short_count",
+    "max_weight",
+    "total_pnl",
+    "pnl_dollars",
+    "days",
+    "held_days",
+    "nan_held",
+)
+
+
+def annualized_sharpe(pnl: np.ndarray) -> float:
+    """``sqrt(252)·mean/std`` (ddof=1) of a daily PnL series; 0.0 when undefined."""
+    pnl = np.asarray(pnl, dtype=np.float64)
+    if pnl.shape[0] < 2:
+        return 0.0
+    sd = float(pnl.std(ddof=1))
+    if not sd > 0.0 or not math.isfinite(sd):
+        return 0.0
+    return float(math.sqrt(TRADING_DAYS) * pnl.mean() / sd)
+
+
+def _first_held(result: BacktestResult) -> int:
+    held = result.held
+    idx = np.flatnonzero(held)
+    return int(idx[0]) if idx.size else held.shape[0]
+
+
+def _nanmean_or_zero(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else 0.0
+
+
+def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True) -> dict[str, float]:
+    """Metrics of the holding days in ``window`` (a date-index slice); see the module table.
+
+    ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day).
+    """
+    T = result.pnl.shape[0]
+    start, stop, _ = window.indices(T)
+    start = max(start, _first_held(result))
+    out: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
+    if not with_rank_ic:
+        del out["rank_ic"]
+    if stop <= start:
+        return out
+    sl = slice(start, stop)
+    pnl = result.pnl[sl]
+    tv = result.turnover[sl]
+    held = result.held[sl]
+    sharpe = annualized_sharpe(pnl)
+    annual = float(TRADING_DAYS * pnl.mean())
+    turnover = float(tv.mean())
+    fitness = sharpe * math.sqrt(abs(annual) / max(turnover, 0.125))
+    cum = np.cumsum(pnl)
+    peak = np.maximum.accumulate(np.maximum(cum, 0.0))
+    lag = result.lag
+    books = result.weights[max(start - lag, 0) : max(stop - lag, 0)]
+    out.update(
+        sharpe=sharpe,
+        annual_return=annual,
+        turnover=turnover,
+        fitness=float(fitness),
+        max_drawdown=float((peak - cum).max()),
+        margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
+        ic=_nanmean_or_zero(result.ic[sl]),
+        coverage=float(result.coverage[sl].mean()),
+        long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
+        short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
+        max_weight=float(np.abs(books).max()) if books.size else 0.0,
+        total_pnl=float(pnl.sum()),
+        pnl_dollars=float(pnl.sum() * result.settings.book_size),
+        days=float(stop - start),
+        held_days=float(held.sum()),
+        nan_held=float(result.nan_held[sl].sum()),
+    )
+    if with_rank_ic:
+        out["rank_ic"] = _nanmean_or_zero(result.rank_ic[sl])
+    return out
+
+
+def split_metrics(
+    result: BacktestResult, splits: Mapping[str, slice], *, with_rank_ic: bool = True
+) -> dict[str, dict[str, float]]:
+    """Metrics per named split, plus ``"all"`` (the whole period)."""
+    out = {name: window_metrics(result, sl, with_rank_ic=with_rank_ic) for name, sl in splits.items()}
+    out["all"] = window_metrics(result, slice(None), with_rank_ic=with_rank_ic)
+    return out
+
+
+def yearly_metrics(
+    result: BacktestResult, dates: np.ndarray, *, with_rank_ic: bool = True
+) -> dict[str, dict[str, float]]:
+    """Metrics per calendar year of ``dates`` (``(T,)`` datetime64, sorted), keyed ``"2015"``."""
+    dates = np.asarray(dates)
+    if dates.shape[0] != result.pnl.shape[0]:
+        raise DataError(f"dates has {dates.shape[0]} entries, the backtest {result.pnl.shape[0]} days")
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    out: dict[str, dict[str, float]] = {}
+    for year in np.unique(years):
+        idx = np.flatnonzero(years == year)
+        out[str(int(year))] = window_metrics(
+            result, slice(int(idx[0]), int(idx[-1]) + 1), with_rank_ic=with_rank_ic
+        )
+    return out

@@ -1,0 +1,99 @@
+"""Backtest settings (WorldQuant-style): delay, decay, neutralization, truncation, book size, costs.
+
+Every value is checked when the settings are built, so a bad setting fails at once with a
+:class:`~alpha_env.errors.SettingsError` that names it, never deep inside a Numba kernel.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from alpha_env.errors import SettingsError
+
+__all__ = ["BacktestSettings", "NEUTRALIZATIONS"]
+
+#: Accepted neutralization modes. ``none`` keeps the raw signal, ``market`` demeans the whole
+#: cross-section, the others demean within the panel group of that name.
+NEUTRALIZATIONS: tuple[str, ...] = ("none", "market", "sector", "industry", "subindustry")
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """How a signal becomes a traded book.
+
+    Attributes:
+        delay: 0 or 1 days between the signal's data (close of day t) and the trade (close of t+delay).
+        decay: linear decay length in days (0 or 1 = off); the signal becomes
+            ``sum_k (decay-k)·x[t-k] / sum_k (decay-k)`` over the finite values among the last ``decay`` days.
+        neutralization: one of :data:`NEUTRALIZATIONS`.
+        truncation: maximum |weight| of one stock as a fraction of the gross book, in [0, 1]; 0 = off.
+        book_size: gross book in dollars (only scales the dollar figures; PnL is reported as a fraction).
+        cost_bps: transaction cost in basis points of traded value (1 bps = 1e-4).
+        min_stocks: a day whose signal has fewer finite values (inside the universe) than this holds no book.
+    """
+
+    delay: int = 1
+    decay: int = 0
+    neutralization: str = "market"
+    truncation: float = 0.1
+    book_size: float = 2e7
+    cost_bps: float = 0.0
+    min_stocks: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delay", _check_int("delay", self.delay))
+        if self.delay not in (0, 1):
+            raise SettingsError(f"delay must be 0 or 1, got {self.delay}")
+        object.__setattr__(self, "decay", _check_int("decay", self.decay))
+        if self.decay < 0:
+            raise SettingsError(f"decay must be >= 0 days, got {self.decay}")
+        if not isinstance(self.neutralization, str) or self.neutralization.lower() not in NEUTRALIZATIONS:
+            raise SettingsError(
+                f"neutralization must be one of {', '.join(NEUTRALIZATIONS)}, got {self.neutralization!r}"
+            )
+        object.__setattr__(self, "neutralization", self.neutralization.lower())
+        _check_float("truncation", self.truncation)
+        if not 0.0 <= self.truncation <= 1.0:
+            raise SettingsError(f"truncation must be in [0, 1] (0 = off), got {self.truncation}")
+        _check_float("book_size", self.book_size)
+        if not self.book_size > 0:
+            raise SettingsError(f"book_size must be > 0 dollars, got {self.book_size}")
+        _check_float("cost_bps", self.cost_bps)
+        if self.cost_bps < 0:
+            raise SettingsError(f"cost_bps must be >= 0, got {self.cost_bps}")
+        object.__setattr__(self, "min_stocks", _check_int("min_stocks", self.min_stocks))
+        if self.min_stocks < 2:
+            raise SettingsError(f"min_stocks must be >= 2, got {self.min_stocks}")
+        object.__setattr__(self, "truncation", float(self.truncation))
+        object.__setattr__(self, "book_size", float(self.book_size))
+        object.__setattr__(self, "cost_bps", float(self.cost_bps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the settings (JSON-ready; the key order is the field order)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BacktestSettings:
+        """Build settings from a dict, rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SettingsError(f"unknown backtest setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _check_int(name: str, value: Any) -> int:
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        if math.isfinite(value) and float(value).is_integer():
+            return int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SettingsError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, got {value!r}")

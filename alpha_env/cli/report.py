@@ -1,0 +1,48 @@
+"""``alpha-env report ALPHA_ID``: the stored metrics, yearly figures and checks of an alpha; PnL plot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from alpha_env.ace import AlphaStore, default_db_path
+    from alpha_env.ace.report import plot_pnl, print_report
+
+    with AlphaStore(args.db or default_db_path()) as store:
+        result = store.get(args.alpha_id)
+        submissions = store.submissions(args.alpha_id)
+    png = plot_pnl(result, args.png) if args.png else None
+    if args.json:
+        out = result.to_dict(series=args.series)
+        out["submissions"] = submissions
+        out["png"] = str(png) if png else None
+        print(json.dumps(out, indent=2))
+        return 0
+    console = Console()
+    print_report(result, console)
+    for s in submissions:
+        console.print(f"submission {s['id']} at {s['submitted_at']}: {'PASSED' if s['passed'] else 'FAILED'}")
+    if png:
+        console.print(f"PnL plot: {png}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand."""
+    p = subparsers.add_parser(
+        "report",
+        help="show a stored alpha (metrics per split and year, checks, submissions)",
+        description="Print the latest stored simulation of an alpha; --png writes its cumulative PnL.",
+    )
+    p.add_argument("alpha_id", help="the 16-hex-digit alpha id")
+    p.add_argument("--png", default=None, help="write the cumulative PnL plot here")
+    p.add_argument("--db", default=None, help="alpha store (default $ALPHA_ENV_DB or ./alpha_env.db)")
+    p.add_argument("--series", action="store_true", help="with --json: include dates, pnl and turnover")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_run)

@@ -1,0 +1,210 @@
+"""AlphaStore: round trips, ranking, submissions, schema versions, concurrent writers, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alpha_env.ace import AlphaStore, CheckResult, default_db_path
+from alpha_env.ace.store import SCHEMA_VERSION
+from alpha_env.errors import StoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Builds a lightweight SimulationResult without any market data (used here and in the worker scripts).
+FAKE = textwrap.dedent(
+    """
+    import numpy as np
+    from alpha_env.ace import CheckResult, SimulationResult
+
+    def fake_result(alpha_id, sharpe=1.0, n=300, seed=0, expression=None):
+        rng = np.random.default_rng(seed)
+        pnl = rng.normal(0.0005, 0.01, n)
+        metrics = {s: {"sharpe": sharpe + k, "turnover": 0.2, "fitness": 1.0, "max_weight": 0.05}
+                   for k, s in enumerate(["train", "valid", "test", "all"])}
+        return SimulationResult(
+            alpha_id=alpha_id,
+            expression=expression or f"rank(close) * {alpha_id}",
+            metrics=metrics,
+            yearly={"2010": metrics["all"]},
+            pnl=pnl,
+            turnover=np.full(n, 0.2),
+            dates=np.arange("2010-01-01", n, dtype="datetime64[D]")[:n],
+            checks=[CheckResult("sharpe", sharpe, 1.25, sharpe >= 1.25, "x")],
+            metadata={"settings": {"delay": 1}, "dataset_id": "ds", "code_version": "test",
+                      "run_time_s": 0.01, "splits": {"train": [0, 180], "valid": [180, 240],
+                                                     "test": [240, n]}},
+        )
+    """
+)
+namespace: dict = {}
+exec(FAKE, namespace)
+fake_result = namespace["fake_result"]
+
+
+def _run_worker(code: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", FAKE + textwrap.dedent(code)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_save_get_round_trip(tmp_path):
+    with AlphaStore(tmp_path / "a.db") as store:
+        r = fake_result("a1", sharpe=2.0, seed=3)
+        sim = store.save(r)
+        got = store.get("a1")
+        assert got.metadata["simulation_id"] == sim
+        np.testing.assert_array_equal(got.pnl, r.pnl)
+        np.testing.assert_array_equal(got.dates, r.dates)
+        assert got.metrics == r.metrics and got.expression == r.expression
+        assert got.checks == r.checks
+        assert got.backtest is None
+        assert "a1" in store and "zz" not in store
+        with pytest.raises(StoreError, match="unknown alpha id 'zz'"):
+            store.get("zz")
+        # a second simulation of the same alpha: get returns the latest
+        store.save(fake_result("a1", sharpe=5.0))
+        assert store.get("a1").metrics["train"]["sharpe"] == 5.0
+        assert store.counts() == {"alphas": 1, "simulations": 2, "pnl_series": 2, "submissions": 0}
+
+
+def test_top_orders_by_split_metric(tmp_path):
+    with AlphaStore(f"sqlite:///{tmp_path / 'b.db'}") as store:
+        for i, s in enumerate([0.5, 3.0, 1.5, -1.0]):
+            store.save(fake_result(f"id{i}", sharpe=s))
+        top = store.top("sharpe", "valid", 3)
+        assert [t["alpha_id"] for t in top] == ["id1", "id2", "id0"]
+        assert top[0]["value"] == pytest.approx(4.0)  # valid = sharpe + 1 in fake_result
+        assert [t["alpha_id"] for t in store.top("sharpe", "train", 2, ascending=True)] == ["id3", "id0"]
+        with pytest.raises(StoreError, match="unknown metric"):
+            store.top("bogus")
+
+
+def test_submissions_and_submitted_pnl(tmp_path):
+    with AlphaStore(tmp_path / "c.db") as store:
+        store.save(fake_result("good"))
+        store.save(fake_result("bad"))
+        ok = [CheckResult("sharpe", 2.0, 1.25, True, "")]
+        ko = [CheckResult("sharpe", 0.2, 1.25, False, "")]
+        store.submit("good", ok)
+        store.submit("bad", ko)
+        assert set(store.submitted()) == {"good"}  # a failed submission does not count
+        assert store.submitted(exclude="good") == {}
+        subs = store.submissions()
+        assert [s["alpha_id"] for s in subs] == ["bad", "good"] and subs[1]["passed"]
+        with pytest.raises(StoreError, match="unknown alpha id"):
+            store.submit("nope", ok)
+
+
+def test_schema_version_and_newer_file_refused(tmp_path):
+    path = tmp_path / "d.db"
+    with AlphaStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="newer than this alpha-env"):
+        AlphaStore(path)
+
+
+def test_bad_locations(tmp_path, monkeypatch):
+    with pytest.raises(StoreError, match="only sqlite"):
+        AlphaStore("postgres://host/db")
+    with pytest.raises(StoreError, match="does not exist"):
+        AlphaStore(tmp_path / "missing" / "x.db")
+    monkeypatch.setenv("ALPHA_ENV_DB", str(tmp_path / "env.db"))
+    assert default_db_path() == tmp_path / "env.db"
+    monkeypatch.delenv("ALPHA_ENV_DB")
+    assert default_db_path() == Path("alpha_env.db")
+
+
+def test_four_processes_write_800_records_concurrently(tmp_path):
+    path = tmp_path / "concurrent.db"
+    code = f"""
+        import os
+        from alpha_env.ace import AlphaStore
+        worker = int(os.environ["WORKER"])
+        store = AlphaStore(r"{path}")
+        for i in range(200):
+            # even i: an alpha shared by every worker (INSERT OR IGNORE races); odd i: this worker's own
+            aid = f"shared{{i:04d}}" if i % 2 == 0 else f"w{{worker}}-{{i:04d}}"
+            store.save(fake_result(aid, sharpe=i / 100, n=250, seed=i))
+        print("done", worker)
+    """
+    procs = []
+    for w in range(4):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKER": str(w)}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", FAKE + textwrap.dedent(code)],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            )
+        )
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with AlphaStore(path) as store:
+        assert store.counts() == {"alphas": 100 + 4 * 100, "simulations": 800, "pnl_series": 800,
+                                  "submissions": 0}
+        assert store.integrity_check() == "ok"
+        for row in store.top("sharpe", "train", 5):
+            np.testing.assert_array_equal(store.get(row["alpha_id"]).turnover, 0.2)
+
+
+def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
+    path = tmp_path / "crash.db"
+    with AlphaStore(path) as store:
+        store.save(fake_result("before"))
+    code = f"""
+        import time
+        from alpha_env.ace import AlphaStore
+
+        class StallBeforePnl:
+            # delegate to the real connection; stall forever once alpha + simulation rows are written
+            def __init__(self, con):
+                self._con = con
+            def execute(self, sql, *args):
+                if sql.startswith("INSERT INTO pnl_series"):
+                    print("stalled", flush=True)
+                    time.sleep(600)
+                return self._con.execute(sql, *args)
+            def __getattr__(self, name):
+                return getattr(self._con, name)
+
+        store = AlphaStore(r"{path}")
+        store._con = StallBeforePnl(store._con)
+        store.save(fake_result("victim", n=2000))
+    """
+    proc = _run_worker(code)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "stalled", proc.stderr.read()
+        # the write lock is held: another connection cannot start a write transaction now
+        probe = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            probe.execute("BEGIN IMMEDIATE")
+        probe.close()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with AlphaStore(path, busy_timeout_s=5) as store:
+        assert store.integrity_check() == "ok"
+        assert "victim" not in store
+        assert store.counts() == {"alphas": 1, "simulations": 1, "pnl_series": 1, "submissions": 0}
+        store.save(fake_result("after"))  # the lock died with the process
+        assert store.counts()["simulations"] == 2
