@@ -1,0 +1,220 @@
+"""Evaluate alpha expressions on a :class:`~alpha_env.data.MarketPanel`, with a shared sub-expression cache.
+
+The evaluator walks the AlphaStack (postfix token list) once to name every sub-expression by its
+canonical text, then computes the root, descending only into sub-expressions that are neither in the
+LRU cache nor already computed in this call. Every computed sub-expression result is stored in the cache
+(read-only) within the byte budget, so RL episodes that share sub-expressions do not recompute them.
+
+Example:
+    >>> from alpha_env.data import synthetic_market
+    >>> from alpha_env.evaluate import Evaluator
+    >>> ev = Evaluator(synthetic_market(seed=0, n_stocks=20, n_days=60, news=False))
+    >>> ev.evaluate("rank(-delta(close, 5))").shape
+    (60, 20)
+    >>> ev.evaluate("rank(-delta(close, 5)) * 2") is not None and ev.cache_stats().hits
+    1
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from alpha_env.errors import AlphaEnvError, ExpressionError
+from alpha_env.evaluate.cache import ArrayCache, CacheStats
+from alpha_env.grammar import (
+    OPERATORS,
+    Call,
+    Const,
+    Expr,
+    Field,
+    Group,
+    Kind,
+    OpToken,
+    Token,
+    Window,
+    canonical,
+    check,
+    from_stack,
+    parse,
+    to_stack,
+    token_text,
+)
+from alpha_env.ops import KERNELS, OPERATOR_CLASS
+
+if TYPE_CHECKING:
+    from alpha_env.data import MarketPanel
+
+__all__ = ["Evaluator", "evaluate", "DEFAULT_CACHE_BYTES"]
+
+DEFAULT_CACHE_BYTES = 512 * 2**20
+"""Default cache budget: 512 MiB, about 100 results of a 1,260 x 500 panel."""
+
+_EXPR_TYPES = (Field, Const, Window, Group, Call)
+
+
+@dataclass(slots=True)
+class _Node:
+    """One sub-expression of the walked stack: its tree, canonical text and children (node indices)."""
+
+    expr: Expr
+    key: str
+    children: tuple[int, ...]
+
+
+class Evaluator:
+    """Turn expressions into ``(T, N)`` float64 signals on one panel, caching every sub-expression.
+
+    Args:
+        panel: the market panel whose fields and groups the expressions read.
+        cache_bytes: byte budget of the LRU cache of sub-expression results (0 disables it; results
+            computed within one call are still shared by that call).
+
+    Raises:
+        SettingsError: ``cache_bytes`` is not an integer >= 0.
+    """
+
+    def __init__(self, panel: MarketPanel, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self._panel = panel
+        self._cache = ArrayCache(cache_bytes)
+        self._shape = tuple(panel.shape)
+
+    @property
+    def panel(self) -> MarketPanel:
+        """The panel expressions are evaluated on."""
+        return self._panel
+
+    # -- public API --------------------------------------------------------------------------------
+    def evaluate(self, expr: str | Expr | Sequence[Token]) -> np.ndarray:
+        """The ``(T, N)`` float64 signal of ``expr`` (read-only: it may live in the cache).
+
+        Args:
+            expr: infix text (the paper's language), an expression tree, or an AlphaStack (postfix list
+                of leaves and :class:`~alpha_env.grammar.OpToken`).
+
+        Raises:
+            ExpressionError: a malformed expression, or a part this panel cannot evaluate (unknown
+                field or group, window longer than the data); ``expression`` names that part.
+        """
+        tokens = self._tokens(expr)
+        nodes = self._walk(tokens)
+        memo: dict[str, np.ndarray | float | int] = {}
+        value = self._value(nodes, len(nodes) - 1, memo)
+        if not isinstance(value, np.ndarray):
+            raise ExpressionError(f"'{nodes[-1].key}' is a constant, not a series", expression=nodes[-1].key)
+        return value
+
+    def cache_stats(self) -> CacheStats:
+        """Hits, misses, bytes, entries, evictions and capacity of the sub-expression cache."""
+        return self._cache.stats()
+
+    def clear_cache(self) -> None:
+        """Drop every cached result."""
+        self._cache.clear()
+
+    # -- input forms -------------------------------------------------------------------------------
+    @staticmethod
+    def _tokens(expr: str | Expr | Sequence[Token]) -> list[Token]:
+        if isinstance(expr, str):
+            return to_stack(parse(expr))
+        if isinstance(expr, _EXPR_TYPES):
+            check(expr)
+            return to_stack(expr)
+        if isinstance(expr, Sequence):
+            tokens = list(expr)
+            from_stack(tokens)  # type-checks the stack; errors carry the token index
+            return tokens
+        raise ExpressionError(f"cannot evaluate a {type(expr).__name__}: expected text, an expression tree "
+                              "or a postfix token list")
+
+    @staticmethod
+    def _walk(tokens: list[Token]) -> list[_Node]:
+        """One postfix pass: the node list (operands before their operator) with canonical keys."""
+        nodes: list[_Node] = []
+        stack: list[int] = []
+        for token in tokens:
+            if isinstance(token, OpToken):
+                arity = OPERATORS[token.name].arity
+                children = tuple(stack[len(stack) - arity:])
+                del stack[len(stack) - arity:]
+                call = Call(token.name, tuple(nodes[c].expr for c in children))
+                nodes.append(_Node(call, canonical(call), children))
+            else:
+                nodes.append(_Node(token, token_text(token), ()))
+            stack.append(len(nodes) - 1)
+        return nodes
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def _value(self, nodes: list[_Node], i: int, memo: dict) -> np.ndarray | float | int:
+        node = nodes[i]
+        expr = node.expr
+        if not isinstance(expr, Call):
+            return self._leaf(expr)
+        found = memo.get(node.key)
+        if found is not None:
+            return found
+        found = self._cache.get(node.key)
+        if found is not None:
+            memo[node.key] = found
+            return found
+        spec = OPERATORS[expr.op]
+        args = [self._value(nodes, c, memo) for c in node.children]
+        args = self._prepare_args(expr, node.key, spec.arg_kinds, args)
+        try:
+            out = KERNELS[expr.op](*args)
+        except AlphaEnvError as exc:
+            message = getattr(exc, "message", str(exc))
+            raise ExpressionError(f"cannot evaluate '{node.key}': {message}", expression=node.key) from None
+        out.setflags(write=False)
+        memo[node.key] = out
+        self._cache.put(node.key, out)
+        return out
+
+    def _leaf(self, leaf: Expr) -> np.ndarray | float | int:
+        panel = self._panel
+        if isinstance(leaf, Const):
+            return leaf.value
+        if isinstance(leaf, Window):
+            return leaf.days
+        if isinstance(leaf, Field):
+            if not panel.has_field(leaf.name):
+                names = list(panel.field_names)
+                close = difflib.get_close_matches(leaf.name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ExpressionError(
+                    f"unknown field '{leaf.name}' for this panel{hint}; available: {', '.join(names)} "
+                    "(and adv{d} for any d)", expression=leaf.name)
+            return panel.field(leaf.name)
+        if isinstance(leaf, Group):
+            if leaf.name not in panel.group_names:
+                raise ExpressionError(
+                    f"unknown group '{leaf.name}' for this panel; available: {', '.join(panel.group_names)}",
+                    expression=leaf.name)
+            return panel.group(leaf.name)
+        raise ExpressionError(f"not an expression node: {leaf!r}")
+
+    def _prepare_args(self, call: Call, key: str, kinds: tuple[Kind, ...], args: list) -> list:
+        """Check windows against the data length; broadcast constants where a kernel needs a series."""
+        T = self._shape[0]
+        spec = OPERATORS[call.op]
+        elementwise = OPERATOR_CLASS[call.op] == "elementwise"
+        all_scalar = all(not isinstance(a, np.ndarray) for a, k in zip(args, kinds) if k != Kind.WINDOW)
+        for pos, (arg, kind) in enumerate(zip(args, kinds)):
+            if kind == Kind.WINDOW:
+                if spec.lookback_days(int(arg)) >= T:
+                    raise ExpressionError(
+                        f"window of {arg} days in '{key}' is longer than the data ({T} days): "
+                        "no date would have a value", expression=key)
+            elif kind in (Kind.SERIES, Kind.BOOL) and not isinstance(arg, np.ndarray):
+                if not elementwise or (all_scalar and pos == 0):
+                    args[pos] = np.full(self._shape, float(arg))
+        return args
+
+
+def evaluate(expr: str | Expr | Sequence[Token], panel: MarketPanel) -> np.ndarray:
+    """Evaluate one expression on ``panel`` without a shared cache (see :class:`Evaluator`)."""
+    return Evaluator(panel, cache_bytes=0).evaluate(expr)

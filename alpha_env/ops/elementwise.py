@@ -1,0 +1,351 @@
+"""Element-wise operators: one value per (day, stock), no look-back.
+
+Operands are ``(T, N)`` float64 arrays or Python floats (at least one must be an array); the result is a
+new ``(T, N)`` float64 array. NaN rules (see ``docs/ops.md``):
+
+- Any NaN operand gives NaN (comparisons and logic included: ``NaN < 1`` is NaN, not 0).
+- Results that would be ±inf or undefined are NaN: division by zero, ``log`` of a value <= 0, ``sqrt`` of
+  a negative value, ``pow``/``signedpower`` overflow or a negative base with a fractional exponent.
+- Booleans are 1.0 (true) / 0.0 (false); logic operators read any non-zero value as true.
+- ``if_else(c, a, b)`` is ``a`` where ``c`` is true, ``b`` where false, NaN where ``c`` is NaN.
+- ``vec_avg(x)`` is the identity (a copy) on a scalar field panel: every field of a ``MarketPanel`` is
+  one value per stock and day, so the mean of the one-element vector is the value itself.
+
+The scalar rules are Numba ``vectorize`` ufuncs, so a Python float broadcasts without building an array;
+``log`` and ``sqrt`` use NumPy's SIMD ufuncs followed by one pass mapping ±inf to NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, vectorize
+
+from alpha_env.ops._checks import as_operand, panel_shape
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "neg",
+    "lt", "le", "gt", "ge", "eq", "ne", "or_", "and_", "not_", "if_else",
+    "abs_", "log", "sign", "sqrt", "signedpower", "max_", "min_", "vec_avg",
+]
+
+_F2 = ["float64(float64, float64)"]
+_F1 = ["float64(float64)"]
+
+
+@vectorize(_F2, cache=True)
+def _add(a, b):  # pragma: no cover - compiled
+    r = a + b
+    return r if math.isfinite(r) else math.nan
+
+
+@vectorize(_F2, cache=True)
+def _sub(a, b):  # pragma: no cover - compiled
+    r = a - b
+    return r if math.isfinite(r) else math.nan
+
+
+@vectorize(_F2, cache=True)
+def _mul(a, b):  # pragma: no cover - compiled
+    r = a * b
+    return r if math.isfinite(r) else math.nan
+
+
+@vectorize(_F2, cache=True)
+def _div(a, b):  # pragma: no cover - compiled
+    if b == 0.0:
+        return math.nan
+    r = a / b
+    return r if math.isfinite(r) else math.nan
+
+
+@njit(cache=True, inline="always")
+def _power(a, b):  # pragma: no cover - compiled
+    """``a ** b`` with multiplications for the common exponents 1, 2, 3, 4, 5, 0.5."""
+    if b == 2.0:
+        return a * a
+    if b == 1.0:
+        return a
+    if b == 0.5:
+        return math.sqrt(a)
+    if b == 3.0:
+        return a * a * a
+    if b == 4.0:
+        a2 = a * a
+        return a2 * a2
+    if b == 5.0:
+        a2 = a * a
+        return a2 * a2 * a
+    return a**b
+
+
+@vectorize(_F2, cache=True)
+def _pow(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    if a < 0.0 and b != math.floor(b):
+        return math.nan
+    if a == 0.0 and b < 0.0:
+        return math.nan
+    r = _power(a, b)
+    return r if math.isfinite(r) else math.nan
+
+
+@vectorize(_F2, cache=True)
+def _signedpower(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    m = abs(a)
+    if m == 0.0:
+        return 0.0 if b > 0.0 else math.nan
+    r = _power(m, b)
+    if not math.isfinite(r):
+        return math.nan
+    return r if a > 0.0 else -r
+
+
+@njit(cache=True)
+def _nonfinite_to_nan(out):  # pragma: no cover - compiled
+    flat = out.ravel()
+    for i in range(flat.size):
+        v = flat[i]
+        flat[i] = v if (v - v) == 0.0 else math.nan  # v - v is NaN for ±inf and NaN
+
+
+@vectorize(_F1, cache=True)
+def _neg(a):  # pragma: no cover - compiled
+    return -a
+
+
+@vectorize(_F2, cache=True)
+def _lt(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a < b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _le(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a <= b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _gt(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a > b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _ge(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a >= b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _eq(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a == b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _ne(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if a != b else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _or(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if (a != 0.0 or b != 0.0) else 0.0
+
+
+@vectorize(_F2, cache=True)
+def _and(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return 1.0 if (a != 0.0 and b != 0.0) else 0.0
+
+
+@vectorize(_F1, cache=True)
+def _not(a):  # pragma: no cover - compiled
+    if a != a:
+        return math.nan
+    return 1.0 if a == 0.0 else 0.0
+
+
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def _if_else(c, a, b):  # pragma: no cover - compiled
+    if c != c:
+        return math.nan
+    return a if c != 0.0 else b
+
+
+@vectorize(_F1, cache=True)
+def _abs(a):  # pragma: no cover - compiled
+    return abs(a)
+
+
+@vectorize(_F1, cache=True)
+def _sign(a):  # pragma: no cover - compiled
+    if a > 0.0:
+        return 1.0
+    if a < 0.0:
+        return -1.0
+    return a  # 0.0 (keeps -0.0 as 0) or NaN
+
+
+@vectorize(_F2, cache=True)
+def _max(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
+@vectorize(_F2, cache=True)
+def _min(a, b):  # pragma: no cover - compiled
+    if a != a or b != b:
+        return math.nan
+    return a if a <= b else b
+
+
+def _apply(op: str, ufunc, *args: object) -> np.ndarray:
+    operands = [as_operand(op, a, i) for i, a in enumerate(args, start=1)]
+    shape = panel_shape(op, *operands)
+    out = np.empty(shape)
+    with np.errstate(all="ignore"):  # NaN comparisons raise the FP 'invalid' flag; NaN is the answer
+        ufunc(*operands, out=out)
+    return out
+
+
+def add(a, b) -> np.ndarray:
+    """``a + b``."""
+    return _apply("add", _add, a, b)
+
+
+def sub(a, b) -> np.ndarray:
+    """``a - b``."""
+    return _apply("sub", _sub, a, b)
+
+
+def mul(a, b) -> np.ndarray:
+    """``a * b``."""
+    return _apply("mul", _mul, a, b)
+
+
+def div(a, b) -> np.ndarray:
+    """``a / b``; NaN where ``b == 0``."""
+    return _apply("div", _div, a, b)
+
+
+def pow(a, b) -> np.ndarray:  # noqa: A001 - the operator's canonical name
+    """``a ** b``; NaN on overflow, ``0 ** negative`` or a negative base with a fractional exponent."""
+    return _apply("pow", _pow, a, b)
+
+
+def neg(a) -> np.ndarray:
+    """``-a``."""
+    return _apply("neg", _neg, a)
+
+
+def lt(a, b) -> np.ndarray:
+    """``a < b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("lt", _lt, a, b)
+
+
+def le(a, b) -> np.ndarray:
+    """``a <= b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("le", _le, a, b)
+
+
+def gt(a, b) -> np.ndarray:
+    """``a > b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("gt", _gt, a, b)
+
+
+def ge(a, b) -> np.ndarray:
+    """``a >= b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("ge", _ge, a, b)
+
+
+def eq(a, b) -> np.ndarray:
+    """``a == b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("eq", _eq, a, b)
+
+
+def ne(a, b) -> np.ndarray:
+    """``a != b`` as 1.0/0.0, NaN if either is NaN."""
+    return _apply("ne", _ne, a, b)
+
+
+def or_(a, b) -> np.ndarray:
+    """``a || b`` (non-zero is true) as 1.0/0.0, NaN if either is NaN."""
+    return _apply("or", _or, a, b)
+
+
+def and_(a, b) -> np.ndarray:
+    """``a && b`` (non-zero is true) as 1.0/0.0, NaN if either is NaN."""
+    return _apply("and", _and, a, b)
+
+
+def not_(a) -> np.ndarray:
+    """``!a``: 1.0 where ``a == 0``, 0.0 elsewhere, NaN where NaN."""
+    return _apply("not", _not, a)
+
+
+def if_else(c, a, b) -> np.ndarray:
+    """``c ? a : b`` element-wise; NaN where ``c`` is NaN."""
+    return _apply("if_else", _if_else, c, a, b)
+
+
+def abs_(a) -> np.ndarray:
+    """``|a|``."""
+    return _apply("abs", _abs, a)
+
+
+def log(a) -> np.ndarray:
+    """Natural logarithm; NaN for ``a <= 0`` (NumPy's SIMD ``log``, then ±inf → NaN)."""
+    out = _apply("log", np.log, a)
+    _nonfinite_to_nan(out)
+    return out
+
+
+def sign(a) -> np.ndarray:
+    """-1.0, 0.0 or 1.0 (NaN stays NaN)."""
+    return _apply("sign", _sign, a)
+
+
+def sqrt(a) -> np.ndarray:
+    """Square root; NaN for ``a < 0`` (NumPy's SIMD ``sqrt``; +inf → NaN)."""
+    out = _apply("sqrt", np.sqrt, a)
+    _nonfinite_to_nan(out)
+    return out
+
+
+def signedpower(a, b) -> np.ndarray:
+    """``sign(a) * |a| ** b``; NaN on overflow or ``0 ** non-positive``."""
+    return _apply("signedpower", _signedpower, a, b)
+
+
+def max_(a, b) -> np.ndarray:
+    """Element-wise maximum (NaN if either is NaN)."""
+    return _apply("max", _max, a, b)
+
+
+def min_(a, b) -> np.ndarray:
+    """Element-wise minimum (NaN if either is NaN)."""
+    return _apply("min", _min, a, b)
+
+
+def vec_avg(a) -> np.ndarray:
+    """Mean of a vector field; on a scalar field panel (one value per stock and day) the identity."""
+    operand = as_operand("vec_avg", a)
+    panel_shape("vec_avg", operand)
+    return np.array(operand, dtype=np.float64, copy=True)

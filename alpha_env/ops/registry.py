@@ -1,0 +1,92 @@
+"""The one dispatch table of the operator library: canonical operator name -> Python callable.
+
+Keys are the canonical names of ``alpha_env.grammar`` (``docs/interfaces.md``). Every callable takes
+``(T, N)`` float64 arrays for series (element-wise operators also accept Python floats), ``int`` for
+windows, ``float`` for constants and ``(N,)`` int64 codes for groups, and returns a new ``(T, N)`` float64
+array. Argument checks happen in the callables; the Numba kernels behind them never see bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+
+import numpy as np
+
+from alpha_env.ops import crosssection as cs
+from alpha_env.ops import elementwise as ew
+from alpha_env.ops import group as gr
+from alpha_env.ops import timeseries as ts
+
+__all__ = ["KERNELS", "OPERATOR_CLASS"]
+
+KERNELS: MappingProxyType[str, Callable[..., np.ndarray]] = MappingProxyType({
+    # arithmetic
+    "add": ew.add,
+    "sub": ew.sub,
+    "mul": ew.mul,
+    "div": ew.div,
+    "pow": ew.pow,
+    "neg": ew.neg,
+    # comparisons and logic
+    "lt": ew.lt,
+    "le": ew.le,
+    "gt": ew.gt,
+    "ge": ew.ge,
+    "eq": ew.eq,
+    "ne": ew.ne,
+    "or": ew.or_,
+    "and": ew.and_,
+    "not": ew.not_,
+    "if_else": ew.if_else,
+    # time series (S, W) -> S
+    "delay": ts.delay,
+    "delta": ts.delta,
+    "sum": ts.ts_sum,
+    "product": ts.product,
+    "stddev": ts.stddev,
+    "ts_min": ts.ts_min,
+    "ts_max": ts.ts_max,
+    "ts_argmin": ts.ts_argmin,
+    "ts_argmax": ts.ts_argmax,
+    "ts_rank": ts.ts_rank,
+    "decay_linear": ts.decay_linear,
+    "ts_skewness": ts.ts_skewness,
+    "ts_kurtosis": ts.ts_kurtosis,
+    "ts_mean": ts.ts_mean,
+    "ts_zscore": ts.ts_zscore,
+    # time series (S, S, W) -> S
+    "correlation": ts.correlation,
+    "covariance": ts.covariance,
+    # cross-section
+    "rank": cs.rank,
+    "zscore": cs.zscore,
+    "scale": cs.scale,
+    # group (S, G) -> S
+    "indneutralize": gr.indneutralize,
+    "group_rank": gr.group_rank,
+    "group_mean": gr.group_mean,
+    "group_zscore": gr.group_zscore,
+    # element-wise functions
+    "abs": ew.abs_,
+    "log": ew.log,
+    "sign": ew.sign,
+    "sqrt": ew.sqrt,
+    "vec_avg": ew.vec_avg,
+    "signedpower": ew.signedpower,
+    "max": ew.max_,
+    "min": ew.min_,
+})
+"""Canonical operator name -> callable returning a new ``(T, N)`` float64 array."""
+
+OPERATOR_CLASS: MappingProxyType[str, str] = MappingProxyType({
+    **{k: "elementwise" for k in (
+        "add sub mul div pow neg lt le gt ge eq ne or and not if_else abs log sign sqrt vec_avg "
+        "signedpower max min").split()},
+    **{k: "timeseries" for k in (
+        "delay delta sum product stddev ts_min ts_max ts_argmin ts_argmax ts_rank decay_linear "
+        "ts_skewness ts_kurtosis ts_mean ts_zscore correlation covariance").split()},
+    **{k: "crosssection" for k in ("rank", "zscore", "scale")},
+    **{k: "group" for k in ("indneutralize", "group_rank", "group_mean", "group_zscore")},
+})
+"""Canonical operator name -> family (``elementwise``, ``timeseries``, ``crosssection``, ``group``)."""

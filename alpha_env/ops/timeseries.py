@@ -1,0 +1,646 @@
+"""Time-series operators: rolling windows over the date axis of a ``(T, N)`` float64 panel.
+
+Semantics shared by every rolling operator (see ``docs/ops.md``):
+
+- The window of day ``t`` is the ``d`` days ``t-d+1 .. t``; it includes the current day and never a later
+  one (no look-ahead).
+- Min-periods rule: **all ``d`` observations must be valid**. A window that reaches before the first day
+  or holds a NaN gives NaN (the first ``d-1`` rows are NaN). This is pandas' ``rolling(d)`` default.
+- Sample statistics use ``d - 1`` in the denominator (``stddev``, ``covariance``, ``ts_zscore``), as
+  pandas does; ``ts_skewness`` and ``ts_kurtosis`` are pandas' bias-corrected estimators.
+- A constant window has ``stddev`` 0 exactly, ``covariance`` 0 exactly, and NaN ``correlation``,
+  ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf).
+
+Implementation: kernels run over blocks of adjacent stocks in parallel; inside a block they loop
+time-outer, stocks-inner with per-stock running state, so memory streams in order. Sums and moments are
+O(1) per step on values shifted by a per-stock reference and rebuilt from the window every ``d`` steps
+(bounded rounding drift). ``ts_min``/``ts_max``/``ts_argmin``/``ts_argmax``/``product`` use the
+van Herk/Gil-Werman block scheme (O(1) per step, exact). ``ts_rank`` is O(d) per step.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from alpha_env.ops._checks import as_panel, check_same_shape, check_window
+
+__all__ = [
+    "delay",
+    "delta",
+    "ts_sum",
+    "ts_mean",
+    "stddev",
+    "ts_zscore",
+    "ts_skewness",
+    "ts_kurtosis",
+    "covariance",
+    "correlation",
+    "decay_linear",
+    "product",
+    "ts_min",
+    "ts_max",
+    "ts_argmin",
+    "ts_argmax",
+    "ts_rank",
+]
+
+_MIN_BLOCK = 128  # stocks per parallel block at least: narrow strips of a row-major panel defeat the
+# hardware prefetcher (measured: 16 stocks/block is 10x slower than 128 on a 1,260 x 500 panel)
+
+
+def block_width(n_stocks: int) -> int:
+    """Stocks per parallel block: one block per thread, but never fewer than 128 stocks (multiple of 8)."""
+    per_thread = -(-n_stocks // max(1, numba.get_num_threads()))
+    return max(_MIN_BLOCK, -(-per_thread // 8) * 8)
+
+
+# --------------------------------------------------------------------------------------------------
+# Kernels. Each parallel block is a strip of adjacent stocks [j0, j0 + w); inside it the loop is
+# time-outer, stocks-inner over row slices. ``bad`` counts the NaNs in each stock's window; sums hold
+# values minus a per-stock reference ``ref`` and are rebuilt from the window when ``t % d == 0``.
+# --------------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def _sum_kernel(x, d, width, mean, out):  # pragma: no cover - compiled
+    T, N = x.shape
+    n = float(d)
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        ref = np.zeros(w)
+        s1 = np.zeros(w)
+        bad = np.zeros(w)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            rebase = t % d == 0
+            if rebase:
+                for k in range(w):
+                    v = xt[k]
+                    ref[k] = v if v == v else ref[k]
+                    s1[k] = 0.0
+                for r in range(max(0, t - d + 1), t):
+                    xr = x[r, j0:j0 + w]
+                    for k in range(w):
+                        v = xr[k]
+                        s1[k] += v - ref[k] if v == v else 0.0
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    v = xo[k]
+                    ok = v == v
+                    bad[k] -= 0.0 if ok else 1.0
+                    if not rebase:
+                        s1[k] -= v - ref[k] if ok else 0.0
+            for k in range(w):
+                v = xt[k]
+                ok = v == v
+                s1[k] += v - ref[k] if ok else 0.0
+                bad[k] += 0.0 if ok else 1.0
+                tot = s1[k] + n * ref[k]
+                ot[k] = np.nan if bad[k] > 0.0 else (tot / n if mean else tot)
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
+    """stddev (``zscore=False``) or ts_zscore; constant windows detected exactly by run lengths."""
+    T, N = x.shape
+    n = float(d)
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        ref = np.zeros(w)
+        s1 = np.zeros(w)
+        s2 = np.zeros(w)
+        bad = np.zeros(w)
+        run = np.zeros(w)
+        prev = np.full(w, np.nan)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            rebase = t % d == 0
+            if rebase:
+                for k in range(w):
+                    v = xt[k]
+                    ref[k] = v if v == v else ref[k]
+                    s1[k] = 0.0
+                    s2[k] = 0.0
+                for r in range(max(0, t - d + 1), t):
+                    xr = x[r, j0:j0 + w]
+                    for k in range(w):
+                        v = xr[k]
+                        dv = v - ref[k] if v == v else 0.0
+                        s1[k] += dv
+                        s2[k] += dv * dv
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    v = xo[k]
+                    ok = v == v
+                    bad[k] -= 0.0 if ok else 1.0
+                    if not rebase:
+                        dv = v - ref[k] if ok else 0.0
+                        s1[k] -= dv
+                        s2[k] -= dv * dv
+            for k in range(w):
+                v = xt[k]
+                ok = v == v
+                dv = v - ref[k] if ok else 0.0
+                s1[k] += dv
+                s2[k] += dv * dv
+                bad[k] += 0.0 if ok else 1.0
+                run[k] = run[k] + 1.0 if v == prev[k] else 1.0
+                prev[k] = v
+                m = s1[k] / n
+                var = (s2[k] - s1[k] * m) / (n - 1.0)
+                sd = np.sqrt(var) if (var > 0.0 and run[k] < n) else 0.0
+                if zscore:
+                    res = (dv - m) / sd if sd > 0.0 else np.nan
+                else:
+                    res = sd
+                ot[k] = np.nan if (bad[k] > 0.0 or d < 2) else res
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _moment4_kernel(x, d, width, kurt, out):  # pragma: no cover - compiled
+    """ts_skewness (``kurt=False``) or ts_kurtosis: pandas' bias-corrected estimators."""
+    T, N = x.shape
+    n = float(d)
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        ref = np.zeros(w)
+        s1 = np.zeros(w)
+        s2 = np.zeros(w)
+        s3 = np.zeros(w)
+        s4 = np.zeros(w)
+        bad = np.zeros(w)
+        run = np.zeros(w)
+        prev = np.full(w, np.nan)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            rebase = t % d == 0
+            if rebase:
+                for k in range(w):
+                    v = xt[k]
+                    ref[k] = v if v == v else ref[k]
+                    s1[k] = 0.0
+                    s2[k] = 0.0
+                    s3[k] = 0.0
+                    s4[k] = 0.0
+                for r in range(max(0, t - d + 1), t):
+                    xr = x[r, j0:j0 + w]
+                    for k in range(w):
+                        v = xr[k]
+                        dv = v - ref[k] if v == v else 0.0
+                        d2 = dv * dv
+                        s1[k] += dv
+                        s2[k] += d2
+                        s3[k] += d2 * dv
+                        s4[k] += d2 * d2
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    v = xo[k]
+                    ok = v == v
+                    bad[k] -= 0.0 if ok else 1.0
+                    if not rebase:
+                        dv = v - ref[k] if ok else 0.0
+                        d2 = dv * dv
+                        s1[k] -= dv
+                        s2[k] -= d2
+                        s3[k] -= d2 * dv
+                        s4[k] -= d2 * d2
+            for k in range(w):
+                v = xt[k]
+                ok = v == v
+                dv = v - ref[k] if ok else 0.0
+                d2 = dv * dv
+                s1[k] += dv
+                s2[k] += d2
+                s3[k] += d2 * dv
+                s4[k] += d2 * d2
+                bad[k] += 0.0 if ok else 1.0
+                run[k] = run[k] + 1.0 if v == prev[k] else 1.0
+                prev[k] = v
+                m = s1[k] / n
+                a2 = s2[k] / n
+                a3 = s3[k] / n
+                m2 = a2 - m * m
+                m3 = a3 - 3.0 * m * a2 + 2.0 * m * m * m
+                if kurt:
+                    m4 = s4[k] / n - 4.0 * m * a3 + 6.0 * m * m * a2 - 3.0 * m * m * m * m
+                    num = (n * n - 1.0) * m4 / (m2 * m2) - 3.0 * (n - 1.0) * (n - 1.0)
+                    res = num / ((n - 2.0) * (n - 3.0))
+                else:
+                    res = np.sqrt(n * (n - 1.0)) * m3 / ((n - 2.0) * m2 * np.sqrt(m2))
+                undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or d < (4 if kurt else 3)
+                ot[k] = np.nan if undefined else res
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
+    """covariance (``corr=False``) or correlation; a pair is valid when both values are."""
+    T, N = x.shape
+    n = float(d)
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        rx = np.zeros(w)
+        ry = np.zeros(w)
+        sx = np.zeros(w)
+        sy = np.zeros(w)
+        sxx = np.zeros(w)
+        syy = np.zeros(w)
+        sxy = np.zeros(w)
+        bad = np.zeros(w)
+        runx = np.zeros(w)
+        runy = np.zeros(w)
+        px = np.full(w, np.nan)
+        py = np.full(w, np.nan)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            yt = y[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            rebase = t % d == 0
+            if rebase:
+                for k in range(w):
+                    u = xt[k]
+                    v = yt[k]
+                    ok = u == u and v == v
+                    rx[k] = u if ok else rx[k]
+                    ry[k] = v if ok else ry[k]
+                    sx[k] = 0.0
+                    sy[k] = 0.0
+                    sxx[k] = 0.0
+                    syy[k] = 0.0
+                    sxy[k] = 0.0
+                for r in range(max(0, t - d + 1), t):
+                    xr = x[r, j0:j0 + w]
+                    yr = y[r, j0:j0 + w]
+                    for k in range(w):
+                        u = xr[k]
+                        v = yr[k]
+                        ok = u == u and v == v
+                        du = u - rx[k] if ok else 0.0
+                        dv = v - ry[k] if ok else 0.0
+                        sx[k] += du
+                        sy[k] += dv
+                        sxx[k] += du * du
+                        syy[k] += dv * dv
+                        sxy[k] += du * dv
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                yo = y[t - d, j0:j0 + w]
+                for k in range(w):
+                    u = xo[k]
+                    v = yo[k]
+                    ok = u == u and v == v
+                    bad[k] -= 0.0 if ok else 1.0
+                    if not rebase:
+                        du = u - rx[k] if ok else 0.0
+                        dv = v - ry[k] if ok else 0.0
+                        sx[k] -= du
+                        sy[k] -= dv
+                        sxx[k] -= du * du
+                        syy[k] -= dv * dv
+                        sxy[k] -= du * dv
+            for k in range(w):
+                u = xt[k]
+                v = yt[k]
+                ok = u == u and v == v
+                du = u - rx[k] if ok else 0.0
+                dv = v - ry[k] if ok else 0.0
+                sx[k] += du
+                sy[k] += dv
+                sxx[k] += du * du
+                syy[k] += dv * dv
+                sxy[k] += du * dv
+                bad[k] += 0.0 if ok else 1.0
+                runx[k] = runx[k] + 1.0 if u == px[k] else 1.0
+                runy[k] = runy[k] + 1.0 if v == py[k] else 1.0
+                px[k] = u if ok else np.nan
+                py[k] = v if ok else np.nan
+                constant = runx[k] >= n or runy[k] >= n
+                cxy = sxy[k] - sx[k] * sy[k] / n
+                if corr:
+                    cxx = sxx[k] - sx[k] * sx[k] / n
+                    cyy = syy[k] - sy[k] * sy[k] / n
+                    res = cxy / np.sqrt(cxx * cyy) if (cxx > 0.0 and cyy > 0.0 and not constant) else np.nan
+                    res = min(1.0, max(-1.0, res)) if res == res else res
+                else:
+                    res = 0.0 if constant else cxy / (n - 1.0)
+                ot[k] = np.nan if (bad[k] > 0.0 or d < 2) else res
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _decay_linear_kernel(x, d, width, out):  # pragma: no cover - compiled
+    """Weights d, d-1, ..., 1 (today weight d) normalized to sum 1; O(1) per step:
+    ``W_t = W_{t-1} - S_{t-1} + d * x_t`` with ``S`` the plain window sum."""
+    T, N = x.shape
+    n = float(d)
+    total = n * (n + 1.0) / 2.0
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        ref = np.zeros(w)
+        s = np.zeros(w)  # plain window sum of (x - ref) up to yesterday
+        ws = np.zeros(w)  # weighted window sum of (x - ref) up to yesterday
+        bad = np.zeros(w)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            if t % d == 0:
+                for k in range(w):
+                    v = xt[k]
+                    ref[k] = v if v == v else ref[k]
+                    s[k] = 0.0
+                    ws[k] = 0.0
+                # yesterday's window: rows t-d .. t-1, row r has weight d - (t-1-r)
+                for r in range(max(0, t - d), t):
+                    wt = n - float(t - 1 - r)
+                    xr = x[r, j0:j0 + w]
+                    for k in range(w):
+                        v = xr[k]
+                        dv = v - ref[k] if v == v else 0.0
+                        s[k] += dv
+                        ws[k] += wt * dv
+            xo = x[max(t - d, 0), j0:j0 + w]
+            for k in range(w):
+                v = xt[k]
+                ok = v == v
+                dv = v - ref[k] if ok else 0.0
+                bad[k] += 0.0 if ok else 1.0
+                o = xo[k]
+                old = o - ref[k] if (t >= d and o == o) else 0.0
+                bad[k] -= 1.0 if (t >= d and o != o) else 0.0
+                # every old weight drops by one (minus the sum of rows t-d .. t-1), today enters with d
+                ws[k] = ws[k] - s[k] + n * dv
+                s[k] += dv - old
+                ot[k] = np.nan if bad[k] > 0.0 else ws[k] / total + ref[k]
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _extreme_kernel(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
+    """Max of ``sgn * x`` over the window (``sgn = -1`` gives the min) or its position 1..d (oldest = 1,
+    ties give the oldest day): van Herk/Gil-Werman blocks of ``d`` rows, prefix maxima forward and
+    suffix maxima backward, each window = suffix of the previous block + prefix of the current one."""
+    T, N = x.shape
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        suf = np.empty((d + 1, w))
+        suf_i = np.zeros((d + 1, w), np.int64)
+        pre = np.empty(w)
+        pre_i = np.zeros(w, np.int64)
+        bad = np.zeros(w)
+        for t in range(T):
+            r = t % d
+            if r == 0:
+                if t >= d:  # suffix scan of the block just finished: rows t-d .. t-1
+                    for k in range(w):
+                        suf[d, k] = -np.inf
+                        suf_i[d, k] = t
+                    for i in range(d - 1, -1, -1):
+                        row = t - d + i
+                        xr = x[row, j0:j0 + w]
+                        for k in range(w):
+                            v = sgn * xr[k]
+                            v = v if v == v else -np.inf
+                            take = v >= suf[i + 1, k]  # ties keep the older day
+                            suf[i, k] = v if take else suf[i + 1, k]
+                            suf_i[i, k] = row if take else suf_i[i + 1, k]
+                for k in range(w):
+                    pre[k] = -np.inf
+                    pre_i[k] = t
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
+            first = t - d + 1
+            for k in range(w):
+                v = sgn * xt[k]
+                ok = v == v
+                bad[k] += 0.0 if ok else 1.0
+                v = v if ok else -np.inf
+                take = v > pre[k]  # ties keep the older day
+                pre[k] = v if take else pre[k]
+                pre_i[k] = t if take else pre_i[k]
+                if r == d - 1:
+                    val = pre[k]
+                    idx = pre_i[k]
+                else:
+                    newer = pre[k] > suf[r + 1, k]
+                    val = pre[k] if newer else suf[r + 1, k]
+                    idx = pre_i[k] if newer else suf_i[r + 1, k]
+                res = float(idx - first + 1) if want_index else sgn * val
+                ot[k] = np.nan if bad[k] > 0.0 else res
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _product_kernel(x, d, width, out):  # pragma: no cover - compiled
+    """Window product by van Herk/Gil-Werman blocks (no division, exact up to rounding)."""
+    T, N = x.shape
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        suf = np.ones((d + 1, w))
+        pre = np.ones(w)
+        bad = np.zeros(w)
+        for t in range(T):
+            r = t % d
+            if r == 0:
+                if t >= d:
+                    for i in range(d - 1, -1, -1):
+                        xr = x[t - d + i, j0:j0 + w]
+                        for k in range(w):
+                            v = xr[k]
+                            suf[i, k] = (v if v == v else 1.0) * suf[i + 1, k]
+                for k in range(w):
+                    pre[k] = 1.0
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
+            for k in range(w):
+                v = xt[k]
+                ok = v == v
+                bad[k] += 0.0 if ok else 1.0
+                pre[k] *= v if ok else 1.0
+                val = pre[k] if r == d - 1 else suf[r + 1, k] * pre[k]
+                ot[k] = val if (bad[k] == 0.0 and np.isfinite(val)) else np.nan
+            if t < d - 1:
+                ot[:] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _ts_rank_kernel(x, d, width, out):  # pragma: no cover - compiled
+    """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step."""
+    T, N = x.shape
+    n = float(d)
+    for b in prange((N + width - 1) // width):
+        j0 = b * width
+        w = min(N, j0 + width) - j0
+        bad = np.zeros(w)
+        score = np.zeros(w)
+        for t in range(T):
+            xt = x[t, j0:j0 + w]
+            ot = out[t, j0:j0 + w]
+            if t >= d:
+                xo = x[t - d, j0:j0 + w]
+                for k in range(w):
+                    bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
+            for k in range(w):
+                bad[k] += 0.0 if xt[k] == xt[k] else 1.0
+                score[k] = 0.5  # today's own tie counts one half: rank = less + (equal + 1) / 2
+            if t < d - 1:
+                ot[:] = np.nan
+                continue
+            for r in range(t - d + 1, t + 1):
+                xr = x[r, j0:j0 + w]
+                for k in range(w):
+                    u = xr[k]
+                    v = xt[k]
+                    score[k] += 1.0 if u < v else (0.5 if u == v else 0.0)
+            for k in range(w):
+                ot[k] = np.nan if bad[k] > 0.0 else score[k] / n
+
+
+# --------------------------------------------------------------------------------------------------
+# Python wrappers: validation outside the kernels
+# --------------------------------------------------------------------------------------------------
+def delay(x: np.ndarray, d: int) -> np.ndarray:
+    """Value ``d`` days ago: ``out[t] = x[t-d]``; the first ``d`` rows are NaN. Shape ``(T, N)``."""
+    x = as_panel("delay", x)
+    d = check_window("delay", d)
+    out = np.full(x.shape, np.nan)
+    if d < x.shape[0]:
+        out[d:] = x[:-d]
+    return out
+
+
+def delta(x: np.ndarray, d: int) -> np.ndarray:
+    """Change over ``d`` days: ``x[t] - x[t-d]``; NaN in the first ``d`` rows or where either is NaN."""
+    x = as_panel("delta", x)
+    d = check_window("delta", d)
+    out = np.full(x.shape, np.nan)
+    if d < x.shape[0]:
+        np.subtract(x[d:], x[:-d], out=out[d:])
+    return out
+
+
+def _run(op: str, kernel, x: np.ndarray, d: int, *flags) -> np.ndarray:
+    x = as_panel(op, x)
+    d = check_window(op, d)
+    out = np.empty(x.shape)
+    kernel(x, d, block_width(x.shape[1]), *flags, out)
+    return out
+
+
+def ts_sum(x: np.ndarray, d: int) -> np.ndarray:
+    """Sum of the ``d`` days ``t-d+1 .. t`` (all must be valid, else NaN). Canonical name ``sum``."""
+    return _run("sum", _sum_kernel, x, d, False)
+
+
+def ts_mean(x: np.ndarray, d: int) -> np.ndarray:
+    """Mean of the ``d`` days ``t-d+1 .. t`` (all must be valid, else NaN)."""
+    return _run("ts_mean", _sum_kernel, x, d, True)
+
+
+def stddev(x: np.ndarray, d: int) -> np.ndarray:
+    """Sample standard deviation (``d - 1`` denominator) over the window; 0 on a constant window,
+    NaN for ``d = 1``."""
+    return _run("stddev", _var_kernel, x, d, False)
+
+
+def ts_zscore(x: np.ndarray, d: int) -> np.ndarray:
+    """``(x[t] - mean) / stddev`` over the window; NaN on a constant window or ``d = 1``."""
+    return _run("ts_zscore", _var_kernel, x, d, True)
+
+
+def ts_skewness(x: np.ndarray, d: int) -> np.ndarray:
+    """Bias-corrected sample skewness (pandas ``rolling.skew``); NaN for ``d < 3`` or a constant window."""
+    return _run("ts_skewness", _moment4_kernel, x, d, False)
+
+
+def ts_kurtosis(x: np.ndarray, d: int) -> np.ndarray:
+    """Bias-corrected excess kurtosis (pandas ``rolling.kurt``); NaN for ``d < 4`` or a constant window."""
+    return _run("ts_kurtosis", _moment4_kernel, x, d, True)
+
+
+def _comoments(op: str, x: np.ndarray, y: np.ndarray, d: int, mode: int) -> np.ndarray:
+    x = as_panel(op, x, 1)
+    y = as_panel(op, y, 2)
+    check_same_shape(op, x, y)
+    d = check_window(op, d)
+    out = np.empty(x.shape)
+    _comoments_kernel(x, y, d, block_width(x.shape[1]), mode == 1, out)
+    return out
+
+
+def covariance(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
+    """Sample covariance (``d - 1`` denominator) of the ``d`` pairs; a pair with a NaN makes the window
+    NaN; exactly 0 when either window is constant; NaN for ``d = 1``."""
+    return _comoments("covariance", x, y, d, 0)
+
+
+def correlation(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
+    """Pearson correlation of the ``d`` pairs, in [-1, 1]; NaN when either window is constant."""
+    return _comoments("correlation", x, y, d, 1)
+
+
+def decay_linear(x: np.ndarray, d: int) -> np.ndarray:
+    """Weighted mean with weights ``d, d-1, ..., 1`` (today has weight ``d``) normalized to sum 1."""
+    return _run("decay_linear", _decay_linear_kernel, x, d)
+
+
+
+
+def ts_max(x: np.ndarray, d: int) -> np.ndarray:
+    """Maximum over the window ``t-d+1 .. t``."""
+    return _run("ts_max", _extreme_kernel, x, d, 1.0, False)
+
+
+def ts_min(x: np.ndarray, d: int) -> np.ndarray:
+    """Minimum over the window ``t-d+1 .. t``."""
+    return _run("ts_min", _extreme_kernel, x, d, -1.0, False)
+
+
+def ts_argmax(x: np.ndarray, d: int) -> np.ndarray:
+    """Position of the window's maximum: 1 = the oldest day (``t-d+1``) .. ``d`` = today, i.e.
+    ``np.argmax(window) + 1``; ties give the oldest day."""
+    return _run("ts_argmax", _extreme_kernel, x, d, 1.0, True)
+
+
+def ts_argmin(x: np.ndarray, d: int) -> np.ndarray:
+    """Position of the window's minimum, same convention as :func:`ts_argmax`."""
+    return _run("ts_argmin", _extreme_kernel, x, d, -1.0, True)
+
+
+def product(x: np.ndarray, d: int) -> np.ndarray:
+    """Product over the window; an overflow to ±inf gives NaN."""
+    return _run("product", _product_kernel, x, d)
+
+
+def ts_rank(x: np.ndarray, d: int) -> np.ndarray:
+    """Percentile rank of today's value among the window's ``d`` values: ``average rank / d`` in
+    ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged."""
+    return _run("ts_rank", _ts_rank_kernel, x, d)
