@@ -24,7 +24,7 @@ from alpha_env.ops._checks import as_panel
 __all__ = ["rank", "zscore", "scale", "sorted_keys"]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _sort_keys(x, bits, keys):  # pragma: no cover - compiled
     """uint64 keys whose order is the order of the values, with the column index in the low ``bits``.
 
@@ -51,7 +51,7 @@ def _sort_keys(x, bits, keys):  # pragma: no cover - compiled
             keys[t, j] = (k & high) | np.uint64(j)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _order_from_keys(row, keys_row, bits, ix):  # pragma: no cover - compiled
     """Decode the permutation of one sorted key row and make it exactly sorted by value."""
     low = np.uint64((1 << bits) - 1)
@@ -76,7 +76,7 @@ def sorted_keys(x: np.ndarray) -> tuple[np.ndarray, int]:
     return keys, bits
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _rank_kernel(x, keys, bits, out):  # pragma: no cover - compiled
     T, N = x.shape
     for t in prange(T):
@@ -102,7 +102,7 @@ def _rank_kernel(x, keys, bits, out):  # pragma: no cover - compiled
             o[ix[m]] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _zscore_kernel(x, out):  # pragma: no cover - compiled
     T, N = x.shape
     for t in prange(T):
@@ -129,7 +129,7 @@ def _zscore_kernel(x, out):  # pragma: no cover - compiled
             out[t, j] = (v - mean) / sd if (sd > 0.0 and v == v) else np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _scale_kernel(x, a, out):  # pragma: no cover - compiled
     T, N = x.shape
     for t in prange(T):

@@ -60,7 +60,7 @@ def _div(a, b):  # pragma: no cover - compiled
     return r if math.isfinite(r) else math.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _power(a, b):  # pragma: no cover - compiled
     """``a ** b`` with multiplications for the common exponents 1, 2, 3, 4, 5, 0.5."""
     if b == 2.0:
@@ -105,7 +105,7 @@ def _signedpower(a, b):  # pragma: no cover - compiled
     return r if a > 0.0 else -r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _nonfinite_to_nan(out):  # pragma: no cover - compiled
     flat = out.ravel()
     for i in range(flat.size):

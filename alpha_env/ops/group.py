@@ -21,7 +21,7 @@ from alpha_env.ops.crosssection import _order_from_keys, sorted_keys
 __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _group_stats_kernel(x, g, ngroups, mode, out):  # pragma: no cover - compiled
     """mode 0: demean, 1: mean, 2: zscore."""
     T, N = x.shape
@@ -59,7 +59,7 @@ def _group_stats_kernel(x, g, ngroups, mode, out):  # pragma: no cover - compile
                 out[t, j] = (v - s[c]) / sd[c] if sd[c] > 0.0 else np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _group_rank_kernel(x, keys, bits, g, ngroups, out):  # pragma: no cover - compiled
     T, N = x.shape
     for t in prange(T):

@@ -61,7 +61,7 @@ def block_width(n_stocks: int) -> int:
 # time-outer, stocks-inner over row slices. ``bad`` counts the NaNs in each stock's window; sums hold
 # values minus a per-stock reference ``ref`` and are rebuilt from the window when ``t % d == 0``.
 # --------------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _sum_kernel(x, d, width, mean, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
@@ -104,7 +104,7 @@ def _sum_kernel(x, d, width, mean, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
     """stddev (``zscore=False``) or ts_zscore; constant windows detected exactly by run lengths."""
     T, N = x.shape
@@ -166,7 +166,7 @@ def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _moment4_kernel(x, d, width, kurt, out):  # pragma: no cover - compiled
     """ts_skewness (``kurt=False``) or ts_kurtosis: pandas' bias-corrected estimators."""
     T, N = x.shape
@@ -246,7 +246,7 @@ def _moment4_kernel(x, d, width, kurt, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
     """covariance (``corr=False``) or correlation; a pair is valid when both values are."""
     T, N = x.shape
@@ -343,7 +343,7 @@ def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _decay_linear_kernel(x, d, width, out):  # pragma: no cover - compiled
     """Weights d, d-1, ..., 1 (today weight d) normalized to sum 1; O(1) per step:
     ``W_t = W_{t-1} - S_{t-1} + d * x_t`` with ``S`` the plain window sum."""
@@ -392,7 +392,7 @@ def _decay_linear_kernel(x, d, width, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _extreme_kernel(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
     """Max of ``sgn * x`` over the window (``sgn = -1`` gives the min) or its position 1..d (oldest = 1,
     ties give the oldest day): van Herk/Gil-Werman blocks of ``d`` rows, prefix maxima forward and
@@ -453,7 +453,7 @@ def _extreme_kernel(x, d, width, sgn, want_index, out):  # pragma: no cover - co
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _product_kernel(x, d, width, out):  # pragma: no cover - compiled
     """Window product by van Herk/Gil-Werman blocks (no division, exact up to rounding)."""
     T, N = x.shape
@@ -491,7 +491,7 @@ def _product_kernel(x, d, width, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def _ts_rank_kernel(x, d, width, out):  # pragma: no cover - compiled
     """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step."""
     T, N = x.shape
