@@ -56,7 +56,7 @@ def _cov(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 2:
         return np.nan
     if np.all(a == a[0]) or np.all(b == b[0]):
-        return 0.0
+        return np.nan
     return float(np.cov(a, b, ddof=1)[0, 1])
 
 

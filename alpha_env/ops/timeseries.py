@@ -8,7 +8,7 @@ Semantics shared by every rolling operator (see ``docs/ops.md``):
   or holds a NaN gives NaN (the first ``d-1`` rows are NaN). This is pandas' ``rolling(d)`` default.
 - Sample statistics use ``d - 1`` in the denominator (``stddev``, ``covariance``, ``ts_zscore``), as
   pandas does; ``ts_skewness`` and ``ts_kurtosis`` are pandas' bias-corrected estimators.
-- A constant window has ``stddev`` 0 exactly, ``covariance`` 0 exactly, and NaN ``correlation``,
+- A constant window has ``stddev`` 0 exactly, and NaN ``covariance``, ``correlation``,
   ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf).
 
 Implementation: kernels run over blocks of adjacent stocks in parallel; inside a block they loop
@@ -334,10 +334,12 @@ def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
                 if corr:
                     cxx = sxx[k] - sx[k] * sx[k] / n
                     cyy = syy[k] - sy[k] * sy[k] / n
-                    res = cxy / np.sqrt(cxx * cyy) if (cxx > 0.0 and cyy > 0.0 and not constant) else np.nan
+                    # sqrt each factor: the product of two tiny variances can underflow to 0
+                    den = np.sqrt(cxx) * np.sqrt(cyy) if (cxx > 0.0 and cyy > 0.0) else 0.0
+                    res = cxy / den if (den > 0.0 and not constant) else np.nan
                     res = min(1.0, max(-1.0, res)) if res == res else res
                 else:
-                    res = 0.0 if constant else cxy / (n - 1.0)
+                    res = np.nan if constant else cxy / (n - 1.0)
                 ot[k] = np.nan if (bad[k] > 0.0 or d < 2) else res
             if t < d - 1:
                 ot[:] = np.nan
@@ -598,7 +600,8 @@ def _comoments(op: str, x: np.ndarray, y: np.ndarray, d: int, mode: int) -> np.n
 
 def covariance(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
     """Sample covariance (``d - 1`` denominator) of the ``d`` pairs; a pair with a NaN makes the window
-    NaN; exactly 0 when either window is constant; NaN for ``d = 1``."""
+    NaN; NaN when either window is constant (as ``correlation``: a co-movement with a flat series is
+    undefined for an alpha, and 0 would read as a real signal); NaN for ``d = 1``."""
     return _comoments("covariance", x, y, d, 0)
 
 
