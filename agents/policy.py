@@ -1,0 +1,335 @@
+"""SB3 actor-critic policies whose actor is the pretrained :class:`encoders.AlphaDecoder`.
+
+The actor's action logits are the decoder's next-token logits at the current position of the expression,
+with every token the observation's ``action_mask`` forbids set to :data:`MASKED_LOGIT` (probability
+exactly 0 after the softmax), so even plain ``PPO`` never samples an invalid token. The critic is a small
+MLP value head on ``[decoder state at the current position, document vector, position / max_len]``.
+
+Documents: when the decoder was built with ``doc_dim > 0`` the observation's ``document`` vector becomes
+its cross-attention memory (``AlphaDecoder.memory``); an all-zero vector (no news) hides the document slots,
+leaving the null memory the decoder was pretrained with, so a run without documents sees exactly the
+stage-1 actor.
+
+Two classes share one implementation (:class:`_DecoderPolicyMixin`):
+
+* :class:`DecoderActorCriticPolicy` — an SB3 ``ActorCriticPolicy`` for ``PPO`` / ``A2C``;
+* :class:`MaskableDecoderActorCriticPolicy` — an sb3-contrib ``MaskableActorCriticPolicy`` for
+  ``MaskablePPO`` (the algorithm's ``action_masks`` are AND-ed with the observation's mask).
+
+Policy keyword arguments (``policy_kwargs``; all plain values, so saved models reload):
+
+===================== ========================================================================
+``decoder_config``    dict of :class:`encoders.AlphaDecoderConfig` (architecture; required)
+``init_checkpoint``   stage-1 checkpoint loaded as the initial actor (``None``: random init)
+``init_seed``         seed of the random initialization (ablation ``--actor-init random``)
+``value_hidden``      width of the value head's hidden layer (64)
+``critic_grad``       let the value loss train the decoder too (False: the critic reads a detached
+                      decoder state, so value errors never disturb the pretrained actor)
+``layer_lr_decay``    discriminative learning rates: each decoder layer group below the top learns
+                      at this multiple of the one above (1.0 = off; ULMFiT uses 1/2.6)
+``kl_coef``           weight of KL(π ‖ π₀) to the frozen initial actor (0 = off); needs ``ent_coef``
+``ent_coef``          the algorithm's entropy coefficient (the KL term is folded into the entropy
+                      term the algorithm weighs by it: ``ent_coef·H − kl_coef·KL``)
+===================== ========================================================================
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
+
+from agents.observation import DecoderInputs, read_observation
+from agents.schedules import ScaledAdam, discriminative_scales
+from alpha_env.errors import SettingsError
+
+__all__ = [
+    "MASKED_LOGIT",
+    "DecoderActorCriticPolicy",
+    "MaskableDecoderActorCriticPolicy",
+    "masked_logits",
+    "build_decoder",
+]
+
+MASKED_LOGIT = -1e8
+"""Logit given to forbidden tokens (as sb3-contrib does): its softmax probability is exactly 0.0."""
+
+
+def masked_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``logits (B, V)`` with forbidden entries (``mask`` False) set to :data:`MASKED_LOGIT`.
+
+    A row whose mask allows nothing (only a finished episode's observation, never sampled from) is left
+    unmasked so that the distribution stays finite.
+    """
+    mask = mask.to(device=logits.device, dtype=torch.bool)
+    any_allowed = mask.any(dim=1, keepdim=True)
+    keep = mask | ~any_allowed
+    return logits.masked_fill(~keep, MASKED_LOGIT)
+
+
+def build_decoder(
+    decoder_config: dict[str, Any], init_checkpoint: str | None, init_seed: int | None
+) -> nn.Module:
+    """The actor's decoder: loaded from ``init_checkpoint`` or freshly initialized from ``decoder_config``.
+
+    A checkpoint must match ``decoder_config``'s codebook version and architecture; a decoder with
+    another document width is an error, named here.
+    """
+    from encoders import AlphaDecoder, AlphaDecoderConfig, load_checkpoint
+
+    config = AlphaDecoderConfig(**decoder_config)
+    if init_checkpoint is None:
+        return AlphaDecoder(config, seed=init_seed)
+    loaded = load_checkpoint(init_checkpoint, config.codebook_version, kind="alpha_decoder").model
+    if loaded.config != config:
+        saved = loaded.config.to_dict()
+        diff = {k: (v, getattr(config, k)) for k, v in saved.items() if getattr(config, k) != v}
+        raise SettingsError(
+            f"checkpoint {init_checkpoint} does not match decoder_config: {diff} (saved, wanted)"
+        )
+    return loaded
+
+
+class _DecoderPolicyMixin:
+    """The shared implementation of the two decoder policies (see the module docstring)."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Discrete,
+        lr_schedule: Any,
+        *args: Any,
+        decoder_config: dict[str, Any] | None = None,
+        init_checkpoint: str | None = None,
+        init_seed: int | None = 0,
+        value_hidden: int = 64,
+        critic_grad: bool = False,
+        layer_lr_decay: float = 1.0,
+        kl_coef: float = 0.0,
+        ent_coef: float = 0.0,
+        **kwargs: Any,
+    ):
+        if decoder_config is None:
+            raise SettingsError("the decoder policy needs decoder_config (an AlphaDecoderConfig as a dict)")
+        if not isinstance(observation_space, spaces.Dict) or not {"tokens", "action_mask"} <= set(
+            observation_space.spaces
+        ):
+            raise SettingsError("the decoder policy needs a Dict observation with 'tokens' and 'action_mask'")
+        if not isinstance(action_space, spaces.Discrete):
+            raise SettingsError(f"the decoder policy needs a Discrete action space, got {action_space}")
+        if kl_coef < 0:
+            raise SettingsError(f"kl_coef must be >= 0, got {kl_coef}")
+        if kl_coef > 0 and not ent_coef > 0:
+            raise SettingsError(
+                "kl_coef > 0 needs ent_coef > 0: the KL penalty is folded into the algorithm's entropy term"
+            )
+        self.decoder_config = dict(decoder_config)
+        self.init_checkpoint = None if init_checkpoint is None else str(init_checkpoint)
+        self.init_seed = init_seed
+        self.value_hidden = int(value_hidden)
+        self.critic_grad = bool(critic_grad)
+        self.layer_lr_decay = float(layer_lr_decay)
+        self.kl_coef = float(kl_coef)
+        self.ent_coef = float(ent_coef)
+        self._stats: dict[str, list[float]] = {"kl_to_init": [], "policy_entropy": []}
+        kwargs.setdefault("ortho_init", False)
+        super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)  # type: ignore[call-arg]
+
+    # ------------------------------------------------------------------ construction
+    def _build(self, lr_schedule: Any) -> None:  # type: ignore[override]
+        n_actions = int(self.action_space.n)  # type: ignore[attr-defined]
+        self.decoder = build_decoder(self.decoder_config, self.init_checkpoint, self.init_seed)
+        cfg = self.decoder.config
+        if cfg.vocab_size != n_actions:
+            raise SettingsError(
+                f"the decoder has {cfg.vocab_size} tokens but the action space has {n_actions} actions "
+                "(another codebook?)"
+            )
+        obs_spaces = self.observation_space.spaces  # type: ignore[attr-defined]
+        max_len = int(obs_spaces["tokens"].shape[0])
+        if max_len > cfg.max_len:
+            raise SettingsError(
+                f"the environment writes up to {max_len} tokens, the decoder only {cfg.max_len}"
+            )
+        self.document_dim = int(obs_spaces["document"].shape[0]) if "document" in obs_spaces else 0
+        if cfg.doc_dim not in (0, self.document_dim):
+            raise SettingsError(
+                f"the decoder reads documents of width {cfg.doc_dim}, "
+                f"the environment gives {self.document_dim}"
+            )
+        self.bos_id = int(cfg.bos_id)
+        d_model = int(cfg.d_model)
+        self.value_net = nn.Sequential(
+            nn.Linear(d_model + self.document_dim + 1, self.value_hidden),
+            nn.Tanh(),
+            nn.Linear(self.value_hidden, 1),
+        )
+        self.max_len = max_len
+        self.reference = None
+        if self.kl_coef > 0:
+            self.reference = copy.deepcopy(self.decoder)
+            for p in self.reference.parameters():
+                p.requires_grad_(False)
+            self.reference.eval()
+        self.optimizer = ScaledAdam(self._param_groups(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.train(self.training)
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        groups = self.decoder.layer_groups()
+        scales = discriminative_scales(len(groups), self.layer_lr_decay)
+        out: list[dict[str, Any]] = []
+        seen: set[int] = set()
+        for index, (params, scale) in enumerate(zip(groups, scales)):
+            unique = [p for p in params if id(p) not in seen]
+            seen.update(id(p) for p in unique)
+            if unique:
+                out.append({"params": unique, "lr_scale": scale, "name": f"decoder_group_{index}"})
+        rest = [p for p in self.decoder.parameters() if id(p) not in seen]
+        if rest:
+            out.append({"params": rest, "lr_scale": 1.0, "name": "decoder_other"})
+        out.append({"params": list(self.value_net.parameters()), "lr_scale": 1.0, "name": "value_head"})
+        return out
+
+    def decoder_layer_groups(self) -> list[list[nn.Parameter]]:
+        """The decoder's parameter groups bottom-up (gradual unfreezing works on these)."""
+        return self.decoder.layer_groups()
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()  # type: ignore[misc]
+        data.update(
+            decoder_config=self.decoder_config,
+            init_checkpoint=self.init_checkpoint,
+            init_seed=self.init_seed,
+            value_hidden=self.value_hidden,
+            critic_grad=self.critic_grad,
+            layer_lr_decay=self.layer_lr_decay,
+            kl_coef=self.kl_coef,
+            ent_coef=self.ent_coef,
+        )
+        return data
+
+    # ------------------------------------------------------------------ core
+    def _inputs(self, obs: Any) -> DecoderInputs:
+        return read_observation(obs, self.bos_id)
+
+    def _run(self, decoder: nn.Module, inputs: DecoderInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position."""
+        prefix = inputs.ids[:, 1:]
+        memory = None
+        if decoder.config.doc_dim:
+            memory = decoder.memory(doc=inputs.document)
+            empty = ~(inputs.document != 0).any(dim=1)
+            if bool(empty.any()):  # no news: the doc slots are hidden, only the null memory remains
+                mask = memory.mask.clone()
+                mask[empty, 1 : 1 + decoder.config.doc_slots] = False
+                memory = type(memory)(memory.states, mask)
+        return decoder.next_token(prefix, inputs.position, memory)
+
+    def _logits_and_values(
+        self, obs: Any, action_masks: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, DecoderInputs]:
+        inputs = self._inputs(obs)
+        logits, hidden = self._run(self.decoder, inputs)
+        mask = inputs.mask
+        if action_masks is not None:
+            extra = torch.as_tensor(np.asarray(action_masks), device=mask.device).reshape(mask.shape).bool()
+            mask = mask & extra
+        logits = masked_logits(logits, mask)
+        values = self._value_from(hidden, inputs)
+        return logits, values, DecoderInputs(inputs.ids, inputs.position, mask, inputs.document)
+
+    def _value_from(self, hidden: torch.Tensor, inputs: DecoderInputs) -> torch.Tensor:
+        if not self.critic_grad:
+            hidden = hidden.detach()
+        position = inputs.position.float().unsqueeze(1) / float(self.max_len)
+        return self.value_net(torch.cat([hidden, inputs.document, position], dim=1))
+
+    def _distribution(self, logits: torch.Tensor) -> Distribution:
+        return self.action_dist.proba_distribution(action_logits=logits)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ SB3 API
+    def forward(self, obs: Any, deterministic: bool = False, action_masks: Any = None):  # type: ignore[override]
+        """Actions ``(B,)``, values ``(B, 1)`` and log-probabilities ``(B,)`` of the sampled actions."""
+        logits, values, _ = self._logits_and_values(obs, action_masks)
+        distribution = self._distribution(logits)
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        return actions.reshape((-1, *self.action_space.shape)), values, log_prob  # type: ignore[attr-defined]
+
+    def evaluate_actions(self, obs: Any, actions: torch.Tensor, action_masks: Any = None):  # type: ignore[override]
+        """Values, log-probabilities and the entropy term of ``actions`` (PPO's update).
+
+        With ``kl_coef > 0`` the returned "entropy" is ``H − (kl_coef / ent_coef)·KL(π ‖ π₀)``, so that the
+        algorithm's ``ent_coef · entropy`` term becomes ``ent_coef·H − kl_coef·KL``.
+        """
+        logits, values, inputs = self._logits_and_values(obs, action_masks)
+        distribution = self._distribution(logits)
+        log_prob = distribution.log_prob(actions)
+        entropy = distribution.entropy()
+        self._stats["policy_entropy"].append(float(entropy.mean().detach()))
+        if self.reference is not None:
+            with torch.no_grad():
+                ref_logits = masked_logits(self._run(self.reference, inputs)[0], inputs.mask)
+                ref_logp = torch.log_softmax(ref_logits, dim=-1)
+            logp = torch.log_softmax(logits, dim=-1)
+            kl = (logp.exp() * (logp - ref_logp)).sum(dim=-1)
+            self._stats["kl_to_init"].append(float(kl.mean().detach()))
+            entropy = entropy - (self.kl_coef / self.ent_coef) * kl
+        return values, log_prob, entropy
+
+    def get_distribution(self, obs: Any, action_masks: Any = None) -> Distribution:  # type: ignore[override]
+        """The masked next-token distribution for ``obs``."""
+        logits, _, _ = self._logits_and_values(obs, action_masks)
+        return self._distribution(logits)
+
+    def predict_values(self, obs: Any) -> torch.Tensor:  # type: ignore[override]
+        """Values ``(B, 1)`` of ``obs``."""
+        inputs = self._inputs(obs)
+        _, hidden = self._run(self.decoder, inputs)
+        return self._value_from(hidden, inputs)
+
+    def train(self, mode: bool = True) -> Any:
+        """Module train/eval switch (SB3's ``set_training_mode`` calls it); the decoders always stay in
+        eval mode: no dropout in RL, so the log-probabilities of an update equal those of the rollout that
+        sampled the actions."""
+        super().train(mode)  # type: ignore[misc]
+        decoder = self.__dict__.get("_modules", {}).get("decoder")
+        if decoder is not None:
+            decoder.eval()
+        reference = self.__dict__.get("_modules", {}).get("reference")
+        if reference is not None:
+            reference.eval()
+        return self
+
+    def _predict(
+        self, observation: Any, deterministic: bool = False, action_masks: Any = None
+    ) -> torch.Tensor:
+        return self.get_distribution(observation, action_masks).get_actions(deterministic=deterministic)
+
+    def action_probabilities(self, obs: Any) -> torch.Tensor:
+        """``(B, V)`` probabilities of the next token (masked) for an observation batch, without gradients."""
+        with torch.no_grad():
+            logits, _, _ = self._logits_and_values(obs)
+            return torch.softmax(logits, dim=-1)
+
+    def pop_update_stats(self) -> dict[str, float]:
+        """Mean KL to the initial actor and mean policy entropy over the updates since the last call."""
+        out = {key: float(np.mean(values)) for key, values in self._stats.items() if values}
+        for values in self._stats.values():
+            values.clear()
+        return out
+
+
+class DecoderActorCriticPolicy(_DecoderPolicyMixin, ActorCriticPolicy):
+    """SB3 ``ActorCriticPolicy`` with the AlphaDecoder as actor (for ``PPO`` and ``A2C``)."""
+
+
+class MaskableDecoderActorCriticPolicy(_DecoderPolicyMixin, MaskableActorCriticPolicy):
+    """sb3-contrib ``MaskableActorCriticPolicy`` with the AlphaDecoder as actor (for ``MaskablePPO``)."""

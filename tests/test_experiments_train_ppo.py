@@ -1,0 +1,77 @@
+"""The main job end to end via subprocess with a tiny budget: TensorBoard tags, stored alphas, resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "train_ppo.py"
+
+TAGS = (
+    "rollout/ep_rew_mean", "rollout/ep_len_mean", "train/approx_kl", "train/value_loss",
+    "train/learning_rate", "alpha/best_sharpe_train", "alpha/best_sharpe_valid", "alpha/valid_rate",
+    "alpha/unique_rate", "alpha/mean_length", "alpha/cache_hit_rate",
+)
+TEXT_TAGS = ("alpha/top_alphas/text_summary", "hparams/table/text_summary")
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.slow
+def test_train_ppo_end_to_end_then_resume(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from alpha_env.ace import AlphaStore
+
+    tiny = ["--n-envs", "2", "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1", "--no-progress",
+            "--time-limit-minutes", "3", "--checkpoint", str(tmp_path / "decoder.pt"), "--quick-pretrain",
+            "--runs-dir", str(tmp_path / "runs"), "--top-n", "5"]
+    first = _run(["--total-timesteps", "128", "--exp-name", "e2e", *tiny], tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "pretraining one first" in first.stdout  # the missing checkpoint was produced and said so
+    assert (tmp_path / "decoder.pt").is_file()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("AlphaStack-v0__e2e__0__")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["timesteps"] >= 128 and summary["evaluations"] > 0
+    assert "Alpha database" in first.stdout and str(run_dir) in first.stdout.replace("\n", "")
+
+    events = list(run_dir.glob("events.out.tfevents.*"))
+    assert events
+    acc = EventAccumulator(str(events[0]), size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    missing = [t for t in TAGS if t not in tags["scalars"]]
+    assert not missing, (missing, tags["scalars"])
+    assert all(t in tags["tensors"] for t in TEXT_TAGS), tags["tensors"]
+    table = acc.Tensors("alpha/top_alphas/text_summary")[-1].tensor_proto.string_val[0].decode()
+    assert "Sharpe valid" in table
+
+    with AlphaStore(run_dir / "alphas.db") as store:
+        assert store.counts()["alphas"] > 0
+        best = summary["top"][0]
+        assert best["alpha_id"] in store
+
+    resumed = _run(["--resume", str(run_dir), "--total-timesteps", "64", *tiny], tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout
+    after = json.loads((run_dir / "summary.json").read_text())
+    assert after["timesteps"] >= summary["timesteps"] + 64
+
+
+@pytest.mark.slow
+def test_train_ppo_bad_arguments_fail_clearly(tmp_path):
+    bad = _run(["--algo", "dqn"], tmp_path)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    missing = _run(["--resume", str(tmp_path / "nope"), "--no-progress"], tmp_path)
+    assert missing.returncode != 0
+    assert "no such run folder" in (missing.stdout + missing.stderr)
+    assert "Traceback" not in missing.stderr
