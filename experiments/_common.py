@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -45,7 +44,6 @@ __all__ = [
     "env_label",
     "load_market",
     "make_env_fn",
-    "open_store",
     "make_vec",
     "ensure_pretrained",
     "cache_stats_of",
@@ -144,36 +142,6 @@ def load_market(data: str | None) -> Any:
     return resolve_panel(data)
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def open_store(path: str | Path) -> Any:
-    """An :class:`alpha_env.ace.AlphaStore` that writes non-finite metrics as JSON ``null``.
-
-    Workaround: ``AlphaStore.save`` serializes metrics and yearly metrics with ``allow_nan=False``, so an
-    alpha whose valid or test split has no finite PnL (valid on train, all-NaN later) raised ``ValueError``
-    inside the environment's step and killed the run. Remove once the store writes NaN itself.
-    """
-    from alpha_env.ace import AlphaStore
-
-    class _Store(AlphaStore):
-        def save(self, result: Any) -> int:
-            clean = dataclasses.replace(result, metrics=_finite_or_none(result.metrics),
-                                        yearly=_finite_or_none(result.yearly))
-            sim_id = super().save(clean)
-            result.metadata["simulation_id"] = sim_id
-            return sim_id
-
-    return _Store(path)
-
-
 def make_env_fn(panel: Any, *, max_len: int, store: str | None, settings: Any = None,
                 document_embeddings: Any = None, **env_kwargs: Any) -> Callable[[], Any]:
     """A thunk building one AlphaStack environment on ``panel`` (for SB3's ``make_vec_env``).
@@ -185,7 +153,7 @@ def make_env_fn(panel: Any, *, max_len: int, store: str | None, settings: Any = 
     def make() -> Any:
         from alpha_env.env.alpha_stack_env import AlphaStackEnv
 
-        return AlphaStackEnv(panel, max_len=max_len, store=None if store is None else open_store(store),
+        return AlphaStackEnv(panel, max_len=max_len, store=store,
                              settings=settings, document_embeddings=document_embeddings, **env_kwargs)
 
     return make

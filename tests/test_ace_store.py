@@ -81,6 +81,22 @@ def test_save_get_round_trip(tmp_path):
         assert store.counts() == {"alphas": 1, "simulations": 2, "pnl_series": 2, "submissions": 0}
 
 
+def test_undefined_metrics_are_stored_as_null_and_read_back_as_nan(tmp_path):
+    """An alpha fine on train but with no finite PnL on valid must be stored, not crash the writer."""
+    import math
+
+    r = fake_result("n1", sharpe=2.0)
+    r.metrics["valid"]["sharpe"] = float("nan")
+    r.metrics["test"]["fitness"] = float("inf")
+    with AlphaStore(tmp_path / "n.db") as store:
+        store.save(r)
+        got = store.get("n1")
+        assert math.isnan(got.metrics["valid"]["sharpe"]) and math.isnan(got.metrics["test"]["fitness"])
+        assert got.metrics["train"] == r.metrics["train"]
+    raw = sqlite3.connect(tmp_path / "n.db").execute("SELECT metrics_json FROM simulations").fetchone()[0]
+    assert "NaN" not in raw and "Infinity" not in raw and "null" in raw
+
+
 def test_top_orders_by_split_metric(tmp_path):
     with AlphaStore(f"sqlite:///{tmp_path / 'b.db'}") as store:
         for i, s in enumerate([0.5, 3.0, 1.5, -1.0]):

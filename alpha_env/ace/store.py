@@ -20,6 +20,7 @@ the open transaction back when the database is next opened.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -120,6 +121,29 @@ def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
     if arr.shape[0] != n:
         raise StoreError(f"corrupt series: {arr.shape[0]} values, expected {n}")
     return arr
+
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (JSON ``null``).
+
+    A metric can be undefined (an alpha valid on train may have no finite PnL on valid): it is stored
+    as ``null`` rather than rejected, and read back as NaN by :func:`_nan_from_null`.
+    """
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value
+
+
+def _nan_from_null(value: Any) -> Any:
+    """Inverse of :func:`_json_safe` for metric dictionaries: ``None`` values become NaN."""
+    if isinstance(value, dict):
+        return {k: (math.nan if v is None else _nan_from_null(v)) for k, v in value.items()}
+    return value
 
 
 class AlphaStore:
@@ -234,10 +258,10 @@ class AlphaStore:
         settings_json = json.dumps(result.settings, sort_keys=True)
         dates = np.asarray(result.dates, dtype="datetime64[D]").astype(np.int64)
         row = (
-            json.dumps(result.metrics, allow_nan=False),
-            json.dumps(result.yearly, allow_nan=False),
-            json.dumps([c.to_dict() for c in result.checks], allow_nan=False),
-            json.dumps(meta, allow_nan=False, default=str),
+            json.dumps(_json_safe(result.metrics), allow_nan=False),
+            json.dumps(_json_safe(result.yearly), allow_nan=False),
+            json.dumps(_json_safe([c.to_dict() for c in result.checks]), allow_nan=False),
+            json.dumps(_json_safe(meta), allow_nan=False, default=str),
         )
         blobs = (_pack(dates, "<i8"), _pack(result.pnl, "<f8"), _pack(result.turnover, "<f8"))
 
@@ -326,8 +350,8 @@ class AlphaStore:
         return SimulationResult(
             alpha_id=row["alpha_id"],
             expression=row["expression"],
-            metrics=json.loads(row["metrics_json"]),
-            yearly=json.loads(row["yearly_json"]),
+            metrics=_nan_from_null(json.loads(row["metrics_json"])),
+            yearly=_nan_from_null(json.loads(row["yearly_json"])),
             pnl=_unpack(row["pnl"], "<f8", n).astype(np.float64),
             turnover=_unpack(row["turnover"], "<f8", n).astype(np.float64),
             dates=_unpack(row["dates"], "<i8", n).astype("datetime64[D]"),
