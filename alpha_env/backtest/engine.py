@@ -36,6 +36,7 @@ from alpha_env.backtest.kernels import (
     backtest_kernel_serial,
     ic_kernel,
     ic_kernel_serial,
+    rank_ic_series,
 )
 from alpha_env.backtest.settings import BacktestSettings
 from alpha_env.errors import SettingsError
@@ -93,6 +94,7 @@ class BacktestResult:
     _inputs: tuple = field(repr=False, default=())
     _ic: dict[bool, np.ndarray] = field(repr=False, default_factory=dict)
     _parallel_mode: bool | None = field(repr=False, default=None)
+    _derived: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
 
     @property
     def lag(self) -> int:
@@ -116,12 +118,24 @@ class BacktestResult:
             out[lag:] = self.weights[:-lag]
         return out
 
+    @property
+    def max_weight(self) -> np.ndarray:
+        """``(T,)`` largest ``|w|`` of each signal day's book (0 without a book); computed on first use."""
+        if "max_weight" not in self._derived:
+            w = self.weights
+            self._derived["max_weight"] = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0])
+        return self._derived["max_weight"]
+
     def _ic_series(self, ranked: bool) -> np.ndarray:
         if ranked not in self._ic:
             signal, returns, universe = self._inputs
-            kernel = ic_kernel if _parallel(signal.size, self._parallel_mode) else ic_kernel_serial
+            par = _parallel(signal.size, self._parallel_mode)
             s = self.settings
-            self._ic[ranked] = kernel(signal, returns, universe, s.decay, s.delay, ranked)
+            if ranked:
+                self._ic[ranked] = rank_ic_series(signal, returns, universe, s.decay, s.delay, par)
+            else:
+                kernel = ic_kernel if par else ic_kernel_serial
+                self._ic[ranked] = kernel(signal, returns, universe, s.decay, s.delay, False)
         return self._ic[ranked]
 
     @property

@@ -6,10 +6,14 @@ trust their inputs (C-contiguous float64 / bool / int64 arrays of matching shape
 Indexing: ``t`` is the *signal day* (the book computed from data through the close of ``t``), and
 ``d = t + delay + 1`` is the *holding day* (the book is held from the close of ``d-1`` to the close of
 ``d``). Every daily series the kernel returns is indexed by the holding day.
+
+:func:`rank_ic_series` (the rank IC the engine uses) is the one Python-level composition here: Numba
+passes around NumPy's SIMD row sort.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -21,6 +25,7 @@ __all__ = [
     "backtest_kernel_serial",
     "ic_kernel",
     "ic_kernel_serial",
+    "rank_ic_series",
 ]
 
 #: Day status codes (per signal day).
@@ -33,42 +38,119 @@ STATUS_FLAT = 2  # enough values, but nothing left after neutralization (constan
 _FLAT_TOL = 1e-12
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _day_signal(signal, universe, t, decay, out):
+@njit(cache=True, error_model="numpy")
+def _day_signal(signal, universe, t, decay, out, den):
     """Processed signal of day ``t`` into ``out`` (N,): linear decay (NaN-aware), universe mask.
 
-    Returns the number of finite values.
+    ``den`` (N,) is scratch. Returns the number of finite values.
     """
     n = signal.shape[1]
     if decay <= 1:
         for i in range(n):
             x = signal[t, i]
-            if universe[t, i] and np.isfinite(x):
-                out[i] = x
-            else:
-                out[i] = np.nan
+            out[i] = x if (universe[t, i] and np.isfinite(x)) else np.nan
     else:
-        den = np.zeros(n)
         for i in range(n):
             out[i] = 0.0
+            den[i] = 0.0
         kmax = min(decay, t + 1)
         for k in range(kmax):
             wk = float(decay - k)
-            for i in range(n):
+            for i in range(n):  # branch-free: a NaN term adds +0.0 to sums that are never -0.0
                 x = signal[t - k, i]
-                if np.isfinite(x):
-                    out[i] += wk * x
-                    den[i] += wk
+                fin = np.isfinite(x)
+                out[i] += wk * x if fin else 0.0
+                den[i] += wk if fin else 0.0
         for i in range(n):
-            if universe[t, i] and den[i] > 0.0:
-                out[i] = out[i] / den[i]
-            else:
-                out[i] = np.nan
+            out[i] = out[i] / den[i] if (universe[t, i] and den[i] > 0.0) else np.nan
     count = 0
     for i in range(n):
-        if not np.isnan(out[i]):
-            count += 1
+        count += not np.isnan(out[i])
     return count
+
+
+# Row passes of the backtest. ``fastmath={"reassoc"}`` lets LLVM vectorize their sums (gross, group
+# sum, turnover, PnL): the terms are the same, their order differs (~1e-16 relative); NaN and inf
+# checks are unaffected (no ``nnan``/``ninf``). Same code in the parallel and one-thread kernels, so
+# both give identical bits on one machine.
+_REDUCE = {"reassoc"}
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _row_valid(xrow, urow, s):
+    """``s = x`` inside the universe where finite, else NaN (``xrow`` may be ``s`` itself).
+
+    Returns (finite values, universe size, sum of |x| over the finite values)."""
+    nv = 0
+    nu = 0
+    raw = 0.0
+    for i in range(xrow.shape[0]):
+        x = xrow[i]
+        u = urow[i]
+        ok = u and np.isfinite(x)
+        s[i] = x if ok else np.nan
+        nv += ok
+        nu += u
+        raw += abs(x) if ok else 0.0
+    return nv, nu, raw
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _row_sum_known(s, gcode):
+    """(sum, count) of the non-NaN ``s`` whose group code is >= 0 (one group)."""
+    tot = 0.0
+    cnt = 0
+    for i in range(s.shape[0]):
+        ok = not np.isnan(s[i]) and gcode[i] >= 0
+        tot += s[i] if ok else 0.0
+        cnt += ok
+    return tot, cnt
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _row_book(s, gcode, gmean, w):
+    """Unscaled book ``w = s - gmean[group]`` (0 for NaN ``s`` or code -1). Returns (gross, max |w|)."""
+    gross = 0.0
+    amax = 0.0
+    for i in range(s.shape[0]):
+        g = gcode[i]
+        ok = not np.isnan(s[i]) and g >= 0
+        v = s[i] - gmean[g if g >= 0 else 0] if ok else 0.0
+        w[i] = v
+        a = abs(v)
+        gross += a
+        amax = max(amax, a)
+    return gross, amax
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _row_trade(w, inv, wrow, rrow):
+    """Write the book ``wrow = w·inv``; returns (PnL on ``rrow``, long, short, held stocks whose return
+    is NaN)."""
+    p = 0.0
+    nl = 0
+    ns = 0
+    nn = 0
+    for i in range(w.shape[0]):
+        wi = w[i] * inv
+        wrow[i] = wi
+        nl += wi > 0.0
+        ns += wi < 0.0
+        r = rrow[i]
+        fin = np.isfinite(r)
+        p += wi * r if fin else 0.0
+        nn += (not fin) and wi != 0.0
+    return p, nl, ns, nn
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _row_turnover(wrow, prev):
+    """``sum |wrow - prev|``. The one turnover reduction (inside chunks and at chunk starts alike), so
+    the parallel and one-thread kernels sum in the same order."""
+    tv = 0.0
+    for i in range(wrow.shape[0]):
+        tv += abs(wrow[i] - prev[i])
+    return tv
 
 
 @njit(cache=True, error_model="numpy")
@@ -148,11 +230,19 @@ def _backtest_chunk(
     c, chunk, signal, returns, universe, gcode, G, demean, decay, lag, truncation, min_stocks,
     weights, pnl, turnover, n_long, n_short, nan_held, coverage, status, valid,
 ):
-    """Process the signal days of chunk ``c`` (``[c·chunk, (c+1)·chunk)``) in order, writing the outputs."""
+    """Process the signal days of chunk ``c`` (``[c·chunk, (c+1)·chunk)``) in order, writing the outputs.
+
+    Passes over a day's row (all but the group sums of several groups vectorized, see ``_REDUCE``):
+    (1) signal and universe → processed value, counts, gross (after the decay passes when
+    ``decay > 1``); (2) group sums (``demean`` only); (3) the unscaled, neutralized book, its gross and
+    largest weight; (4) scale and write the book, its PnL and counts; (5) turnover against the row
+    before (in L1). Truncation adds passes only on days where the cap binds.
+    """
     T, N = signal.shape
     t0 = c * chunk
     t1 = min(T, t0 + chunk)
     s = np.empty(N)
+    den = np.empty(N)
     w = np.empty(N)
     capped = np.zeros(N, dtype=np.bool_)
     gsum = np.zeros(G)
@@ -160,56 +250,38 @@ def _backtest_chunk(
     gmean = np.zeros(G)
     for t in range(t0, t1):
         d = t + lag
-        # pass 1: processed signal, counts, raw gross, group sums
         if decay > 1:
-            _day_signal(signal, universe, t, decay, s)
-        for g in range(G):
-            gsum[g] = 0.0
-            gcnt[g] = 0
-        n_valid = 0
-        n_univ = 0
-        raw_gross = 0.0
-        for i in range(N):
-            if decay > 1:
-                x = s[i]
-            else:
-                x = signal[t, i]
-            u = universe[t, i]
-            if u:
-                n_univ += 1
-            if u and np.isfinite(x):
-                s[i] = x
-                n_valid += 1
-                raw_gross += abs(x)
-                g = gcode[i]
-                if g >= 0:
-                    gsum[g] += x
-                    gcnt[g] += 1
-            else:
-                s[i] = np.nan
+            _day_signal(signal, universe, t, decay, s, den)
+            n_valid, n_univ, raw_gross = _row_valid(s, universe[t], s)
+        else:
+            n_valid, n_univ, raw_gross = _row_valid(signal[t], universe[t], s)
         valid[t] = n_valid
         if d < T:
             coverage[d] = n_valid / n_univ if n_univ > 0 else 0.0
         traded = False
+        inv = 1.0
         if n_valid < min_stocks:
             status[t] = STATUS_FEW_STOCKS
         else:
-            # pass 2: neutralize, gross, largest |w|
             for g in range(G):
-                gmean[g] = gsum[g] / gcnt[g] if (demean and gcnt[g] > 0) else 0.0
-            gross = 0.0
-            amax = 0.0
-            for i in range(N):
-                g = gcode[i]
-                if np.isnan(s[i]) or g < 0:
-                    w[i] = 0.0
+                gmean[g] = 0.0
+            if demean:
+                if G == 1:
+                    tot, cnt = _row_sum_known(s, gcode)
+                    gmean[0] = tot / cnt if cnt > 0 else 0.0
                 else:
-                    v = s[i] - gmean[g]
-                    w[i] = v
-                    a = abs(v)
-                    gross += a
-                    if a > amax:
-                        amax = a
+                    for g in range(G):
+                        gsum[g] = 0.0
+                        gcnt[g] = 0
+                    for i in range(N):  # branch-free: +0.0 leaves a sum (never -0.0) unchanged
+                        g = gcode[i]
+                        ok = g >= 0 and not np.isnan(s[i])
+                        gg = g if g >= 0 else 0
+                        gsum[gg] += s[i] if ok else 0.0
+                        gcnt[gg] += ok
+                    for g in range(G):
+                        gmean[g] = gsum[g] / gcnt[g] if gcnt[g] > 0 else 0.0
+            gross, amax = _row_book(s, gcode, gmean, w)
             if not gross > _FLAT_TOL * raw_gross:
                 status[t] = STATUS_FLAT
             else:
@@ -220,56 +292,34 @@ def _backtest_chunk(
                         w[i] *= inv
                     _truncate(w, truncation, capped)
                     inv = 1.0
-        # pass 3: write the book, its PnL, counts and turnover
-        tv = 0.0
-        prev_ok = t > t0  # the row t-1 of another chunk may not be written yet
+        wrow = weights[t]
         if not traded:
             for i in range(N):
-                weights[t, i] = 0.0
-                if prev_ok:
-                    tv += abs(weights[t - 1, i])
+                wrow[i] = 0.0
         elif d < T:
-            p = 0.0
-            nl = 0
-            ns = 0
-            nn = 0
-            for i in range(N):
-                wi = w[i] * inv
-                weights[t, i] = wi
-                if prev_ok:
-                    tv += abs(wi - weights[t - 1, i])
-                nl += wi > 0.0  # branch-free: the sign of a weight is a coin flip
-                ns += wi < 0.0
-                r = returns[d, i]
-                if np.isfinite(r):
-                    p += wi * r
-                elif wi != 0.0:
-                    nn += 1
+            p, nl, ns, nn = _row_trade(w, inv, wrow, returns[d])
             pnl[d] = p
             n_long[d] = nl
             n_short[d] = ns
             nan_held[d] = nn
         else:
             for i in range(N):
-                weights[t, i] = w[i] * inv
-        if prev_ok and d < T:
-            turnover[d] = tv
+                wrow[i] = w[i] * inv
+        if t > t0 and d < T:  # the row t-1 of another chunk may not be written yet
+            turnover[d] = _row_turnover(wrow, weights[t - 1])
 
 
 @njit(cache=True, error_model="numpy")
 def _chunk_starts_turnover(weights, turnover, chunk, n_chunks, lag):
     """Turnover of the first day of each chunk, whose previous book belongs to another chunk."""
     T, N = weights.shape
+    cash = np.zeros(N)
     for c in range(n_chunks):
         t = c * chunk
         d = t + lag
         if t >= T or d >= T:
             continue
-        tv = 0.0
-        for i in range(N):
-            prev = weights[t - 1, i] if t > 0 else 0.0
-            tv += abs(weights[t, i] - prev)
-        turnover[d] = tv
+        turnover[d] = _row_turnover(weights[t], weights[t - 1] if t > 0 else cash)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -360,29 +410,164 @@ def backtest_kernel_serial(
     return weights, pnl, turnover, n_long, n_short, nan_held, coverage, status, valid
 
 
-@njit(cache=True, error_model="numpy")
-def _average_ranks(x, m, order, out):
-    """Average ranks (1-based, ties share their mean rank) of the first ``m`` entries of ``x``."""
-    order[:m] = np.argsort(x[:m], kind="mergesort")
-    j = 0
-    while j < m:
-        k = j
-        while k + 1 < m and x[order[k + 1]] == x[order[j]]:
-            k += 1
-        r = 0.5 * (j + k) + 1.0
-        for q in range(j, k + 1):
-            out[order[q]] = r
-        j = k + 1
+# --------------------------------------------------------------------------------------------------
+# IC. The rank IC sorts order keys (the same idea as ``alpha_env.ops.crosssection.rank``): a float maps
+# to an order-preserving uint64 whose low ``bits`` are replaced by the column, so a plain integer sort
+# orders a day's pairs; runs of keys that share their high bits (ties, values a few ulps apart, -0/0)
+# are decoded and ordered by their real values. Average ranks and tie groups equal those of a stable
+# sort of the values (ties share their mean 1-based rank).
+# --------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", inline="always")
+def _order_key(u, high, j):
+    """Order key of a non-NaN float with bits ``u`` in column ``j`` (the low bits hold ``j``)."""
+    sign = np.uint64(1) << np.uint64(63)
+    k = ~u if u & sign else u | sign
+    return (k & high) | np.uint64(j)
 
 
 @njit(cache=True, error_model="numpy")
-def _ic_day(signal, returns, universe, decay, t, d, ranked):
-    """IC of the processed signal of day ``t`` with ``returns[d]`` (NaN when undefined)."""
+def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
+    """Processed signal of day ``t`` into ``s`` (N,) and the order keys of the pairs (signal of ``t``,
+    ``returns[d]``) where both are finite into ``kx``, ``ky`` (N,); other columns get keys that sort
+    last; ``den`` (N,) is scratch. Returns the number of pairs."""
     N = signal.shape[1]
-    s = np.empty(N)
-    _day_signal(signal, universe, t, decay, s)
-    xs = np.empty(N)
-    ys = np.empty(N)
+    _day_signal(signal, universe, t, decay, s, den)
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    sb = s.view(np.uint64)
+    rb = returns[d].view(np.uint64)
+    m = 0
+    for i in range(N):
+        r = returns[d, i]
+        if not np.isnan(s[i]) and np.isfinite(r):
+            kx[i] = _order_key(sb[i], high, i)
+            ky[i] = _order_key(rb[i], high, i)
+            m += 1
+        else:
+            kx[i] = high | np.uint64(i)
+            ky[i] = high | np.uint64(i)
+    return m
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _linked(h_prev, h_next, high):
+    """Whether consecutive sorted keys (high parts) may hold equal values (equal, or -0.0 then 0.0)."""
+    negz = (~(np.uint64(1) << np.uint64(63))) & high
+    posz = np.uint64(1) << np.uint64(63)
+    return h_prev == h_next or (h_prev == negz and h_next == posz)
+
+
+@njit(cache=True, error_model="numpy")
+def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
+    """Average 1-based ranks of the ``m`` valid pairs from a sorted key row, by column, into ``out``
+    (N,); NaN for the other columns. ``vals_row`` (N,) holds the values by column; ``ix``, ``vals`` (N,)
+    are scratch."""
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    N = kr.shape[0]
+    for q in range(m, N):
+        out[np.int64(kr[q] & low)] = np.nan
+    i = 0
+    while i < m:
+        if i + 1 == m or not _linked(kr[i] & high, kr[i + 1] & high, high):
+            out[np.int64(kr[i] & low)] = 0.5 * (i + i) + 1.0
+            i += 1
+            continue
+        j = np.int64(kr[i] & low)  # decode the run, check its value order (ties: in order)
+        ix[0] = j
+        vals[0] = vals_row[j]
+        in_order = True
+        k = i + 1
+        while k < m and _linked(kr[k - 1] & high, kr[k] & high, high):
+            j = np.int64(kr[k] & low)
+            v = vals_row[j]
+            ix[k - i] = j
+            vals[k - i] = v
+            in_order = in_order and not vals[k - i - 1] > v
+            k += 1
+        if not in_order:  # values that differ in the key's low bits: insertion sort (stable)
+            for a in range(1, k - i):
+                b = a
+                while b > 0 and vals[b - 1] > vals[b]:
+                    tv = vals[b - 1]
+                    vals[b - 1] = vals[b]
+                    vals[b] = tv
+                    tj = ix[b - 1]
+                    ix[b - 1] = ix[b]
+                    ix[b] = tj
+                    b -= 1
+        a = 0
+        while a < k - i:  # tie groups: positions i+a .. i+b-1 share their mean rank
+            v = vals[a]
+            b = a + 1
+            while b < k - i and vals[b] == v:
+                b += 1
+            r = 0.5 * ((i + a) + (i + b - 1)) + 1.0
+            for q in range(a, b):
+                out[ix[q]] = r
+            a = b
+        i = k
+
+
+#: Up to this many pairs, every sum of :func:`_pearson_ranks` is exact in float64.
+_EXACT_RANK_SUMS = 100_000
+
+
+@njit(cache=True, error_model="numpy")
+def _pearson_ranks(x, y, m):
+    """Pearson correlation of average ranks ``x``, ``y`` over the columns where ``x`` is not NaN (``m``).
+
+    Bit for bit :func:`_pearson` on the compacted pairs in column order: ranks are multiples of 1/2, so
+    ``sum(x) = m(m+1)/2`` exactly, the mean is exactly ``(m+1)/2``, and every deviation, product and sum
+    below is a multiple of 1/4 under 2^51, i.e. exact in any order. One pass instead of two.
+    """
+    if m < 3:
+        return np.nan
+    N = x.shape[0]
+    if m > _EXACT_RANK_SUMS:  # sums no longer provably exact: the two-pass reference order
+        mx = 0.0
+        my = 0.0
+        for j in range(N):
+            if not np.isnan(x[j]):
+                mx += x[j]
+                my += y[j]
+        mx /= m
+        my /= m
+    else:
+        mx = 0.5 * (m * (m + 1)) / m
+        my = mx
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    for j in range(N):
+        if not np.isnan(x[j]):
+            dx = x[j] - mx
+            dy = y[j] - my
+            sxy += dx * dy
+            sxx += dx * dx
+            syy += dy * dy
+    denom = np.sqrt(sxx) * np.sqrt(syy)
+    if not denom > 0.0 or not np.isfinite(denom):
+        return np.nan
+    return sxy / denom
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_ic_from_sorted(kx, ky, vx, returns, d, m, bits, rx, ry, ix, vals):
+    """Spearman IC of one day from its sorted key rows (``vx``: processed signal by column)."""
+    if m < 3:
+        return np.nan
+    _ranks_from_keys(kx, vx, m, bits, rx, ix, vals)
+    _ranks_from_keys(ky, returns[d], m, bits, ry, ix, vals)
+    return _pearson_ranks(rx, ry, m)
+
+
+@njit(cache=True, error_model="numpy")
+def _ic_day(signal, returns, universe, decay, t, d, s, xs, ys, den):
+    """Pearson IC of the processed signal of day ``t`` with ``returns[d]`` (NaN when undefined);
+    ``s``, ``xs``, ``ys``, ``den`` (N,) are scratch."""
+    N = signal.shape[1]
+    _day_signal(signal, universe, t, decay, s, den)
     m = 0
     for i in range(N):
         r = returns[d, i]
@@ -390,16 +575,32 @@ def _ic_day(signal, returns, universe, decay, t, d, ranked):
             xs[m] = s[i]
             ys[m] = r
             m += 1
-    if m < 3:
-        return np.nan
+    return _pearson(xs, ys, m)
+
+
+@njit(cache=True, error_model="numpy")
+def _ic_chunk(c, chunk, signal, returns, universe, decay, lag, ranked, bits, out):
+    """IC of the signal days of chunk ``c``, with scratch buffers allocated once for the chunk."""
+    T, N = signal.shape
+    t0 = c * chunk
+    t1 = min(T - lag, t0 + chunk)
+    s = np.empty(N)
+    a = np.empty(N)
+    b = np.empty(N)
+    den = np.empty(N)
     if not ranked:
-        return _pearson(xs, ys, m)
-    order = np.empty(m, dtype=np.int64)
-    rx = np.empty(m)
-    ry = np.empty(m)
-    _average_ranks(xs, m, order, rx)
-    _average_ranks(ys, m, order, ry)
-    return _pearson(rx, ry, m)
+        for t in range(t0, t1):
+            out[t + lag] = _ic_day(signal, returns, universe, decay, t, t + lag, s, a, b, den)
+        return
+    kx = np.empty(N, np.uint64)
+    ky = np.empty(N, np.uint64)
+    ix = np.empty(N, np.int64)
+    vals = np.empty(N)
+    for t in range(t0, t1):
+        m = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, s, kx, ky, den)
+        kx.sort()
+        ky.sort()
+        out[t + lag] = _rank_ic_from_sorted(kx, ky, s, returns, t + lag, m, bits, a, b, ix, vals)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -408,22 +609,138 @@ def ic_kernel(signal, returns, universe, decay, delay, ranked):
     universe-masked, not neutralized) with ``returns[d]`` over the stocks where both are finite.
 
     ``ranked=False`` gives Pearson IC, ``True`` Spearman rank IC (average ranks for ties). NaN on days
-    with fewer than 3 pairs or no spread. Days in parallel.
+    with fewer than 3 pairs or no spread. Chunks of days in parallel. (For the rank IC of a whole panel
+    :func:`rank_ic_series` is faster: it sorts with NumPy's SIMD sort.)
     """
-    T = signal.shape[0]
+    T, N = signal.shape
     out = np.full(T, np.nan)
     lag = delay + 1
-    for t in prange(max(T - lag, 0)):
-        out[t + lag] = _ic_day(signal, returns, universe, decay, t, t + lag, ranked)
+    days = max(T - lag, 0)
+    bits = _index_bits(N)
+    n_chunks = max(1, min(days, 64))
+    chunk = (days + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        _ic_chunk(c, chunk, signal, returns, universe, decay, lag, ranked, bits, out)
     return out
 
 
 @njit(cache=True, error_model="numpy")
 def ic_kernel_serial(signal, returns, universe, decay, delay, ranked):
     """Same as :func:`ic_kernel` on one thread."""
-    T = signal.shape[0]
+    T, N = signal.shape
     out = np.full(T, np.nan)
     lag = delay + 1
-    for t in range(max(T - lag, 0)):
-        out[t + lag] = _ic_day(signal, returns, universe, decay, t, t + lag, ranked)
+    days = max(T - lag, 0)
+    _ic_chunk(0, days, signal, returns, universe, decay, lag, ranked, _index_bits(N), out)
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _index_bits(n):
+    """Low key bits that hold a column index ``0 .. n-1`` (at least 1)."""
+    bits = 1
+    while (1 << bits) < n:
+        bits += 1
+    return bits
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _rank_ic_keys(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m, n_chunks):
+    """Order keys (and processed signal) of the signal days ``t0 .. t0 + D - 1`` into rows ``0 .. D-1``."""
+    D, N = kx.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        den = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            t = t0 + r
+            m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_ic_keys_serial(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m):
+    """One-thread :func:`_rank_ic_keys`."""
+    D, N = kx.shape
+    den = np.empty(N)
+    for r in range(D):
+        t = t0 + r
+        m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _rank_ic_decode(kx, ky, vx, returns, lag, bits, t0, m, out, n_chunks):
+    D, N = kx.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        rx = np.empty(N)
+        ry = np.empty(N)
+        ix = np.empty(N, np.int64)
+        vals = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            d = t0 + r + lag
+            out[d] = _rank_ic_from_sorted(kx[r], ky[r], vx[r], returns, d, m[r], bits, rx, ry, ix, vals)
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_ic_decode_serial(kx, ky, vx, returns, lag, bits, t0, m, out):
+    D, N = kx.shape
+    rx = np.empty(N)
+    ry = np.empty(N)
+    ix = np.empty(N, np.int64)
+    vals = np.empty(N)
+    for r in range(D):
+        d = t0 + r + lag
+        out[d] = _rank_ic_from_sorted(kx[r], ky[r], vx[r], returns, d, m[r], bits, rx, ry, ix, vals)
+
+
+#: Signal days per block of :func:`rank_ic_series` (its key and value buffers stay in cache).
+_RANK_IC_BLOCK_CELLS = 1 << 16
+
+
+def rank_ic_series(
+    signal: np.ndarray,
+    returns: np.ndarray,
+    universe: np.ndarray,
+    decay: int,
+    delay: int,
+    parallel: bool = False,
+) -> np.ndarray:
+    """Spearman rank IC by holding day, identical to ``ic_kernel(..., ranked=True)`` (bit for bit).
+
+    Builds the order keys of a block of days in one Numba pass, sorts them with NumPy's (SIMD) row sort,
+    and decodes average ranks and the Pearson correlation of the ranks in a second pass; buffers are
+    allocated once per call and reused across blocks.
+
+    Args:
+        signal, returns: ``(T, N)`` float64 C-contiguous. universe: ``(T, N)`` bool.
+        decay, delay: the backtest settings. parallel: run the Numba passes on all threads.
+
+    Returns:
+        ``(T,)`` float64 by holding day, NaN where undefined (first ``delay + 1`` days, < 3 pairs).
+    """
+    T, N = signal.shape
+    out = np.full(T, np.nan)
+    lag = delay + 1
+    days = max(T - lag, 0)
+    if days == 0 or N == 0:
+        return out
+    bits = max(1, int(N - 1).bit_length())
+    block = max(1, min(days, _RANK_IC_BLOCK_CELLS // N))
+    kx = np.empty((block, N), np.uint64)
+    ky = np.empty((block, N), np.uint64)
+    vx = np.empty((block, N))
+    m = np.empty(block, np.int64)
+    n_chunks = max(1, min(block, 4 * numba.get_num_threads()))
+    for t0 in range(0, days, block):
+        D = min(block, days - t0)
+        bx, by, bv, bm = kx[:D], ky[:D], vx[:D], m[:D]
+        if parallel:
+            _rank_ic_keys(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm, min(n_chunks, D))
+        else:
+            _rank_ic_keys_serial(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm)
+        bx.sort(axis=1)
+        by.sort(axis=1)
+        if parallel:
+            _rank_ic_decode(bx, by, bv, returns, lag, bits, t0, bm, out, min(n_chunks, D))
+        else:
+            _rank_ic_decode_serial(bx, by, bv, returns, lag, bits, t0, bm, out)
     return out

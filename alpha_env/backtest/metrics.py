@@ -103,7 +103,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     cum = np.cumsum(pnl)
     peak = np.maximum.accumulate(np.maximum(cum, 0.0))
     lag = result.lag
-    books = result.weights[max(start - lag, 0) : max(stop - lag, 0)]
+    books = result.max_weight[max(start - lag, 0) : max(stop - lag, 0)]  # per-day max |w|, cached
     out.update(
         sharpe=sharpe,
         annual_return=annual,
@@ -115,7 +115,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         coverage=float(result.coverage[sl].mean()),
         long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
         short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
-        max_weight=float(np.abs(books).max()) if books.size else 0.0,
+        max_weight=float(books.max()) if books.size else 0.0,
         total_pnl=float(pnl.sum()),
         pnl_dollars=float(pnl.sum() * result.settings.book_size),
         days=float(stop - start),

@@ -5,23 +5,62 @@
 - ``zscore``: ``(x - mean) / std`` over the day's valid stocks, ``std`` with ``n - 1``; NaN when fewer
   than 2 valid stocks or all equal.
 - ``scale(x, a)``: ``x * a / sum(|x|)`` so that the day's absolute values sum to ``a``; NaN on a day whose
-  ``sum(|x|)`` is 0.
+  ``sum(|x|)`` is 0 (a subnormal sum, where ``a / sum`` would overflow, divides ``x`` by the sum first).
 
 ``rank`` is sort based: each value becomes an order-preserving 64-bit key carrying its column in the low
-bits, NumPy's (SIMD) ``sort`` orders the keys of every row, and a parallel Numba pass decodes the
-permutation, repairs the order of values that differ only in those low bits, and assigns tie-averaged
-ranks.
+bits, NumPy's (SIMD) ``sort`` orders the keys of every row, and one Numba pass walks each sorted key row
+in order: a key whose high bits differ from both neighbours' is a value strictly between its
+neighbours, so it gets its rank straight from its position (no look-up of the value); only runs of keys
+that share their high bits (ties, or values a few ulps apart) are decoded, ordered by their real
+values and tie-averaged.
+
+Threads: every kernel has a parallel (rows in chunks) and a one-thread version with identical results;
+:func:`use_parallel` picks the parallel one only for panels of at least :data:`PARALLEL_MIN_CELLS` cells
+(waking the thread pool costs more than a small panel's whole computation).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
 
-__all__ = ["rank", "zscore", "scale", "sorted_keys"]
+__all__ = ["rank", "zscore", "scale", "sorted_keys", "use_parallel", "row_chunks", "PARALLEL_MIN_CELLS"]
+
+#: Cross-sectional and group kernels run on several threads only for panels of at least this many
+#: cells (and with more than one Numba thread); smaller panels (the RL environment's) run on one.
+PARALLEL_MIN_CELLS = 200_000
+
+
+def use_parallel(cells: int) -> bool:
+    """Whether a panel of ``cells`` values should run the parallel kernel version."""
+    return cells >= PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
+
+
+def row_chunks(n_rows: int) -> int:
+    """Chunks of rows for a parallel kernel: 4 per thread (load balance), at most one per row."""
+    return max(1, min(n_rows, 4 * numba.get_num_threads()))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _key_row(x, xb, t, bits, keys):  # pragma: no cover - compiled
+    N = x.shape[1]
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    sign = np.uint64(1) << np.uint64(63)
+    for j in range(N):
+        v = x[t, j]
+        u = xb[t, j]
+        if v != v:
+            k = ~np.uint64(0)
+        elif u & sign:
+            k = ~u
+        else:
+            k = u | sign
+        keys[t, j] = (k & high) | np.uint64(j)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -31,116 +70,240 @@ def _sort_keys(x, bits, keys):  # pragma: no cover - compiled
     The float's bits are mapped to an order-preserving unsigned integer (NaN → the largest key), then the
     low ``bits`` are replaced by the column index, so one plain (SIMD) sort of the keys yields each
     row's order and permutation. Values that differ only in those low mantissa bits may come out in
-    index order; :func:`_order_from_keys` repairs that with an insertion pass on the real values.
+    index order; the rank passes order such runs by their real values.
     """
-    T, N = x.shape
-    low = np.uint64((1 << bits) - 1)
-    high = ~low
-    sign = np.uint64(1) << np.uint64(63)
     xb = x.view(np.uint64)
-    for t in prange(T):
-        for j in range(N):
-            v = x[t, j]
-            u = xb[t, j]
-            if v != v:
-                k = ~np.uint64(0)
-            elif u & sign:
-                k = ~u
-            else:
-                k = u | sign
-            keys[t, j] = (k & high) | np.uint64(j)
+    for t in prange(x.shape[0]):
+        _key_row(x, xb, t, bits, keys)
 
 
 @njit(cache=True, error_model="numpy")
-def _order_from_keys(row, keys_row, bits, ix):  # pragma: no cover - compiled
-    """Decode the permutation of one sorted key row and make it exactly sorted by value."""
+def _sort_keys_serial(x, bits, keys):  # pragma: no cover - compiled
+    """One-thread :func:`_sort_keys`."""
+    xb = x.view(np.uint64)
+    for t in range(x.shape[0]):
+        _key_row(x, xb, t, bits, keys)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _valid_count(kr, high):  # pragma: no cover - compiled
+    """Number of non-NaN values of a sorted key row (NaN keys, all-ones high bits, sort last)."""
+    n = kr.shape[0]
+    while n > 0 and (kr[n - 1] & high) == high:
+        n -= 1
+    return n
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _linked(h_prev, h_next, high):  # pragma: no cover - compiled
+    """Whether two consecutive sorted keys (high parts) may hold equal values.
+
+    Equal values have equal keys except ``-0.0`` and ``0.0``, whose keys are adjacent but differ in the
+    high bits: the run holding ``-0.0`` is linked to the run holding ``0.0``.
+    """
+    negz = (~(np.uint64(1) << np.uint64(63))) & high
+    posz = np.uint64(1) << np.uint64(63)
+    return h_prev == h_next or (h_prev == negz and h_next == posz)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _take_run(row, kr, i, n, high, low, ix, vals):  # pragma: no cover - compiled
+    """Decode the run of linked keys that starts at ``i`` of a sorted key row (``n`` valid keys) into
+    ``ix`` (columns) and ``vals`` (values) from index 0, ordered stably by value; returns its end.
+
+    One pass decodes and checks the order; only a run out of value order (values that differ in the
+    key's low bits) gets an insertion sort. A run of ties is already in order.
+    """
+    j = np.int64(kr[i] & low)
+    ix[0] = j
+    vals[0] = row[j]
+    in_order = True
+    k = i + 1
+    while k < n and _linked(kr[k - 1] & high, kr[k] & high, high):
+        j = np.int64(kr[k] & low)
+        v = row[j]
+        ix[k - i] = j
+        vals[k - i] = v
+        in_order = in_order and not vals[k - i - 1] > v
+        k += 1
+    if not in_order:
+        for a in range(1, k - i):
+            b = a
+            while b > 0 and vals[b - 1] > vals[b]:
+                tv = vals[b - 1]
+                vals[b - 1] = vals[b]
+                vals[b] = tv
+                tj = ix[b - 1]
+                ix[b - 1] = ix[b]
+                ix[b] = tj
+                b -= 1
+    return k
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_row_fast(row, kr, low, high, n, o, ix):  # pragma: no cover - compiled
+    """Ranks of one row along its key order; returns False (ranks not all written) when values equal in
+    their keys' high bits came out of value order.
+
+    A key not linked to the next one (see :func:`_linked`) is a value strictly between its neighbours:
+    its rank is its position. From a linked key on, equal values are grouped by comparing the values
+    and every group's successor is checked to be larger.
+    """
+    i = 0
+    while i < n:
+        if i + 1 == n or not _linked(kr[i] & high, kr[i + 1] & high, high):
+            o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n  # rank i + 1 of n
+            i += 1
+            continue
+        j = np.int64(kr[i] & low)
+        v = row[j]
+        ix[0] = j
+        k = i + 1
+        while k < n:  # the tie group [i, k) of value v
+            j = np.int64(kr[k] & low)
+            vk = row[j]
+            if vk != v:
+                if vk < v:
+                    return False
+                break
+            ix[k - i] = j
+            k += 1
+        r = (i + k + 1) * 0.5 / n  # average of the 1-based ranks i+1 .. k, over n
+        for m in range(k - i):
+            o[ix[m]] = r
+        i = k
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_row(row, kr, bits, o, ix, vals):  # pragma: no cover - compiled
+    """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``vals``: (N,) scratch.
+
+    One pass along the key order writes the ranks (:func:`_rank_row_fast`); a row where values equal in
+    their keys' high bits came out of value order (rare) is redone on runs sorted by value.
+    """
     low = np.uint64((1 << bits) - 1)
-    n = row.shape[0]
-    for i in range(n):
-        ix[i] = np.int64(keys_row[i] & low)
-    for i in range(1, n):  # values equal in their high bits only: insertion pass (almost never moves)
-        j = i
-        while j > 0 and row[ix[j - 1]] > row[ix[j]]:
-            tmp = ix[j - 1]
-            ix[j - 1] = ix[j]
-            ix[j] = tmp
-            j -= 1
+    high = ~low
+    N = row.shape[0]
+    n = _valid_count(kr, high)
+    for m in range(n, N):
+        o[np.int64(kr[m] & low)] = np.nan
+    if _rank_row_fast(row, kr, low, high, n, o, ix):
+        return
+    i = 0
+    while i < n:
+        if i + 1 == n or not _linked(kr[i] & high, kr[i + 1] & high, high):
+            o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n
+            i += 1
+            continue
+        k = _take_run(row, kr, i, n, high, low, ix, vals)
+        a = 0
+        while a < k - i:  # tie groups inside the run, by value
+            v = vals[a]
+            b = a + 1
+            while b < k - i and vals[b] == v:
+                b += 1
+            r = ((i + a) + (i + b) + 1) * 0.5 / n
+            for m in range(a, b):
+                o[ix[m]] = r
+            a = b
+        i = k
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _rank_kernel(x, keys, bits, out, n_chunks):  # pragma: no cover - compiled
+    T, N = x.shape
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        ix = np.empty(N, np.int64)
+        vals = np.empty(N)
+        for t in range(c * chunk, min(T, (c + 1) * chunk)):
+            _rank_row(x[t], keys[t], bits, out[t], ix, vals)
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_kernel_serial(x, keys, bits, out):  # pragma: no cover - compiled
+    T, N = x.shape
+    ix = np.empty(N, np.int64)
+    vals = np.empty(N)
+    for t in range(T):
+        _rank_row(x[t], keys[t], bits, out[t], ix, vals)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _zscore_row(x, t, out):  # pragma: no cover - compiled
+    N = x.shape[1]
+    n = 0
+    s = 0.0
+    for j in range(N):
+        v = x[t, j]
+        if v == v:
+            n += 1
+            s += v
+    if n < 2:
+        for j in range(N):
+            out[t, j] = np.nan
+        return
+    mean = s / n
+    ss = 0.0
+    for j in range(N):
+        v = x[t, j]
+        if v == v:
+            ss += (v - mean) * (v - mean)
+    sd = np.sqrt(ss / (n - 1))
+    for j in range(N):
+        v = x[t, j]
+        out[t, j] = (v - mean) / sd if (sd > 0.0 and v == v) else np.nan
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _zscore_kernel(x, out):  # pragma: no cover - compiled
+    for t in prange(x.shape[0]):
+        _zscore_row(x, t, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _zscore_kernel_serial(x, out):  # pragma: no cover - compiled
+    for t in range(x.shape[0]):
+        _zscore_row(x, t, out)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _scale_row(x, t, a, out):  # pragma: no cover - compiled
+    N = x.shape[1]
+    s = 0.0
+    for j in range(N):
+        v = x[t, j]
+        if v == v:
+            s += abs(v)
+    f = a / s if s > 0.0 else np.nan
+    if np.isfinite(f) or s != s or s == 0.0:
+        for j in range(N):
+            out[t, j] = x[t, j] * f
+    else:  # a / s overflows (subnormal sum): divide first, |x / s| <= 1
+        for j in range(N):
+            out[t, j] = (x[t, j] / s) * a
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _scale_kernel(x, a, out):  # pragma: no cover - compiled
+    for t in prange(x.shape[0]):
+        _scale_row(x, t, a, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _scale_kernel_serial(x, a, out):  # pragma: no cover - compiled
+    for t in range(x.shape[0]):
+        _scale_row(x, t, a, out)
 
 
 def sorted_keys(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Row-wise sorted order keys of ``x`` (see :func:`_sort_keys`) and the number of index bits."""
     bits = max(1, int(x.shape[1] - 1).bit_length())
     keys = np.empty(x.shape, dtype=np.uint64)
-    _sort_keys(x, bits, keys)
+    (_sort_keys if use_parallel(x.size) else _sort_keys_serial)(x, bits, keys)
     keys.sort(axis=1)
     return keys, bits
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _rank_kernel(x, keys, bits, out):  # pragma: no cover - compiled
-    T, N = x.shape
-    for t in prange(T):
-        row = x[t]
-        o = out[t]
-        ix = np.empty(N, np.int64)
-        _order_from_keys(row, keys[t], bits, ix)
-        n = 0
-        for j in range(N):
-            if row[j] == row[j]:
-                n += 1
-        i = 0
-        while i < n:  # valid values come first in the order, NaNs last
-            v = row[ix[i]]
-            k = i + 1
-            while k < n and row[ix[k]] == v:
-                k += 1
-            r = (i + k + 1) * 0.5 / n  # average of the 1-based ranks i+1 .. k, over n
-            for m in range(i, k):
-                o[ix[m]] = r
-            i = k
-        for m in range(n, N):
-            o[ix[m]] = np.nan
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _zscore_kernel(x, out):  # pragma: no cover - compiled
-    T, N = x.shape
-    for t in prange(T):
-        n = 0
-        s = 0.0
-        for j in range(N):
-            v = x[t, j]
-            if v == v:
-                n += 1
-                s += v
-        if n < 2:
-            for j in range(N):
-                out[t, j] = np.nan
-            continue
-        mean = s / n
-        ss = 0.0
-        for j in range(N):
-            v = x[t, j]
-            if v == v:
-                ss += (v - mean) * (v - mean)
-        sd = np.sqrt(ss / (n - 1))
-        for j in range(N):
-            v = x[t, j]
-            out[t, j] = (v - mean) / sd if (sd > 0.0 and v == v) else np.nan
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _scale_kernel(x, a, out):  # pragma: no cover - compiled
-    T, N = x.shape
-    for t in prange(T):
-        s = 0.0
-        for j in range(N):
-            v = x[t, j]
-            if v == v:
-                s += abs(v)
-        f = a / s if s > 0.0 else np.nan
-        for j in range(N):
-            out[t, j] = x[t, j] * f
 
 
 def rank(x: np.ndarray) -> np.ndarray:
@@ -148,7 +311,10 @@ def rank(x: np.ndarray) -> np.ndarray:
     x = as_panel("rank", x)
     keys, bits = sorted_keys(x)
     out = np.empty(x.shape)
-    _rank_kernel(x, keys, bits, out)
+    if use_parallel(x.size):
+        _rank_kernel(x, keys, bits, out, row_chunks(x.shape[0]))
+    else:
+        _rank_kernel_serial(x, keys, bits, out)
     return out
 
 
@@ -156,7 +322,7 @@ def zscore(x: np.ndarray) -> np.ndarray:
     """Cross-sectional z-score of each day: ``(x - mean) / std`` (``n - 1``), NaN-aware."""
     x = as_panel("zscore", x)
     out = np.empty(x.shape)
-    _zscore_kernel(x, out)
+    (_zscore_kernel if use_parallel(x.size) else _zscore_kernel_serial)(x, out)
     return out
 
 
@@ -167,5 +333,5 @@ def scale(x: np.ndarray, a: float = 1.0) -> np.ndarray:
     if not np.isfinite(a):
         raise ExpressionError(f"scale: the target book a must be finite, got {a}", expression="scale")
     out = np.empty(x.shape)
-    _scale_kernel(x, a, out)
+    (_scale_kernel if use_parallel(x.size) else _scale_kernel_serial)(x, a, out)
     return out

@@ -8,6 +8,10 @@ where ``x`` is NaN or the stock's code is ``-1``; statistics use the group's val
 - ``group_zscore(x, g)``: ``(x - group mean) / group std`` (``n - 1``); NaN when the group has fewer than
   2 valid stocks or they are all equal.
 - ``group_rank(x, g)``: percentile rank within the group, ties averaged, in ``(0, 1]``.
+
+``group_rank`` walks the row's sorted keys once like :func:`~alpha_env.ops.crosssection.rank`. Every
+kernel has a parallel and a one-thread version (identical results), chosen by
+:func:`~alpha_env.ops.crosssection.use_parallel`.
 """
 
 from __future__ import annotations
@@ -16,93 +20,169 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_groups
-from alpha_env.ops.crosssection import _order_from_keys, sorted_keys
+from alpha_env.ops.crosssection import (
+    _linked,
+    _take_run,
+    _valid_count,
+    row_chunks,
+    sorted_keys,
+    use_parallel,
+)
 
 __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _group_stats_kernel(x, g, ngroups, mode, out):  # pragma: no cover - compiled
-    """mode 0: demean, 1: mean, 2: zscore."""
-    T, N = x.shape
-    for t in prange(T):
-        cnt = np.zeros(ngroups)
-        s = np.zeros(ngroups)
+@njit(cache=True, error_model="numpy")
+def _group_stats_row(x, t, g, mode, out, cnt, s, sd):  # pragma: no cover - compiled
+    """mode 0: demean, 1: mean, 2: zscore, of row ``t``; ``cnt``, ``s``, ``sd`` are (G,) scratch."""
+    N = x.shape[1]
+    ngroups = cnt.shape[0]
+    for c in range(ngroups):
+        cnt[c] = 0.0
+        s[c] = 0.0
+        sd[c] = 0.0
+    for j in range(N):
+        v = x[t, j]
+        c = g[j]
+        if c >= 0 and v == v:
+            cnt[c] += 1.0
+            s[c] += v
+    for c in range(ngroups):
+        if cnt[c] > 0:
+            s[c] /= cnt[c]
+    if mode == 2:
         for j in range(N):
             v = x[t, j]
             c = g[j]
             if c >= 0 and v == v:
-                cnt[c] += 1.0
-                s[c] += v
+                sd[c] += (v - s[c]) * (v - s[c])
         for c in range(ngroups):
-            if cnt[c] > 0:
-                s[c] /= cnt[c]
-        sd = np.zeros(ngroups)
-        if mode == 2:
-            for j in range(N):
-                v = x[t, j]
-                c = g[j]
-                if c >= 0 and v == v:
-                    sd[c] += (v - s[c]) * (v - s[c])
-            for c in range(ngroups):
-                sd[c] = np.sqrt(sd[c] / (cnt[c] - 1.0)) if cnt[c] > 1 else 0.0
-        for j in range(N):
-            v = x[t, j]
-            c = g[j]
-            if c < 0 or v != v:
-                out[t, j] = np.nan
-            elif mode == 0:
-                out[t, j] = v - s[c]
-            elif mode == 1:
-                out[t, j] = s[c]
-            else:
-                out[t, j] = (v - s[c]) / sd[c] if sd[c] > 0.0 else np.nan
+            sd[c] = np.sqrt(sd[c] / (cnt[c] - 1.0)) if cnt[c] > 1 else 0.0
+    for j in range(N):
+        v = x[t, j]
+        c = g[j]
+        if c < 0 or v != v:
+            out[t, j] = np.nan
+        elif mode == 0:
+            out[t, j] = v - s[c]
+        elif mode == 1:
+            out[t, j] = s[c]
+        else:
+            out[t, j] = (v - s[c]) / sd[c] if sd[c] > 0.0 else np.nan
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _group_rank_kernel(x, keys, bits, g, ngroups, out):  # pragma: no cover - compiled
-    T, N = x.shape
-    for t in prange(T):
-        row = x[t]
-        ix = np.empty(N, np.int64)
-        _order_from_keys(row, keys[t], bits, ix)
-        o = out[t]
-        n = np.zeros(ngroups)
-        pos = np.zeros(ngroups)
-        tie = np.zeros(ngroups)
-        for j in range(N):
-            c = g[j]
-            if c >= 0 and row[j] == row[j]:
-                n[c] += 1.0
-            else:
-                o[j] = np.nan
-        i = 0
-        while i < N:
-            v = row[ix[i]]
-            if v != v:
-                i += 1
-                continue
-            # global tie block [i, k): equal values (NaNs sort last)
-            k = i + 1
-            while k < N and row[ix[k]] == v:
-                k += 1
-            for m in range(i, k):
-                a = ix[m]
-                c = g[a]
-                if c >= 0 and row[a] == row[a]:
+def _group_stats_kernel(x, g, ngroups, mode, out, n_chunks):  # pragma: no cover - compiled
+    """mode 0: demean, 1: mean, 2: zscore; rows in ``n_chunks`` parallel chunks."""
+    T = x.shape[0]
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        cnt = np.zeros(ngroups)
+        s = np.zeros(ngroups)
+        sd = np.zeros(ngroups)
+        for t in range(c * chunk, min(T, (c + 1) * chunk)):
+            _group_stats_row(x, t, g, mode, out, cnt, s, sd)
+
+
+@njit(cache=True, error_model="numpy")
+def _group_stats_kernel_serial(x, g, ngroups, mode, out):  # pragma: no cover - compiled
+    """One-thread :func:`_group_stats_kernel`."""
+    cnt = np.zeros(ngroups)
+    s = np.zeros(ngroups)
+    sd = np.zeros(ngroups)
+    for t in range(x.shape[0]):
+        _group_stats_row(x, t, g, mode, out, cnt, s, sd)
+
+
+@njit(cache=True, error_model="numpy")
+def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no cover - compiled
+    """Ranks within groups of one row from its sorted key row (see :func:`rank`'s single pass).
+
+    ``ix``, ``vals`` (N,) and ``n``, ``pos``, ``tie`` (G,) are scratch.
+    """
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    N = row.shape[0]
+    for c in range(n.shape[0]):
+        n[c] = 0.0
+        pos[c] = 0.0
+        tie[c] = 0.0
+    for j in range(N):
+        c = g[j]
+        if c >= 0 and row[j] == row[j]:
+            n[c] += 1.0
+        else:
+            o[j] = np.nan
+    nv = _valid_count(kr, high)
+    i = 0
+    while i < nv:
+        if i + 1 == nv or not _linked(kr[i] & high, kr[i + 1] & high, high):
+            # a value strictly between its neighbours: next position of its group
+            a = np.int64(kr[i] & low)
+            c = g[a]
+            if c >= 0:
+                o[a] = (2.0 * pos[c] + 1.0 + 1.0) * 0.5 / n[c]
+                pos[c] += 1.0
+            i += 1
+            continue
+        k = _take_run(row, kr, i, nv, high, low, ix, vals)
+        m0 = 0
+        while m0 < k - i:  # global tie blocks [m0, m1) inside the run
+            v = vals[m0]
+            m1 = m0 + 1
+            while m1 < k - i and vals[m1] == v:
+                m1 += 1
+            for m in range(m0, m1):
+                c = g[ix[m]]
+                if c >= 0:
                     tie[c] += 1.0
-            for m in range(i, k):
+            for m in range(m0, m1):
                 a = ix[m]
                 c = g[a]
-                if c >= 0 and row[a] == row[a]:
+                if c >= 0:
                     o[a] = (2.0 * pos[c] + tie[c] + 1.0) * 0.5 / n[c]
-            for m in range(i, k):
-                a = ix[m]
-                c = g[a]
+            for m in range(m0, m1):
+                c = g[ix[m]]
                 if c >= 0 and tie[c] > 0:
                     pos[c] += tie[c]
                     tie[c] = 0.0
-            i = k
+            m0 = m1
+        i = k
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _group_rank_kernel(x, keys, bits, g, ngroups, out, n_chunks):  # pragma: no cover - compiled
+    T, N = x.shape
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        ix = np.empty(N, np.int64)
+        vals = np.empty(N)
+        n = np.zeros(ngroups)
+        pos = np.zeros(ngroups)
+        tie = np.zeros(ngroups)
+        for t in range(c * chunk, min(T, (c + 1) * chunk)):
+            _group_rank_row(x[t], keys[t], bits, g, out[t], ix, vals, n, pos, tie)
+
+
+@njit(cache=True, error_model="numpy")
+def _group_rank_kernel_serial(x, keys, bits, g, ngroups, out):  # pragma: no cover - compiled
+    T, N = x.shape
+    ix = np.empty(N, np.int64)
+    vals = np.empty(N)
+    n = np.zeros(ngroups)
+    pos = np.zeros(ngroups)
+    tie = np.zeros(ngroups)
+    for t in range(T):
+        _group_rank_row(x[t], keys[t], bits, g, out[t], ix, vals, n, pos, tie)
+
+
+def _stats(x: np.ndarray, g: np.ndarray, ng: int, mode: int) -> np.ndarray:
+    out = np.empty(x.shape)
+    if use_parallel(x.size):
+        _group_stats_kernel(x, g, ng, mode, out, row_chunks(x.shape[0]))
+    else:
+        _group_stats_kernel_serial(x, g, ng, mode, out)
+    return out
 
 
 def _prepare(op: str, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -115,25 +195,19 @@ def _prepare(op: str, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
 def indneutralize(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Demean ``x`` within each group every day: ``x - group mean``; NaN for code -1 or NaN ``x``."""
     x, g, ng = _prepare("indneutralize", x, groups)
-    out = np.empty(x.shape)
-    _group_stats_kernel(x, g, ng, 0, out)
-    return out
+    return _stats(x, g, ng, 0)
 
 
 def group_mean(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """The mean of ``x`` over the stock's group that day (NaN where ``x`` is NaN or code is -1)."""
     x, g, ng = _prepare("group_mean", x, groups)
-    out = np.empty(x.shape)
-    _group_stats_kernel(x, g, ng, 1, out)
-    return out
+    return _stats(x, g, ng, 1)
 
 
 def group_zscore(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``(x - group mean) / group std`` (``n - 1``) each day; NaN for groups of < 2 or equal values."""
     x, g, ng = _prepare("group_zscore", x, groups)
-    out = np.empty(x.shape)
-    _group_stats_kernel(x, g, ng, 2, out)
-    return out
+    return _stats(x, g, ng, 2)
 
 
 def group_rank(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -141,5 +215,8 @@ def group_rank(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     x, g, ng = _prepare("group_rank", x, groups)
     keys, bits = sorted_keys(x)
     out = np.empty(x.shape)
-    _group_rank_kernel(x, keys, bits, g, ng, out)
+    if use_parallel(x.size):
+        _group_rank_kernel(x, keys, bits, g, ng, out, row_chunks(x.shape[0]))
+    else:
+        _group_rank_kernel_serial(x, keys, bits, g, ng, out)
     return out
