@@ -85,7 +85,7 @@ class Args:
     """keep only the first n dates (0: all; --quick: 300)"""
     n_stocks: int = 0
     """keep only the n stocks with the most prices (0: all; --quick: 60)"""
-    ppo_minutes: float = 4.0
+    ppo_minutes: float = 2.0
     """wall-clock limit of one PPO run"""
     out: str = str(ROOT / "docs")
     """output folder: results.md, results/*.png, results/study.json"""
@@ -337,9 +337,11 @@ def _result_stub(book: TrialBook, expr: Any) -> Any:
     return _Stub(book.get(expr))
 
 
-def run_ppo(book: TrialBook, method: str, seed: int, args: Args, dataset_path: str) -> tuple[list[str], int]:
-    """One PPO run through experiments/train_ppo.py (reward at 0 bps: train_ppo has no cost option); the
-    top alphas it found are re-simulated here."""
+def run_ppo(
+    book: TrialBook, method: str, cost: float, seed: int, args: Args, dataset_path: str
+) -> tuple[list[str], int]:
+    """One PPO run through experiments/train_ppo.py, rewarded at the setting's cost and stopped after the
+    study's evaluation budget (or its time limit); the top alphas it found are re-simulated here."""
     import tempfile
 
     import train_ppo  # experiments/train_ppo.py
@@ -348,6 +350,7 @@ def run_ppo(book: TrialBook, method: str, seed: int, args: Args, dataset_path: s
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["--data", dataset_path, "--seed", str(seed), "--neutralization", "sector",
                 "--total-timesteps", str(steps), "--time-limit-minutes", str(args.ppo_minutes),
+                "--max-evaluations", str(args.budget), "--cost-bps", str(cost),
                 "--max-len", str(args.max_len), "--top-n", str(max(50, args.top_k)), "--runs-dir", tmp,
                 "--actor-init", "random" if method == "ppo_random" else "pretrained"]
         if method == "ppo_docs":
@@ -444,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         library[name] = lib_cache[0]
                     tried, n, note = lib_cache
                 else:
-                    tried, n = run_ppo(book, method, int(seed), args, str(Path(args.data_root) / name))
+                    tried, n = run_ppo(book, method, cost, int(seed), args, str(Path(args.data_root) / name))
             except Exception as exc:  # a failing method is reported, not fatal to the study
                 runs.append(RunSummary(name, cost, method, seed, 0, 0, time.perf_counter() - t1, "", math.nan,
                                        {}, math.nan, math.nan, 0, 0, math.nan, math.nan,
