@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from alpha_env.grammar import Codebook
     from encoders import load_checkpoint
 
-    console = Console()
+    # logs and CI capture output without a terminal: keep expressions readable there
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     started = time.perf_counter()
 
     # ---- seeding: the one place. The environments are seeded by their first reset (make_vec_env), the
