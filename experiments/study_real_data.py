@@ -340,11 +340,13 @@ def _result_stub(book: TrialBook, expr: Any) -> Any:
 def run_ppo(
     book: TrialBook, method: str, cost: float, seed: int, args: Args, dataset_path: str
 ) -> tuple[list[str], int]:
-    """One PPO run through experiments/train_ppo.py, rewarded at the setting's cost and stopped after the
-    study's evaluation budget (or its time limit); the top alphas it found are re-simulated here."""
-    import tempfile
+    """One PPO run of experiments/train_ppo.py, rewarded at the setting's cost and stopped after the
+    study's evaluation budget (or its time limit); the top alphas it found are re-simulated here.
 
-    import train_ppo  # experiments/train_ppo.py
+    Each run is its own process: its environments, caches and torch state are released when it ends
+    (run in-process, 30 runs grew the study past the machine's 24 GiB).
+    """
+    import tempfile
 
     steps = args.budget * max(4, args.max_len // 2)
     with tempfile.TemporaryDirectory() as tmp:
@@ -357,7 +359,15 @@ def run_ppo(
             argv.append("--doc-mode")
         if not args.progress:
             argv.append("--no-progress")
-        summary = train_ppo.main(argv)
+        proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "train_ppo.py"), *argv],
+                              cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"train_ppo exited {proc.returncode}: {tail[0]}")
+        summaries = sorted(Path(tmp).glob("*/summary.json"))
+        if len(summaries) != 1:
+            raise RuntimeError(f"train_ppo wrote {len(summaries)} summaries under {tmp}")
+        summary = json.loads(summaries[0].read_text())
     tried = [row["expression"] for row in summary.get("top", [])]
     for e in tried:
         book.get(e)
