@@ -26,7 +26,8 @@ Policy keyword arguments (``policy_kwargs``; all plain values, so saved models r
 ``critic_grad``       let the value loss train the decoder too (False: the critic reads a detached
                       decoder state, so value errors never disturb the pretrained actor)
 ``layer_lr_decay``    discriminative learning rates: each decoder layer group below the top learns
-                      at this multiple of the one above (1.0 = off; ULMFiT uses 1/2.6)
+                      at this multiple of the one above (1.0 = off; ULMFiT uses 1/2.6); the
+                      document pathway (untrained in stage 1) always learns at the full rate
 ``kl_coef``           weight of KL(π ‖ π₀) to the frozen initial actor (0 = off); needs ``ent_coef``
 ``ent_coef``          the algorithm's entropy coefficient (the KL term is folded into the entropy
                       term the algorithm weighs by it: ``ent_coef·H − kl_coef·KL``)
@@ -185,7 +186,13 @@ class _DecoderPolicyMixin:
         groups = self.decoder.layer_groups()
         scales = discriminative_scales(len(groups), self.layer_lr_decay)
         out: list[dict[str, Any]] = []
-        seen: set[int] = set()
+        # The document pathway (projection of the document vector into memory slots, and its norm) is new
+        # in stage 2: the stage-1 corpus has no documents, so it was never trained. It learns at the full
+        # rate; in the bottom group with the embeddings it would learn at layer_lr_decay**(groups - 1)
+        # (about 6 % with the defaults), too slowly for the actor to start reading the news.
+        document = [p for m in (self.decoder.doc_projection, self.decoder.doc_slot_norm) if m is not None
+                    for p in m.parameters()]
+        seen: set[int] = {id(p) for p in document}
         for index, (params, scale) in enumerate(zip(groups, scales)):
             unique = [p for p in params if id(p) not in seen]
             seen.update(id(p) for p in unique)
@@ -194,6 +201,8 @@ class _DecoderPolicyMixin:
         rest = [p for p in self.decoder.parameters() if id(p) not in seen]
         if rest:
             out.append({"params": rest, "lr_scale": 1.0, "name": "decoder_other"})
+        if document:
+            out.append({"params": document, "lr_scale": 1.0, "name": "document_pathway"})
         out.append({"params": list(self.value_net.parameters()), "lr_scale": 1.0, "name": "value_head"})
         return out
 

@@ -207,3 +207,20 @@ def test_scaled_adam_defaults_to_scale_one():
     p.grad = torch.ones(3)
     opt.step()
     assert torch.allclose(p.detach(), torch.full((3,), -0.01), atol=1e-6)
+
+
+def test_document_pathway_learns_at_the_full_rate():
+    # stage 1 never trains the document projection (the corpus has no documents): discriminative rates
+    # must not put it with the embeddings at layer_lr_decay ** (groups - 1)
+    policy = _policy(layer_lr_decay=0.5)
+    groups = {g["name"]: g for g in policy.optimizer.param_groups}
+    document = groups["document_pathway"]
+    assert document["lr_scale"] == 1.0
+    expected = {id(p) for m in (policy.decoder.doc_projection, policy.decoder.doc_slot_norm)
+                for p in m.parameters()}
+    assert {id(p) for p in document["params"]} == expected
+    bottom = {id(p) for p in groups["decoder_group_0"]["params"]}
+    assert not bottom & expected
+    # every parameter is in exactly one group
+    ids = [id(p) for g in policy.optimizer.param_groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(policy.parameters()))
