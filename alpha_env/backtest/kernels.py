@@ -17,6 +17,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from alpha_env.ops.crosssection import _linked, _take_run
+
 __all__ = [
     "STATUS_TRADED",
     "STATUS_FEW_STOCKS",
@@ -449,14 +451,6 @@ def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
     return m
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _linked(h_prev, h_next, high):
-    """Whether consecutive sorted keys (high parts) may hold equal values (equal, or -0.0 then 0.0)."""
-    negz = (~(np.uint64(1) << np.uint64(63))) & high
-    posz = np.uint64(1) << np.uint64(63)
-    return h_prev == h_next or (h_prev == negz and h_next == posz)
-
-
 @njit(cache=True, error_model="numpy")
 def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
     """Average 1-based ranks of the ``m`` valid pairs from a sorted key row, by column, into ``out``
@@ -473,29 +467,7 @@ def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
             out[np.int64(kr[i] & low)] = 0.5 * (i + i) + 1.0
             i += 1
             continue
-        j = np.int64(kr[i] & low)  # decode the run, check its value order (ties: in order)
-        ix[0] = j
-        vals[0] = vals_row[j]
-        in_order = True
-        k = i + 1
-        while k < m and _linked(kr[k - 1] & high, kr[k] & high, high):
-            j = np.int64(kr[k] & low)
-            v = vals_row[j]
-            ix[k - i] = j
-            vals[k - i] = v
-            in_order = in_order and not vals[k - i - 1] > v
-            k += 1
-        if not in_order:  # values that differ in the key's low bits: insertion sort (stable)
-            for a in range(1, k - i):
-                b = a
-                while b > 0 and vals[b - 1] > vals[b]:
-                    tv = vals[b - 1]
-                    vals[b - 1] = vals[b]
-                    vals[b] = tv
-                    tj = ix[b - 1]
-                    ix[b - 1] = ix[b]
-                    ix[b] = tj
-                    b -= 1
+        k = _take_run(vals_row, kr, i, m, high, low, ix, vals)  # decoded, stably ordered by value
         a = 0
         while a < k - i:  # tie groups: positions i+a .. i+b-1 share their mean rank
             v = vals[a]
