@@ -183,6 +183,23 @@ def _optimizer(model: nn.Module, lr: float, weight_decay: float, total: int):
     return optimizer, schedule
 
 
+
+def _token_loss_step(
+    model: nn.Module, logits: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+) -> float:
+    """One optimisation step on the token cross-entropy of ``logits`` (B, L, V) against ``labels``
+    (B, L; ``IGNORE_INDEX`` skipped), with gradient clipping at norm 1; returns the loss value."""
+    loss = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()
+    return float(loss.item())
+
 def pretrain_alpha_encoder(
     encoder: AlphaEncoder,
     sequences: Sequence[Sequence[int]],
@@ -216,16 +233,8 @@ def pretrain_alpha_encoder(
                     encoder, [sequences[i] for i in batch], generator, probability
                 )
                 logits = encoder.mlm_logits(inputs)
-                loss = nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
-                optimizer.step()
-                schedule.step()
+                losses.append(_token_loss_step(encoder, logits, labels, optimizer, schedule))
                 history.steps += 1
-                losses.append(loss.item())
             history.train_loss.append(float(np.mean(losses)))
             if valid:
                 history.valid_accuracy.append(masked_token_accuracy(encoder, valid, seed=seed + 1))
@@ -341,16 +350,8 @@ def pretrain_decoder(
                     [sequences[i] for i in batch], bos_id=cfg.bos_id, end_id=cfg.end_id, pad_id=cfg.pad_id
                 )
                 logits, _ = decoder(inputs, _decoder_memory(decoder, docs, batch))
-                loss = nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
-                optimizer.step()
-                schedule.step()
+                losses.append(_token_loss_step(decoder, logits, targets, optimizer, schedule))
                 history.steps += 1
-                losses.append(loss.item())
             history.train_loss.append(float(np.mean(losses)))
             if valid:
                 history.valid_accuracy.append(next_token_accuracy(decoder, valid, docs=valid_docs))
