@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from alpha_env.backtest.settings import BacktestSettings, _check_float, _check_int
+from alpha_env.backtest.settings import BacktestSettings, _check_float, _check_int, settings_from_dict
 from alpha_env.errors import SettingsError
 
 __all__ = ["SimulationSettings"]
@@ -64,8 +64,4 @@ class SimulationSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimulationSettings:
         """Build from a dict, rejecting unknown keys by name."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SettingsError(f"unknown simulation setting(s): {', '.join(unknown)}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "simulation")

@@ -9,16 +9,18 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from alpha_env.errors import SettingsError
 
-__all__ = ["BacktestSettings", "NEUTRALIZATIONS"]
+__all__ = ["BacktestSettings", "NEUTRALIZATIONS", "settings_from_dict"]
 
 #: Accepted neutralization modes. ``none`` keeps the raw signal, ``market`` demeans the whole
 #: cross-section, the others demean within the panel group of that name.
 NEUTRALIZATIONS: tuple[str, ...] = ("none", "market", "sector", "industry", "subindustry")
 
+
+_S = TypeVar("_S")
 
 @dataclass(frozen=True)
 class BacktestSettings:
@@ -78,11 +80,16 @@ class BacktestSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BacktestSettings:
         """Build settings from a dict, rejecting unknown keys by name."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SettingsError(f"unknown backtest setting(s): {', '.join(unknown)}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "backtest")
+
+
+def settings_from_dict(cls: type[_S], data: dict[str, Any], what: str) -> _S:
+    """Build the settings dataclass ``cls`` from ``data``, naming every unknown key (``what`` says which
+    kind of setting, for the message)."""
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise SettingsError(f"unknown {what} setting(s): {', '.join(unknown)}")
+    return cls(**data)
 
 
 def _check_int(name: str, value: Any) -> int:
