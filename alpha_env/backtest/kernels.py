@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from alpha_env.ops.crosssection import _linked, _take_run
+from alpha_env.ops.sortkeys import linked, take_run
 
 __all__ = [
     "STATUS_TRADED",
@@ -463,11 +463,11 @@ def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
         out[np.int64(kr[q] & low)] = np.nan
     i = 0
     while i < m:
-        if i + 1 == m or not _linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == m or not linked(kr[i] & high, kr[i + 1] & high, high):
             out[np.int64(kr[i] & low)] = 0.5 * (i + i) + 1.0
             i += 1
             continue
-        k = _take_run(vals_row, kr, i, m, high, low, ix, vals)  # decoded, stably ordered by value
+        k = take_run(vals_row, kr, i, m, high, low, ix, vals)  # decoded, stably ordered by value
         a = 0
         while a < k - i:  # tie groups: positions i+a .. i+b-1 share their mean rank
             v = vals[a]

@@ -14,144 +14,35 @@ neighbours, so it gets its rank straight from its position (no look-up of the va
 that share their high bits (ties, or values a few ulps apart) are decoded, ordered by their real
 values and tie-averaged.
 
-Threads: every kernel has a parallel (rows in chunks) and a one-thread version with identical results;
-:func:`use_parallel` picks the parallel one only for panels of at least :data:`PARALLEL_MIN_CELLS` cells
-(waking the thread pool costs more than a small panel's whole computation).
+The sort keys and run decoding live in :mod:`alpha_env.ops.sortkeys` (shared with ``group_rank`` and
+the backtest's rank IC). Threads: every kernel has a parallel (rows in chunks) and a one-thread version
+with identical results; :func:`alpha_env.ops.threads.use_parallel` picks one by panel size.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
+from alpha_env.ops.sortkeys import linked, sorted_keys, take_run, valid_count
+from alpha_env.ops.threads import row_chunks, use_parallel
 
-__all__ = ["rank", "zscore", "scale", "sorted_keys", "use_parallel", "row_chunks", "PARALLEL_MIN_CELLS"]
-
-#: Cross-sectional and group kernels run on several threads only for panels of at least this many
-#: cells (and with more than one Numba thread); smaller panels (the RL environment's) run on one.
-PARALLEL_MIN_CELLS = 200_000
-
-
-def use_parallel(cells: int) -> bool:
-    """Whether a panel of ``cells`` values should run the parallel kernel version."""
-    return cells >= PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
-
-
-def row_chunks(n_rows: int) -> int:
-    """Chunks of rows for a parallel kernel: 4 per thread (load balance), at most one per row."""
-    return max(1, min(n_rows, 4 * numba.get_num_threads()))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _key_row(x, xb, t, bits, keys):  # pragma: no cover - compiled
-    N = x.shape[1]
-    low = np.uint64((1 << bits) - 1)
-    high = ~low
-    sign = np.uint64(1) << np.uint64(63)
-    for j in range(N):
-        v = x[t, j]
-        u = xb[t, j]
-        if v != v:
-            k = ~np.uint64(0)
-        elif u & sign:
-            k = ~u
-        else:
-            k = u | sign
-        keys[t, j] = (k & high) | np.uint64(j)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _sort_keys(x, bits, keys):  # pragma: no cover - compiled
-    """uint64 keys whose order is the order of the values, with the column index in the low ``bits``.
-
-    The float's bits are mapped to an order-preserving unsigned integer (NaN → the largest key), then the
-    low ``bits`` are replaced by the column index, so one plain (SIMD) sort of the keys yields each
-    row's order and permutation. Values that differ only in those low mantissa bits may come out in
-    index order; the rank passes order such runs by their real values.
-    """
-    xb = x.view(np.uint64)
-    for t in prange(x.shape[0]):
-        _key_row(x, xb, t, bits, keys)
-
-
-@njit(cache=True, error_model="numpy")
-def _sort_keys_serial(x, bits, keys):  # pragma: no cover - compiled
-    """One-thread :func:`_sort_keys`."""
-    xb = x.view(np.uint64)
-    for t in range(x.shape[0]):
-        _key_row(x, xb, t, bits, keys)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _valid_count(kr, high):  # pragma: no cover - compiled
-    """Number of non-NaN values of a sorted key row (NaN keys, all-ones high bits, sort last)."""
-    n = kr.shape[0]
-    while n > 0 and (kr[n - 1] & high) == high:
-        n -= 1
-    return n
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _linked(h_prev, h_next, high):  # pragma: no cover - compiled
-    """Whether two consecutive sorted keys (high parts) may hold equal values.
-
-    Equal values have equal keys except ``-0.0`` and ``0.0``, whose keys are adjacent but differ in the
-    high bits: the run holding ``-0.0`` is linked to the run holding ``0.0``.
-    """
-    negz = (~(np.uint64(1) << np.uint64(63))) & high
-    posz = np.uint64(1) << np.uint64(63)
-    return h_prev == h_next or (h_prev == negz and h_next == posz)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _take_run(row, kr, i, n, high, low, ix, vals):  # pragma: no cover - compiled
-    """Decode the run of linked keys that starts at ``i`` of a sorted key row (``n`` valid keys) into
-    ``ix`` (columns) and ``vals`` (values) from index 0, ordered stably by value; returns its end.
-
-    One pass decodes and checks the order; only a run out of value order (values that differ in the
-    key's low bits) gets an insertion sort. A run of ties is already in order.
-    """
-    j = np.int64(kr[i] & low)
-    ix[0] = j
-    vals[0] = row[j]
-    in_order = True
-    k = i + 1
-    while k < n and _linked(kr[k - 1] & high, kr[k] & high, high):
-        j = np.int64(kr[k] & low)
-        v = row[j]
-        ix[k - i] = j
-        vals[k - i] = v
-        in_order = in_order and not vals[k - i - 1] > v
-        k += 1
-    if not in_order:
-        for a in range(1, k - i):
-            b = a
-            while b > 0 and vals[b - 1] > vals[b]:
-                tv = vals[b - 1]
-                vals[b - 1] = vals[b]
-                vals[b] = tv
-                tj = ix[b - 1]
-                ix[b - 1] = ix[b]
-                ix[b] = tj
-                b -= 1
-    return k
-
+__all__ = ["rank", "zscore", "scale"]
 
 @njit(cache=True, error_model="numpy")
 def _rank_row_fast(row, kr, low, high, n, o, ix):  # pragma: no cover - compiled
     """Ranks of one row along its key order; returns False (ranks not all written) when values equal in
     their keys' high bits came out of value order.
 
-    A key not linked to the next one (see :func:`_linked`) is a value strictly between its neighbours:
-    its rank is its position. From a linked key on, equal values are grouped by comparing the values
-    and every group's successor is checked to be larger.
+    A key not linked to the next one (see :func:`~alpha_env.ops.sortkeys.linked`) is a value strictly
+    between its neighbours: its rank is its position. From a linked key on, equal values are grouped by
+    comparing the values and every group's successor is checked to be larger.
     """
     i = 0
     while i < n:
-        if i + 1 == n or not _linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == n or not linked(kr[i] & high, kr[i + 1] & high, high):
             o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n  # rank i + 1 of n
             i += 1
             continue
@@ -185,18 +76,18 @@ def _rank_row(row, kr, bits, o, ix, vals):  # pragma: no cover - compiled
     low = np.uint64((1 << bits) - 1)
     high = ~low
     N = row.shape[0]
-    n = _valid_count(kr, high)
+    n = valid_count(kr, high)
     for m in range(n, N):
         o[np.int64(kr[m] & low)] = np.nan
     if _rank_row_fast(row, kr, low, high, n, o, ix):
         return
     i = 0
     while i < n:
-        if i + 1 == n or not _linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == n or not linked(kr[i] & high, kr[i + 1] & high, high):
             o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n
             i += 1
             continue
-        k = _take_run(row, kr, i, n, high, low, ix, vals)
+        k = take_run(row, kr, i, n, high, low, ix, vals)
         a = 0
         while a < k - i:  # tie groups inside the run, by value
             v = vals[a]
@@ -295,15 +186,6 @@ def _scale_kernel(x, a, out):  # pragma: no cover - compiled
 def _scale_kernel_serial(x, a, out):  # pragma: no cover - compiled
     for t in range(x.shape[0]):
         _scale_row(x, t, a, out)
-
-
-def sorted_keys(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Row-wise sorted order keys of ``x`` (see :func:`_sort_keys`) and the number of index bits."""
-    bits = max(1, int(x.shape[1] - 1).bit_length())
-    keys = np.empty(x.shape, dtype=np.uint64)
-    (_sort_keys if use_parallel(x.size) else _sort_keys_serial)(x, bits, keys)
-    keys.sort(axis=1)
-    return keys, bits
 
 
 def rank(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ where ``x`` is NaN or the stock's code is ``-1``; statistics use the group's val
 
 ``group_rank`` walks the row's sorted keys once like :func:`~alpha_env.ops.crosssection.rank`. Every
 kernel has a parallel and a one-thread version (identical results), chosen by
-:func:`~alpha_env.ops.crosssection.use_parallel`.
+:func:`~alpha_env.ops.threads.use_parallel`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,8 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_groups
-from alpha_env.ops.crosssection import (
-    _linked,
-    _take_run,
-    _valid_count,
-    row_chunks,
-    sorted_keys,
-    use_parallel,
-)
+from alpha_env.ops.sortkeys import linked, sorted_keys, take_run, valid_count
+from alpha_env.ops.threads import row_chunks, use_parallel
 
 __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
 
@@ -113,10 +107,10 @@ def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no c
             n[c] += 1.0
         else:
             o[j] = np.nan
-    nv = _valid_count(kr, high)
+    nv = valid_count(kr, high)
     i = 0
     while i < nv:
-        if i + 1 == nv or not _linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == nv or not linked(kr[i] & high, kr[i + 1] & high, high):
             # a value strictly between its neighbours: next position of its group
             a = np.int64(kr[i] & low)
             c = g[a]
@@ -125,7 +119,7 @@ def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no c
                 pos[c] += 1.0
             i += 1
             continue
-        k = _take_run(row, kr, i, nv, high, low, ix, vals)
+        k = take_run(row, kr, i, nv, high, low, ix, vals)
         m0 = 0
         while m0 < k - i:  # global tie blocks [m0, m1) inside the run
             v = vals[m0]

@@ -11,7 +11,8 @@ Semantics shared by every rolling operator (see ``docs/ops.md``):
 - A constant window has ``stddev`` 0 exactly, and NaN ``covariance``, ``correlation``,
   ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf).
 
-Implementation: kernels run over blocks of adjacent stocks in parallel; inside a block they loop
+Implementation: kernels run over blocks of adjacent stocks (in parallel on large panels, on one thread
+below ``threads.PARALLEL_MIN_CELLS`` cells; both versions come from one body); inside a block they loop
 time-outer, stocks-inner with per-stock running state, so memory streams in order. Sums and moments are
 O(1) per step on values shifted by a per-stock reference and rebuilt from the window every ``d`` steps
 (bounded rounding drift). ``ts_min``/``ts_max``/``ts_argmin``/``ts_argmax``/``product`` use the
@@ -20,11 +21,11 @@ van Herk/Gil-Werman block scheme (O(1) per step, exact). ``ts_rank`` is O(d) per
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
+from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
     "delay",
@@ -46,23 +47,12 @@ __all__ = [
     "ts_rank",
 ]
 
-_MIN_BLOCK = 128  # stocks per parallel block at least: narrow strips of a row-major panel defeat the
-# hardware prefetcher (measured: 16 stocks/block is 10x slower than 128 on a 1,260 x 500 panel)
-
-
-def block_width(n_stocks: int) -> int:
-    """Stocks per parallel block: one block per thread, but never fewer than 128 stocks (multiple of 8)."""
-    per_thread = -(-n_stocks // max(1, numba.get_num_threads()))
-    return max(_MIN_BLOCK, -(-per_thread // 8) * 8)
-
-
 # --------------------------------------------------------------------------------------------------
 # Kernels. Each parallel block is a strip of adjacent stocks [j0, j0 + w); inside it the loop is
 # time-outer, stocks-inner over row slices. ``bad`` counts the NaNs in each stock's window; sums hold
 # values minus a per-stock reference ``ref`` and are rebuilt from the window when ``t % d == 0``.
 # --------------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", parallel=True)
-def _sum_kernel(x, d, width, mean, out):  # pragma: no cover - compiled
+def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
     for b in prange((N + width - 1) // width):
@@ -104,11 +94,19 @@ def _sum_kernel(x, d, width, mean, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
-    """stddev (``zscore=False``) or ts_zscore; constant windows detected exactly by run lengths."""
+#: ``(parallel, one-thread)`` versions of :func:`_sum_body`.
+_SUM = twin(_sum_body)
+
+
+def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
+    """stddev (``zscore=False``) or ts_zscore; constant windows detected exactly by run lengths.
+
+    Per row: one fused loop adds today's value and drops the value leaving the window, one loop tracks
+    run lengths, one computes the output (short loops over few arrays vectorize; one long loop does not).
+    """
     T, N = x.shape
     n = float(d)
+    inv_n1 = 1.0 / (n - 1.0) if d > 1 else np.nan
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -121,8 +119,7 @@ def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
-            rebase = t % d == 0
-            if rebase:
+            if t % d == 0:  # rebase: sums of the window's first d-1 rows around today's value
                 for k in range(w):
                     v = xt[k]
                     ref[k] = v if v == v else ref[k]
@@ -135,39 +132,59 @@ def _var_kernel(x, d, width, zscore, out):  # pragma: no cover - compiled
                         dv = v - ref[k] if v == v else 0.0
                         s1[k] += dv
                         s2[k] += dv * dv
-            if t >= d:
+                if t >= d:
+                    xo = x[t - d, j0:j0 + w]
+                    for k in range(w):
+                        bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
+                for k in range(w):
+                    v = xt[k]
+                    ok = v == v
+                    dv = v - ref[k] if ok else 0.0
+                    s1[k] += dv
+                    s2[k] += dv * dv
+                    bad[k] += 0.0 if ok else 1.0
+            elif t >= d:
                 xo = x[t - d, j0:j0 + w]
                 for k in range(w):
-                    v = xo[k]
+                    v = xt[k]
+                    u = xo[k]
                     ok = v == v
-                    bad[k] -= 0.0 if ok else 1.0
-                    if not rebase:
-                        dv = v - ref[k] if ok else 0.0
-                        s1[k] -= dv
-                        s2[k] -= dv * dv
+                    oko = u == u
+                    dv = v - ref[k] if ok else 0.0
+                    du = u - ref[k] if oko else 0.0
+                    s1[k] += dv - du
+                    s2[k] += dv * dv - du * du
+                    bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
+            else:
+                for k in range(w):
+                    v = xt[k]
+                    ok = v == v
+                    dv = v - ref[k] if ok else 0.0
+                    s1[k] += dv
+                    s2[k] += dv * dv
+                    bad[k] += 0.0 if ok else 1.0
             for k in range(w):
                 v = xt[k]
-                ok = v == v
-                dv = v - ref[k] if ok else 0.0
-                s1[k] += dv
-                s2[k] += dv * dv
-                bad[k] += 0.0 if ok else 1.0
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
+            for k in range(w):
                 m = s1[k] / n
-                var = (s2[k] - s1[k] * m) / (n - 1.0)
+                var = (s2[k] - s1[k] * m) * inv_n1
                 sd = np.sqrt(var) if (var > 0.0 and run[k] < n) else 0.0
                 if zscore:
-                    res = (dv - m) / sd if sd > 0.0 else np.nan
+                    res = (xt[k] - ref[k] - m) / sd if sd > 0.0 else np.nan
                 else:
                     res = sd
-                ot[k] = np.nan if (bad[k] > 0.0 or d < 2) else res
-            if t < d - 1:
+                ot[k] = np.nan if bad[k] > 0.0 else res
+            if t < d - 1 or d < 2:
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _moment4_kernel(x, d, width, kurt, out):  # pragma: no cover - compiled
+#: ``(parallel, one-thread)`` versions of :func:`_var_body`.
+_VAR = twin(_var_body)
+
+
+def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
     """ts_skewness (``kurt=False``) or ts_kurtosis: pandas' bias-corrected estimators."""
     T, N = x.shape
     n = float(d)
@@ -246,9 +263,19 @@ def _moment4_kernel(x, d, width, kurt, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
-    """covariance (``corr=False``) or correlation; a pair is valid when both values are."""
+#: ``(parallel, one-thread)`` versions of :func:`_moment4_body`.
+_MOMENT4 = twin(_moment4_body)
+
+
+def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
+    """covariance (``corr=False``) or correlation
+    a pair is valid when both values are.
+
+    Loops per row as in :func:`_var_body`
+    correlation divides by ``sqrt(var_x * var_y)`` in a loop of
+    its own (one vectorized square root) and redoes, factor by factor, the rare days where that product
+    underflows.
+    """
     T, N = x.shape
     n = float(d)
     for b in prange((N + width - 1) // width):
@@ -266,16 +293,18 @@ def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
         runy = np.zeros(w)
         px = np.full(w, np.nan)
         py = np.full(w, np.nan)
+        tn = np.zeros(w)
+        ta = np.zeros(w)
+        tb = np.zeros(w)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
-            rebase = t % d == 0
-            if rebase:
+            if t % d == 0:
                 for k in range(w):
                     u = xt[k]
                     v = yt[k]
-                    ok = u == u and v == v
+                    ok = (u == u) & (v == v)
                     rx[k] = u if ok else rx[k]
                     ry[k] = v if ok else ry[k]
                     sx[k] = 0.0
@@ -283,13 +312,13 @@ def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     sxx[k] = 0.0
                     syy[k] = 0.0
                     sxy[k] = 0.0
-                for r in range(max(0, t - d + 1), t):
+                for r in range(max(0, t - d + 1), t + 1):
                     xr = x[r, j0:j0 + w]
                     yr = y[r, j0:j0 + w]
                     for k in range(w):
                         u = xr[k]
                         v = yr[k]
-                        ok = u == u and v == v
+                        ok = (u == u) & (v == v)
                         du = u - rx[k] if ok else 0.0
                         dv = v - ry[k] if ok else 0.0
                         sx[k] += du
@@ -297,56 +326,89 @@ def _comoments_kernel(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du
                         syy[k] += dv * dv
                         sxy[k] += du * dv
-            if t >= d:
-                xo = x[t - d, j0:j0 + w]
-                yo = y[t - d, j0:j0 + w]
+                xo = x[max(t - d, 0), j0:j0 + w]
+                yo = y[max(t - d, 0), j0:j0 + w]
                 for k in range(w):
-                    u = xo[k]
-                    v = yo[k]
-                    ok = u == u and v == v
-                    bad[k] -= 0.0 if ok else 1.0
-                    if not rebase:
+                    u = xt[k]
+                    v = yt[k]
+                    ok = (u == u) & (v == v)
+                    uo = xo[k]
+                    vo = yo[k]
+                    oko = (uo == uo and vo == vo) or t < d
+                    bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
+            else:
+                if t >= d:
+                    xo = x[t - d, j0:j0 + w]
+                    yo = y[t - d, j0:j0 + w]
+                    for k in range(w):
+                        u = xt[k]
+                        v = yt[k]
+                        ok = (u == u) & (v == v)
                         du = u - rx[k] if ok else 0.0
                         dv = v - ry[k] if ok else 0.0
-                        sx[k] -= du
-                        sy[k] -= dv
-                        sxx[k] -= du * du
-                        syy[k] -= dv * dv
-                        sxy[k] -= du * dv
+                        uo = xo[k]
+                        vo = yo[k]
+                        oko = (uo == uo) & (vo == vo)
+                        duo = uo - rx[k] if oko else 0.0
+                        dvo = vo - ry[k] if oko else 0.0
+                        sx[k] += du - duo
+                        sy[k] += dv - dvo
+                        sxx[k] += du * du - duo * duo
+                        syy[k] += dv * dv - dvo * dvo
+                        sxy[k] += du * dv - duo * dvo
+                        bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
+                else:
+                    for k in range(w):
+                        u = xt[k]
+                        v = yt[k]
+                        ok = (u == u) & (v == v)
+                        du = u - rx[k] if ok else 0.0
+                        dv = v - ry[k] if ok else 0.0
+                        sx[k] += du
+                        sy[k] += dv
+                        sxx[k] += du * du
+                        syy[k] += dv * dv
+                        sxy[k] += du * dv
+                        bad[k] += 0.0 if ok else 1.0
             for k in range(w):
                 u = xt[k]
                 v = yt[k]
-                ok = u == u and v == v
-                du = u - rx[k] if ok else 0.0
-                dv = v - ry[k] if ok else 0.0
-                sx[k] += du
-                sy[k] += dv
-                sxx[k] += du * du
-                syy[k] += dv * dv
-                sxy[k] += du * dv
-                bad[k] += 0.0 if ok else 1.0
+                ok = (u == u) & (v == v)
                 runx[k] = runx[k] + 1.0 if u == px[k] else 1.0
                 runy[k] = runy[k] + 1.0 if v == py[k] else 1.0
                 px[k] = u if ok else np.nan
                 py[k] = v if ok else np.nan
-                constant = runx[k] >= n or runy[k] >= n
-                cxy = sxy[k] - sx[k] * sy[k] / n
-                if corr:
+            if corr:
+                for k in range(w):
+                    cxy = sxy[k] - sx[k] * sy[k] / n
                     cxx = sxx[k] - sx[k] * sx[k] / n
                     cyy = syy[k] - sy[k] * sy[k] / n
-                    # sqrt each factor: the product of two tiny variances can underflow to 0
-                    den = np.sqrt(cxx) * np.sqrt(cyy) if (cxx > 0.0 and cyy > 0.0) else 0.0
-                    res = cxy / den if (den > 0.0 and not constant) else np.nan
-                    res = min(1.0, max(-1.0, res)) if res == res else res
-                else:
-                    res = np.nan if constant else cxy / (n - 1.0)
-                ot[k] = np.nan if (bad[k] > 0.0 or d < 2) else res
-            if t < d - 1:
+                    ok = (runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)
+                    tn[k] = cxy
+                    ta[k] = cxx if ok else 0.0
+                    tb[k] = cyy
+                for k in range(w):
+                    q = ta[k] * tb[k]
+                    res = tn[k] / np.sqrt(q)
+                    ot[k] = min(1.0, max(-1.0, res)) if q > 0.0 else np.nan
+                for k in range(w):
+                    if ot[k] != ot[k] and ta[k] > 0.0 and tb[k] > 0.0:  # the product underflowed
+                        res = tn[k] / (np.sqrt(ta[k]) * np.sqrt(tb[k]))
+                        ot[k] = min(1.0, max(-1.0, res))
+            else:
+                for k in range(w):
+                    cxy = sxy[k] - sx[k] * sy[k] / n
+                    ok = (runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)
+                    ot[k] = cxy / (n - 1.0) if ok else np.nan
+            if t < d - 1 or d < 2:
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _decay_linear_kernel(x, d, width, out):  # pragma: no cover - compiled
+#: ``(parallel, one-thread)`` versions of :func:`_comoments_body`.
+_COMOMENTS = twin(_comoments_body)
+
+
+def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
     """Weights d, d-1, ..., 1 (today weight d) normalized to sum 1; O(1) per step:
     ``W_t = W_{t-1} - S_{t-1} + d * x_t`` with ``S`` the plain window sum."""
     T, N = x.shape
@@ -394,8 +456,11 @@ def _decay_linear_kernel(x, d, width, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _extreme_kernel(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
+#: ``(parallel, one-thread)`` versions of :func:`_decay_linear_body`.
+_DECAY_LINEAR = twin(_decay_linear_body)
+
+
+def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
     """Max of ``sgn * x`` over the window (``sgn = -1`` gives the min) or its position 1..d (oldest = 1,
     ties give the oldest day): van Herk/Gil-Werman blocks of ``d`` rows, prefix maxima forward and
     suffix maxima backward, each window = suffix of the previous block + prefix of the current one."""
@@ -455,8 +520,11 @@ def _extreme_kernel(x, d, width, sgn, want_index, out):  # pragma: no cover - co
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _product_kernel(x, d, width, out):  # pragma: no cover - compiled
+#: ``(parallel, one-thread)`` versions of :func:`_extreme_body`.
+_EXTREME = twin(_extreme_body)
+
+
+def _product_body(x, d, width, out):  # pragma: no cover - compiled
     """Window product by van Herk/Gil-Werman blocks (no division, exact up to rounding)."""
     T, N = x.shape
     for b in prange((N + width - 1) // width):
@@ -493,8 +561,11 @@ def _product_kernel(x, d, width, out):  # pragma: no cover - compiled
                 ot[:] = np.nan
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _ts_rank_kernel(x, d, width, out):  # pragma: no cover - compiled
+#: ``(parallel, one-thread)`` versions of :func:`_product_body`.
+_PRODUCT = twin(_product_body)
+
+
+def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
     """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step."""
     T, N = x.shape
     n = float(d)
@@ -526,6 +597,10 @@ def _ts_rank_kernel(x, d, width, out):  # pragma: no cover - compiled
                 ot[k] = np.nan if bad[k] > 0.0 else score[k] / n
 
 
+#: ``(parallel, one-thread)`` versions of :func:`_ts_rank_body`.
+_TS_RANK = twin(_ts_rank_body)
+
+
 # --------------------------------------------------------------------------------------------------
 # Python wrappers: validation outside the kernels
 # --------------------------------------------------------------------------------------------------
@@ -549,43 +624,46 @@ def delta(x: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def _run(op: str, kernel, x: np.ndarray, d: int, *flags) -> np.ndarray:
+def _run(op: str, kernels: tuple, x: np.ndarray, d: int, *flags) -> np.ndarray:
+    """Validate, then run the parallel or one-thread kernel of ``kernels`` (see ``threads.use_parallel``)."""
     x = as_panel(op, x)
     d = check_window(op, d)
     out = np.empty(x.shape)
-    kernel(x, d, block_width(x.shape[1]), *flags, out)
+    par = use_parallel(x.size)
+    kernel = kernels[0] if par else kernels[1]
+    kernel(x, d, block_width(x.shape[1], par), *flags, out)
     return out
 
 
 def ts_sum(x: np.ndarray, d: int) -> np.ndarray:
     """Sum of the ``d`` days ``t-d+1 .. t`` (all must be valid, else NaN). Canonical name ``sum``."""
-    return _run("sum", _sum_kernel, x, d, False)
+    return _run("sum", _SUM, x, d, False)
 
 
 def ts_mean(x: np.ndarray, d: int) -> np.ndarray:
     """Mean of the ``d`` days ``t-d+1 .. t`` (all must be valid, else NaN)."""
-    return _run("ts_mean", _sum_kernel, x, d, True)
+    return _run("ts_mean", _SUM, x, d, True)
 
 
 def stddev(x: np.ndarray, d: int) -> np.ndarray:
     """Sample standard deviation (``d - 1`` denominator) over the window; 0 on a constant window,
     NaN for ``d = 1``."""
-    return _run("stddev", _var_kernel, x, d, False)
+    return _run("stddev", _VAR, x, d, False)
 
 
 def ts_zscore(x: np.ndarray, d: int) -> np.ndarray:
     """``(x[t] - mean) / stddev`` over the window; NaN on a constant window or ``d = 1``."""
-    return _run("ts_zscore", _var_kernel, x, d, True)
+    return _run("ts_zscore", _VAR, x, d, True)
 
 
 def ts_skewness(x: np.ndarray, d: int) -> np.ndarray:
     """Bias-corrected sample skewness (pandas ``rolling.skew``); NaN for ``d < 3`` or a constant window."""
-    return _run("ts_skewness", _moment4_kernel, x, d, False)
+    return _run("ts_skewness", _MOMENT4, x, d, False)
 
 
 def ts_kurtosis(x: np.ndarray, d: int) -> np.ndarray:
     """Bias-corrected excess kurtosis (pandas ``rolling.kurt``); NaN for ``d < 4`` or a constant window."""
-    return _run("ts_kurtosis", _moment4_kernel, x, d, True)
+    return _run("ts_kurtosis", _MOMENT4, x, d, True)
 
 
 def _comoments(op: str, x: np.ndarray, y: np.ndarray, d: int, mode: int) -> np.ndarray:
@@ -594,7 +672,9 @@ def _comoments(op: str, x: np.ndarray, y: np.ndarray, d: int, mode: int) -> np.n
     check_same_shape(op, x, y)
     d = check_window(op, d)
     out = np.empty(x.shape)
-    _comoments_kernel(x, y, d, block_width(x.shape[1]), mode == 1, out)
+    par = use_parallel(x.size)
+    kernel = _COMOMENTS[0] if par else _COMOMENTS[1]
+    kernel(x, y, d, block_width(x.shape[1], par), mode == 1, out)
     return out
 
 
@@ -612,38 +692,36 @@ def correlation(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
 
 def decay_linear(x: np.ndarray, d: int) -> np.ndarray:
     """Weighted mean with weights ``d, d-1, ..., 1`` (today has weight ``d``) normalized to sum 1."""
-    return _run("decay_linear", _decay_linear_kernel, x, d)
-
-
+    return _run("decay_linear", _DECAY_LINEAR, x, d)
 
 
 def ts_max(x: np.ndarray, d: int) -> np.ndarray:
     """Maximum over the window ``t-d+1 .. t``."""
-    return _run("ts_max", _extreme_kernel, x, d, 1.0, False)
+    return _run("ts_max", _EXTREME, x, d, 1.0, False)
 
 
 def ts_min(x: np.ndarray, d: int) -> np.ndarray:
     """Minimum over the window ``t-d+1 .. t``."""
-    return _run("ts_min", _extreme_kernel, x, d, -1.0, False)
+    return _run("ts_min", _EXTREME, x, d, -1.0, False)
 
 
 def ts_argmax(x: np.ndarray, d: int) -> np.ndarray:
     """Position of the window's maximum: 1 = the oldest day (``t-d+1``) .. ``d`` = today, i.e.
     ``np.argmax(window) + 1``; ties give the oldest day."""
-    return _run("ts_argmax", _extreme_kernel, x, d, 1.0, True)
+    return _run("ts_argmax", _EXTREME, x, d, 1.0, True)
 
 
 def ts_argmin(x: np.ndarray, d: int) -> np.ndarray:
     """Position of the window's minimum, same convention as :func:`ts_argmax`."""
-    return _run("ts_argmin", _extreme_kernel, x, d, -1.0, True)
+    return _run("ts_argmin", _EXTREME, x, d, -1.0, True)
 
 
 def product(x: np.ndarray, d: int) -> np.ndarray:
     """Product over the window; an overflow to ±inf gives NaN."""
-    return _run("product", _product_kernel, x, d)
+    return _run("product", _PRODUCT, x, d)
 
 
 def ts_rank(x: np.ndarray, d: int) -> np.ndarray:
     """Percentile rank of today's value among the window's ``d`` values: ``average rank / d`` in
     ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged."""
-    return _run("ts_rank", _ts_rank_kernel, x, d)
+    return _run("ts_rank", _TS_RANK, x, d)
