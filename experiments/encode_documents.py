@@ -190,11 +190,20 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=args.batch_size,
             cache_dir=args.cache_dir,
         )
-        polarity = scorer.polarity(texts)
-        sentiment = ticker_sentiment(dates, tickers, polarity)
+        # only texts that cite a ticker feed a per-stock field: score just those
+        cited = [k for k, ts in enumerate(tickers) if ts]
+        start = time.perf_counter()
+        polarity = scorer.polarity([texts[k] for k in cited])
+        scored = time.perf_counter() - start
+        sentiment = ticker_sentiment(dates[cited], [tickers[k] for k in cited], polarity)
         sentiment.to_parquet(out / "news_sentiment.parquet", index=False)
         summary["sentiment_model_id"] = scorer.model_id
+        summary["sentiment_texts"] = len(cited)
         summary["sentiment_rows"] = len(sentiment)
+        summary["sentiment_seconds"] = round(scored, 2)
+        summary["sentiment_texts_per_second"] = (
+            round(scorer.texts_encoded / scored, 1) if scorer.texts_encoded else None
+        )
     (out / "encode_documents.json").write_text(json.dumps(summary, indent=2))
     rate = summary["texts_per_second"]
     print(
