@@ -17,6 +17,10 @@ train+valid Sharpe at the setting's cost, and the selected set is the best-first
 The test split is read only for the report. The command writes ``results.md``, the PNG charts and
 ``study.json`` (with seeds, settings and the git commit) into ``--out`` (default ``docs/``).
 
+Return cleaning (``--glitch-factor``, ``--max-return``; off by default) masks bad daily returns in the
+backtests of every method alike (a data-cleaning step on the booked returns, never on what a signal
+sees; see ``docs/ace.md``). PPO runs search with uncleaned rewards; their alphas are re-simulated here.
+
 Usage::
 
     python experiments/study_real_data.py --quick            # < 1 minute: slices, tiny budgets
@@ -87,6 +91,13 @@ class Args:
     """keep only the n stocks with the most prices (0: all; --quick: 60)"""
     ppo_minutes: float = 2.0
     """wall-clock limit of one PPO run"""
+    max_return: float = 0.0
+    """return cleaning: a daily return with |r| above this books 0 (0 = off; alpha_env.backtest.cleaning)"""
+    glitch_factor: float = 0.0
+    """return cleaning: one-day glitches (a close off by more than this factor, undone the next day) book 0
+    on both days (0 = off; 1.5 catches the decimal-shift closes of us_2006_2013)"""
+    glitch_band: float = 0.05
+    """how close the next close must come back for --glitch-factor (fraction)"""
     out: str = str(ROOT / "docs")
     """output folder: results.md, results/*.png, results/study.json"""
     progress: bool = True
@@ -307,7 +318,9 @@ def run_random(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[lis
     s = book.ace.settings
     env = AlphaStackEnv(book.ace.panel, max_len=args.max_len, cache_bytes=64 * 2**20,
                         settings=SimulationSettings(delay=s.delay, neutralization=s.neutralization,
-                                                    truncation=s.truncation, cost_bps=cost))
+                                                    truncation=s.truncation, cost_bps=cost,
+                                                    max_return=s.max_return, glitch_factor=s.glitch_factor,
+                                                    glitch_band=s.glitch_band))
     history = random_search(env, args.budget, seed=seed)
     env.close()
     tried = [e for e, ok in zip(history.expressions, history.valid) if e and ok]
@@ -402,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     from alpha_env.ace import ACE, SimulationSettings
+    from alpha_env.backtest.cleaning import return_mask
     from alpha_env.errors import SettingsError
 
     args = _apply_quick(parse_arguments(argv))
@@ -424,7 +438,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         panel = load_dataset(name, args)
         settings = SimulationSettings(delay=1, neutralization="sector" if "sector" in panel.group_names
-                                      else "market", truncation=0.1, cost_bps=0.0)
+                                      else "market", truncation=0.1, cost_bps=0.0,
+                                      max_return=args.max_return, glitch_factor=args.glitch_factor,
+                                      glitch_band=args.glitch_band)
         ace = ACE(panel, settings)
         book = TrialBook(ace, costs, args.criterion)
         books[name] = book
@@ -435,6 +451,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "fields": list(panel.field_names), "dataset_id": panel.dataset_id,
             "neutralization": settings.neutralization, "load_seconds": time.perf_counter() - t0,
         }
+        if settings.backtest().cleans_returns:
+            masked = return_mask(panel.field("returns"), settings.backtest())
+            datasets[name]["masked_returns"] = int(masked.sum())
         jobs: list[tuple[float, str, int | None]] = []
         for cost in [c for c in costs if c in {float(x) for x in args.costs}]:
             for method in args.methods:
@@ -566,14 +585,22 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"* settings: delay 1, neutralization sector (market where a panel has no sectors), truncation 0.1; "
         f"selection on {a['criterion']} (best-first, top {a['top_k']} with PnL correlation <= "
         f"{a['max_correlation']}); every figure below marked *test* is out of sample",
-        "",
     ]
+    if a.get("max_return", 0.0) > 0 or a.get("glitch_factor", 0.0) > 0:
+        rules = ([f"|daily return| > {a['max_return']:g}"] if a.get("max_return", 0.0) > 0 else []) + (
+            [f"one-day glitches (factor > {a['glitch_factor']:g}, back within {a['glitch_band']:.0%} the "
+             "next day)"] if a.get("glitch_factor", 0.0) > 0 else [])
+        lines.append("* return cleaning (booked returns only, signals see the raw data): "
+                     + " and ".join(rules) + " book 0")
+    lines.append("")
     for name, d in doc["datasets"].items():
         lines.append(f"* `{name}`: {d['shape'][0]} dates x {d['shape'][1]} stocks, {d['dates'][0]} .. "
                      f"{d['dates'][1]}; splits "
                      + ", ".join(f"{k} {v[0]}..{v[1]}" for k, v in d["splits"].items())
                      + f"; fields {', '.join(d['fields'])}; {d['simulations']} distinct simulations, "
-                     f"{d['seconds']:.0f} s")
+                     f"{d['seconds']:.0f} s"
+                     + (f"; {d['masked_returns']} returns masked by the cleaning" if "masked_returns" in d
+                        else ""))
     lines.append("")
     runs = doc["runs"]
     for name in doc["datasets"]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from alpha_env.backtest.settings import BacktestSettings, _check_float, _check_int, settings_from_dict
+from alpha_env.backtest.settings import (
+    BacktestSettings,
+    _check_float,
+    _check_int,
+    drop_cleaning_defaults,
+    settings_from_dict,
+)
 from alpha_env.errors import SettingsError
 
 __all__ = ["SimulationSettings"]
@@ -16,7 +22,10 @@ class SimulationSettings:
     """Everything that decides the outcome of a simulation (part of the alpha id).
 
     Backtest fields (see :class:`~alpha_env.backtest.BacktestSettings`): ``delay``, ``decay``,
-    ``neutralization``, ``truncation``, ``book_size``, ``cost_bps``, ``min_stocks``.
+    ``neutralization``, ``truncation``, ``book_size``, ``cost_bps``, ``min_stocks``, and the return
+    cleaning ``max_return``, ``glitch_factor``, ``glitch_band`` (off by default; a data-cleaning step on
+    the returns the backtest books, never on what the signal sees: :mod:`alpha_env.backtest.cleaning`).
+    The cleaning settings enter :meth:`to_dict` (and so the alpha id) only when switched on.
 
     Universe options (applied on top of the panel's own universe, each with data known on the day):
         min_price: a stock is tradable on day t only if its close of day t is at least this (dollars).
@@ -33,6 +42,9 @@ class SimulationSettings:
     book_size: float = 2e7
     cost_bps: float = 0.0
     min_stocks: int = 2
+    max_return: float = 0.0
+    glitch_factor: float = 0.0
+    glitch_band: float = 0.05
     min_price: float = 0.0
     top_n: int | None = None
     adv_window: int = 20
@@ -58,8 +70,9 @@ class SimulationSettings:
         return BacktestSettings(**{f.name: getattr(self, f.name) for f in fields(BacktestSettings)})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (field order)."""
-        return asdict(self)
+        """Plain JSON-ready dict (field order; return-cleaning keys only when they are not at their
+        defaults, see :data:`~alpha_env.backtest.settings.RETURN_CLEANING_DEFAULTS`)."""
+        return drop_cleaning_defaults(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimulationSettings:

@@ -25,7 +25,7 @@ from alpha_env.ace.result import SimulationResult
 from alpha_env.ace.settings import SimulationSettings
 from alpha_env.ace.store import AlphaStore
 from alpha_env.ace.submission import submit_alpha
-from alpha_env.backtest import run_backtest, split_metrics, yearly_metrics
+from alpha_env.backtest import BacktestResult, run_backtest, split_metrics, yearly_metrics
 from alpha_env.errors import SettingsError, StoreError
 from alpha_env.grammar import Expr, canonical, from_stack, parse
 
@@ -33,7 +33,10 @@ if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
     from alpha_env.evaluate import Evaluator
 
-__all__ = ["ACE", "simulation_universe"]
+__all__ = ["ACE", "simulation_universe", "return_cleaning_summary"]
+
+#: Masked held returns listed by :func:`return_cleaning_summary` (largest removed PnL first).
+CLEANING_LISTED = 10
 
 
 def simulation_universe(panel: MarketPanel, settings: SimulationSettings) -> np.ndarray:
@@ -53,6 +56,43 @@ def simulation_universe(panel: MarketPanel, settings: SimulationSettings) -> np.
         volume = panel.field("volume") if panel.has_field("volume") else None
         universe &= compute_universe(panel.field("close"), volume, spec)
     return np.ascontiguousarray(universe)
+
+
+def return_cleaning_summary(
+    bt: BacktestResult, returns: np.ndarray, panel: MarketPanel, listed: int = CLEANING_LISTED
+) -> dict[str, Any]:
+    """What the return cleaning of a backtest did, JSON-ready (``metadata["return_cleaning"]`` of a result).
+
+    Keys: ``masked_returns`` (stock-days of the panel masked), ``masked_held`` (held stock-days among
+    them, which earned 0), ``removed_pnl`` (gross PnL, fraction of the book, those held returns would
+    have booked), ``by_split`` (``masked_held`` and ``removed_pnl`` per split, by holding day) and
+    ``largest`` (up to ``listed`` held masked returns, largest ``|removed PnL|`` first: ``ticker``,
+    ``date``, ``return``, ``weight``, ``pnl``). ``returns`` are the panel's uncleaned ``(T, N)`` returns.
+    """
+    out: dict[str, Any] = {
+        "masked_returns": bt.masked_returns,
+        "masked_held": int(bt.masked_held.sum()),
+        "removed_pnl": float(bt.removed_pnl.sum()),
+        "by_split": {
+            name: {"masked_held": int(bt.masked_held[sl].sum()),
+                   "removed_pnl": float(bt.removed_pnl[sl].sum())}
+            for name, sl in panel.splits.items()
+        },
+        "largest": [],
+    }
+    if bt.return_mask is None or out["masked_held"] == 0:
+        return out
+    pos = bt.positions()
+    t_idx, i_idx = np.nonzero(bt.return_mask & (pos != 0.0))
+    w = pos[t_idx, i_idx]
+    r = returns[t_idx, i_idx]
+    order = np.argsort(-np.abs(w * r), kind="stable")[:listed]
+    out["largest"] = [
+        {"ticker": str(panel.tickers[i_idx[k]]), "date": str(panel.dates[t_idx[k]]),
+         "return": float(r[k]), "weight": float(w[k]), "pnl": float(w[k] * r[k])}
+        for k in order
+    ]
+    return out
 
 
 class ACE:
@@ -158,6 +198,19 @@ class ACE:
         aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
         checks = self._checks(aid, metrics, bt.pnl, bt.degenerate_reason)
         stats = self.evaluator.cache_stats()
+        metadata: dict[str, Any] = {
+            "settings": dict(self._settings_dict),
+            "dataset_id": self.panel.dataset_id,
+            "code_version": alpha_env.__version__,
+            "started_at": started.isoformat(timespec="microseconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "run_time_s": time.perf_counter() - t0,
+            "splits": {k: [int(a), int(b)] for k, (a, b) in self._splits.items()},
+            "check_split": self.thresholds.split,
+            "cache": {"hits": stats.hits, "misses": stats.misses, "entries": stats.entries},
+        }
+        if self._backtest_settings.cleans_returns:
+            metadata["return_cleaning"] = return_cleaning_summary(bt, self._returns, self.panel)
         result = SimulationResult(
             alpha_id=aid,
             expression=text,
@@ -167,17 +220,7 @@ class ACE:
             turnover=bt.turnover,
             dates=np.asarray(self.panel.dates, dtype="datetime64[D]"),
             checks=checks,
-            metadata={
-                "settings": dict(self._settings_dict),
-                "dataset_id": self.panel.dataset_id,
-                "code_version": alpha_env.__version__,
-                "started_at": started.isoformat(timespec="microseconds"),
-                "finished_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "run_time_s": time.perf_counter() - t0,
-                "splits": {k: [int(a), int(b)] for k, (a, b) in self._splits.items()},
-                "check_split": self.thresholds.split,
-                "cache": {"hits": stats.hits, "misses": stats.misses, "entries": stats.entries},
-            },
+            metadata=metadata,
             degenerate_reason=bt.degenerate_reason,
             backtest=bt,
         )

@@ -17,6 +17,10 @@ Semantics (one trading day, signal day ``t``, holding day ``d = t + delay + 1``)
 6. **Trade and hold**: the book of day ``t`` is bought at the close of ``t + delay`` and held to the close
    of ``d``; ``pnl[d] = Σ_i w_t,i · returns[d, i]``. A held stock whose return is NaN earns 0 and is
    counted in ``nan_held[d]``.
+   *Return cleaning* (off by default; ``max_return``, ``glitch_factor``, see
+   :mod:`alpha_env.backtest.cleaning`) masks bad returns before this step: a held stock whose return is
+   masked earns 0 and is counted in ``masked_held[d]`` (not in ``nan_held``), and the PnL it would have
+   booked is in ``removed_pnl[d]``. The IC pairs skip masked returns too. The signal is never cleaned.
 7. **Turnover** ``turnover[d] = Σ|w_t − w_{t−1}|`` (fraction of book; the first book trades from cash) and
    **cost** ``cost_bps·1e-4·turnover[d]`` is subtracted from ``pnl[d]``.
 """
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from alpha_env.backtest.cleaning import clean_returns
 from alpha_env.backtest.kernels import (
     STATUS_FEW_STOCKS,
     STATUS_FLAT,
@@ -72,6 +77,11 @@ class BacktestResult:
         cost: ``(T,)`` cost as a fraction of the book (``cost_bps·1e-4·turnover``).
         long_count, short_count: ``(T,)`` int64 stocks held long / short, by holding day.
         nan_held: ``(T,)`` int64 held stocks whose return was NaN (earned 0), by holding day.
+        masked_held: ``(T,)`` int64 held stocks whose return the return cleaning masked (earned 0), by
+            holding day; zeros when cleaning is off.
+        removed_pnl: ``(T,)`` gross PnL (fraction of book) those masked returns would have booked,
+            ``Σ_i w_i·r_i`` over the masked held stocks; zeros when cleaning is off.
+        return_mask: ``(T, N)`` bool returns masked by the cleaning (held or not); ``None`` when off.
         coverage: ``(T,)`` fraction of the universe with a finite signal, by holding day.
         status: ``(T,)`` int64 per signal day: 0 traded, 1 too few stocks, 2 flat after neutralization.
         valid_count: ``(T,)`` int64 finite signal values inside the universe, per signal day.
@@ -87,6 +97,9 @@ class BacktestResult:
     long_count: np.ndarray
     short_count: np.ndarray
     nan_held: np.ndarray
+    masked_held: np.ndarray
+    removed_pnl: np.ndarray
+    return_mask: np.ndarray | None
     coverage: np.ndarray
     status: np.ndarray
     valid_count: np.ndarray
@@ -100,6 +113,11 @@ class BacktestResult:
     def lag(self) -> int:
         """Days between the signal day and the holding day (``delay + 1``)."""
         return self.settings.delay + 1
+
+    @property
+    def masked_returns(self) -> int:
+        """Returns (stock-days of the whole panel) that the return cleaning masked; 0 when off."""
+        return 0 if self.return_mask is None else int(self.return_mask.sum())
 
     @property
     def held(self) -> np.ndarray:
@@ -204,6 +222,22 @@ def _degenerate_reason(status: np.ndarray, valid: np.ndarray, settings: Backtest
     )
 
 
+def _masked_books(
+    weights: np.ndarray, returns: np.ndarray, mask: np.ndarray | None, lag: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """By holding day: held stocks whose return is masked, and the PnL those returns would have booked."""
+    T = weights.shape[0]
+    count = np.zeros(T, dtype=np.int64)
+    removed = np.zeros(T)
+    if mask is None or lag >= T:
+        return count, removed
+    held = weights[:-lag]  # the book of signal day t is held on day t + lag
+    hit = mask[lag:] & (held != 0.0)
+    count[lag:] = hit.sum(axis=1)
+    removed[lag:] = np.where(hit, held * returns[lag:], 0.0).sum(axis=1)
+    return count, removed
+
+
 def run_backtest(
     signal: np.ndarray,
     returns: np.ndarray,
@@ -217,7 +251,8 @@ def run_backtest(
 
     Args:
         signal: ``(T, N)`` float; NaN = no view on that stock that day.
-        returns: ``(T, N)`` float, ``returns[t] = close[t]/close[t-1] - 1``.
+        returns: ``(T, N)`` float, ``returns[t] = close[t]/close[t-1] - 1`` (cleaned as ``settings``
+            say before they are booked; the array itself is never modified).
         universe: ``(T, N)`` bool, tradable stocks per day.
         groups: ``(N,)`` integer group codes for sector/industry/subindustry neutralization.
         settings: :class:`BacktestSettings` (defaults when ``None``).
@@ -232,7 +267,8 @@ def run_backtest(
         raise SettingsError(f"settings must be BacktestSettings, got {type(settings).__name__}")
     sig = _as_panel("signal", signal, np.float64, None)
     shape = sig.shape
-    ret = _as_panel("returns", returns, np.float64, shape)
+    raw_ret = _as_panel("returns", returns, np.float64, shape)
+    ret, mask = clean_returns(raw_ret, settings)
     uni = _as_panel("universe", universe, np.bool_, shape)
     codes, n_groups = _group_codes(groups, shape[1], settings)
     use_parallel = _parallel(sig.size, parallel)
@@ -252,6 +288,7 @@ def run_backtest(
         n_chunks,
     )
     cost = turnover * (settings.cost_bps * 1e-4)
+    masked_held, removed_pnl = _masked_books(weights, raw_ret, mask, settings.delay + 1)
     return BacktestResult(
         settings=settings,
         weights=weights,
@@ -261,7 +298,10 @@ def run_backtest(
         cost=cost,
         long_count=n_long,
         short_count=n_short,
-        nan_held=nan_held,
+        nan_held=nan_held - masked_held,
+        masked_held=masked_held,
+        removed_pnl=removed_pnl,
+        return_mask=mask,
         coverage=coverage,
         status=status,
         valid_count=valid,

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from alpha_env.errors import SettingsError
 
-__all__ = ["BacktestSettings", "NEUTRALIZATIONS", "settings_from_dict"]
+__all__ = [
+    "BacktestSettings",
+    "NEUTRALIZATIONS",
+    "RETURN_CLEANING_DEFAULTS",
+    "drop_cleaning_defaults",
+    "settings_from_dict",
+]
 
 #: Accepted neutralization modes. ``none`` keeps the raw signal, ``market`` demeans the whole
 #: cross-section, the others demean within the panel group of that name.
 NEUTRALIZATIONS: tuple[str, ...] = ("none", "market", "sector", "industry", "subindustry")
 
+
+#: The return-cleaning settings and their "off" defaults. A settings dict (``to_dict``, and so the alpha
+#: id) names them only when they differ from these, so every id made before they existed still holds.
+RETURN_CLEANING_DEFAULTS: Mapping[str, float] = MappingProxyType(
+    {"max_return": 0.0, "glitch_factor": 0.0, "glitch_band": 0.05}
+)
 
 _S = TypeVar("_S")
 
@@ -35,6 +49,17 @@ class BacktestSettings:
         book_size: gross book in dollars (only scales the dollar figures; PnL is reported as a fraction).
         cost_bps: transaction cost in basis points of traded value (1 bps = 1e-4).
         min_stocks: a day whose signal has fewer finite values (inside the universe) than this holds no book.
+        max_return: return cleaning (0 = off): a daily return with ``|r| > max_return`` (a fraction,
+            0.5 = 50 %) is booked as 0 by every held stock that day, like a NaN return.
+        glitch_factor: return cleaning (0 = off, else > 1): a one-day glitch, i.e. a close that moves by
+            more than this factor either way (``|log(1 + r[t])| > log(glitch_factor)``) and that the next
+            close undoes (``|log((1 + r[t])·(1 + r[t+1]))| < log(1 + glitch_band)``), books 0 on both
+            days ``t`` and ``t + 1``.
+        glitch_band: how close (a fraction, default 0.05) the next close must come back to the close before
+            the jump for ``glitch_factor``; must keep ``1 + glitch_band < glitch_factor``.
+
+    Return cleaning changes only the returns the backtest books (PnL and IC), never the data a signal
+    sees; see :mod:`alpha_env.backtest.cleaning`.
     """
 
     delay: int = 1
@@ -44,6 +69,9 @@ class BacktestSettings:
     book_size: float = 2e7
     cost_bps: float = 0.0
     min_stocks: int = 2
+    max_return: float = 0.0
+    glitch_factor: float = 0.0
+    glitch_band: float = 0.05
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "delay", _check_int("delay", self.delay))
@@ -72,10 +100,17 @@ class BacktestSettings:
         object.__setattr__(self, "truncation", float(self.truncation))
         object.__setattr__(self, "book_size", float(self.book_size))
         object.__setattr__(self, "cost_bps", float(self.cost_bps))
+        _check_cleaning(self)
+
+    @property
+    def cleans_returns(self) -> bool:
+        """Whether a return-cleaning setting (``max_return``, ``glitch_factor``) is on."""
+        return self.max_return > 0.0 or self.glitch_factor > 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the settings (JSON-ready; the key order is the field order)."""
-        return asdict(self)
+        """Plain dict of the settings (JSON-ready; the key order is the field order). The return-cleaning
+        settings appear only when they differ from :data:`RETURN_CLEANING_DEFAULTS`."""
+        return drop_cleaning_defaults(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BacktestSettings:
@@ -90,6 +125,28 @@ def settings_from_dict(cls: type[_S], data: dict[str, Any], what: str) -> _S:
     if unknown:
         raise SettingsError(f"unknown {what} setting(s): {', '.join(unknown)}")
     return cls(**data)
+
+
+def drop_cleaning_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the return-cleaning keys that hold their default (off) value."""
+    return {k: v for k, v in data.items()
+            if k not in RETURN_CLEANING_DEFAULTS or v != RETURN_CLEANING_DEFAULTS[k]}
+
+
+def _check_cleaning(s: Any) -> None:
+    """Validate and normalise the return-cleaning fields of ``s`` (a frozen settings dataclass)."""
+    for name in RETURN_CLEANING_DEFAULTS:
+        _check_float(name, getattr(s, name))
+        object.__setattr__(s, name, float(getattr(s, name)))
+    if s.max_return < 0:
+        raise SettingsError(f"max_return must be >= 0 (a fraction; 0 = off), got {s.max_return}")
+    if not 0.0 < s.glitch_band < 1.0:
+        raise SettingsError(f"glitch_band must be in (0, 1) (a fraction), got {s.glitch_band}")
+    if s.glitch_factor != 0.0 and not s.glitch_factor > 1.0 + s.glitch_band:
+        raise SettingsError(
+            f"glitch_factor must be 0 (off) or > 1 + glitch_band = {1.0 + s.glitch_band:g} "
+            f"(a price ratio, e.g. 1.5), got {s.glitch_factor}"
+        )
 
 
 def _check_int(name: str, value: Any) -> int:

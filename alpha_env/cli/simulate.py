@@ -31,6 +31,16 @@ def add_settings_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cost-bps", type=float, default=0.0, help="cost in bps of traded value (default 0)")
     g.add_argument("--top-n", type=int, default=None, help="trade only the N most liquid stocks by adv20")
     g.add_argument("--min-price", type=float, default=0.0, help="trade only stocks with close >= this")
+    c = p.add_argument_group("return cleaning (off by default; changes only the returns the backtest "
+                             "books, never what the signal sees)")
+    c.add_argument("--max-return", type=float, default=0.0,
+                   help="a daily return with |r| above this fraction books 0, e.g. 0.5 (default 0 = off)")
+    c.add_argument("--glitch-factor", type=float, default=0.0,
+                   help="a one-day close move by more than this factor either way that the next close "
+                        "undoes books 0 on both days, e.g. 1.5 (default 0 = off)")
+    c.add_argument("--glitch-band", type=float, default=0.05,
+                   help="how close (fraction) the next close must come back for --glitch-factor "
+                        "(default 0.05)")
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -40,6 +50,7 @@ def settings_from_args(args: argparse.Namespace):
     return SimulationSettings(
         delay=args.delay, decay=args.decay, neutralization=args.neutralization, truncation=args.truncation,
         book_size=args.book_size, cost_bps=args.cost_bps, top_n=args.top_n, min_price=args.min_price,
+        max_return=args.max_return, glitch_factor=args.glitch_factor, glitch_band=args.glitch_band,
     )
 
 
@@ -70,6 +81,16 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     print_report(result, console, yearly=args.yearly)
+    cleaning = result.metadata.get("return_cleaning")
+    if cleaning is not None:
+        worst = cleaning["largest"][:3]
+        console.print(
+            f"return cleaning: {cleaning['masked_returns']} returns masked, "
+            f"{cleaning['masked_held']} of them held (booked 0 instead of "
+            f"{cleaning['removed_pnl']:+.2%} of the book)"
+            + ("; largest: " + ", ".join(f"{x['ticker']} {x['date']} r={x['return']:+.1%}" for x in worst)
+               if worst else "")
+        )
     where = "not stored" if store is None else f"stored in {store.path}"
     console.print(f"alpha id {result.alpha_id} ({where})" + (f"; PnL plot: {png}" if png else ""))
     return 0
