@@ -105,6 +105,15 @@ class Args:
     """wall-clock guard per training run"""
     threads: int = 1
     """torch intra-op threads"""
+    hindsight: bool = True
+    """before PPO, fine-tune the actor on (news, expressions that paid after similar news) pairs from the
+    train split (``agents.hindsight``); each condition with its own documents"""
+    hindsight_corpus: int = 300
+    """candidate expressions of the hindsight stage (each also negated)"""
+    hindsight_neighbours: int = 40
+    """train dates averaged per date in the hindsight payoff estimate"""
+    hindsight_epochs: int = 6
+    """teacher-forcing epochs of the hindsight stage"""
     out: str = "runs/doc_conditioning"
     """output folder (JSON + markdown)"""
     quick: bool = False
@@ -204,6 +213,39 @@ def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path,
     return model, tracker, seconds
 
 
+def hindsight_checkpoint(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, folder: Path,
+                         name: str) -> tuple[Path, dict[str, Any]]:
+    """Run the hindsight document stage (``agents.hindsight``) from ``checkpoint`` with ``table``'s news;
+    returns the new checkpoint (``folder/name.pt``) and a summary of the targets."""
+    from agents.hindsight import HindsightSettings, build_hindsight_targets, hindsight_finetune
+    from alpha_env.ace import ACE
+    from alpha_env.grammar import Codebook
+    from encoders import load_checkpoint, save_checkpoint
+
+    settings = HindsightSettings(corpus_size=args.hindsight_corpus, neighbours=args.hindsight_neighbours,
+                                 epochs=args.hindsight_epochs, corpus_max_len=args.max_len, seed=seed)
+    if args.quick:
+        settings = HindsightSettings.quick(seed=seed, corpus_max_len=args.max_len)
+    train = panel.splits["train"]
+    decisions = np.arange((train.start or 0) + max(args.doc_days, 60), train.stop - args.horizon - 1)
+    started = time.perf_counter()
+    targets = build_hindsight_targets(ACE(panel), table, decisions, horizon=args.horizon,
+                                      doc_days=args.doc_days, settings=settings)
+    codebook = Codebook.default()
+    decoder = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model
+    history = hindsight_finetune(decoder, codebook, targets, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.pt"
+    summary = {"candidates": len(targets.expressions), "decision_dates": int(targets.decisions.size),
+               "distinct_first_targets": len(set(targets.targets[:, 0].tolist())),
+               "first_target_payoff": float(targets.payoffs[targets.targets[:, 0],
+                                                            np.arange(targets.decisions.size)].mean()),
+               "best_single_payoff_in_sample": float(targets.payoffs.mean(axis=1).max()),
+               "train_loss": list(history.train_loss), "seconds": time.perf_counter() - started}
+    save_checkpoint(decoder, path, extra={"hindsight": summary})
+    return path, summary
+
+
 def evaluate_policy(policy: Any, envs: list[Any], dates: np.ndarray, samples: int, seed: int) -> list[dict]:
     """Sample ``samples`` expressions per decision date from ``policy`` and reward them as in training.
 
@@ -238,6 +280,26 @@ def evaluate_policy(policy: Any, envs: list[Any], dates: np.ndarray, samples: in
                                   "reason": info.get("reason"), "expression": info.get("expression")}
         out.extend(r for r in results if r is not None)
     return out
+
+
+def _heldout(args: Args, checkpoint: Path, panel: Any, table: Any, seed: int, env_kwargs: dict,
+             envs: list[Any], dates: np.ndarray, regime_of: dict[str, int]) -> dict[str, Any]:
+    """Held-out summary of the actor in ``checkpoint`` as PPO would start from it (no training)."""
+    from agents import FineTuneSettings, build_agent
+    from alpha_env.grammar import Codebook
+    from encoders import load_checkpoint
+
+    env_fn = make_env_fn(panel, max_len=args.max_len, store=None, document_embeddings=table, **env_kwargs)
+    vec_env = make_vec(env_fn, args.n_envs, seed, "dummy")
+    config = load_checkpoint(checkpoint, Codebook.default(), kind="alpha_decoder").model.config.to_dict()
+    settings = FineTuneSettings(n_steps=args.n_steps, batch_size=args.batch_size)
+    model = build_agent("ppo", vec_env, decoder_config=config, init_checkpoint=checkpoint, settings=settings,
+                        seed=seed)
+    episodes = evaluate_policy(model.policy, envs, dates, args.eval_samples, 20_000 + seed)
+    summary = summarise(episodes, regime_of)
+    summary["doc_sensitivity"] = document_sensitivity(model.policy, envs[0], dates, regime_of)
+    vec_env.close()
+    return summary
 
 
 def document_sensitivity(policy: Any, env: Any, dates: np.ndarray, regime_of: dict[str, int]) -> float:
@@ -365,14 +427,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reference = reference_levels(panel, eval_panel, eval_idx, train_idx, args, regime)
 
     runs: list[dict[str, Any]] = []
+    out = Path(args.out) if Path(args.out).is_absolute() else ROOT / args.out
     for seed in seeds:
         for condition in CONDITIONS:
             table = document_table(panel, None if condition == "matching" else 10_000 + seed)
-            model, tracker, seconds = train_agent(args, panel, table, seed, checkpoint, env_kwargs)
-            rewards = tracker.history.rewards
-            q = max(1, len(rewards) // 4)
             envs = [AlphaStackEnv(eval_panel, max_len=args.max_len, document_embeddings=table, **env_kwargs)
                     for _ in range(min(8, eval_idx.size * args.eval_samples))]
+            init, stage = checkpoint, None
+            if args.hindsight:
+                init, targets = hindsight_checkpoint(args, panel, table, seed, checkpoint,
+                                                     out / "checkpoints",
+                                                     f"hindsight_{args.market}_{condition}_{seed}")
+                stage = {"targets": targets}
+                before = _heldout(args, init, panel, table, seed, env_kwargs, envs, dates[eval_idx],
+                                  regime_of)
+                stage["heldout"] = before
+                console.print(f"  seed {seed} {condition:9s}: hindsight stage {targets['seconds']:.0f} s, "
+                              f"{targets['distinct_first_targets']} distinct first targets, held-out "
+                              f"{before['mean_reward']:+.3f} (calm {before['calm']:+.2f}, stressed "
+                              f"{before['stressed']:+.2f}) before PPO; KL {before['doc_sensitivity']:.1e}")
+            model, tracker, seconds = train_agent(args, panel, table, seed, init, env_kwargs)
+            rewards = tracker.history.rewards
+            q = max(1, len(rewards) // 4)
             episodes = evaluate_policy(model.policy, envs, dates[eval_idx], args.eval_samples, 20_000 + seed)
             sensitivity = document_sensitivity(model.policy, envs[0], dates[eval_idx], regime_of)
             for env in envs:
@@ -385,7 +461,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    "train_reward_first_quarter": float(np.mean(rewards[:q])),
                    "train_reward_last_quarter": float(np.mean(rewards[-q:])),
                    "top_expression": top[0].expression if top else None,
-                   "heldout": summary, "episodes": episodes}
+                   "hindsight": stage, "heldout": summary, "episodes": episodes}
             runs.append(run)
             console.print(f"  seed {seed} {condition:9s}: {tracker.n_evaluations} evaluations in "
                           f"{seconds:.0f} s; "
@@ -395,7 +471,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           f"first-token KL calm vs stressed {sensitivity:.1e}")
 
     report = _report(args, seeds, runs, reference, eval_idx, dates, time.perf_counter() - started)
-    out = Path(args.out) if Path(args.out).is_absolute() else ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     name = args.market + ("_quick" if args.quick else "")
     (out / f"{name}.json").write_text(json.dumps(report, indent=2))
