@@ -17,9 +17,10 @@ train+valid Sharpe at the setting's cost, and the selected set is the best-first
 The test split is read only for the report. The command writes ``results.md``, the PNG charts and
 ``study.json`` (with seeds, settings and the git commit) into ``--out`` (default ``docs/``).
 
-Return cleaning (``--glitch-factor``, ``--max-return``; off by default) masks bad daily returns in the
-backtests of every method alike (a data-cleaning step on the booked returns, never on what a signal
-sees; see ``docs/ace.md``). PPO runs search with uncleaned rewards; their alphas are re-simulated here.
+Return cleaning masks bad daily returns in the backtests of every method alike, PPO's rewards included
+(a data-cleaning step on the booked returns, never on what a signal sees; see ``docs/ace.md``): by
+default one-day glitches (``--glitch-factor 1.5``, the decimal-shift closes of us_2006_2013); ``0`` turns
+it off, ``--max-return`` adds a blunt cap.
 
 Usage::
 
@@ -93,7 +94,7 @@ class Args:
     """wall-clock limit of one PPO run"""
     max_return: float = 0.0
     """return cleaning: a daily return with |r| above this books 0 (0 = off; alpha_env.backtest.cleaning)"""
-    glitch_factor: float = 0.0
+    glitch_factor: float = 1.5
     """return cleaning: one-day glitches (a close off by more than this factor, undone the next day) book 0
     on both days (0 = off; 1.5 catches the decimal-shift closes of us_2006_2013)"""
     glitch_band: float = 0.05
@@ -367,7 +368,9 @@ def run_ppo(
                 "--total-timesteps", str(steps), "--time-limit-minutes", str(args.ppo_minutes),
                 "--max-evaluations", str(args.budget), "--cost-bps", str(cost),
                 "--max-len", str(args.max_len), "--top-n", str(max(50, args.top_k)), "--runs-dir", tmp,
-                "--actor-init", "random" if method == "ppo_random" else "pretrained"]
+                "--actor-init", "random" if method == "ppo_random" else "pretrained",
+                "--glitch-factor", str(args.glitch_factor), "--glitch-band", str(args.glitch_band),
+                "--max-return", str(args.max_return)]
         if method == "ppo_docs":
             argv.append("--doc-mode")
         if not args.progress:

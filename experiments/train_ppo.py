@@ -85,6 +85,13 @@ class Args:
     """backtest delay in days (0 or 1)"""
     cost_bps: float = 0.0
     """transaction cost in basis points of traded value (reward and reports)"""
+    glitch_factor: float = 0.0
+    """return cleaning: one-day price glitches (a close off by more than this factor either way, undone the
+    next day) book 0 in the reward and reports; 0 = off, 1.5 recommended on real data (docs/ace.md)"""
+    glitch_band: float = 0.05
+    """how close (fraction) the next close must come back to the pre-jump close for --glitch-factor"""
+    max_return: float = 0.0
+    """return cleaning: any daily return above this size books 0 (0 = off)"""
     doc_mode: bool = False
     """document-conditioned episodes: a decision date, the news before it, the Sharpe of the days after"""
     embeddings: str | None = None
@@ -182,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # ---- market, backtest settings, documents
     panel = load_market(args.data)
     settings = SimulationSettings(delay=args.delay, neutralization=args.neutralization,
-                                  cost_bps=args.cost_bps)
+                                  cost_bps=args.cost_bps, glitch_factor=args.glitch_factor,
+                                  glitch_band=args.glitch_band, max_return=args.max_return)
     codebook = Codebook.default()
     embeddings = _document_table(args, panel, console) if args.doc_mode else None
     env_kwargs: dict[str, Any] = {"cache_bytes": args.cache_mb * 2**20}
@@ -319,6 +327,7 @@ def _summary(args: Args, tracker: Any, ace: Any, panel: Any, run_dir: Path, stor
     summary: dict[str, Any] = {
         "run": run_dir.name, "run_dir": str(run_dir), "store": str(store_path),
         "algo": args.algo, "actor_init": args.actor_init, "checkpoint": str(checkpoint), "seed": args.seed,
+        "simulation_settings": ace.settings.to_dict(),
         "timesteps": int(timesteps), "evaluations": tracker.n_evaluations,
         "valid_rate": float(np.mean(tracker.history.valid)) if tracker.n_evaluations else float("nan"),
         "unique_alphas": len(tracker.records), "train_seconds": train_seconds, "total_seconds": total_seconds,

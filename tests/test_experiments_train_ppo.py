@@ -34,7 +34,7 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
     tiny = ["--n-envs", "2", "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1", "--no-progress",
             "--time-limit-minutes", "3", "--checkpoint", str(tmp_path / "decoder.pt"), "--quick-pretrain",
             "--runs-dir", str(tmp_path / "runs"), "--top-n", "5"]
-    first = _run(["--total-timesteps", "128", "--exp-name", "e2e", *tiny], tmp_path)
+    first = _run(["--total-timesteps", "128", "--exp-name", "e2e", "--glitch-factor", "1.5", *tiny], tmp_path)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "pretraining one first" in first.stdout  # the missing checkpoint was produced and said so
     assert (tmp_path / "decoder.pt").is_file()
@@ -42,6 +42,7 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
     assert run_dir.name.startswith("AlphaStack-v0__e2e__0__")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["timesteps"] >= 128 and summary["evaluations"] > 0
+    assert summary["simulation_settings"]["glitch_factor"] == 1.5  # rewards book cleaned returns
     assert "Alpha database" in first.stdout and str(run_dir) in first.stdout.replace("\n", "")
 
     events = list(run_dir.glob("events.out.tfevents.*"))
