@@ -62,9 +62,9 @@ class HindsightSettings:
     negations: bool = True
     neighbours: int = 40
     top_k: int = 3
-    epochs: int = 6
+    epochs: int = 40
     batch_size: int = 64
-    lr: float = 5e-4
+    lr: float = 2e-3
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -112,8 +112,10 @@ class Args:
     """candidate expressions of the hindsight stage (each also negated)"""
     hindsight_neighbours: int = 40
     """train dates averaged per date in the hindsight payoff estimate"""
-    hindsight_epochs: int = 6
+    hindsight_epochs: int = 40
     """teacher-forcing epochs of the hindsight stage"""
+    hindsight_lr: float = 2e-3
+    """peak learning rate of the hindsight stage"""
     out: str = "runs/doc_conditioning"
     """output folder (JSON + markdown)"""
     quick: bool = False
@@ -223,7 +225,8 @@ def hindsight_checkpoint(args: Args, panel: Any, table: Any, seed: int, checkpoi
     from encoders import load_checkpoint, save_checkpoint
 
     settings = HindsightSettings(corpus_size=args.hindsight_corpus, neighbours=args.hindsight_neighbours,
-                                 epochs=args.hindsight_epochs, corpus_max_len=args.max_len, seed=seed)
+                                 epochs=args.hindsight_epochs, lr=args.hindsight_lr,
+                                 corpus_max_len=args.max_len, seed=seed)
     if args.quick:
         settings = HindsightSettings.quick(seed=seed, corpus_max_len=args.max_len)
     train = panel.splits["train"]

@@ -55,6 +55,7 @@ __all__ = [
 def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
+    inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -89,7 +90,7 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
                 s1[k] += v - ref[k] if ok else 0.0
                 bad[k] += 0.0 if ok else 1.0
                 tot = s1[k] + n * ref[k]
-                ot[k] = np.nan if bad[k] > 0.0 else (tot / n if mean else tot)
+                ot[k] = np.nan if bad[k] > 0.0 else (tot * inv_n if mean else tot)
             if t < d - 1:
                 ot[:] = np.nan
 
@@ -106,6 +107,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
     """
     T, N = x.shape
     n = float(d)
+    inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     inv_n1 = 1.0 / (n - 1.0) if d > 1 else np.nan
     for b in prange((N + width - 1) // width):
         j0 = b * width
@@ -168,7 +170,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
             for k in range(w):
-                m = s1[k] / n
+                m = s1[k] * inv_n
                 var = (s2[k] - s1[k] * m) * inv_n1
                 sd = np.sqrt(var) if (var > 0.0 and run[k] < n) else 0.0
                 if zscore:
@@ -188,6 +190,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
     """ts_skewness (``kurt=False``) or ts_kurtosis: pandas' bias-corrected estimators."""
     T, N = x.shape
     n = float(d)
+    inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -246,13 +249,13 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 bad[k] += 0.0 if ok else 1.0
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
-                m = s1[k] / n
-                a2 = s2[k] / n
-                a3 = s3[k] / n
+                m = s1[k] * inv_n
+                a2 = s2[k] * inv_n
+                a3 = s3[k] * inv_n
                 m2 = a2 - m * m
                 m3 = a3 - 3.0 * m * a2 + 2.0 * m * m * m
                 if kurt:
-                    m4 = s4[k] / n - 4.0 * m * a3 + 6.0 * m * m * a2 - 3.0 * m * m * m * m
+                    m4 = s4[k] * inv_n - 4.0 * m * a3 + 6.0 * m * m * a2 - 3.0 * m * m * m * m
                     num = (n * n - 1.0) * m4 / (m2 * m2) - 3.0 * (n - 1.0) * (n - 1.0)
                     res = num / ((n - 2.0) * (n - 3.0))
                 else:
@@ -278,6 +281,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
     """
     T, N = x.shape
     n = float(d)
+    inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
+    inv_n1 = 1.0 / (n - 1.0) if d > 1 else np.nan
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -293,9 +298,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         runy = np.zeros(w)
         px = np.full(w, np.nan)
         py = np.full(w, np.nan)
-        tn = np.zeros(w)
-        ta = np.zeros(w)
-        tb = np.zeros(w)
+        okf = np.zeros(w)  # 1.0 where today's window is complete and neither series constant
+        redo = np.zeros(w)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
@@ -378,28 +382,31 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                 runy[k] = runy[k] + 1.0 if v == py[k] else 1.0
                 px[k] = u if ok else np.nan
                 py[k] = v if ok else np.nan
+                okf[k] = 1.0 if ((runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)) else 0.0
             if corr:
                 for k in range(w):
-                    cxy = sxy[k] - sx[k] * sy[k] / n
-                    cxx = sxx[k] - sx[k] * sx[k] / n
-                    cyy = syy[k] - sy[k] * sy[k] / n
-                    ok = (runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)
-                    tn[k] = cxy
-                    ta[k] = cxx if ok else 0.0
-                    tb[k] = cyy
-                for k in range(w):
-                    q = ta[k] * tb[k]
-                    res = tn[k] / np.sqrt(q)
-                    ot[k] = min(1.0, max(-1.0, res)) if q > 0.0 else np.nan
-                for k in range(w):
-                    if ot[k] != ot[k] and ta[k] > 0.0 and tb[k] > 0.0:  # the product underflowed
-                        res = tn[k] / (np.sqrt(ta[k]) * np.sqrt(tb[k]))
+                    cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                    cxx = sxx[k] - sx[k] * sx[k] * inv_n
+                    cyy = syy[k] - sy[k] * sy[k] * inv_n
+                    ok = (okf[k] > 0.0) & (cxx > 0.0) & (cyy > 0.0)
+                    q = cxx * cyy
+                    res = cxy / np.sqrt(q)
+                    res = res if res < 1.0 else 1.0
+                    res = res if res > -1.0 else -1.0
+                    ot[k] = res if (ok & (q > 0.0)) else np.nan
+                    redo[k] = 1.0 if (ok & (q == 0.0)) else 0.0  # (no sum here: a float reduction
+                    # would keep the loop from vectorizing)
+                for k in range(w):  # var_x * var_y underflowed: divide by each square root instead
+                    if redo[k] > 0.0:
+                        cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                        cxx = sxx[k] - sx[k] * sx[k] * inv_n
+                        cyy = syy[k] - sy[k] * sy[k] * inv_n
+                        res = cxy / (np.sqrt(cxx) * np.sqrt(cyy))
                         ot[k] = min(1.0, max(-1.0, res))
             else:
                 for k in range(w):
-                    cxy = sxy[k] - sx[k] * sy[k] / n
-                    ok = (runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)
-                    ot[k] = cxy / (n - 1.0) if ok else np.nan
+                    cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                    ot[k] = cxy * inv_n1 if okf[k] > 0.0 else np.nan
             if t < d - 1 or d < 2:
                 ot[:] = np.nan
 
@@ -413,7 +420,7 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
     ``W_t = W_{t-1} - S_{t-1} + d * x_t`` with ``S`` the plain window sum."""
     T, N = x.shape
     n = float(d)
-    total = n * (n + 1.0) / 2.0
+    inv_total = 2.0 / (n * (n + 1.0))  # 1 / sum of the weights
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -451,7 +458,7 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                 # every old weight drops by one (minus the sum of rows t-d .. t-1), today enters with d
                 ws[k] = ws[k] - s[k] + n * dv
                 s[k] += dv - old
-                ot[k] = np.nan if bad[k] > 0.0 else ws[k] / total + ref[k]
+                ot[k] = np.nan if bad[k] > 0.0 else ws[k] * inv_total + ref[k]
             if t < d - 1:
                 ot[:] = np.nan
 
@@ -569,6 +576,7 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
     """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step."""
     T, N = x.shape
     n = float(d)
+    inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -594,7 +602,7 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
                     v = xt[k]
                     score[k] += 1.0 if u < v else (0.5 if u == v else 0.0)
             for k in range(w):
-                ot[k] = np.nan if bad[k] > 0.0 else score[k] / n
+                ot[k] = np.nan if bad[k] > 0.0 else score[k] * inv_n
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_ts_rank_body`.
