@@ -1,7 +1,8 @@
 """The real-data study: do searched alphas hold up out of sample better than the baselines?
 
-On each dataset (``sp500_2013_2018`` with sectors, ``us_2006_2013`` with sectors and the per-stock
-``news_count`` field) and each cost setting, every method gets the same evaluation budget per seed:
+On each dataset (``sp500_2013_2018`` with sectors, ``us_2006_2013`` with sectors, the per-stock
+``news_count`` field and, with ``--news-sentiment``, the ``news_sentiment`` field of the encoded news)
+and each cost setting, every method gets the same evaluation budget per seed:
 
 * ``gp`` — genetic programming (:mod:`agents.genetic`), fitness = train-split Sharpe;
 * ``random`` — masked random search (:func:`agents.random_search.random_search` on an AlphaStackEnv);
@@ -99,6 +100,12 @@ class Args:
     on both days (0 = off; 1.5 catches the decimal-shift closes of us_2006_2013)"""
     glitch_band: float = 0.05
     """how close the next close must come back for --glitch-factor (fraction)"""
+    news_sentiment: str | None = None
+    """per-stock news_sentiment table (``experiments/encode_documents.py --sentiment-model``) added as a
+    field to the datasets that have news (cells without news: 0)"""
+    doc_embeddings: str | None = None
+    """document-embedding table (``experiments/encode_documents.py``) the ppo_docs runs read (default:
+    train_ppo.py's own encoding of the news)"""
     out: str = str(ROOT / "docs")
     """output folder: results.md, results/*.png, results/study.json"""
     progress: bool = True
@@ -121,6 +128,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> Args:
             parser.add_argument(flag, default=default, action=argparse.BooleanOptionalAction)
         elif typing.get_origin(kind) is list:
             parser.add_argument(flag, default=default, nargs="+", type=typing.get_args(kind)[0])
+        elif type(None) in typing.get_args(kind):  # optional: the other member parses the value
+            inner = next(a for a in typing.get_args(kind) if a is not type(None))
+            parser.add_argument(flag, default=default, type=inner)
         else:
             parser.add_argument(flag, default=default, type=kind)
     return Args(**vars(parser.parse_args(argv)))
@@ -149,8 +159,9 @@ def slice_panel(panel: Any, n_dates: int, n_stocks: int) -> Any:
                        documents=panel.documents)
 
 
-def load_dataset(name: str, args: Args) -> Any:
-    """Load one dataset (``synthetic`` = the embedded market) and slice it as the arguments say."""
+def load_dataset(name: str, args: Args, notes: dict[str, Any] | None = None) -> Any:
+    """Load one dataset (``synthetic`` = the embedded market), add ``--news-sentiment`` where it has news,
+    and slice it as the arguments say; what was added is recorded in ``notes``."""
     from alpha_env.data import load_panel, synthetic_market
     from alpha_env.errors import DataError
 
@@ -161,6 +172,13 @@ def load_dataset(name: str, args: Args) -> Any:
         if not path.exists():
             raise DataError(f"dataset {name!r} not found at {path} (set --data-root)")
         panel = load_panel(path)
+    if args.news_sentiment and panel.documents is not None and len(panel.documents) > 0:
+        from alpha_env.data import attach_daily_field, read_daily_field
+
+        table = read_daily_field(args.news_sentiment, "news_sentiment")
+        panel, counts = attach_daily_field(panel, table, "news_sentiment")
+        if notes is not None:
+            notes["news_sentiment"] = {"file": str(args.news_sentiment), **counts}
     if args.n_dates or args.n_stocks:
         panel = slice_panel(panel, args.n_dates, args.n_stocks)
     return panel
@@ -373,6 +391,8 @@ def run_ppo(
                 "--max-return", str(args.max_return)]
         if method == "ppo_docs":
             argv.append("--doc-mode")
+            if args.doc_embeddings:
+                argv += ["--embeddings", str(args.doc_embeddings)]
         if not args.progress:
             argv.append("--no-progress")
         proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "train_ppo.py"), *argv],
@@ -439,7 +459,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     library: dict[str, list[str]] = {}
     for name in args.datasets:
         t0 = time.perf_counter()
-        panel = load_dataset(name, args)
+        notes: dict[str, Any] = {}
+        panel = load_dataset(name, args, notes)
         settings = SimulationSettings(delay=1, neutralization="sector" if "sector" in panel.group_names
                                       else "market", truncation=0.1, cost_bps=0.0,
                                       max_return=args.max_return, glitch_factor=args.glitch_factor,
@@ -452,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "splits": {k: [str(panel.dates[v.start or 0]), str(panel.dates[v.stop - 1])]
                        for k, v in panel.splits.items()},
             "fields": list(panel.field_names), "dataset_id": panel.dataset_id,
-            "neutralization": settings.neutralization, "load_seconds": time.perf_counter() - t0,
+            "neutralization": settings.neutralization, "load_seconds": time.perf_counter() - t0, **notes,
         }
         if settings.backtest().cleans_returns:
             masked = return_mask(panel.field("returns"), settings.backtest())

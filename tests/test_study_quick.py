@@ -63,3 +63,23 @@ def test_arguments_and_bad_method(tmp_path):
     with pytest.raises(SettingsError, match="unknown method"):
         study_real_data.main(["--quick", "--datasets", "synthetic", "--methods", "magic",
                               "--out", str(tmp_path)])
+
+
+def test_news_sentiment_becomes_a_field_the_searches_can_use(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from alpha_env.data import synthetic_market
+
+    panel = synthetic_market(seed=0)
+    rng = np.random.default_rng(0)
+    rows = [(str(panel.dates[t]), panel.tickers[j], float(rng.uniform(-1, 1)))
+            for t in range(0, 300, 3) for j in range(0, 60, 7)]
+    path = tmp_path / "news_sentiment.parquet"
+    pd.DataFrame(rows, columns=["date", "ticker", "news_sentiment"]).to_parquet(path)
+    doc = study_real_data.main(["--quick", "--datasets", "synthetic", "--methods", "alpha101", "gp",
+                                "--costs", "0", "--news-sentiment", str(path), "--out", str(tmp_path / "o"),
+                                "--no-progress"])
+    info = doc["datasets"]["synthetic"]
+    assert "news_sentiment" in info["fields"]
+    assert info["news_sentiment"]["used"] == len(rows) and info["news_sentiment"]["file"] == str(path)

@@ -5,6 +5,7 @@ seeded default with planted signals), :func:`check_dataset` / :func:`validate_pr
 :class:`DocumentStore` (dated texts with point-in-time access). See ``docs/data.md``.
 """
 
+from alpha_env.data.daily_fields import attach_daily_field, read_daily_field
 from alpha_env.data.documents import Document, DocumentStore, load_news
 from alpha_env.data.loaders import (
     check_dataset,
@@ -44,4 +45,6 @@ __all__ = [
     "PLANTED",
     "REGIMES",
     "long_short_sharpe",
+    "attach_daily_field",
+    "read_daily_field",
 ]
