@@ -118,9 +118,12 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
     return parser
 
 
-def parse_args(cls: type, argv: Sequence[str] | None = None) -> Any:
-    """Parse the command line into an instance of the dataclass ``cls``."""
-    namespace = build_parser(cls).parse_args(argv)
+def parse_args(cls: type, argv: Sequence[str] | None = None, description: str | None = None) -> Any:
+    """Parse the command line into an instance of the dataclass ``cls``.
+
+    ``description`` heads ``--help`` (default: the first line of the dataclass's docstring).
+    """
+    namespace = build_parser(cls, description).parse_args(argv)
     return cls(**vars(namespace))
 
 

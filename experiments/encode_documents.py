@@ -27,8 +27,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -41,6 +39,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "experiments") not in sys.path:  # _common, also when imported by file path
+    sys.path.insert(0, str(ROOT / "experiments"))
+
+import _common  # noqa: E402
 
 from alpha_env.data import load_news  # noqa: E402
 from alpha_env.errors import AlphaEnvError, DataError  # noqa: E402
@@ -80,16 +82,8 @@ class Args:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    """Command line → :class:`Args` (one ``--flag`` per field)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for field in dataclasses.fields(Args):
-        flag = "--" + field.name.replace("_", "-")
-        if field.type == "bool":
-            parser.add_argument(flag, action="store_true")
-        else:
-            kind = int if "int" in str(field.type) else str
-            parser.add_argument(flag, type=kind, default=field.default)
-    args = Args(**vars(parser.parse_args(argv)))
+    """Command line → :class:`Args` (one ``--flag`` per field; ``--quick`` then shrinks the job)."""
+    args = _common.parse_args(Args, argv, description=__doc__.split("\n")[0])
     if args.quick:
         args.limit = min(args.limit or 200, 200)
         args.max_length = min(args.max_length, 64)

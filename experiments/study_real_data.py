@@ -52,6 +52,8 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "experiments") not in sys.path:
     sys.path.insert(0, str(ROOT / "experiments"))
 
+from _common import parse_args  # noqa: E402
+
 __all__ = ["Args", "Trial", "TrialBook", "RunSummary", "slice_panel", "parse_arguments", "render_markdown",
            "main"]
 
@@ -114,26 +116,7 @@ class Args:
 
 def parse_arguments(argv: Sequence[str] | None = None) -> Args:
     """Parse the command line into :class:`Args` (``--kebab-case`` per field; lists take several values)."""
-    import argparse
-    import typing
-
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    hints = typing.get_type_hints(Args)
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        kind = hints[f.name]
-        if kind is bool:
-            parser.add_argument(flag, default=default, action=argparse.BooleanOptionalAction)
-        elif typing.get_origin(kind) is list:
-            parser.add_argument(flag, default=default, nargs="+", type=typing.get_args(kind)[0])
-        elif type(None) in typing.get_args(kind):  # optional: the other member parses the value
-            inner = next(a for a in typing.get_args(kind) if a is not type(None))
-            parser.add_argument(flag, default=default, type=inner)
-        else:
-            parser.add_argument(flag, default=default, type=kind)
-    return Args(**vars(parser.parse_args(argv)))
+    return parse_args(Args, argv, description=(__doc__ or "").splitlines()[0])
 
 
 # ------------------------------------------------------------------------------------------ data
