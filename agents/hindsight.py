@@ -38,7 +38,7 @@ import numpy as np
 from alpha_env.errors import SettingsError
 
 __all__ = ["HindsightSettings", "HindsightTargets", "window_sharpes", "neighbour_means",
-           "build_hindsight_targets", "hindsight_finetune"]
+           "build_hindsight_targets", "hindsight_finetune", "train_decisions", "run_hindsight_stage"]
 
 TRADING_DAYS = 252
 
@@ -268,3 +268,57 @@ def hindsight_finetune(decoder: Any, codebook: Any, targets: HindsightTargets,
     docs = targets.docs[[d for d, _ in rows]]
     return pretrain_decoder(decoder, sequences, docs=docs, epochs=settings.epochs,
                             batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed)
+
+
+def train_decisions(panel: Any, *, horizon: int, doc_days: int, warmup: int = 60) -> np.ndarray:
+    """Every train-split decision index the environment could draw: ``max(doc_days, warmup)`` days of
+    history before it and its ``horizon`` reward days inside the split (``(m,)`` int64)."""
+    train = panel.splits["train"]
+    lo, hi = (train.start or 0) + max(doc_days, warmup), train.stop - horizon - 1
+    if hi < lo:
+        raise SettingsError(f"the train split is too short for doc_days={doc_days}, warmup={warmup} and "
+                            f"horizon={horizon}")
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def run_hindsight_stage(checkpoint: Any, out: Any, ace: Any, table: Any, *, horizon: int, doc_days: int,
+                        settings: HindsightSettings | None = None) -> dict[str, Any]:
+    """The whole stage: targets on every train decision date, fine-tune the actor in ``checkpoint``, save
+    it to ``out`` (with a summary in the checkpoint's ``extra``). Returns that summary.
+
+    Args:
+        checkpoint: stage-1 ``alpha_decoder`` checkpoint (path); out: where the new checkpoint goes.
+        ace: ``alpha_env.ace.ACE`` of the training panel (its settings are the reward's).
+        table: the environment's :class:`~alpha_env.env.documents.EmbeddingTable` (or anything
+            ``EmbeddingTable.coerce`` accepts).
+        horizon, doc_days: the environment's reward and news windows (trading days).
+    """
+    from pathlib import Path
+
+    from alpha_env.env.documents import EmbeddingTable
+    from alpha_env.grammar import Codebook
+    from encoders import load_checkpoint, save_checkpoint
+
+    settings = settings or HindsightSettings()
+    started = time.perf_counter()
+    table = EmbeddingTable.coerce(table)
+    decisions = train_decisions(ace.panel, horizon=horizon, doc_days=doc_days)
+    targets = build_hindsight_targets(ace, table, decisions, horizon=horizon, doc_days=doc_days,
+                                      settings=settings)
+    codebook = Codebook.default()
+    decoder = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model
+    history = hindsight_finetune(decoder, codebook, targets, settings)
+    m = np.arange(targets.decisions.size)
+    summary = {
+        "candidates": len(targets.expressions), "decision_dates": int(targets.decisions.size),
+        "distinct_first_targets": len(set(targets.targets[:, 0].tolist())),
+        "first_target_payoff": float(targets.payoffs[targets.targets[:, 0], m].mean()),
+        "best_single_payoff_in_sample": float(targets.payoffs.mean(axis=1).max()),
+        "train_loss": [float(v) for v in history.train_loss],
+        "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
+        "seconds": time.perf_counter() - started,
+    }
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(decoder, target, extra={"hindsight": summary, "init_checkpoint": str(checkpoint)})
+    return summary

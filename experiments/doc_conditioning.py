@@ -219,33 +219,17 @@ def hindsight_checkpoint(args: Args, panel: Any, table: Any, seed: int, checkpoi
                          name: str) -> tuple[Path, dict[str, Any]]:
     """Run the hindsight document stage (``agents.hindsight``) from ``checkpoint`` with ``table``'s news;
     returns the new checkpoint (``folder/name.pt``) and a summary of the targets."""
-    from agents.hindsight import HindsightSettings, build_hindsight_targets, hindsight_finetune
+    from agents.hindsight import HindsightSettings, run_hindsight_stage
     from alpha_env.ace import ACE
-    from alpha_env.grammar import Codebook
-    from encoders import load_checkpoint, save_checkpoint
 
     settings = HindsightSettings(corpus_size=args.hindsight_corpus, neighbours=args.hindsight_neighbours,
                                  epochs=args.hindsight_epochs, lr=args.hindsight_lr,
                                  corpus_max_len=args.max_len, seed=seed)
     if args.quick:
         settings = HindsightSettings.quick(seed=seed, corpus_max_len=args.max_len)
-    train = panel.splits["train"]
-    decisions = np.arange((train.start or 0) + max(args.doc_days, 60), train.stop - args.horizon - 1)
-    started = time.perf_counter()
-    targets = build_hindsight_targets(ACE(panel), table, decisions, horizon=args.horizon,
-                                      doc_days=args.doc_days, settings=settings)
-    codebook = Codebook.default()
-    decoder = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model
-    history = hindsight_finetune(decoder, codebook, targets, settings)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.pt"
-    summary = {"candidates": len(targets.expressions), "decision_dates": int(targets.decisions.size),
-               "distinct_first_targets": len(set(targets.targets[:, 0].tolist())),
-               "first_target_payoff": float(targets.payoffs[targets.targets[:, 0],
-                                                            np.arange(targets.decisions.size)].mean()),
-               "best_single_payoff_in_sample": float(targets.payoffs.mean(axis=1).max()),
-               "train_loss": list(history.train_loss), "seconds": time.perf_counter() - started}
-    save_checkpoint(decoder, path, extra={"hindsight": summary})
+    summary = run_hindsight_stage(checkpoint, path, ACE(panel), table, horizon=args.horizon,
+                                  doc_days=args.doc_days, settings=settings)
     return path, summary
 
 

@@ -104,6 +104,13 @@ class Args:
     """doc mode control: shuffle the embedding table across dates (the news no longer match the market)"""
     horizon: int = 20
     """doc mode: trading days after the decision date whose Sharpe is the reward"""
+    hindsight: bool = False
+    """doc mode: before PPO, fine-tune the actor on (news, expressions that paid after similar news) pairs
+    from the train split (agents.hindsight; the stage that makes the agent read the news)"""
+    hindsight_corpus: int = 300
+    """doc mode with --hindsight: candidate expressions (each also negated)"""
+    hindsight_epochs: int = 40
+    """doc mode with --hindsight: teacher-forcing epochs"""
     learning_rate: float = 3e-4
     """peak learning rate (top decoder layer and value head)"""
     lr_schedule: str = dataclasses.field(default="stlr", metadata={"choices": ["stlr", "constant"]})
@@ -215,6 +222,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         checkpoint = ensure_pretrained(args.checkpoint, codebook, ace=report_ace, quick=args.quick_pretrain,
                                        seed=seed, console=console)
+        if args.hindsight and args.doc_mode and args.actor_init == "pretrained":
+            from agents.hindsight import HindsightSettings, run_hindsight_stage
+
+            staged = run_dir / "hindsight_actor.pt"
+            console.print("Hindsight document stage: simulating candidates on the train split ...")
+            info = run_hindsight_stage(
+                checkpoint, staged, report_ace, embeddings, horizon=args.horizon, doc_days=5,
+                settings=HindsightSettings(corpus_size=args.hindsight_corpus, epochs=args.hindsight_epochs,
+                                           corpus_max_len=args.max_len, seed=seed))
+            console.print(f"  {info['candidates']} candidates on {info['decision_dates']} dates, "
+                          f"{info['distinct_first_targets']} distinct first targets, "
+                          f"{info['seconds']:.0f} s; actor written to {staged}")
+            checkpoint = staged
         decoder_config = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model.config.to_dict()
         model = build_agent(args.algo, vec_env, decoder_config=decoder_config,
                             init_checkpoint=checkpoint if args.actor_init == "pretrained" else None,

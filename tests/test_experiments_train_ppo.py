@@ -76,3 +76,17 @@ def test_train_ppo_bad_arguments_fail_clearly(tmp_path):
     assert missing.returncode != 0
     assert "no such run folder" in (missing.stdout + missing.stderr)
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_doc_mode_with_the_hindsight_stage_starts_ppo_from_the_staged_actor(tmp_path):
+    run = _run(["--doc-mode", "--hindsight", "--hindsight-corpus", "20", "--hindsight-epochs", "1",
+                "--total-timesteps", "64", "--n-envs", "2", "--n-steps", "32", "--batch-size", "32",
+                "--n-epochs", "1", "--no-progress", "--checkpoint", str(tmp_path / "decoder.pt"),
+                "--quick-pretrain", "--runs-dir", str(tmp_path / "runs")], tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    staged = run_dir / "hindsight_actor.pt"
+    assert staged.is_file() and "Hindsight document stage" in run.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["checkpoint"] == str(staged)
