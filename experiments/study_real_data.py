@@ -105,6 +105,8 @@ class Args:
     news_sentiment: str | None = None
     """per-stock news_sentiment table (``experiments/encode_documents.py --sentiment-model``) added as a
     field to the datasets that have news (cells without news: 0)"""
+    doc_hindsight: bool = True
+    """ppo_docs runs the hindsight document stage before PPO (train_ppo.py --hindsight)"""
     doc_embeddings: str | None = None
     """document-embedding table (``experiments/encode_documents.py``) the ppo_docs runs read (default:
     train_ppo.py's own encoding of the news)"""
@@ -376,6 +378,8 @@ def run_ppo(
             argv.append("--doc-mode")
             if args.doc_embeddings:
                 argv += ["--embeddings", str(args.doc_embeddings)]
+            if args.doc_hindsight:
+                argv.append("--hindsight")
         if not args.progress:
             argv.append("--no-progress")
         proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "train_ppo.py"), *argv],
