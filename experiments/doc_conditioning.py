@@ -520,6 +520,18 @@ def _report(args: Args, seeds: list[int], runs: list[dict], reference: dict, eva
         lines.append(f"| {cond} | {h['mean_reward']:+.3f} | {h['calm']:+.3f} | {h['stressed']:+.3f} | "
                      f"{h['valid_share']:.0%} | {', '.join(f'{v:+.2f}' for v in h['per_seed'])} | "
                      f"{h['train_last_quarter']:+.3f} | {h['doc_sensitivity']:.1e} |")
+    staged = [r for r in runs if r.get("hindsight")]
+    stage_rows: list[tuple[str, dict[str, Any]]] = []
+    if len(staged) == len(runs):  # the actor after the hindsight stage, before PPO
+        for cond in CONDITIONS:
+            mine = [r["hindsight"]["heldout"] for r in runs if r["condition"] == cond]
+            h = {k: float(np.mean([m[k] for m in mine])) for k in
+                 ("mean_reward", "calm", "stressed", "valid_share", "doc_sensitivity")}
+            h["per_seed"] = [m["mean_reward"] for m in mine]
+            stage_rows.append((cond, h))
+            lines.append(f"| {cond}, hindsight stage only (before PPO) | {h['mean_reward']:+.3f} | "
+                         f"{h['calm']:+.3f} | {h['stressed']:+.3f} | {h['valid_share']:.0%} | "
+                         f"{', '.join(f'{v:+.2f}' for v in h['per_seed'])} | | {h['doc_sensitivity']:.1e} |")
     p = paired["mean_reward"]
     lines += [
         "",
@@ -529,6 +541,15 @@ def _report(args: Args, seeds: list[int], runs: list[dict], reference: dict, eva
         f"{paired['stressed']['mean']:+.3f} ± {paired['stressed']['se']:.3f}.",
         f"Per (seed, date) pairs: {by_date['mean']:+.3f} ± {by_date['se']:.3f} (naive SE, "
         f"{by_date['n_pairs']} pairs; dates of one seed are correlated, so it understates the error).",
+    ]
+    if stage_rows:
+        stage = {(r["seed"], r["condition"]): r["hindsight"]["heldout"]["mean_reward"] for r in runs}
+        stage_diffs = np.array([stage[(sd, "matching")] - stage[(sd, "shuffled")] for sd in seeds])
+        se = float(stage_diffs.std(ddof=1) / math.sqrt(len(seeds))) if len(seeds) > 1 else float("nan")
+        lines.append(f"After the hindsight stage alone (before PPO), matching − shuffled: "
+                     f"{stage_diffs.mean():+.3f} ± {se:.3f} (SE over {len(seeds)} seeds); per seed "
+                     f"{', '.join(f'{v:+.2f}' for v in stage_diffs)}.")
+    lines += [
         "",
         f"Reference on the same dates: best single planted expression `{reference['best_single']}` "
         f"{reference['best_single_reward']:+.3f}; regime oracle "
