@@ -429,6 +429,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from alpha_env.errors import SettingsError
 
     args = _apply_quick(parse_arguments(argv))
+    commit = git_commit()  # the code that runs: read now, not after hours of work on the tree
     unknown = [m for m in args.methods if m not in ALL_METHODS]
     if unknown:
         raise SettingsError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}")
@@ -506,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     doc = {
         "command": " ".join(["python experiments/study_real_data.py", *(argv if argv is not None
                                                                          else sys.argv[1:])]),
-        "args": dataclasses.asdict(args), "commit": git_commit(), "python": platform.python_version(),
+        "args": dataclasses.asdict(args), "commit": commit, "python": platform.python_version(),
         "seconds": time.perf_counter() - started, "datasets": datasets, "net_cost": net_cost,
         "runs": [r.to_dict() for r in runs], "paper": paper, "charts": charts,
     }
