@@ -10,7 +10,7 @@ Alpha#56's ``cap`` exists):
    reference evaluator (``tests/test_evaluate_reference.reference_evaluate`` over vectorized pandas
    operators), and how many results agree.
 
-Run: ``python benchmarks/bench_ops.py [--repeat 5] [--skip-pandas-suite]``.
+Run: ``python benchmarks/bench_ops.py [--repeat 5] [--skip-pandas-suite] [--skip-compile]``.
 """
 
 from __future__ import annotations
@@ -190,6 +190,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed calls per measurement (best is kept)")
     parser.add_argument("--skip-pandas-suite", action="store_true", help="skip the pandas 101-alpha baseline")
+    parser.add_argument("--skip-compile", action="store_true",
+                        help="skip the cold/warm compile timing (two fresh processes, ~2 minutes)")
     args = parser.parse_args()
 
     import numba
@@ -197,8 +199,9 @@ def main() -> None:
     print(f"numba {numba.__version__}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"numba threads {numba.get_num_threads()} (set NUMBA_NUM_THREADS to change), "
           f"cpus {os.cpu_count()}")
-    cold, warm = compile_times()
-    print(f"import + compile of all kernels: cold {cold:.1f} s, warm (cache=True) {warm:.2f} s")
+    if not args.skip_compile:
+        cold, warm = compile_times()
+        print(f"import + compile of all kernels: cold {cold:.1f} s, warm (cache=True) {warm:.2f} s")
 
     panel = synthetic_market(seed=0, n_stocks=N, n_days=T, news=False)
     shares = np.random.default_rng(1).uniform(1e8, 1e9, N)[None, :].repeat(T, axis=0)
