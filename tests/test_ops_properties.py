@@ -163,3 +163,16 @@ def test_bad_arguments_raise_expression_error(call, message):
 def test_non_contiguous_input_is_accepted():
     x = np.random.default_rng(2).standard_normal((30, 8))
     np.testing.assert_array_equal(KERNELS["ts_mean"](np.asfortranarray(x), 4), KERNELS["ts_mean"](x, 4))
+
+
+@pytest.mark.parametrize("scale", [1e-140, 1e-100, 1e100, 1e140])
+def test_correlation_is_scale_free_where_var_x_times_var_y_under_or_overflows(scale):
+    """var_x * var_y leaves the float range at these scales; the kernel redoes those pairs dividing by
+    each square root, so the correlation is the unscaled one (not NaN, not 0)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 20))
+    y = 0.5 * x + rng.standard_normal((40, 20))
+    base = KERNELS["correlation"](x, y, 10)
+    got = KERNELS["correlation"](x * scale, y * scale, 10)
+    assert np.array_equal(np.isnan(got), np.isnan(base))
+    np.testing.assert_allclose(got, base, atol=1e-12, equal_nan=True)

@@ -299,7 +299,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         px = np.full(w, np.nan)
         py = np.full(w, np.nan)
         okf = np.zeros(w)  # 1.0 where today's window is complete and neither series constant
-        redo = np.zeros(w)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
@@ -384,6 +383,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                 py[k] = v if ok else np.nan
                 okf[k] = 1.0 if ((runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)) else 0.0
             if corr:
+                lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;
+                # a float one would not)
                 for k in range(w):
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
                     cxx = sxx[k] - sx[k] * sx[k] * inv_n
@@ -393,16 +394,17 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     res = cxy / np.sqrt(q)
                     res = res if res < 1.0 else 1.0
                     res = res if res > -1.0 else -1.0
-                    ot[k] = res if (ok & (q > 0.0)) else np.nan
-                    redo[k] = 1.0 if (ok & (q == 0.0)) else 0.0  # (no sum here: a float reduction
-                    # would keep the loop from vectorizing)
-                for k in range(w):  # var_x * var_y underflowed: divide by each square root instead
-                    if redo[k] > 0.0:
-                        cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                    good = ok & (q > 0.0) & (q < np.inf)
+                    ot[k] = res if good else np.nan
+                    lost += 1 if (ok & ~good) else 0
+                for k in range(w if lost > 0 else 0):  # redo those dividing by each square root
+                    if ot[k] != ot[k] and okf[k] > 0.0:
                         cxx = sxx[k] - sx[k] * sx[k] * inv_n
                         cyy = syy[k] - sy[k] * sy[k] * inv_n
-                        res = cxy / (np.sqrt(cxx) * np.sqrt(cyy))
-                        ot[k] = min(1.0, max(-1.0, res))
+                        if cxx > 0.0 and cyy > 0.0:
+                            cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                            res = cxy / (np.sqrt(cxx) * np.sqrt(cyy))
+                            ot[k] = min(1.0, max(-1.0, res))
             else:
                 for k in range(w):
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
