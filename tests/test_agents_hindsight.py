@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from panel_support import scramble_after
 
 from agents.hindsight import (
     HindsightSettings,
@@ -63,7 +64,6 @@ def _decisions(panel, horizon=10, doc_days=5):
 
 def test_targets_read_only_the_train_split(market):
     from alpha_env.ace import ACE
-    from alpha_env.data import MarketPanel
 
     panel, table, ace = market
     settings = HindsightSettings.quick(corpus_size=12)
@@ -72,16 +72,7 @@ def test_targets_read_only_the_train_split(market):
     assert first.payoffs.shape == (len(first.expressions), dec.size)
     assert first.targets.shape == (dec.size, settings.top_k)
     # scramble every price after the train split: the same targets
-    stop = panel.splits["train"].stop
-    noise = np.exp(np.random.default_rng(1).normal(0, 0.2, size=panel.shape))
-    noise[:stop] = 1.0
-    fields = {name: panel.field(name) * noise for name in ("open", "high", "low", "close", "vwap")}
-    fields["volume"] = panel.field("volume") * noise[::-1]
-    fields["volume"][:stop] = panel.field("volume")[:stop]
-    groups = {g: (panel.group(g), panel.group_labels(g)) for g in panel.group_names if g != "market"}
-    scrambled = MarketPanel(panel.dates, panel.tickers, fields, groups=groups, universe=panel.universe,
-                            splits=dict(panel.splits))
-    assert not np.allclose(scrambled.field("returns")[stop:], panel.field("returns")[stop:], equal_nan=True)
+    scrambled = scramble_after(panel, panel.splits["train"].stop, seed=1)
     second = build_hindsight_targets(ACE(scrambled), table, dec, horizon=10, doc_days=5, settings=settings)
     assert second.expressions == first.expressions
     np.testing.assert_allclose(second.payoffs, first.payoffs)

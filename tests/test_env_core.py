@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
+from panel_support import scramble_after
 
 import alpha_env.env as E
 from alpha_env.ace import ACE, AlphaStore
@@ -172,19 +173,7 @@ def test_degenerate_alpha_gets_penalty_and_reason(panel):
 
 def test_reward_reads_train_days_only(panel):
     """Scrambling every price after the train split leaves every reward unchanged."""
-    stop = panel.splits["train"].stop
-    rng = np.random.default_rng(5)
-    fields = {}
-    noise = np.exp(rng.normal(0, 0.2, size=panel.shape))
-    noise[:stop] = 1.0
-    for name in ("open", "high", "low", "close", "vwap"):
-        fields[name] = panel.field(name) * noise
-    fields["volume"] = panel.field("volume") * noise[::-1]
-    fields["volume"][:stop] = panel.field("volume")[:stop]
-    groups = {g: (panel.group(g), panel.group_labels(g)) for g in panel.group_names if g != "market"}
-    other = MarketPanel(panel.dates, panel.tickers, fields, groups=groups, universe=panel.universe,
-                        splits=dict(panel.splits))
-    assert not np.allclose(other.field("returns")[stop:], panel.field("returns")[stop:], equal_nan=True)
+    other = scramble_after(panel, panel.splits["train"].stop, seed=5)
     env_a, env_b = E.AlphaStackEnv(panel, max_len=10), E.AlphaStackEnv(other, max_len=10)
     np.testing.assert_array_equal(env_a.vocabulary, env_b.vocabulary)
     agent = E.MaskedRandomAgent(11)
