@@ -365,7 +365,8 @@ def run_ppo(
     """
     import tempfile
 
-    steps = args.budget * max(4, args.max_len // 2)
+    # enough timesteps for the whole budget even at the longest expressions; --max-evaluations stops it
+    steps = args.budget * (args.max_len + 1)
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["--data", dataset_path, "--seed", str(seed), "--neutralization", "sector",
                 "--total-timesteps", str(steps), "--time-limit-minutes", str(args.ppo_minutes),
