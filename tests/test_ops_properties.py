@@ -176,3 +176,13 @@ def test_correlation_is_scale_free_where_var_x_times_var_y_under_or_overflows(sc
     got = KERNELS["correlation"](x * scale, y * scale, 10)
     assert np.array_equal(np.isnan(got), np.isnan(base))
     np.testing.assert_allclose(got, base, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("op", ["delta", "sum", "ts_mean", "indneutralize", "group_mean"])
+def test_overflow_gives_nan_never_inf(op):
+    x = np.full((12, 4), 1.5e308)
+    x[::2] *= -1
+    g = np.zeros(4, dtype=np.int64)
+    fn = KERNELS[op]
+    out = fn(x, g) if op in ("indneutralize", "group_mean") else fn(x if op == "delta" else np.abs(x), 3)
+    assert not np.isinf(out).any()

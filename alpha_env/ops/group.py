@@ -57,12 +57,14 @@ def _group_stats_row(x, t, g, mode, out, cnt, s, sd):  # pragma: no cover - comp
         c = g[j]
         if c < 0 or v != v:
             out[t, j] = np.nan
-        elif mode == 0:
-            out[t, j] = v - s[c]
-        elif mode == 1:
-            out[t, j] = s[c]
         else:
-            out[t, j] = (v - s[c]) / sd[c] if sd[c] > 0.0 else np.nan
+            if mode == 0:
+                r = v - s[c]
+            elif mode == 1:
+                r = s[c]
+            else:
+                r = (v - s[c]) / sd[c] if sd[c] > 0.0 else np.nan
+            out[t, j] = r if abs(r) < np.inf else np.nan  # an overflowed group sum gives NaN, not ±inf
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -25,6 +25,7 @@ import numpy as np
 from numba import prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
+from alpha_env.ops.elementwise import _sub
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -90,7 +91,8 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
                 s1[k] += v - ref[k] if ok else 0.0
                 bad[k] += 0.0 if ok else 1.0
                 tot = s1[k] + n * ref[k]
-                ot[k] = np.nan if bad[k] > 0.0 else (tot * inv_n if mean else tot)
+                res = tot * inv_n if mean else tot
+                ot[k] = res if ((bad[k] == 0.0) & (abs(res) < np.inf)) else np.nan  # overflow: NaN
             if t < d - 1:
                 ot[:] = np.nan
 
@@ -625,12 +627,14 @@ def delay(x: np.ndarray, d: int) -> np.ndarray:
 
 
 def delta(x: np.ndarray, d: int) -> np.ndarray:
-    """Change over ``d`` days: ``x[t] - x[t-d]``; NaN in the first ``d`` rows or where either is NaN."""
+    """Change over ``d`` days: ``x[t] - x[t-d]``; NaN in the first ``d`` rows, where either is NaN, or
+    where the difference overflows."""
     x = as_panel("delta", x)
     d = check_window("delta", d)
     out = np.full(x.shape, np.nan)
     if d < x.shape[0]:
-        np.subtract(x[d:], x[:-d], out=out[d:])
+        with np.errstate(all="ignore"):  # the element-wise rule: a ±inf difference is NaN, silently
+            _sub(x[d:], x[:-d], out=out[d:])
     return out
 
 
