@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -102,15 +102,6 @@ class HindsightTargets:
     estimated: np.ndarray
     targets: np.ndarray
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def realized_gain(self) -> float:
-        """Mean payoff of the dates' first targets minus the mean payoff of the single candidate that is
-        best on average, on the train dates. Each date's target is chosen without its own payoff (see
-        :func:`neighbour_means`), but the best single candidate is chosen in-sample, so this understates
-        the news' worth rather than flattering it."""
-        chosen = self.payoffs[self.targets[:, 0], np.arange(self.targets.shape[0])].mean()
-        return float(chosen - self.payoffs.mean(axis=1).max())
 
 
 def window_sharpes(pnl: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
