@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python experiments/x.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-__all__ = [
+__all__ = ["run_cli",
     "ROOT",
     "DEFAULT_CHECKPOINT",
     "parse_args",
@@ -226,3 +226,16 @@ def ensure_pretrained(path: str | Path, codebook: Any, *, ace: Any = None, quick
         f"{report.holdout_accuracy:.3f}, sampled expressions valid {report.sample_valid_rate:.0%}, "
         f"non-degenerate {report.sample_nondegenerate_rate:.0%}.")
     return target
+
+
+def run_cli(main: Callable[..., Any], name: str, argv: Sequence[str] | None = None) -> int:
+    """Run ``main(argv)`` as a command: a user error (any ``AlphaEnvError``: bad data, settings,
+    checkpoints) prints one line ``<name>: error: ...`` and returns 2 instead of a traceback; else 0."""
+    from alpha_env.errors import AlphaEnvError
+
+    try:
+        main(argv)
+    except AlphaEnvError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

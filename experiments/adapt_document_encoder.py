@@ -36,9 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, parse_args
-
-from alpha_env.errors import AlphaEnvError
+from _common import ROOT, parse_args, run_cli
 
 __all__ = ["Args", "main", "FINBERT_PUBLISHED"]
 
@@ -332,8 +330,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AlphaEnvError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_cli(main, "adapt_document_encoder", sys.argv[1:]))

@@ -48,7 +48,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_CHECKPOINT, ROOT, ensure_pretrained, make_env_fn, make_vec, parse_args
+from _common import (
+    DEFAULT_CHECKPOINT,
+    ROOT,
+    ensure_pretrained,
+    make_env_fn,
+    make_vec,
+    parse_args,
+    run_cli,
+)
 
 __all__ = ["Args", "CONDITIONS", "contrast_planted", "build_market", "document_table", "main", "cli"]
 
@@ -564,14 +572,7 @@ def _report(args: Args, seeds: list[int], runs: list[dict], reference: dict, eva
 
 def cli(argv: list[str] | None = None) -> int:
     """Command-line entry: user errors print one line and exit 2."""
-    from alpha_env.errors import AlphaEnvError
-
-    try:
-        main(argv)
-    except AlphaEnvError as exc:
-        print(f"doc_conditioning: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(main, "doc_conditioning", argv)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ if str(ROOT / "experiments") not in sys.path:  # _common, also when imported by 
 import _common  # noqa: E402
 
 from alpha_env.data import load_news  # noqa: E402
-from alpha_env.errors import AlphaEnvError, DataError  # noqa: E402
+from alpha_env.errors import DataError  # noqa: E402
 
 __all__ = ["Args", "main", "daily_mean", "ticker_sentiment"]
 
@@ -209,8 +209,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AlphaEnvError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(_common.run_cli(main, "encode_documents", sys.argv[1:]))

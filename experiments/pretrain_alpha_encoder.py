@@ -36,8 +36,6 @@ if str(ROOT / "experiments") not in sys.path:  # _common, also when imported by 
 
 import _common  # noqa: E402
 
-from alpha_env.errors import AlphaEnvError  # noqa: E402
-
 __all__ = ["Args", "main", "token_jaccard"]
 
 
@@ -220,8 +218,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AlphaEnvError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(_common.run_cli(main, "pretrain_alpha_encoder", sys.argv[1:]))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import DEFAULT_CHECKPOINT, load_market, parse_args
+from _common import DEFAULT_CHECKPOINT, load_market, parse_args, run_cli
 
 __all__ = ["Args", "main", "cli"]
 
@@ -88,14 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def cli(argv: list[str] | None = None) -> int:
     """Command-line entry: user errors print one line and exit 2."""
-    from alpha_env.errors import AlphaEnvError
-
-    try:
-        main(argv)
-    except AlphaEnvError as exc:
-        print(f"pretrain_decoder: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(main, "pretrain_decoder", argv)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from _common import (
     make_env_fn,
     make_vec,
     parse_args,
+    run_cli,
     run_name,
 )
 
@@ -448,14 +449,7 @@ def _json_default(value: Any) -> Any:
 
 def cli(argv: list[str] | None = None) -> int:
     """Command-line entry: user errors (bad data, settings, checkpoints) print one line and exit 2."""
-    from alpha_env.errors import AlphaEnvError
-
-    try:
-        main(argv)
-    except AlphaEnvError as exc:
-        print(f"train_ppo: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(main, "train_ppo", argv)
 
 
 if __name__ == "__main__":
