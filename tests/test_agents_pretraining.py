@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from agents import PretrainSettings, pretrain_actor, sample_quality
 from alpha_env.ace import ACE
@@ -12,13 +11,7 @@ from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook, parse
 from encoders import CodebookMismatchError, load_checkpoint, save_checkpoint
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_torch():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
 
 
 def test_pretraining_learns_and_reports(tmp_path):

@@ -47,13 +47,7 @@ def checkpoint(tmp_path_factory, decoder_config):
     return path
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_torch():
-    """Tiny models: one torch thread is fastest, and avoids fighting other OpenMP users for 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
 
 
 def _vec(panel, n_envs=2, seed=0):

@@ -199,6 +199,16 @@ def _truncate(w, cap, capped):
             w[i] = lam * w[i]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _corr_from_sums(sxy, sxx, syy):  # pragma: no cover - compiled
+    """``sxy / sqrt(sxx · syy)`` from centred sums; NaN when undefined. Square root of each factor: the
+    product of two tiny sums of squares can underflow to 0."""
+    denom = np.sqrt(sxx) * np.sqrt(syy)
+    if not denom > 0.0 or not np.isfinite(denom):
+        return np.nan
+    return sxy / denom
+
+
 @njit(cache=True, error_model="numpy")
 def _pearson(x, y, m):
     """Pearson correlation of the first ``m`` entries of ``x`` and ``y``; NaN when undefined."""
@@ -220,11 +230,7 @@ def _pearson(x, y, m):
         sxy += dx * dy
         sxx += dx * dx
         syy += dy * dy
-    # sqrt each factor: the product of two tiny sums of squares can underflow to 0
-    denom = np.sqrt(sxx) * np.sqrt(syy)
-    if not denom > 0.0 or not np.isfinite(denom):
-        return np.nan
-    return sxy / denom
+    return _corr_from_sums(sxy, sxx, syy)
 
 
 @njit(cache=True, error_model="numpy")
@@ -518,10 +524,7 @@ def _pearson_ranks(x, y, m):
             sxy += dx * dy
             sxx += dx * dx
             syy += dy * dy
-    denom = np.sqrt(sxx) * np.sqrt(syy)
-    if not denom > 0.0 or not np.isfinite(denom):
-        return np.nan
-    return sxy / denom
+    return _corr_from_sums(sxy, sxx, syy)
 
 
 @njit(cache=True, error_model="numpy")
