@@ -295,16 +295,21 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         sxx = np.zeros(w)
         syy = np.zeros(w)
         sxy = np.zeros(w)
-        bad = np.zeros(w)
-        runx = np.zeros(w)
-        runy = np.zeros(w)
-        px = np.full(w, np.nan)
-        py = np.full(w, np.nan)
-        okf = np.zeros(w)  # 1.0 where today's window is complete and neither series constant
+        # Last day (as a float) with a NaN pair, and with a change of x / of y from the day before
+        # (NaN counts as a change). The window of day t is complete when lastnan <= t - d, and x is not
+        # constant in it when lastcx >= t - d + 2.
+        lastnan = np.full(w, -1e18)
+        lastcx = np.full(w, -1e18)
+        lastcy = np.full(w, -1e18)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
+            tf = float(t)
+            lo = tf - n  # a complete window has its last NaN pair on or before this day
+            hi = tf - n + 2.0  # and its last change on or after this one
+            xp = x[max(t - 1, 0), j0:j0 + w]  # yesterday (day 0 compares with itself: no change)
+            yp = y[max(t - 1, 0), j0:j0 + w]
             if t % d == 0:
                 for k in range(w):
                     u = xt[k]
@@ -331,16 +336,13 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du
                         syy[k] += dv * dv
                         sxy[k] += du * dv
-                xo = x[max(t - d, 0), j0:j0 + w]
-                yo = y[max(t - d, 0), j0:j0 + w]
                 for k in range(w):
                     u = xt[k]
                     v = yt[k]
                     ok = (u == u) & (v == v)
-                    uo = xo[k]
-                    vo = yo[k]
-                    oko = (uo == uo and vo == vo) or t < d
-                    bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
+                    lastnan[k] = lastnan[k] if ok else tf
+                    lastcx[k] = lastcx[k] if u == xp[k] else tf
+                    lastcy[k] = lastcy[k] if v == yp[k] else tf
             else:
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
@@ -361,7 +363,9 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du - duo * duo
                         syy[k] += dv * dv - dvo * dvo
                         sxy[k] += du * dv - duo * dvo
-                        bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
+                        lastnan[k] = lastnan[k] if ok else tf
+                        lastcx[k] = lastcx[k] if u == xp[k] else tf
+                        lastcy[k] = lastcy[k] if v == yp[k] else tf
                 else:
                     for k in range(w):
                         u = xt[k]
@@ -374,16 +378,9 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du
                         syy[k] += dv * dv
                         sxy[k] += du * dv
-                        bad[k] += 0.0 if ok else 1.0
-            for k in range(w):
-                u = xt[k]
-                v = yt[k]
-                ok = (u == u) & (v == v)
-                runx[k] = runx[k] + 1.0 if u == px[k] else 1.0
-                runy[k] = runy[k] + 1.0 if v == py[k] else 1.0
-                px[k] = u if ok else np.nan
-                py[k] = v if ok else np.nan
-                okf[k] = 1.0 if ((runx[k] < n) & (runy[k] < n) & (bad[k] == 0.0)) else 0.0
+                        lastnan[k] = lastnan[k] if ok else tf
+                        lastcx[k] = lastcx[k] if u == xp[k] else tf
+                        lastcy[k] = lastcy[k] if v == yp[k] else tf
             if corr:
                 lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;
                 # a float one would not)
@@ -391,7 +388,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
                     cxx = sxx[k] - sx[k] * sx[k] * inv_n
                     cyy = syy[k] - sy[k] * sy[k] * inv_n
-                    ok = (okf[k] > 0.0) & (cxx > 0.0) & (cyy > 0.0)
+                    ok = (lastnan[k] <= lo) & (lastcx[k] >= hi) & (lastcy[k] >= hi)
+                    ok = ok & (cxx > 0.0) & (cyy > 0.0)
                     q = cxx * cyy
                     res = cxy / np.sqrt(q)
                     res = res if res < 1.0 else 1.0
@@ -400,7 +398,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     ot[k] = res if good else np.nan
                     lost += 1 if (ok & ~good) else 0
                 for k in range(w if lost > 0 else 0):  # redo those dividing by each square root
-                    if ot[k] != ot[k] and okf[k] > 0.0:
+                    if ot[k] != ot[k] and lastnan[k] <= lo and lastcx[k] >= hi and lastcy[k] >= hi:
                         cxx = sxx[k] - sx[k] * sx[k] * inv_n
                         cyy = syy[k] - sy[k] * sy[k] * inv_n
                         if cxx > 0.0 and cyy > 0.0:
@@ -410,7 +408,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             else:
                 for k in range(w):
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
-                    ot[k] = cxy * inv_n1 if okf[k] > 0.0 else np.nan
+                    ok = (lastnan[k] <= lo) & (lastcx[k] >= hi) & (lastcy[k] >= hi)
+                    ot[k] = cxy * inv_n1 if ok else np.nan
             if t < d - 1 or d < 2:
                 ot[:] = np.nan
 
