@@ -114,6 +114,18 @@ def test_correlation_and_covariance_of_constant_window_are_nan():
     np.testing.assert_array_equal(KERNELS["stddev"](x, 3)[2:, 0], 0.0)
     assert np.isnan(KERNELS["ts_zscore"](x, 3)[2:, 0]).all()
 
+@pytest.mark.parametrize("op", ["correlation", "covariance"])
+def test_pair_constant_window_boundaries(op):
+    """A change on the window's first day does not make it non-constant; NaN pairs outside it do not count."""
+    nan = np.nan
+    x = np.array([1.0, 5.0, 5.0, 5.0, 6.0, nan, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0])
+    y = np.array([3.0, 1.0, 2.0, 4.0, 3.0, 7.0, 8.0, 1.0, 2.0, 9.0, 5.0, 6.0])
+    out = KERNELS[op](np.stack([x, y], 1), np.stack([y, x], 1), 3)
+    # windows of 3 ending at rows 2..11; x: [1,5,5] [5,5,5] [5,5,6] .. [4,4,4] [4,4,4]
+    expect_nan = [False, True, False, True, True, True, False, False, True, True]
+    for col in (0, 1):  # x as the first argument, then as the second
+        np.testing.assert_array_equal(np.isnan(out[2:, col]), expect_nan)
+
 
 def test_ts_argmax_convention_and_ties():
     x = np.array([[1.0], [3.0], [2.0], [3.0], [0.0]])
