@@ -288,6 +288,19 @@ def _mlm_loss(model: nn.Module, inputs: torch.Tensor, attention: torch.Tensor, l
     return nn.functional.cross_entropy(logits, target), logits.argmax(dim=-1) == target
 
 
+def _update(
+    model: nn.Module, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler,
+    loss: torch.Tensor,
+) -> None:
+    """One optimizer step on ``loss``: gradients of the trainable parameters clipped to norm 1, then the
+    learning-rate schedule advances."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+    optimizer.step()
+    schedule.step()
+
+
 def further_pretrain_mlm(
     model: nn.Module,
     tokenizer: Any,
@@ -341,11 +354,7 @@ def further_pretrain_mlm(
                 unfreeze_top(groups, 1 if step < warm_steps else len(groups))
                 inputs, attention, labels = masking.batch([rows[i] for i in batch], generator, probability)
                 loss, _ = _mlm_loss(model, inputs, attention, labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-                optimizer.step()
-                schedule.step()
+                _update(model, optimizer, schedule, loss)
                 report.train_loss.append(loss.item())
                 report.tokens += int(attention.sum())
                 step += 1
@@ -547,11 +556,7 @@ def finetune_classifier(
                 target = torch.as_tensor(labels[batch])
                 logits = model(input_ids=ids, attention_mask=attention.long()).logits
                 loss = nn.functional.cross_entropy(logits, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-                optimizer.step()
-                schedule.step()
+                _update(model, optimizer, schedule, loss)
                 report.train_loss.append(loss.item())
                 report.trainable_groups.append(k)
                 step += 1
