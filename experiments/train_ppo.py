@@ -125,7 +125,7 @@ class Args:
     kl_coef: float = 0.0
     """penalty on KL(policy || initial actor); 0 turns it off"""
     n_steps: int = 64
-    """steps per environment per rollout"""
+    """steps per environment per rollout (8 environments x 64 = 512-step rollouts; FineTuneSettings: 128)"""
     batch_size: int = 128
     """PPO minibatch size"""
     n_epochs: int = 4

@@ -90,3 +90,36 @@ def test_doc_mode_with_the_hindsight_stage_starts_ppo_from_the_staged_actor(tmp_
     assert staged.is_file() and "Hindsight document stage" in run.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["checkpoint"] == str(staged)
+
+
+def test_cli_defaults_match_the_library_settings():
+    """The CLI repeats the fields of the settings objects it builds; their defaults must not drift apart
+    (except where the main job deliberately differs, listed here)."""
+    import dataclasses
+
+    from agents import FineTuneSettings
+    from agents.hindsight import HindsightSettings
+    from alpha_env.ace import SimulationSettings
+
+    sys.path.insert(0, str(ROOT / "experiments"))
+    try:
+        from train_ppo import Args
+    finally:
+        sys.path.remove(str(ROOT / "experiments"))
+    cli = {f.name: f.default for f in dataclasses.fields(Args)}
+    passed = {  # CLI field -> (settings object, its field), as main() builds them
+        **{k: (FineTuneSettings(), k) for k in ("learning_rate", "lr_schedule", "layer_lr_decay", "n_steps",
+                                                "batch_size", "n_epochs", "ent_coef", "kl_coef", "target_kl",
+                                                "unfreeze_every")},
+        **{k: (SimulationSettings(), k) for k in ("delay", "neutralization", "cost_bps", "glitch_factor",
+                                                  "glitch_band", "max_return")},
+        "hindsight_corpus": (HindsightSettings(), "corpus_size"),
+        "hindsight_epochs": (HindsightSettings(), "epochs"),
+    }
+    deliberate = {"n_steps": (64, 128)}  # 8 environments x 64 steps = 512-step rollouts in the main job
+    for name, (settings, field) in passed.items():
+        library = getattr(settings, field)
+        if name in deliberate:
+            assert (cli[name], library) == deliberate[name], name
+        else:
+            assert cli[name] == library, (name, cli[name], type(settings).__name__, library)
