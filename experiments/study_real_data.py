@@ -358,7 +358,8 @@ def run_ppo(
     book: TrialBook, method: str, cost: float, seed: int, args: Args, dataset_path: str
 ) -> tuple[list[str], int]:
     """One PPO run of experiments/train_ppo.py, rewarded at the setting's cost and stopped after the
-    study's evaluation budget (or its time limit); the top alphas it found are re-simulated here.
+    study's evaluation budget (or its time limit). Every distinct valid alpha it evaluated is re-simulated
+    here, as for random search: selection and the deflated Sharpe ratio see all of them.
 
     Each run is its own process: its environments, caches and torch state are released when it ends
     (run in-process, 30 runs grew the study past the machine's 24 GiB).
@@ -371,7 +372,7 @@ def run_ppo(
         argv = ["--data", dataset_path, "--seed", str(seed), "--neutralization", "sector",
                 "--total-timesteps", str(steps), "--time-limit-minutes", str(args.ppo_minutes),
                 "--max-evaluations", str(args.budget), "--cost-bps", str(cost),
-                "--max-len", str(args.max_len), "--top-n", str(max(50, args.top_k)), "--runs-dir", tmp,
+                "--max-len", str(args.max_len), "--top-n", str(args.top_k), "--runs-dir", tmp,
                 "--actor-init", "random" if method == "ppo_random" else "pretrained",
                 "--glitch-factor", str(args.glitch_factor), "--glitch-band", str(args.glitch_band),
                 "--max-return", str(args.max_return)]
@@ -392,7 +393,7 @@ def run_ppo(
         if len(summaries) != 1:
             raise RuntimeError(f"train_ppo wrote {len(summaries)} summaries under {tmp}")
         summary = json.loads(summaries[0].read_text())
-    tried = [row["expression"] for row in summary.get("top", [])]
+    tried = list(summary["evaluated"])
     for e in tried:
         book.get(e)
     return tried, int(summary.get("evaluations", len(tried)))

@@ -353,6 +353,7 @@ def _summary(args: Args, tracker: Any, ace: Any, panel: Any, run_dir: Path, stor
         "valid_rate": float(np.mean(tracker.history.valid)) if tracker.n_evaluations else float("nan"),
         "unique_alphas": len(tracker.records), "train_seconds": train_seconds, "total_seconds": total_seconds,
         "stopped_by_time_limit": stopped, "top": top,
+        "evaluated": list(tracker.records),  # every distinct valid alpha, in the order first found
         "mean_reward_last_quarter": _tail_mean(tracker.history.rewards, 0.25),
         "best_so_far": tracker.history.best_so_far().tolist(),
     }

@@ -43,6 +43,9 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["timesteps"] >= 128 and summary["evaluations"] > 0
     assert summary["simulation_settings"]["glitch_factor"] == 1.5  # rewards book cleaned returns
+    evaluated = summary["evaluated"]  # every distinct valid alpha (the study re-simulates them all)
+    assert len(evaluated) == len(set(evaluated)) == summary["unique_alphas"] > 0
+    assert {row["expression"] for row in summary["top"]} <= set(evaluated)
     assert "Alpha database" in first.stdout and str(run_dir) in first.stdout.replace("\n", "")
 
     events = list(run_dir.glob("events.out.tfevents.*"))
