@@ -273,13 +273,13 @@ _MOMENT4 = twin(_moment4_body)
 
 
 def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
-    """covariance (``corr=False``) or correlation
-    a pair is valid when both values are.
+    """covariance (``corr=False``) or correlation (``corr=True``) of ``x`` and ``y``, both ``(T, N)``, over
+    windows of ``d`` days, into ``out``; a pair is valid when both values are.
 
-    Loops per row as in :func:`_var_body`
-    correlation divides by ``sqrt(var_x * var_y)`` in a loop of
-    its own (one vectorized square root) and redoes, factor by factor, the rare days where that product
-    underflows.
+    Per day: one loop adds today's pair and drops the oldest (shifted running sums, rebuilt from the window
+    every ``d`` days, as in :func:`_var_body`) and updates the last-NaN and last-change days; one loop
+    writes the output. Correlation divides by ``sqrt(var_x * var_y)`` (one vectorized square root) and
+    redoes, factor by factor, the rare days where that product under- or overflows.
     """
     T, N = x.shape
     n = float(d)
