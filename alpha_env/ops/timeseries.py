@@ -22,7 +22,7 @@ van Herk/Gil-Werman block scheme (O(1) per step, exact). ``ts_rank`` is O(d) per
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
@@ -272,6 +272,13 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
 _MOMENT4 = twin(_moment4_body)
 
 
+@njit(cache=True, inline="always")
+def _pair_window_ok(lastnan, lastcx, lastcy, lo, hi):  # pragma: no cover - compiled
+    """A pair window is usable: its last NaN pair is on or before day ``lo`` (= t - d) and both series
+    changed on or after day ``hi`` (= t - d + 2), i.e. neither is constant in it."""
+    return (lastnan <= lo) & (lastcx >= hi) & (lastcy >= hi)
+
+
 def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
     """covariance (``corr=False``) or correlation (``corr=True``) of ``x`` and ``y``, both ``(T, N)``, over
     windows of ``d`` days, into ``out``; a pair is valid when both values are.
@@ -388,8 +395,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
                     cxx = sxx[k] - sx[k] * sx[k] * inv_n
                     cyy = syy[k] - sy[k] * sy[k] * inv_n
-                    ok = (lastnan[k] <= lo) & (lastcx[k] >= hi) & (lastcy[k] >= hi)
-                    ok = ok & (cxx > 0.0) & (cyy > 0.0)
+                    ok = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi) & (cxx > 0.0) & (cyy > 0.0)
                     q = cxx * cyy
                     res = cxy / np.sqrt(q)
                     res = res if res < 1.0 else 1.0
@@ -398,7 +404,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     ot[k] = res if good else np.nan
                     lost += 1 if (ok & ~good) else 0
                 for k in range(w if lost > 0 else 0):  # redo those dividing by each square root
-                    if ot[k] != ot[k] and lastnan[k] <= lo and lastcx[k] >= hi and lastcy[k] >= hi:
+                    if ot[k] != ot[k] and _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi):
                         cxx = sxx[k] - sx[k] * sx[k] * inv_n
                         cyy = syy[k] - sy[k] * sy[k] * inv_n
                         if cxx > 0.0 and cyy > 0.0:
@@ -408,7 +414,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             else:
                 for k in range(w):
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
-                    ok = (lastnan[k] <= lo) & (lastcx[k] >= hi) & (lastcy[k] >= hi)
+                    ok = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi)
                     ot[k] = cxy * inv_n1 if ok else np.nan
             if t < d - 1 or d < 2:
                 ot[:] = np.nan
