@@ -58,8 +58,7 @@ class Args:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the comparison; returns the JSON document."""
     args = parse_args(Args, argv)
-    import train_ppo  # experiments/train_ppo.py
-
+    from agents.job import PPOJobSettings, run_ppo_job
     from agents import random_search
     from alpha_env.ace import ACE
     from alpha_env.env import AlphaStackEnv
@@ -80,10 +79,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             "--max-evaluations", str(args.evaluations), "--total-timesteps",
                             str(args.evaluations * (args.max_len + 1)), "--max-len", str(args.max_len),
                             "--time-limit-minutes", str(args.minutes_per_run), "--runs-dir", tmp,
-                            "--exp-name", method, "--no-progress", "--top-n", "1"]
+                            "--exp-name", method, "--no-progress", "--show-top", "1"]
                 if args.quick:
                     argv_run += ["--quick-pretrain", "--n-envs", "2", "--n-steps", "32", "--batch-size", "32"]
-                summary = train_ppo.main(argv_run)
+                summary = run_ppo_job(parse_args(PPOJobSettings, argv_run), root=ROOT)
                 curves[method].append(summary["best_so_far"][: args.evaluations])
                 best = summary["top"][0] if summary["top"] else None
                 finals[method].append(_final(best["expression"] if best else "", ace, seed,

@@ -33,7 +33,7 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
 
     tiny = ["--n-envs", "2", "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1", "--no-progress",
             "--time-limit-minutes", "3", "--checkpoint", str(tmp_path / "decoder.pt"), "--quick-pretrain",
-            "--runs-dir", str(tmp_path / "runs"), "--top-n", "5"]
+            "--runs-dir", str(tmp_path / "runs"), "--show-top", "5"]
     first = _run(["--total-timesteps", "128", "--exp-name", "e2e", "--glitch-factor", "1.5", *tiny], tmp_path)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "pretraining one first" in first.stdout  # the missing checkpoint was produced and said so
@@ -95,34 +95,36 @@ def test_doc_mode_with_the_hindsight_stage_starts_ppo_from_the_staged_actor(tmp_
     assert summary["checkpoint"] == str(staged)
 
 
-def test_cli_defaults_match_the_library_settings():
-    """The CLI repeats the fields of the settings objects it builds; their defaults must not drift apart
-    (except where the main job deliberately differs, listed here)."""
+def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
+    """The main job's options are generated from the library's settings dataclasses: each backtest,
+    universe, env and PPO setting is an option, with the library's default except the job's documented
+    choices, and parsing builds (and validates) the nested settings objects."""
     import dataclasses
 
-    from agents import FineTuneSettings
-    from agents.hindsight import HindsightSettings
+    from agents.builders import FineTuneSettings
+    from agents.job import PPOJobSettings
     from alpha_env.ace import SimulationSettings
+    from alpha_env.backtest import BacktestSettings
+    from alpha_env.env import EnvSettings
+    from alpha_env.errors import SettingsError
+    from alpha_env.options import build_parser, option_fields, parse_args
 
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        from train_ppo import Args
-    finally:
-        sys.path.remove(str(ROOT / "experiments"))
-    cli = {f.name: f.default for f in dataclasses.fields(Args)}
-    passed = {  # CLI field -> (settings object, its field), as main() builds them
-        **{k: (FineTuneSettings(), k) for k in ("learning_rate", "lr_schedule", "layer_lr_decay", "n_steps",
-                                                "batch_size", "n_epochs", "ent_coef", "kl_coef", "target_kl",
-                                                "unfreeze_every")},
-        **{k: (SimulationSettings(), k) for k in ("delay", "neutralization", "cost_bps", "glitch_factor",
-                                                  "glitch_band", "max_return")},
-        "hindsight_corpus": (HindsightSettings(), "corpus_size"),
-        "hindsight_epochs": (HindsightSettings(), "epochs"),
-    }
-    deliberate = {"n_steps": (64, 128)}  # 8 environments x 64 steps = 512-step rollouts in the main job
-    for name, (settings, field) in passed.items():
-        library = getattr(settings, field)
-        if name in deliberate:
-            assert (cli[name], library) == deliberate[name], name
-        else:
-            assert cli[name] == library, (name, cli[name], type(settings).__name__, library)
+    leaves = {opt.path[-1]: opt for opt in option_fields(PPOJobSettings)}
+    for cls in (BacktestSettings, SimulationSettings, EnvSettings, FineTuneSettings):
+        names = {f.name for f in dataclasses.fields(cls)} - {"backtest"}
+        assert names <= set(leaves), (cls.__name__, names - set(leaves))
+    job_choices = {"max_len": 15, "cache_bytes": 64 * 2**20, "n_steps": 64}  # documented on PPOJobSettings
+    for name, opt in leaves.items():
+        owner = {"simulation": SimulationSettings(), "env": EnvSettings(), "fine_tune": FineTuneSettings()}
+        if opt.path[0] in owner and name in job_choices:
+            assert opt.default == job_choices[name], name
+        elif opt.path[0] in owner:
+            assert opt.default == getattr(owner[opt.path[0]], name), name
+    help_text = build_parser(PPOJobSettings).format_help()
+    for flag in ("--reward", "--decay", "--truncation", "--correlation-penalty", "--neutralization"):
+        assert flag in help_text
+    args = parse_args(PPOJobSettings, ["--delay", "0", "--reward", "ic", "--n-steps", "32", "--decay", "3"])
+    assert args.simulation.backtest.delay == 0 and args.simulation.decay == 3
+    assert args.env.reward == "ic" and args.env.max_len == 15 and args.fine_tune.n_steps == 32
+    with pytest.raises(SettingsError, match="truncation"):
+        parse_args(PPOJobSettings, ["--truncation", "2"])

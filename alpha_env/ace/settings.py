@@ -1,80 +1,93 @@
-"""Simulation settings: the backtest settings plus the universe options of a simulation."""
+"""Simulation settings: the backtest settings (nested, not copied) plus the universe options."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import dataclasses
+from dataclasses import dataclass, fields
 from typing import Any
 
 from alpha_env.backtest.settings import (
     BacktestSettings,
     _check_float,
     _check_int,
-    drop_cleaning_defaults,
     settings_from_dict,
 )
 from alpha_env.errors import SettingsError
 
-__all__ = ["SimulationSettings"]
+__all__ = ["SimulationSettings", "BACKTEST_FIELDS"]
+
+#: Names of the backtest settings, readable on a :class:`SimulationSettings` as attributes.
+BACKTEST_FIELDS: frozenset[str] = frozenset(f.name for f in fields(BacktestSettings))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SimulationSettings:
     """Everything that decides the outcome of a simulation (part of the alpha id).
 
-    Backtest fields (see :class:`~alpha_env.backtest.BacktestSettings`): ``delay``, ``decay``,
-    ``neutralization``, ``truncation``, ``book_size``, ``cost_bps``, ``min_stocks``, and the return
-    cleaning ``max_return``, ``glitch_factor``, ``glitch_band`` (off by default; a data-cleaning step on
-    the returns the backtest books, never on what the signal sees: :mod:`alpha_env.backtest.cleaning`).
-    The cleaning settings enter :meth:`to_dict` (and so the alpha id) only when switched on.
+    The backtest settings are one nested :class:`~alpha_env.backtest.BacktestSettings` (``backtest``),
+    declared and validated there only. For convenience they can be given flat and read flat:
+    ``SimulationSettings(delay=0, neutralization="sector").delay`` is ``settings.backtest.delay``, and
+    ``dataclasses.replace(settings, cost_bps=5)`` replaces inside the nested settings.
 
-    Universe options (applied on top of the panel's own universe, each with data known on the day):
+    Attributes:
+        backtest: delay, decay, neutralization, truncation, book size, costs, return cleaning (see
+            :class:`~alpha_env.backtest.BacktestSettings`).
         min_price: a stock is tradable on day t only if its close of day t is at least this (dollars).
-        top_n: keep only the ``top_n`` stocks of the panel's universe with the highest
-            ``adv{adv_window}`` (mean dollar volume of the last ``adv_window`` days, known on day t);
-            ``None`` keeps all (the ranking is :func:`alpha_env.data.compute_universe`'s).
-        adv_window: days of that mean.
+        top_n: keep only the top_n stocks of the panel's universe with the highest adv{adv_window}
+            (mean dollar volume of the last adv_window days, known on day t); none keeps all.
+        adv_window: days of the mean dollar volume that ranks stocks for top_n.
+
+    :meth:`to_dict` (the id's settings) is flat: the backtest fields, then ``min_price``, ``top_n``,
+    ``adv_window``, exactly as before the nesting, so every stored alpha id still holds.
     """
 
-    delay: int = 1
-    decay: int = 0
-    neutralization: str = "market"
-    truncation: float = 0.1
-    book_size: float = 2e7
-    cost_bps: float = 0.0
-    min_stocks: int = 2
-    max_return: float = 0.0
-    glitch_factor: float = 0.0
-    glitch_band: float = 0.05
-    min_price: float = 0.0
-    top_n: int | None = None
-    adv_window: int = 20
+    backtest: BacktestSettings
+    min_price: float
+    top_n: int | None
+    adv_window: int
 
-    def __post_init__(self) -> None:
-        bt = self.backtest()  # validates and normalises the backtest part
-        for f in fields(BacktestSettings):
-            object.__setattr__(self, f.name, getattr(bt, f.name))
-        _check_float("min_price", self.min_price)
-        if self.min_price < 0:
-            raise SettingsError(f"min_price must be >= 0 dollars, got {self.min_price}")
-        object.__setattr__(self, "min_price", float(self.min_price))
-        if self.top_n is not None:
-            object.__setattr__(self, "top_n", _check_int("top_n", self.top_n))
-            if self.top_n < 1:
-                raise SettingsError(f"top_n must be >= 1 stocks (or None for all), got {self.top_n}")
-        object.__setattr__(self, "adv_window", _check_int("adv_window", self.adv_window))
-        if self.adv_window < 1:
-            raise SettingsError(f"adv_window must be >= 1 day, got {self.adv_window}")
+    def __init__(self, backtest: BacktestSettings | None = None, *, min_price: float = 0.0,
+                 top_n: int | None = None, adv_window: int = 20, **backtest_fields: Any) -> None:
+        unknown = sorted(set(backtest_fields) - BACKTEST_FIELDS)
+        if unknown:
+            raise SettingsError(f"unknown simulation setting(s): {', '.join(unknown)}")
+        if backtest is None:
+            backtest = BacktestSettings(**backtest_fields)
+        elif not isinstance(backtest, BacktestSettings):
+            raise SettingsError(f"backtest must be BacktestSettings, got {type(backtest).__name__}")
+        elif backtest_fields:
+            backtest = dataclasses.replace(backtest, **backtest_fields)
+        object.__setattr__(self, "backtest", backtest)
+        _check_float("min_price", min_price)
+        if min_price < 0:
+            raise SettingsError(f"min_price must be >= 0 dollars, got {min_price}")
+        object.__setattr__(self, "min_price", float(min_price))
+        if top_n is not None:
+            top_n = _check_int("top_n", top_n)
+            if top_n < 1:
+                raise SettingsError(f"top_n must be >= 1 stocks (or None for all), got {top_n}")
+        object.__setattr__(self, "top_n", top_n)
+        adv_window = _check_int("adv_window", adv_window)
+        if adv_window < 1:
+            raise SettingsError(f"adv_window must be >= 1 day, got {adv_window}")
+        object.__setattr__(self, "adv_window", adv_window)
 
-    def backtest(self) -> BacktestSettings:
-        """The :class:`BacktestSettings` part."""
-        return BacktestSettings(**{f.name: getattr(self, f.name) for f in fields(BacktestSettings)})
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: the flat view of the nested backtest settings
+        if name in BACKTEST_FIELDS:
+            return getattr(self.backtest, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (field order; return-cleaning keys only when they are not at their
-        defaults, see :data:`~alpha_env.backtest.settings.RETURN_CLEANING_DEFAULTS`)."""
-        return drop_cleaning_defaults(asdict(self))
+        """Plain, flat JSON-ready dict: the backtest's :meth:`~BacktestSettings.to_dict` (return-cleaning
+        keys only when switched on), then ``min_price``, ``top_n``, ``adv_window``."""
+        return {**self.backtest.to_dict(), "min_price": self.min_price, "top_n": self.top_n,
+                "adv_window": self.adv_window}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimulationSettings:
-        """Build from a dict, rejecting unknown keys by name."""
-        return settings_from_dict(cls, data, "simulation")
+        """Build from a flat dict (as :meth:`to_dict` writes it), rejecting unknown keys by name."""
+        data = dict(data)
+        if isinstance(data.get("backtest"), dict):
+            data["backtest"] = settings_from_dict(BacktestSettings, data["backtest"], "backtest")
+        return cls(**data)

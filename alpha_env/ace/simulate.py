@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from alpha_env.ace.result import SimulationResult
 from alpha_env.ace.settings import SimulationSettings
 from alpha_env.ace.store import AlphaStore
 from alpha_env.ace.submission import submit_alpha
-from alpha_env.backtest import BacktestResult, run_backtest, split_metrics, yearly_metrics
+from alpha_env.backtest import BacktestResult, run_backtest, split_metrics, window_metrics, yearly_metrics
 from alpha_env.errors import SettingsError, StoreError
 from alpha_env.grammar import Expr, canonical, from_stack, parse
 
@@ -33,10 +34,62 @@ if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
     from alpha_env.evaluate import Evaluator
 
-__all__ = ["ACE", "simulation_universe", "return_cleaning_summary"]
+__all__ = ["ACE", "Score", "neutralization_groups", "simulation_universe", "return_cleaning_summary"]
 
 #: Masked held returns listed by :func:`return_cleaning_summary` (largest removed PnL first).
 CLEANING_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Score:
+    """The lean outcome of one alpha on one window (:meth:`ACE.score`): what a reward needs, nothing more.
+
+    Attributes:
+        alpha_id: the id the alpha has under the ACE's settings and panel.
+        expression: canonical text.
+        tree: the expression tree.
+        window: the ``slice`` of days (holding days) the metrics cover (``None``: no window metrics).
+        metrics: :func:`~alpha_env.backtest.window_metrics` of the window (no yearly table, no checks).
+        backtest: the full backtest (``(T,)`` PnL, ``(T, N)`` weights, ...); :meth:`ACE.complete` turns the
+            score into a full :class:`SimulationResult` without evaluating again.
+        started_at: when the scoring began (UTC), kept for the full result's metadata.
+        seconds: wall time of evaluation + backtest + window metrics.
+    """
+
+    alpha_id: str
+    expression: str
+    tree: Expr
+    window: slice | None
+    metrics: dict[str, float]
+    backtest: BacktestResult
+    started_at: datetime
+    seconds: float
+
+    @property
+    def degenerate_reason(self) -> str | None:
+        """Why the whole backtest holds no usable book (``None`` when it does)."""
+        return self.backtest.degenerate_reason
+
+    @property
+    def pnl(self) -> np.ndarray:
+        """``(T,)`` daily net PnL, fraction of the book."""
+        return self.backtest.pnl
+
+
+def neutralization_groups(panel: MarketPanel, mode: str) -> np.ndarray | None:
+    """``(N,)`` group codes that ``mode`` (a validated neutralization) needs from ``panel`` (``None`` for
+    ``none``/``market``).
+
+    Raises:
+        SettingsError: the panel has no group of that name.
+    """
+    if mode in ("none", "market"):
+        return None
+    if mode not in panel.group_names:
+        raise SettingsError(
+            f"neutralization {mode!r} needs a {mode!r} group, the panel has {', '.join(panel.group_names)}"
+        )
+    return panel.group(mode)
 
 
 def simulation_universe(panel: MarketPanel, settings: SimulationSettings) -> np.ndarray:
@@ -108,6 +161,8 @@ class ACE:
         thresholds: :class:`CheckThresholds` of the submission checks (defaults when ``None``).
         rank_ic: compute the rank IC metric (two sorts per day: the costliest metric, about as
             expensive as the backtest itself several times over); ``False`` leaves the key out.
+        cache_bytes: sub-expression cache budget of the evaluator the ACE builds (``None``: the
+            evaluator's default; only without ``evaluator``).
     """
 
     def __init__(
@@ -119,6 +174,7 @@ class ACE:
         thresholds: CheckThresholds | None = None,
         *,
         rank_ic: bool = True,
+        cache_bytes: int | None = None,
     ):
         if settings is None:
             settings = SimulationSettings()
@@ -131,7 +187,9 @@ class ACE:
         if evaluator is None:
             from alpha_env.evaluate import Evaluator
 
-            evaluator = Evaluator(panel)
+            evaluator = Evaluator(panel) if cache_bytes is None else Evaluator(panel, cache_bytes=cache_bytes)
+        elif cache_bytes is not None:
+            raise SettingsError("cache_bytes applies only when the ACE builds its evaluator")
         elif evaluator.panel is not panel:
             raise SettingsError("the evaluator was built on another panel than the ACE's")
         self.panel = panel
@@ -145,23 +203,12 @@ class ACE:
                 f"check split {self.thresholds.split!r} is not a split of the panel "
                 f"({', '.join(panel.splits)})"
             )
-        self._backtest_settings = settings.backtest()
+        self._backtest_settings = settings.backtest
         self._universe = simulation_universe(panel, settings)
         self._returns = np.ascontiguousarray(panel.field("returns"))
-        self._groups = self._group_codes(panel, settings.neutralization)
+        self._groups = neutralization_groups(panel, settings.neutralization)
         self._settings_dict = settings.to_dict()
         self._splits = {k: v.indices(panel.n_dates)[:2] for k, v in panel.splits.items()}
-
-    @staticmethod
-    def _group_codes(panel: MarketPanel, mode: str) -> np.ndarray | None:
-        if mode in ("none", "market"):
-            return None
-        if mode not in panel.group_names:
-            raise SettingsError(
-                f"neutralization {mode!r} needs a {mode!r} group, the panel has "
-                f"{', '.join(panel.group_names)}"
-            )
-        return panel.group(mode)
 
     def canonical(self, expr: str | Expr | list) -> tuple[Expr, str]:
         """Parse (text) or rebuild (postfix list) ``expr``; return the tree and its canonical text."""
@@ -178,42 +225,61 @@ class ACE:
         _, text = self.canonical(expr)
         return alpha_id(text, self._settings_dict, self.panel.dataset_id)
 
-    def simulate(self, expr: str | Expr | list, *, save: bool = True) -> SimulationResult:
-        """Simulate one alpha.
+    def score(self, expr: str | Expr | list, window: slice | str | None = "train", *,
+              rank_ic: bool | None = None) -> Score:
+        """Evaluate and backtest one alpha, with the metrics of one window only (the reward path).
 
         Args:
             expr: infix text, an expression tree, or an AlphaStack (postfix list).
-            save: write the result to the store (when the ACE has one).
+            window: a split name of the panel, a ``slice`` of holding days, or ``None`` (no window
+                metrics: ``metrics`` is empty).
+            rank_ic: compute the rank IC (default: the ACE's ``rank_ic`` option).
 
         Raises:
             ExpressionError: the expression is malformed or cannot be evaluated on this panel.
+            SettingsError: ``window`` names no split of the panel.
         """
         started = datetime.now(UTC)
         t0 = time.perf_counter()
+        if isinstance(window, str):
+            if window not in self.panel.splits:
+                raise SettingsError(
+                    f"window {window!r} is not a split of the panel ({', '.join(self.panel.splits)})")
+            window = self.panel.splits[window]
         tree, text = self.canonical(expr)
         signal = self.evaluator.evaluate(tree)
         bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
+        with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
+        metrics = {} if window is None else window_metrics(bt, window, with_rank_ic=with_rank_ic)
+        aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
+        return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
+                     started_at=started, seconds=time.perf_counter() - t0)
+
+    def complete(self, score: Score) -> SimulationResult:
+        """The full :class:`SimulationResult` of a :meth:`score` (metrics per split and year, checks,
+        metadata) without evaluating the expression again."""
+        t0 = time.perf_counter()
+        bt = score.backtest
         metrics = split_metrics(bt, self.panel.splits, with_rank_ic=self.rank_ic)
         yearly = yearly_metrics(bt, self.panel.dates, with_rank_ic=self.rank_ic)
-        aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
-        checks = self._checks(aid, metrics, bt.pnl, bt.degenerate_reason)
+        checks = self._checks(score.alpha_id, metrics, bt.pnl, bt.degenerate_reason)
         stats = self.evaluator.cache_stats()
         metadata: dict[str, Any] = {
             "settings": dict(self._settings_dict),
             "dataset_id": self.panel.dataset_id,
             "code_version": alpha_env.__version__,
-            "started_at": started.isoformat(timespec="microseconds"),
+            "started_at": score.started_at.isoformat(timespec="microseconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "run_time_s": time.perf_counter() - t0,
+            "run_time_s": score.seconds + (time.perf_counter() - t0),
             "splits": {k: [int(a), int(b)] for k, (a, b) in self._splits.items()},
             "check_split": self.thresholds.split,
             "cache": {"hits": stats.hits, "misses": stats.misses, "entries": stats.entries},
         }
         if self._backtest_settings.cleans_returns:
             metadata["return_cleaning"] = return_cleaning_summary(bt, self._returns, self.panel)
-        result = SimulationResult(
-            alpha_id=aid,
-            expression=text,
+        return SimulationResult(
+            alpha_id=score.alpha_id,
+            expression=score.expression,
             metrics=metrics,
             yearly=yearly,
             pnl=bt.pnl,
@@ -224,6 +290,18 @@ class ACE:
             degenerate_reason=bt.degenerate_reason,
             backtest=bt,
         )
+
+    def simulate(self, expr: str | Expr | list, *, save: bool = True) -> SimulationResult:
+        """Simulate one alpha: :meth:`score` then :meth:`complete` (and save).
+
+        Args:
+            expr: infix text, an expression tree, or an AlphaStack (postfix list).
+            save: write the result to the store (when the ACE has one).
+
+        Raises:
+            ExpressionError: the expression is malformed or cannot be evaluated on this panel.
+        """
+        result = self.complete(self.score(expr, None))
         if save and self.store is not None:
             self.store.save(result)
         return result

@@ -112,7 +112,7 @@ class BacktestResult:
     @property
     def lag(self) -> int:
         """Days between the signal day and the holding day (``delay + 1``)."""
-        return self.settings.delay + 1
+        return self.settings.lag
 
     @property
     def masked_returns(self) -> int:
@@ -288,7 +288,7 @@ def run_backtest(
         n_chunks,
     )
     cost = turnover * (settings.cost_bps * 1e-4)
-    masked_held, removed_pnl = _masked_books(weights, raw_ret, mask, settings.delay + 1)
+    masked_held, removed_pnl = _masked_books(weights, raw_ret, mask, settings.lag)
     return BacktestResult(
         settings=settings,
         weights=weights,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -64,7 +64,7 @@ class BacktestSettings:
 
     delay: int = 1
     decay: int = 0
-    neutralization: str = "market"
+    neutralization: str = field(default="market", metadata={"choices": NEUTRALIZATIONS})
     truncation: float = 0.1
     book_size: float = 2e7
     cost_bps: float = 0.0
@@ -101,6 +101,12 @@ class BacktestSettings:
         object.__setattr__(self, "book_size", float(self.book_size))
         object.__setattr__(self, "cost_bps", float(self.cost_bps))
         _check_cleaning(self)
+
+    @property
+    def lag(self) -> int:
+        """Days from the signal day to the holding day: ``delay + 1`` (the book of signal day ``t``
+        earns the return of day ``t + delay + 1``)."""
+        return self.delay + 1
 
     @property
     def cleans_returns(self) -> bool:

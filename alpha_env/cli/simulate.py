@@ -6,52 +6,24 @@ import argparse
 import json
 from pathlib import Path
 
-__all__ = ["register", "load_market", "settings_from_args", "add_settings_arguments"]
-
-
-def load_market(path: str | None):
-    """The panel of ``--data``: a dataset folder or price file, or the embedded synthetic market."""
-    from alpha_env.data import load_panel, synthetic_market
-
-    return synthetic_market() if path is None else load_panel(path)
+__all__ = ["register", "settings_from_args", "add_settings_arguments"]
 
 
 def add_settings_arguments(p: argparse.ArgumentParser) -> None:
-    """The simulation settings as options (defaults from :class:`~alpha_env.ace.SimulationSettings`)."""
-    from alpha_env.backtest import NEUTRALIZATIONS
+    """The simulation settings as options, generated from :class:`~alpha_env.ace.SimulationSettings`
+    (defaults, choices and help declared once, on its fields and those of its nested backtest settings)."""
+    from alpha_env.ace.settings import SimulationSettings
+    from alpha_env.options import add_options
 
-    g = p.add_argument_group("simulation settings")
-    g.add_argument("--delay", type=int, default=1, help="0 or 1 days between data and trade (default 1)")
-    g.add_argument("--decay", type=int, default=0, help="linear decay in days (default 0 = off)")
-    g.add_argument("--neutralization", default="market", choices=NEUTRALIZATIONS,
-                   help="demean within this group (default market)")
-    g.add_argument("--truncation", type=float, default=0.1,
-                   help="max |weight| per stock as a fraction of the book, 0 = off (default 0.1)")
-    g.add_argument("--book-size", type=float, default=2e7, help="gross book in dollars (default 2e7)")
-    g.add_argument("--cost-bps", type=float, default=0.0, help="cost in bps of traded value (default 0)")
-    g.add_argument("--top-n", type=int, default=None, help="trade only the N most liquid stocks by adv20")
-    g.add_argument("--min-price", type=float, default=0.0, help="trade only stocks with close >= this")
-    c = p.add_argument_group("return cleaning (off by default; changes only the returns the backtest "
-                             "books, never what the signal sees)")
-    c.add_argument("--max-return", type=float, default=0.0,
-                   help="a daily return with |r| above this fraction books 0, e.g. 0.5 (default 0 = off)")
-    c.add_argument("--glitch-factor", type=float, default=0.0,
-                   help="a one-day close move by more than this factor either way that the next close "
-                        "undoes books 0 on both days, e.g. 1.5 (default 0 = off)")
-    c.add_argument("--glitch-band", type=float, default=0.05,
-                   help="how close (fraction) the next close must come back for --glitch-factor "
-                        "(default 0.05)")
+    add_options(p.add_argument_group("simulation settings (see docs/ace.md)"), SimulationSettings)
 
 
 def settings_from_args(args: argparse.Namespace):
-    """Build :class:`~alpha_env.ace.SimulationSettings` from the parsed options."""
-    from alpha_env.ace import SimulationSettings
+    """Build (and so validate, once) :class:`~alpha_env.ace.SimulationSettings` from the parsed options."""
+    from alpha_env.ace.settings import SimulationSettings
+    from alpha_env.options import build_from_namespace
 
-    return SimulationSettings(
-        delay=args.delay, decay=args.decay, neutralization=args.neutralization, truncation=args.truncation,
-        book_size=args.book_size, cost_bps=args.cost_bps, top_n=args.top_n, min_price=args.min_price,
-        max_return=args.max_return, glitch_factor=args.glitch_factor, glitch_band=args.glitch_band,
-    )
+    return build_from_namespace(SimulationSettings, args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -59,11 +31,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from alpha_env.ace import ACE, AlphaStore, default_db_path
     from alpha_env.ace.report import plot_pnl, print_report
+    from alpha_env.data import resolve_panel
     from alpha_env.grammar import parse
 
     settings = settings_from_args(args)
     parse(args.expression)  # a bad expression fails before any data is loaded
-    panel = load_market(args.data)
+    panel = resolve_panel(args.data)
     store = None if args.no_store else AlphaStore(args.db or default_db_path())
     try:
         result = ACE(panel, settings, store=store).simulate(args.expression)
@@ -107,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("expression", help='the alpha, e.g. "rank(-delta(close, 5))"')
     p.add_argument("--data", default=None,
-                   help="dataset folder or price file (default: the embedded synthetic market)")
+                   help="dataset folder, price file or synthetic[:SEED] "
+                        "(default: the embedded synthetic market)")
     add_settings_arguments(p)
     p.add_argument("--db", default=None, help="alpha store (default $ALPHA_ENV_DB or ./alpha_env.db)")
     p.add_argument("--no-store", action="store_true", help="do not save the simulation")

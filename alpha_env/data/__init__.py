@@ -16,6 +16,7 @@ from alpha_env.data.loaders import (
     read_table,
 )
 from alpha_env.data.panel import BASE_FIELDS, MarketPanel
+from alpha_env.data.sources import DataSource, resolve_panel
 from alpha_env.data.splits import make_splits
 from alpha_env.data.synthetic import PLANTED, REGIMES, PlantedSignal, long_short_sharpe, synthetic_market
 from alpha_env.data.universe import UniverseSpec, compute_universe
@@ -25,6 +26,8 @@ __all__ = [
     "MarketPanel",
     "BASE_FIELDS",
     "load_panel",
+    "resolve_panel",
+    "DataSource",
     "check_dataset",
     "find_dataset",
     "read_prices",

@@ -12,6 +12,7 @@ Importing this package registers the ids ``AlphaEnv/AlphaStack-v0`` and ``AlphaE
 See ``docs/env.md`` for the agents (SB3 PPO/A2C/DQN, sb3-contrib MaskablePPO, vector envs).
 """
 
+from alpha_env.data.sources import resolve_panel
 from alpha_env.env.alpha_stack_env import DEFAULT_DOCUMENT_DIM, AlphaStackEnv
 from alpha_env.env.documents import (
     EmbeddingTable,
@@ -30,10 +31,12 @@ from alpha_env.env.registration import (
     register_envs,
 )
 from alpha_env.env.rewards import REWARDS, FoundAlphas, pnl_correlation
-from alpha_env.env.sources import resolve_panel
+from alpha_env.env.settings import MASK_DTYPES, EnvSettings
 from alpha_env.env.wrappers import FlattenAlphaObservation, MaskedRandomAgent, play_episode
 
 __all__ = [
+    "EnvSettings",
+    "MASK_DTYPES",
     "AlphaStackEnv",
     "DEFAULT_DOCUMENT_DIM",
     "ALPHA_STACK_ID",

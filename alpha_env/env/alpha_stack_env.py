@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -14,8 +15,8 @@ from gymnasium.error import ResetNeeded
 
 from alpha_env.env.documents import EmbeddingTable, EpisodeWindow, sample_window
 from alpha_env.env.rewards import FoundAlphas, reward_metric, window_degenerate_reason
+from alpha_env.env.settings import EnvSettings
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError
-from alpha_env.evaluate import DEFAULT_CACHE_BYTES
 
 __all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM"]
 
@@ -131,34 +132,27 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self,
         panel: Any = None,
         *,
-        max_len: int = 20,
         settings: Any = None,
-        reward: str = "sharpe",
-        degenerate_penalty: float = -1.0,
-        invalid_action_penalty: float = -2.0,
-        correlation_penalty: float = 0.0,
         store: Any = None,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
         codebook: Any = None,
         vocabulary: Any = None,
-        max_window: int | None = None,
         document_embeddings: Any = None,
         document_dim: int | None = None,
-        doc_days: int = 5,
-        horizon: int = 20,
-        warmup: int = 60,
-        found_capacity: int = 1000,
         render_mode: str | None = None,
+        env_settings: EnvSettings | None = None,
+        **options: Any,
     ) -> None:
         from alpha_env.ace import ACE, AlphaStore
         from alpha_env.data import synthetic_market
-        from alpha_env.evaluate import Evaluator
         from alpha_env.grammar.codebook import Codebook
+        from alpha_env.grammar.state import GrammarState
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             modes = self.metadata["render_modes"]
             raise SettingsError(f"render_mode must be one of {modes}, got {render_mode!r}")
         self.render_mode = render_mode
+        self.config = _env_settings(env_settings, options)
+        cfg = self.config
         self.panel = panel if panel is not None else synthetic_market(seed=0)
         if "train" not in self.panel.splits:
             raise SettingsError(f"the panel has no 'train' split (splits: {sorted(self.panel.splits)})")
@@ -166,45 +160,37 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         train_len = len(range(*self.train.indices(self.panel.n_dates)))
         if train_len < 3:
             raise SettingsError(f"the train split has {train_len} days; a reward needs at least 3")
-        self.max_len = _positive_int("max_len", max_len)
-        self.reward_name = str(reward).lower()
-        self._metric = reward_metric(reward)
-        self.degenerate_penalty = _finite("degenerate_penalty", degenerate_penalty)
-        self.invalid_action_penalty = _finite("invalid_action_penalty", invalid_action_penalty)
-        self.correlation_penalty = _finite("correlation_penalty", correlation_penalty)
-        if self.correlation_penalty < 0:
-            raise SettingsError(f"correlation_penalty must be >= 0, got {correlation_penalty}")
+        self.max_len = cfg.max_len
+        self.reward_name = cfg.reward
+        self._metric = reward_metric(cfg.reward)
+        self.degenerate_penalty = cfg.degenerate_penalty
+        self.invalid_action_penalty = cfg.invalid_action_penalty
+        self.correlation_penalty = cfg.correlation_penalty
 
-        # ---- tokens: the full codebook gives the action ids; the vocabulary codebook drives the grammar
+        # ---- tokens: one codebook; the agent vocabulary is the grammar's allowed-id mask
         self.codebook = codebook if codebook is not None else Codebook.default()
         if not isinstance(self.codebook, Codebook):
             raise SettingsError(f"codebook must be a Codebook, not {type(self.codebook).__name__}")
-        self.max_window = train_len - 1 if max_window is None else _positive_int("max_window", max_window)
+        self.max_window = train_len - 1 if cfg.max_window is None else cfg.max_window
         self.vocabulary = self._build_vocabulary(vocabulary)
-        self._to_full = np.flatnonzero(self.vocabulary)
-        self._to_full = np.concatenate([[Codebook.PAD, Codebook.BOS], self._to_full]).astype(np.int64)
-        self._to_sub = np.full(len(self.codebook), -1, dtype=np.int64)
-        self._to_sub[self._to_full] = np.arange(self._to_full.size)
-        self._grammar_book = Codebook([self.codebook.tokens[i] for i in self._to_full])
-        from alpha_env.grammar.state import GrammarState
-
+        self.vocabulary.setflags(write=False)
         self._grammar_state_cls = GrammarState
         try:
-            GrammarState(self._grammar_book, self.max_len)
+            GrammarState(self.codebook, self.max_len, allowed=self.vocabulary)
         except ExpressionError as exc:
             raise SettingsError(f"max_len={self.max_len} with this vocabulary: {exc.message}") from None
 
-        # ---- evaluation: one evaluator (with its cache) and one ACE for the environment's life
-        self.cache_bytes = int(cache_bytes)
-        if self.cache_bytes < 0:
-            raise SettingsError(f"cache_bytes must be >= 0, got {cache_bytes}")
-        self.evaluator = Evaluator(self.panel, cache_bytes=self.cache_bytes)
+        # ---- evaluation: one ACE (with its evaluator and cache) for the environment's life
+        self.cache_bytes = cfg.cache_bytes
         self._owns_store = isinstance(store, str | Path)
         self.store = AlphaStore(store) if self._owns_store else store
         # rank IC costs two sorts per day: compute it only when it is the reward
-        self.ace = ACE(self.panel, settings, store=self.store, evaluator=self.evaluator,
+        self.ace = ACE(self.panel, settings, store=self.store, cache_bytes=self.cache_bytes,
                        rank_ic=self.reward_name == "rank_ic")
-        self.found = FoundAlphas(found_capacity)
+        self.evaluator = self.ace.evaluator
+        self.found = FoundAlphas(cfg.found_capacity)
+        self._mask_dtype = np.dtype(cfg.mask_dtype)
+        doc_days, horizon, warmup = cfg.doc_days, cfg.horizon, cfg.warmup
 
         # ---- documents
         self.documents: EmbeddingTable | None = None
@@ -220,11 +206,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             flat = doc_low == doc_high  # a component that is 0 in every vector: give it a non-empty range
             doc_low[flat] -= 1.0
             doc_high[flat] += 1.0
-            self.doc_days = _positive_int("doc_days", doc_days)
-            self.horizon = _positive_int("horizon", horizon)
-            self.warmup = int(warmup)
-            if self.warmup < 0:
-                raise SettingsError(f"warmup must be >= 0 trading days, got {warmup}")
+            self.doc_days, self.horizon, self.warmup = doc_days, horizon, warmup
             # fail now (not at the first reset) if the train split cannot hold the windows
             sample_window(np.random.default_rng(0), self.train, doc_days=self.doc_days,
                           horizon=self.horizon, warmup=self.warmup)
@@ -233,14 +215,15 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 "document_dim", document_dim)
             doc_low = np.full(self.document_dim, -1.0, dtype=np.float32)  # the vector stays zero
             doc_high = np.full(self.document_dim, 1.0, dtype=np.float32)
-            self.doc_days, self.horizon, self.warmup = int(doc_days), int(horizon), int(warmup)
+            self.doc_days, self.horizon, self.warmup = doc_days, horizon, warmup
 
         n = len(self.codebook)
         self.action_space = spaces.Discrete(n)
         self.observation_space = spaces.Dict(
             {
                 "tokens": spaces.Box(0, n - 1, shape=(self.max_len,), dtype=np.int64),
-                "action_mask": spaces.MultiBinary(n),
+                "action_mask": (spaces.MultiBinary(n) if self._mask_dtype == np.int8
+                                else spaces.Box(0.0, 1.0, shape=(n,), dtype=np.float32)),
                 "document": spaces.Box(doc_low, doc_high, shape=(self.document_dim,), dtype=np.float32),
                 "position": spaces.Box(0, self.max_len, shape=(1,), dtype=np.int64),
                 "stack_depth": spaces.Box(0, self.max_len, shape=(1,), dtype=np.int64),
@@ -310,7 +293,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         """
         super().reset(seed=seed)
         options = dict(options or {})
-        self._state = self._grammar_state_cls(self._grammar_book, self.max_len)
+        self._state = self._grammar_state_cls(self.codebook, self.max_len, allowed=self.vocabulary)
         self._tokens = np.zeros(self.max_len, dtype=np.int64)
         self._finished = False
         self._episode_info = {}
@@ -339,7 +322,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             raise ResetNeeded("the episode has ended (or never started): call reset() first")
         try:
             a = int(np.asarray(action).reshape(()))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # not one number, NaN or ±inf
             a = -1
         if not (0 <= a < len(self.codebook)) or not self._mask[a]:
             self._finished = True
@@ -347,8 +330,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             info.update(reason="invalid_action", invalid_action=a, why=self._why_invalid(a),
                         expression=None, alpha_id=None)
             return self._observation(), float(self.invalid_action_penalty), True, False, info
-        sub = int(self._to_sub[a])
-        self._state.push(sub)
+        self._state.push(a)
         if a == self.codebook.END:
             self._finished = True
             self._update_mask()
@@ -423,24 +405,21 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                              reward_stop=i + 1 + self.horizon)
 
     def _update_mask(self) -> None:
-        mask = np.zeros(len(self.codebook), dtype=bool)
-        mask[self._to_full] = self._state.mask()
-        self._mask = mask
+        self._mask = np.array(self._state.mask(), dtype=bool)
 
     def _why_invalid(self, a: int) -> str:
         if not 0 <= a < len(self.codebook):
             return f"action {a} is outside Discrete({len(self.codebook)})"
-        sub = int(self._to_sub[a])
-        if sub < 0:
+        if not self.vocabulary[a]:
             return f"token {self.codebook.texts[a]!r} is not in the agent vocabulary of this environment"
-        return self._state.why_not(sub) or "not allowed"
+        return self._state.why_not(a) or "not allowed"
 
     def _observation(self) -> dict[str, np.ndarray]:
         depth = self._state.depth if self._state is not None else 0
         length = self._state.length if self._state is not None else 0
         return {
             "tokens": self._tokens.copy(),
-            "action_mask": self._mask.astype(np.int8),
+            "action_mask": self._mask.astype(self._mask_dtype),
             "document": self._document.copy(),
             "position": np.array([length], dtype=np.int64),
             "stack_depth": np.array([depth], dtype=np.int64),
@@ -458,8 +437,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._window.reward_slice, "the episode's reward window"
 
     def _finish(self) -> tuple[float, dict[str, Any]]:
-        """Simulate the finished expression; returns the reward and the end-of-episode info."""
-        from alpha_env.backtest import window_metrics
+        """Score the finished expression on the reward window; returns the reward and the end info."""
         from alpha_env.grammar import canonical
 
         expr = self._state.expression()
@@ -467,36 +445,45 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._last_text = text
         info: dict[str, Any] = {"expression": text, "alpha_id": None, "metrics": {}, "raw_reward": None,
                                 "max_correlation": 0.0, "degenerate_reason": None}
+        window, where = self._window_slice()
         try:
-            result = self.ace.simulate(expr, save=False)
+            score = self.ace.score(expr, window)
         except AlphaEnvError as exc:
             info.update(reason="degenerate", degenerate_reason=f"evaluation failed: {exc}")
             return float(self.degenerate_penalty), info
-        info["alpha_id"] = result.alpha_id
-        window, where = self._window_slice()
-        if self._window is None:
-            metrics = dict(result.metrics["train"])
-        else:
-            metrics = window_metrics(result.backtest, window)
+        info["alpha_id"] = score.alpha_id
+        metrics = dict(score.metrics)
         info["metrics"] = metrics
-        reason = result.degenerate_reason or window_degenerate_reason(metrics, self._metric, where)
+        reason = score.degenerate_reason or window_degenerate_reason(metrics, self._metric, where)
         if reason is not None:
             info.update(reason="degenerate", degenerate_reason=reason)
             return float(self.degenerate_penalty), info
         value = float(metrics[self._metric])
         reward = value
         if self.correlation_penalty > 0:
-            corr, corr_id = self.found.max_correlation(result.pnl, window)
+            corr, corr_id = self.found.max_correlation(score.pnl, window)
             reward = value - self.correlation_penalty * corr
             info.update(max_correlation=corr, most_correlated=corr_id)
-            self.found.add(result.alpha_id, result.pnl)
+            self.found.add(score.alpha_id, score.pnl)
         if self.store is not None:
-            self.store.save(result)
+            self.store.save(self.ace.complete(score))
         info.update(reason="complete", raw_reward=value)
         if not math.isfinite(reward):  # window_degenerate_reason rules this out; kept as a guard
             info.update(reason="degenerate", degenerate_reason="non-finite reward")
             return float(self.degenerate_penalty), info
         return float(reward), info
+
+
+def _env_settings(base: EnvSettings | None, options: Mapping[str, Any]) -> EnvSettings:
+    """``base`` (or the defaults) with the keyword ``options`` replaced; unknown options are named."""
+    if base is not None and not isinstance(base, EnvSettings):
+        raise SettingsError(f"env_settings must be EnvSettings, got {type(base).__name__}")
+    names = {f.name for f in dataclasses.fields(EnvSettings)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise SettingsError(f"unknown environment option(s): {', '.join(unknown)} "
+                            f"(options: {', '.join(sorted(names))})")
+    return dataclasses.replace(base or EnvSettings(), **options)
 
 
 def _positive_int(name: str, value: Any) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from alpha_env.env.sources import DataSource, resolve_panel
+from alpha_env.data.sources import DataSource, resolve_panel
 from alpha_env.errors import SettingsError
 
 __all__ = ["ALPHA_STACK_ID", "ALPHA_STACK_NEWS_ID", "ENV_IDS", "make_alpha_stack", "make_alpha_stack_news",
@@ -43,7 +43,7 @@ def make_alpha_stack(data: DataSource = None, *, load_options: Mapping[str, Any]
     """Entry point of ``AlphaEnv/AlphaStack-v0``: an :class:`AlphaStackEnv` on the market ``data``.
 
     Args:
-        data: see :func:`alpha_env.env.sources.resolve_panel` (``None``: synthetic market, seed 0).
+        data: see :func:`alpha_env.data.sources.resolve_panel` (``None``: synthetic market, seed 0).
         load_options: keyword arguments of :func:`alpha_env.data.load_panel` (dataset paths only).
         kwargs: :class:`AlphaStackEnv` arguments.
     """

@@ -43,14 +43,22 @@ INF = math.inf
 class GrammarTables:
     """Per-codebook tables behind :class:`GrammarState` (built once per codebook and option set).
 
+    Args:
+        codebook: the token ids.
+        units: enforce unit checks.
+        allowed: ``(len(codebook),)`` bool array of the ids that may ever be written (``None``: all); the
+            other ids are never allowed, and completability is computed with the allowed ids only.
+
     Attributes:
         values: the abstract values (kind, unit) the tables index.
         fresh: fewest tokens that build each value from an empty stack (``inf``: impossible).
+        allowed: the ``allowed`` mask (read-only; all ``True`` when none was given).
     """
 
-    def __init__(self, codebook: Codebook, *, units: bool = False):
+    def __init__(self, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None):
         self.codebook = codebook
         self.units = units
+        self.allowed = _allowed_mask(codebook, allowed)
         kinds_s = [Value(Kind.SERIES, u) for u in Unit] if units else [Value(Kind.SERIES)]
         self.values: tuple[Value, ...] = (*kinds_s, Value(Kind.BOOL), Value(Kind.CONST), Value(Kind.WINDOW),
                                           Value(Kind.GROUP))
@@ -70,7 +78,7 @@ class GrammarTables:
         self.token_class: dict[int, int] = {}
         op_ids: list[tuple[int, int]] = []
         for i, token in enumerate(codebook.tokens):
-            if isinstance(token, Special):
+            if isinstance(token, Special) or not self.allowed[i]:
                 continue
             if isinstance(token, OpToken):
                 spec = OPERATORS[token.name]
@@ -168,13 +176,32 @@ class GrammarTables:
         return (self.d0 + h[None, :]).min(axis=1)
 
     @classmethod
-    def for_codebook(cls, codebook: Codebook, *, units: bool = False) -> GrammarTables:
-        """The tables of ``codebook`` (built on first use and kept on the codebook)."""
-        key = ("grammar_tables", units)
+    def for_codebook(cls, codebook: Codebook, *, units: bool = False,
+                     allowed: np.ndarray | None = None) -> GrammarTables:
+        """The tables of ``codebook`` and the ``allowed`` ids (built on first use and kept on the codebook,
+        one set per distinct mask)."""
+        mask = _allowed_mask(codebook, allowed)
+        key = ("grammar_tables", units, None if mask.all() else np.packbits(mask).tobytes())
         tables = codebook._cache.get(key)
         if tables is None:
-            tables = codebook._cache[key] = cls(codebook, units=units)
+            tables = codebook._cache[key] = cls(codebook, units=units, allowed=mask)
         return tables
+
+
+def _allowed_mask(codebook: Codebook, allowed: np.ndarray | None) -> np.ndarray:
+    """``allowed`` checked as a ``(len(codebook),)`` bool array (all ``True`` for ``None``), read-only."""
+    n = len(codebook)
+    if allowed is None:
+        mask = np.ones(n, dtype=bool)
+    else:
+        mask = np.asarray(allowed)
+        if mask.dtype != np.bool_ or mask.shape != (n,):
+            raise ExpressionError(f"allowed must be a ({n},) bool mask over the codebook, got "
+                                  f"{mask.dtype} {mask.shape}")
+        mask = mask.copy()
+    mask[Codebook.END] = True
+    mask.setflags(write=False)
+    return mask
 
 
 class GrammarState:
@@ -184,6 +211,8 @@ class GrammarState:
         codebook: the token ids.
         max_len: most expression tokens (``BOS``/``END`` not counted); at least 1.
         units: enforce unit checks (price / volume / dimensionless) in the masks.
+        allowed: ``(len(codebook),)`` bool array of the ids an agent may use (``None``: every id); the
+            masks never allow another id, and completability counts only the allowed ones.
 
     Attributes (read-only properties): ``ids`` (every pushed id, ``END`` included once pushed),
     ``length`` (expression tokens pushed), ``depth`` (values on the stack), ``complete`` (exactly one
@@ -193,13 +222,14 @@ class GrammarState:
 
     __slots__ = ("codebook", "max_len", "units", "_t", "_values", "_exprs", "_rows", "_ids", "_done", "_mask")
 
-    def __init__(self, codebook: Codebook, max_len: int, *, units: bool = False):
+    def __init__(self, codebook: Codebook, max_len: int, *, units: bool = False,
+                 allowed: np.ndarray | None = None):
         if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
             raise ExpressionError(f"max_len must be a positive integer, got {max_len!r}")
         self.codebook = codebook
         self.max_len = int(max_len)
         self.units = units
-        self._t = GrammarTables.for_codebook(codebook, units=units)
+        self._t = GrammarTables.for_codebook(codebook, units=units, allowed=allowed)
         self._values: list[int] = []
         self._exprs: list[Expr] = []
         self._rows: list[np.ndarray] = [self._t.row0]
@@ -280,6 +310,8 @@ class GrammarState:
         token = self.codebook.token(token_id)
         if self._done:
             return "the expression is finished (END was pushed)"
+        if not self._t.allowed[token_id]:
+            return f"token {self.codebook.texts[token_id]!r} is not in the allowed vocabulary"
         if isinstance(token, Special):
             if token_id == Codebook.END:
                 return f"END needs exactly one series on the stack, it holds {len(self._values)} values"

@@ -1,7 +1,9 @@
-"""Where an environment's market comes from: the ``data=`` argument of the registered ids.
+"""Where a market comes from: the one reading of a ``data`` argument (the env ids' ``data=``, the CLI's
+``--data``/``PATH``, the experiments' ``--data``).
 
 ``data`` may be a :class:`~alpha_env.data.MarketPanel` (used as is), a path to a dataset folder or price
-file (read with :func:`alpha_env.data.load_panel`), a mapping of :func:`alpha_env.data.synthetic_market`
+file (read with :func:`alpha_env.data.load_panel`), ``"synthetic"`` or ``"synthetic:SEED"`` (the embedded
+market; a file or folder of that name wins), a mapping of :func:`alpha_env.data.synthetic_market`
 arguments (e.g. ``{"seed": 0, "n_stocks": 30, "n_days": 300}``) or ``None`` (the default synthetic
 market, seed 0). Paths and mappings pickle, so they are the forms to use with subprocess vector envs:
 each worker then builds its own panel.
@@ -13,7 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from alpha_env.errors import SettingsError
+from alpha_env.data.loaders import load_panel
+from alpha_env.data.panel import MarketPanel
+from alpha_env.data.synthetic import synthetic_market
+from alpha_env.errors import DataError, SettingsError
 
 __all__ = ["DataSource", "resolve_panel"]
 
@@ -31,8 +36,6 @@ def resolve_panel(data: DataSource = None, **load_options: Any) -> Any:
         SettingsError: ``data`` has another type, or options were given for a non-path source.
         DataError: the dataset cannot be read (from the loader).
     """
-    from alpha_env.data import MarketPanel, load_panel, synthetic_market
-
     if isinstance(data, MarketPanel):
         _no_options(load_options, "a MarketPanel")
         return data
@@ -45,6 +48,15 @@ def resolve_panel(data: DataSource = None, **load_options: Any) -> Any:
             return synthetic_market(**dict(data))
         except TypeError as exc:
             raise SettingsError(f"data: bad synthetic_market arguments {dict(data)!r}: {exc}") from None
+    if isinstance(data, str) and not Path(data).exists() and (data == "synthetic"
+                                                               or data.startswith("synthetic:")):
+        _no_options(load_options, "the synthetic market")
+        seed_text = data.partition(":")[2] or "0"
+        try:
+            seed = int(seed_text)
+        except ValueError:
+            raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
+        return synthetic_market(seed=seed)
     if isinstance(data, str | Path):
         return load_panel(Path(data), **load_options)
     raise SettingsError(

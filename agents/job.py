@@ -1,0 +1,411 @@
+"""The main job: PPO fine-tunes the pretrained AlphaDecoder to write alphas with a high backtest reward.
+
+``experiments/train_ppo.py`` parses :class:`PPOJobSettings` from the command line and calls
+:func:`run_ppo_job`; other experiments (``compare_actor_init.py``, ``doc_conditioning.py``) call it too.
+Every setting is declared once: the job's own fields here, the backtest and universe in
+:class:`~alpha_env.ace.SimulationSettings`, the episode and reward in :class:`~alpha_env.env.EnvSettings`,
+the PPO hyperparameters in :class:`~agents.builders.FineTuneSettings`; :mod:`alpha_env.options` turns them
+all into command-line options.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.builders import FineTuneSettings
+from alpha_env.ace import SimulationSettings
+from alpha_env.env.settings import EnvSettings
+
+__all__ = ["PPOJobSettings", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
+
+DOCUMENT_DIM = 384
+"""Width of document vectors in doc mode (the pretrained actor's ``doc_dim``; MiniLM's size)."""
+
+DEFAULT_CHECKPOINT = "artifacts/alpha_decoder.pt"
+"""Where ``experiments/pretrain_decoder.py`` writes the stage-1 actor (relative to the checkout)."""
+
+
+@dataclass
+class PPOJobSettings:
+    """Arguments of train_ppo.py (the main job)."""
+
+    exp_name: str = "ppo_decoder"
+    """experiment name (part of the run name)"""
+    seed: int = 0
+    """seed of everything: environment resets, PPO sampling, a random actor's initialization"""
+    data: str | None = None
+    """dataset folder or price file (default: the embedded synthetic market)"""
+    total_timesteps: int = 25_000
+    """environment steps (tokens written) to train for"""
+    max_evaluations: int | None = None
+    """stop once this many alphas (finished episodes) were evaluated (equal budgets in comparisons)"""
+    time_limit_minutes: float = 6.0
+    """wall-clock guard: stop training after this many minutes even if timesteps remain"""
+    algo: str = field(default="ppo", metadata={"choices": ["ppo", "maskable_ppo"]})
+    """ppo (the policy masks its own logits) or maskable_ppo (sb3-contrib MaskablePPO)"""
+    actor_init: str = field(default="pretrained", metadata={"choices": ["pretrained", "random"]})
+    """initial actor: the stage-1 checkpoint, or a randomly initialized decoder (ablation)"""
+    checkpoint: str = DEFAULT_CHECKPOINT
+    """stage-1 actor checkpoint (pretrained first when missing)"""
+    quick_pretrain: bool = False
+    """if the checkpoint is missing, pretrain a tiny decoder (tests) instead of the default one"""
+    n_envs: int = 8
+    """parallel environments"""
+    vec_env: str = field(default="dummy", metadata={"choices": ["dummy", "subproc"]})
+    """dummy (one process) or subproc (one worker process per environment)"""
+    doc_mode: bool = False
+    """document-conditioned episodes: a decision date, the news before it, the Sharpe of the days after"""
+    embeddings: str | None = None
+    """document-embedding table (parquet from experiments/encode_documents.py); default in doc mode: the
+    market's own news encoded with the bundled MiniLM"""
+    doc_encoder: str = field(default="hashed", metadata={"choices": ["hashed", "minilm"]})
+    """doc mode without --embeddings: hashed bag-of-words of the news (fast, torch-free) or the bundled
+    MiniLM sentence encoder"""
+    shuffle_documents: bool = False
+    """doc mode control: shuffle the embedding table across dates (the news no longer match the market)"""
+    hindsight: bool = False
+    """doc mode: before PPO, fine-tune the actor on (news, expressions that paid after similar news) pairs
+    from the train split (agents.hindsight; the stage that makes the agent read the news)"""
+    hindsight_corpus: int = 300
+    """doc mode with --hindsight: candidate expressions (each also negated)"""
+    hindsight_epochs: int = 40
+    """doc mode with --hindsight: teacher-forcing epochs"""
+    store: str | None = None
+    """alpha store (SQLite path) shared by the environments (default: runs/<run>/alphas.db)"""
+    runs_dir: str = "runs"
+    """folder of the run folders"""
+    resume: str | None = None
+    """continue a run: its folder (runs/<run>) or a saved model .zip"""
+    save_every: int = 10_000
+    """save a resumable model every this many timesteps (and at the end)"""
+    show_top: int = 10
+    """rows of the final table and of the TensorBoard top-alpha table"""
+    final: bool = False
+    """also show test-split metrics (only for the final report; the test split is never used otherwise)"""
+    threads: int = 1
+    """torch intra-op threads (1 is fastest for this small model on a shared 2-core machine)"""
+    progress: bool = True
+    """show a progress bar"""
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    """the backtest and universe (each field is an option: --delay, --neutralization, --cost-bps, ...)"""
+    env: EnvSettings = field(default_factory=lambda: EnvSettings(max_len=15, cache_bytes=64 * 2**20))
+    """the episodes and their reward (--reward, --max-len, --correlation-penalty, --horizon, ...); the main
+    job writes at most 15 tokens (the pretrained actor's corpus length) and caches 64 MiB per environment"""
+    fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))
+    """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts"""
+
+
+def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
+    """Run the main job; returns the summary written to ``runs/<run>/summary.json``.
+
+    Args:
+        args: the job's settings.
+        root: folder that relative ``runs_dir`` paths start from.
+    """
+    resume_model: Path | None = None
+    if args.resume:  # checked first: a wrong path fails before the heavy imports
+        resume_model, run_dir = _resume_paths(Path(args.resume))
+    import torch
+    from rich.console import Console
+
+    from agents.builders import build_agent, load_agent
+    from agents.callbacks import (
+        AlphaMetricsCallback,
+        EvaluationBudgetCallback,
+        GradualUnfreezeCallback,
+        TimeLimitCallback,
+    )
+    from agents.runs import cache_stats_of, ensure_pretrained, env_label, make_env_fn, make_vec, run_name
+    from agents.tracking import AlphaTracker
+    from alpha_env.ace import ACE
+    from alpha_env.data import resolve_panel
+    from alpha_env.grammar import Codebook
+    from encoders import load_checkpoint
+
+    # logs and CI capture output without a terminal: keep expressions readable there
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    started = time.perf_counter()
+
+    # ---- seeding: the one place. The environments are seeded by their first reset (make_vec_env), the
+    # algorithm (sampling, minibatches) and a random actor's weights by `seed`; torch runs single-threaded.
+    torch.set_num_threads(args.threads)
+    seed = int(args.seed)
+
+    # ---- run folder
+    if resume_model is not None:
+        name = run_dir.name
+    else:
+        label = env_label(args.data)
+        label = label.replace("AlphaStack", "AlphaStackNews") if args.doc_mode else label
+        name = run_name(label, args.exp_name, seed)
+        runs = Path(args.runs_dir)
+        run_dir = (runs if runs.is_absolute() else Path(root) / runs) / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store_path = Path(args.store) if args.store else run_dir / "alphas.db"
+
+    # ---- market, backtest settings, documents
+    panel = resolve_panel(args.data)
+    settings = args.simulation
+    codebook = Codebook.default()
+    embeddings = _document_table(args, panel, console, root) if args.doc_mode else None
+    env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
+                         document_embeddings=embeddings)
+    vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)
+    report_ace = ACE(panel, settings)  # metrics for reports only (valid/test never reach the reward)
+
+    # ---- the agent
+    fine_tune = args.fine_tune
+    if resume_model is not None:  # the saved model holds the actor: no stage-1 checkpoint needed
+        model = load_agent(None, resume_model, vec_env)  # the algorithm the run was saved with
+        console.print(f"Resuming {resume_model} at timestep {model.num_timesteps}")
+        checkpoint = Path(str(model.policy.init_checkpoint or args.checkpoint))
+        decoder_config = model.policy.decoder_config
+    else:
+        checkpoint = ensure_pretrained(args.checkpoint, codebook, ace=report_ace, quick=args.quick_pretrain,
+                                       seed=seed, console=console)
+        if args.hindsight and args.doc_mode and args.actor_init == "pretrained":
+            from agents.hindsight import HindsightSettings, run_hindsight_stage
+
+            staged = run_dir / "hindsight_actor.pt"
+            console.print("Hindsight document stage: simulating candidates on the train split ...")
+            info = run_hindsight_stage(
+                checkpoint, staged, report_ace, embeddings, horizon=args.env.horizon,
+                doc_days=args.env.doc_days,
+                settings=HindsightSettings(corpus_size=args.hindsight_corpus, epochs=args.hindsight_epochs,
+                                           corpus_max_len=args.env.max_len, seed=seed))
+            console.print(f"  {info['candidates']} candidates on {info['decision_dates']} dates, "
+                          f"{info['distinct_first_targets']} distinct first targets, "
+                          f"{info['seconds']:.0f} s; actor written to {staged}")
+            checkpoint = staged
+        decoder_config = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model.config.to_dict()
+        model = build_agent(args.algo, vec_env, decoder_config=decoder_config,
+                            init_checkpoint=checkpoint if args.actor_init == "pretrained" else None,
+                            settings=fine_tune, seed=seed)
+    from stable_baselines3.common.logger import configure
+
+    model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+
+    # ---- callbacks: alpha metrics in TensorBoard, checkpoints, unfreezing, the time guard
+    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+
+    hparams = {**_flat_settings(args),
+               "decoder": f"d{decoder_config['d_model']}x{decoder_config['num_layers']}"}
+    tracker = AlphaTracker(report_ace, top_k=args.show_top)
+    time_limit = TimeLimitCallback(args.time_limit_minutes * 60.0)
+    callbacks = [
+        AlphaMetricsCallback(tracker, hparams=hparams, cache_stats=cache_stats_of(vec_env),
+                             top_n=args.show_top),
+        CheckpointCallback(max(args.save_every // args.n_envs, 1), str(run_dir / "checkpoints"),
+                           name_prefix="model"),
+        time_limit,
+    ]
+    if args.max_evaluations is not None:
+        callbacks.append(EvaluationBudgetCallback(tracker, args.max_evaluations))
+    if fine_tune.unfreeze_every > 0:
+        callbacks.append(GradualUnfreezeCallback(every_n_rollouts=fine_tune.unfreeze_every))
+
+    # ---- train
+    console.print(f"[bold]{name}[/bold]: {args.algo} · actor {args.actor_init} · {args.n_envs} envs · "
+                  f"{args.total_timesteps} timesteps · logs in {run_dir}")
+    train_start = time.perf_counter()
+    model.learn(total_timesteps=args.total_timesteps, callback=CallbackList(callbacks),
+                progress_bar=args.progress, reset_num_timesteps=resume_model is None)
+    train_seconds = time.perf_counter() - train_start
+    model.save(run_dir / "model.zip")
+    vec_env.close()
+
+    # ---- report
+    summary = _summary(args, tracker, report_ace, panel, run_dir, store_path, model.num_timesteps,
+                       train_seconds, time.perf_counter() - started, time_limit.stopped, checkpoint)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    _print_report(console, summary, args)
+    return summary
+
+
+# --------------------------------------------------------------------------- helpers
+def _resume_paths(path: Path) -> tuple[Path, Path]:
+    """The model file and run folder of ``--resume`` (a run folder or a model .zip)."""
+    from alpha_env.errors import SettingsError
+
+    if path.is_dir():
+        candidates = [path / "model.zip", *sorted((path / "checkpoints").glob("model_*_steps.zip"),
+                                                   key=lambda p: int(p.stem.split("_")[-2]), reverse=True)]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate, path
+        raise SettingsError(f"--resume {path}: no model.zip or checkpoints/model_*_steps.zip in the folder")
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return path, run_dir
+    raise SettingsError(f"--resume {path}: no such run folder or model file")
+
+
+def _flat_settings(args: PPOJobSettings) -> dict[str, Any]:
+    """Every leaf setting of the job by its option name (nested settings flattened), for hparams."""
+    from alpha_env.options import option_fields
+
+    out: dict[str, Any] = {}
+    for opt in option_fields(PPOJobSettings):
+        value: Any = args
+        for name in opt.path:
+            value = getattr(value, name)
+        out[opt.path[-1]] = value
+    return out
+
+
+def _document_table(args: PPOJobSettings, panel: Any, console: Any, root: str | Path) -> Any:
+    """The date → embedding table of document mode (optionally shuffled across dates)."""
+    import pandas as pd
+
+    from alpha_env.env.documents import EmbeddingTable
+    from alpha_env.errors import SettingsError
+
+    if args.embeddings:
+        table = EmbeddingTable.from_frame(pd.read_parquet(args.embeddings))
+    else:
+        if panel.documents is None or len(panel.documents) == 0:
+            raise SettingsError("--doc-mode needs documents: this market has none; pass --embeddings PATH")
+        store = panel.documents if panel.documents.is_aligned_to(panel.dates) else \
+            panel.documents.aligned(panel.dates)
+        if args.doc_encoder == "hashed":
+            from alpha_env.env.documents import embed_document_store
+
+            table = embed_document_store(store, dim=DOCUMENT_DIM)
+        else:
+            from encoders import DocumentEncoder
+
+            keep = np.flatnonzero(~np.isnat(np.asarray(store.available_dates, dtype="datetime64[D]")))
+            texts = [store.text(int(k)) for k in keep]
+            console.print(f"Encoding {len(texts)} news texts with the bundled MiniLM (cached on disk)...")
+            vectors = DocumentEncoder(cache_dir=str(Path(root) / "runs" / "cache")).encode(texts)
+            dates = np.asarray(store.available_dates, dtype="datetime64[D]")[keep]
+            table = EmbeddingTable(dates, vectors.astype(np.float32))
+    if args.shuffle_documents:
+        order = np.random.default_rng(args.seed).permutation(len(table))
+        table = EmbeddingTable(table.dates, table.vectors[order])
+    return table
+
+
+def _split_metrics(tracker: Any, expression: str, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    metrics = tracker.metrics(expression)
+    keys = ("sharpe", "fitness", "returns", "turnover", "max_drawdown")
+    return {s: {k: metrics.get(s, {}).get(k, float("nan")) for k in keys} for s in splits}
+
+
+def _summary(args: PPOJobSettings, tracker: Any, ace: Any, panel: Any, run_dir: Path, store_path: Path,
+             timesteps: int, train_seconds: float, total_seconds: float, stopped: bool,
+             checkpoint: Path) -> dict[str, Any]:
+    splits = ("train", "valid", "test") if args.final else ("train", "valid")
+    top = []
+    for rec in tracker.top(args.show_top):
+        top.append({"expression": rec.expression, "reward": rec.reward, "count": rec.count,
+                    "first_seen": rec.first_seen, "alpha_id": rec.alpha_id,
+                    "metrics": _split_metrics(tracker, rec.expression, splits)})
+    summary: dict[str, Any] = {
+        "run": run_dir.name, "run_dir": str(run_dir), "store": str(store_path),
+        "algo": args.algo, "actor_init": args.actor_init, "checkpoint": str(checkpoint), "seed": args.seed,
+        "simulation_settings": ace.settings.to_dict(),
+        "timesteps": int(timesteps), "evaluations": tracker.n_evaluations,
+        "valid_rate": float(np.mean(tracker.history.valid)) if tracker.n_evaluations else float("nan"),
+        "unique_alphas": len(tracker.records), "train_seconds": train_seconds, "total_seconds": total_seconds,
+        "stopped_by_time_limit": stopped, "top": top,
+        "evaluated": list(tracker.records),  # every distinct valid alpha, in the order first found
+        "mean_reward_last_quarter": _tail_mean(tracker.history.rewards, 0.25),
+        "best_so_far": tracker.history.best_so_far().tolist(),
+    }
+    planted = (panel.metadata or {}).get("planted")
+    if planted and not args.doc_mode:
+        rows = []
+        for p in planted:
+            m = _split_metrics(tracker, p["expression"], splits)
+            rows.append({"name": p["name"], "expression": p["expression"],
+                         "oracle_sharpe": p.get("oracle_sharpe"), "metrics": m})
+        best_planted = max(rows, key=lambda r: r["metrics"]["train"]["sharpe"])
+        ground: dict[str, Any] = {"planted": rows, "best_planted": best_planted["expression"],
+                                  "best_planted_train_sharpe": best_planted["metrics"]["train"]["sharpe"],
+                                  "best_planted_valid_sharpe": best_planted["metrics"]["valid"]["sharpe"]}
+        if top:
+            found = top[0]["metrics"]
+            ground["found_train_sharpe"] = found["train"]["sharpe"]
+            ground["found_valid_sharpe"] = found["valid"]["sharpe"]
+            ground["ratio_train"] = found["train"]["sharpe"] / ground["best_planted_train_sharpe"]
+            ground["ratio_valid"] = found["valid"]["sharpe"] / ground["best_planted_valid_sharpe"]
+            ground["reached_80_percent"] = bool(ground["ratio_train"] >= 0.8)
+            ground["first_evaluation_at_80_percent"] = _first_reaching(
+                tracker.history.best_so_far(), 0.8 * ground["best_planted_train_sharpe"])
+        summary["ground_truth"] = ground
+    return summary
+
+
+def _tail_mean(values: list[float], share: float) -> float:
+    """Mean of the last ``share`` of ``values`` (NaN when empty): the learned policy's typical reward."""
+    if not values:
+        return float("nan")
+    k = max(1, int(len(values) * share))
+    return float(np.mean(values[-k:]))
+
+
+def _first_reaching(best: Any, level: float) -> int | None:
+    hits = np.flatnonzero(np.nan_to_num(best, nan=-np.inf) >= level)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def _print_report(console: Any, summary: dict[str, Any], args: PPOJobSettings) -> None:
+    from rich.table import Table
+
+    splits = ("train", "valid", "test") if args.final else ("train", "valid")
+    table = Table(title=f"Top alphas of {summary['run']}", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("expression", overflow="fold")
+    for s in splits:
+        table.add_column(f"Sharpe {s}", justify="right")
+    table.add_column("fitness train", justify="right")
+    table.add_column("turnover", justify="right")
+    table.add_column("found at", justify="right")
+    for i, row in enumerate(summary["top"], start=1):
+        m = row["metrics"]
+        table.add_row(str(i), row["expression"], *(f"{m[s]['sharpe']:.2f}" for s in splits),
+                      f"{m['train']['fitness']:.2f}", f"{m['train']['turnover']:.2f}",
+                      str(row["first_seen"] + 1))
+    console.print(table)
+    ground = summary.get("ground_truth")
+    if ground:
+        console.print("Planted signals (synthetic market ground truth):")
+        for p in ground["planted"]:
+            m = p["metrics"]
+            console.print(f"  {p['expression']}: Sharpe train {m['train']['sharpe']:.2f}, "
+                          f"valid {m['valid']['sharpe']:.2f}")
+        if "ratio_train" in ground:
+            verdict = "[green]reached[/green]" if ground["reached_80_percent"] else "[red]not reached[/red]"
+            first = ground["first_evaluation_at_80_percent"]
+            console.print(
+                f"Best found alpha: train Sharpe {ground['found_train_sharpe']:.2f} = "
+                f"{ground['ratio_train']:.0%} of the best planted signal "
+                f"({ground['best_planted_train_sharpe']:.2f}); 80% target {verdict}"
+                + (f" after {first} evaluations" if first else "")
+                + f". Valid Sharpe {ground['found_valid_sharpe']:.2f} vs planted "
+                f"{ground['best_planted_valid_sharpe']:.2f} ({ground['ratio_valid']:.0%})."
+            )
+    limit = " (stopped by the time limit)" if summary["stopped_by_time_limit"] else ""
+    console.print(
+        f"{summary['timesteps']} timesteps, {summary['evaluations']} alphas evaluated "
+        f"({summary['unique_alphas']} distinct valid) in {summary['train_seconds']:.0f} s{limit}; "
+        f"total {summary['total_seconds']:.0f} s."
+    )
+    run_dir = Path(summary["run_dir"])
+    console.print(f"TensorBoard logs: {run_dir}   (tensorboard --logdir {run_dir.parent})")
+    console.print(f"Alpha database:   {summary['store']}   (alpha-env top --db {summary['store']})")
+    console.print(f"Model:            {run_dir / 'model.zip'}   (continue with --resume {run_dir})")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
