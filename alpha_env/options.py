@@ -145,7 +145,17 @@ def _default_of(f: dataclasses.Field) -> Any:
     return dataclasses.MISSING
 
 
+def _defaults_of(cls: type) -> Any:
+    """A default instance of ``cls`` (its defaults may live in a hand-written ``__init__``), or ``None``
+    when it has required fields."""
+    try:
+        return cls()
+    except TypeError:
+        return None
+
+
 def _walk(cls: type, defaults: Any, path: tuple[str, ...]) -> Iterator[_Option]:
+    defaults = _defaults_of(cls) if defaults is None else defaults
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
@@ -233,6 +243,7 @@ def build_from_namespace(cls: type, values: argparse.Namespace | Mapping[str, An
 
 
 def _build(cls: type, data: Mapping[str, Any], defaults: Any) -> Any:
+    defaults = _defaults_of(cls) if defaults is None else defaults
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):

@@ -55,7 +55,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     | key           | space                            | meaning                                       |
     |---------------|----------------------------------|-----------------------------------------------|
     | `tokens`      | `Box(0, n-1, (max_len,), int64)` | ids written so far, then PAD (0); no BOS/END  |
-    | `action_mask` | `MultiBinary(n)` (int8)          | 1 = the id may be written next                |
+    | `action_mask` | `MultiBinary(n)` (int8)          | 1 = the id may be written next (float32 `Box` |
+    |               |                                  | with ``mask_dtype="float32"``)                |
     | `document`    | `Box(low, high, (d,), float32)`  | mean news embedding (zeros without documents) |
     | `position`    | `Box(0, max_len, (1,), int64)`   | number of tokens written                      |
     | `stack_depth` | `Box(0, max_len, (1,), int64)`   | values on the AlphaStack                      |
@@ -66,7 +67,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     ## Rewards
 
-    0 for every token but the last. On ``END`` the expression is simulated once by the ACE over the whole
+    0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``) over the whole
     panel (all operators are causal) and the reward is the ``reward`` metric (``sharpe``: annualized
     Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``, ``fitness``; see
     :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
@@ -101,25 +102,34 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     obs, info = env.reset(seed=0)
     ```
 
+    Objects:
+
     * ``panel``: the :class:`~alpha_env.data.MarketPanel` (``None``: the synthetic market, seed 0).
-    * ``max_len`` (20): most expression tokens (``END`` not counted).
     * ``settings``: :class:`~alpha_env.ace.SimulationSettings` of the backtest (ACE defaults).
-    * ``reward`` (``"sharpe"``): the window metric paid at the end.
-    * ``degenerate_penalty`` (-1.0), ``invalid_action_penalty`` (-2.0): rewards of failed episodes.
-    * ``correlation_penalty`` (0.0): coefficient of the max |PnL correlation| with found alphas.
     * ``store``: an :class:`~alpha_env.ace.AlphaStore` or a path to its SQLite file; found (non-degenerate)
       alphas are saved there. A path is opened by the environment (and closed by :meth:`close`), so it is
       the form for subprocess workers sharing one store.
-    * ``cache_bytes``: budget of the evaluator's sub-expression cache (0 turns it off).
     * ``codebook``: the token ids (:meth:`Codebook.default`); ``vocabulary``: ids, token texts or a bool
-      mask of the ids an agent may use (default: the codebook's agent vocabulary); ``max_window``:
-      longest window token allowed (default: train length - 1).
+      mask of the ids an agent may use (default: the codebook's agent vocabulary), given to the grammar as
+      its allowed-id mask (one codebook, no id translation).
     * ``document_embeddings``: an :class:`EmbeddingTable`, a DataFrame indexed by availability date, or
       a mapping date → vector; turns on document mode. ``document_dim``: vector size (inferred).
+    * ``render_mode``: ``"ansi"`` (returns the current stack as text) or ``"human"`` (prints it).
+
+    Options, declared once in :class:`~alpha_env.env.EnvSettings` (pass ``env_settings=EnvSettings(...)``
+    and/or the fields as keywords; ``self.config`` holds the result):
+
+    * ``max_len`` (20): most expression tokens (``END`` not counted).
+    * ``reward`` (``"sharpe"``): the window metric paid at the end (``ic``, ``rank_ic``, ``fitness``).
+    * ``degenerate_penalty`` (-1.0), ``invalid_action_penalty`` (-2.0): rewards of failed episodes.
+    * ``correlation_penalty`` (0.0): coefficient of the max |PnL correlation| with found alphas;
+      ``found_capacity`` (1000): found alphas remembered for it (oldest dropped first).
+    * ``cache_bytes``: budget of the evaluator's sub-expression cache (0 turns it off).
+    * ``max_window``: longest window token allowed (default: train length - 1).
+    * ``mask_dtype`` (``"int8"``): dtype of the observation's ``action_mask``; ``"float32"`` for agents
+      that take ``log(mask)`` (e.g. RLlib action-masking modules).
     * ``doc_days`` (5): trading days of news averaged; ``horizon`` (20): reward days after ``t``;
       ``warmup`` (60): trading days of history kept before ``t``.
-    * ``found_capacity`` (1000): found alphas remembered for the correlation penalty.
-    * ``render_mode``: ``"ansi"`` (returns the current stack as text) or ``"human"`` (prints it).
 
     ## Version History
 
