@@ -1,14 +1,14 @@
-"""Agents that search alphas: PPO / MaskablePPO with the pretrained AlphaDecoder as actor, baselines.
+"""Agents that search alphas: PPO / MaskablePPO with the pretrained AlphaDecoder as actor.
 
 * :mod:`agents.policy` — SB3 policies whose actor is the decoder (masked logits) with a value head;
 * :mod:`agents.builders` — :func:`build_agent` / :func:`load_agent` and :class:`FineTuneSettings`;
 * :mod:`agents.schedules` — slanted triangular and discriminative learning rates (stage 2);
 * :mod:`agents.callbacks` — TensorBoard ``alpha/*`` metrics, hyperparameters, gradual unfreezing;
-* :mod:`agents.tracking` — the found alphas, window rates and per-split metrics;
-* :mod:`agents.random_search` — the masked random-search baseline;
 * :mod:`agents.pretraining` — stage-1 pretraining of the actor with a quality report.
 
-See ``docs/agents.md``. Like ``encoders``, this package imports torch; ``alpha_env`` does not.
+The torch-free searches (GP, random search, selection, the 101-alpha library, the alpha tracker) live in
+:mod:`alpha_env.search`. See ``docs/agents.md``. Like ``encoders``, this package imports torch; ``alpha_env``
+does not.
 """
 
 from agents.builders import ALGORITHMS, FineTuneSettings, build_agent, load_agent, policy_kwargs_for
@@ -27,15 +27,11 @@ from agents.policy import (
     masked_logits,
 )
 from agents.pretraining import PretrainReport, PretrainSettings, pretrain_actor, sample_quality
-from agents.random_search import SearchHistory, episode_record, random_search
 from agents.schedules import ScaledAdam, SlantedTriangular, constant_schedule, discriminative_scales
-from agents.tracking import AlphaRecord, AlphaTracker, WindowStats
 
 __all__ = [
     "ALGORITHMS",
     "AlphaMetricsCallback",
-    "AlphaRecord",
-    "AlphaTracker",
     "DecoderActorCriticPolicy",
     "EvaluationBudgetCallback",
     "FineTuneSettings",
@@ -45,20 +41,16 @@ __all__ = [
     "PretrainReport",
     "PretrainSettings",
     "ScaledAdam",
-    "SearchHistory",
     "SlantedTriangular",
     "TimeLimitCallback",
-    "WindowStats",
     "build_agent",
     "build_decoder",
     "constant_schedule",
     "discriminative_scales",
-    "episode_record",
     "hparams_markdown",
     "load_agent",
     "masked_logits",
     "policy_kwargs_for",
     "pretrain_actor",
-    "random_search",
     "sample_quality",
 ]

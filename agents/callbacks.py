@@ -31,7 +31,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from agents.tracking import AlphaTracker
+from alpha_env.search.tracking import AlphaTracker
 
 __all__ = ["AlphaMetricsCallback", "EvaluationBudgetCallback", "GradualUnfreezeCallback", "TimeLimitCallback",
            "hparams_markdown"]

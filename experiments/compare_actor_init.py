@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(Args, argv)
     import train_ppo  # experiments/train_ppo.py
 
-    from agents import random_search
     from alpha_env.ace import ACE
     from alpha_env.env import AlphaStackEnv
+    from alpha_env.search import random_search
 
     if args.quick:
         args.evaluations = min(args.evaluations, 40)

@@ -4,9 +4,9 @@ On each dataset (``sp500_2013_2018`` with sectors, ``us_2006_2013`` with sectors
 ``news_count`` field and, with ``--news-sentiment``, the ``news_sentiment`` field of the encoded news)
 and each cost setting, every method gets the same evaluation budget per seed:
 
-* ``gp`` — genetic programming (:mod:`agents.genetic`), fitness = train-split Sharpe;
-* ``random`` — masked random search (:func:`agents.random_search.random_search` on an AlphaStackEnv);
-* ``alpha101`` — the 101 Formulaic Alphas (:mod:`agents.alpha101_library`; deterministic, one run);
+* ``gp`` — genetic programming (:mod:`alpha_env.search.genetic`), fitness = train-split Sharpe;
+* ``random`` — masked random search (:func:`alpha_env.search.random_search.random_search` on an AlphaStackEnv);
+* ``alpha101`` — the 101 Formulaic Alphas (:mod:`alpha_env.search.alpha101_library`; deterministic, one run);
 * ``ppo_pretrained`` / ``ppo_random`` / ``ppo_docs`` — PPO with the pretrained decoder actor, a randomly
   initialized one, and document-conditioned episodes (``us_2006_2013`` only), through
   ``experiments/train_ppo.py`` (full runs only; see ``docs/study.md``).
@@ -201,8 +201,8 @@ class TrialBook:
     """Simulate each distinct expression once on one dataset (ACE at 0 bps) and derive every cost."""
 
     def __init__(self, ace: Any, costs: Sequence[float], criterion: str):
-        from agents.alpha101_library import CRITERIA
-        from agents.selection import selection_window
+        from alpha_env.search.alpha101_library import CRITERIA
+        from alpha_env.search.selection import selection_window
 
         self.ace = ace
         self.costs = tuple(float(c) for c in costs)
@@ -212,7 +212,7 @@ class TrialBook:
 
     def get(self, expr: Any) -> Trial:
         """The trial of ``expr`` (text or tree), simulating it on first use."""
-        from agents.selection import at_cost
+        from alpha_env.search.selection import at_cost
         from alpha_env.ace import run_checks
         from alpha_env.backtest import window_metrics
 
@@ -271,7 +271,7 @@ class RunSummary:
 def summarise(book: TrialBook, dataset: str, cost: float, method: str, seed: int | None, tried: list[str],
               evaluations: int, seconds: float, args: Args, net_cost: float, note: str = "") -> RunSummary:
     """Select on the selection window and judge on test (see the module docstring)."""
-    from agents.selection import deflated_sharpe_from_pnl, greedy_decorrelated, mean_pairwise_correlation
+    from alpha_env.search.selection import deflated_sharpe_from_pnl, greedy_decorrelated, mean_pairwise_correlation
 
     trials = [book.trials[k] for k in dict.fromkeys(tried)]
     usable = [t for t in trials if not t.degenerate and math.isfinite(t.score(cost))]
@@ -299,7 +299,7 @@ def summarise(book: TrialBook, dataset: str, cost: float, method: str, seed: int
 
 def run_gp(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[str], int]:
     """Genetic programming with ``args.budget`` distinct simulations; fitness = train Sharpe at ``cost``."""
-    from agents.genetic import GPSettings, Primitives, genetic_search
+    from alpha_env.search.genetic import GPSettings, Primitives, genetic_search
 
     panel = book.ace.panel
     settings = GPSettings(budget=args.budget, population_size=min(args.population, max(4, args.budget // 2)),
@@ -315,7 +315,7 @@ def run_gp(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[st
 
 def run_random(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[str], int]:
     """Masked random search on an AlphaStackEnv at ``cost`` for ``args.budget`` episodes."""
-    from agents.random_search import random_search
+    from alpha_env.search.random_search import random_search
     from alpha_env.ace import SimulationSettings
     from alpha_env.env import AlphaStackEnv
 
@@ -335,7 +335,7 @@ def run_random(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[lis
 
 def run_alpha101(book: TrialBook) -> tuple[list[str], int, str]:
     """Simulate the 101 alphas; those that cannot run on the panel are named in the note."""
-    from agents.alpha101_library import Alpha101Library
+    from alpha_env.search.alpha101_library import Alpha101Library
 
     entries = Alpha101Library(book.ace, simulate=lambda e: _result_stub(book, e)).simulate_all()
     failed = [f"#{e.number}" for e in entries if e.error]

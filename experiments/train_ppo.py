@@ -161,7 +161,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from agents import (
         AlphaMetricsCallback,
-        AlphaTracker,
         EvaluationBudgetCallback,
         FineTuneSettings,
         GradualUnfreezeCallback,
@@ -171,6 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     from alpha_env.ace import ACE, SimulationSettings
     from alpha_env.grammar import Codebook
+    from alpha_env.search import AlphaTracker
     from encoders import load_checkpoint
 
     # logs and CI capture output without a terminal: keep expressions readable there
