@@ -11,6 +11,11 @@ The torch-free searches (GP, random search, selection, the 101-alpha library, th
 does not.
 """
 
+try:  # the torch packages are an optional extra; say which one instead of a bare ModuleNotFoundError
+    import torch  # noqa: F401
+except ImportError:
+    raise ImportError("agents needs the optional 'rl' extra: pip install 'alpha-env[rl]'") from None
+
 from agents.builders import ALGORITHMS, FineTuneSettings, build_agent, load_agent, policy_kwargs_for
 from agents.callbacks import (
     AlphaMetricsCallback,

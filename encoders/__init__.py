@@ -4,6 +4,11 @@ This package (with ``agents``) is the only one that imports torch and transforme
 light. See ``docs/encoders.md``.
 """
 
+try:  # the torch packages are an optional extra; say which one instead of a bare ModuleNotFoundError
+    import torch  # noqa: F401
+except ImportError:
+    raise ImportError("encoders needs the optional 'rl' extra: pip install 'alpha-env[rl]'") from None
+
 from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig, AlphaEncoding, add_bos
 from encoders.cache import EmbeddingCache, text_key
 from encoders.checkpoint import MODEL_KINDS, Checkpoint, load_checkpoint, save_checkpoint

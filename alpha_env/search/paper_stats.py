@@ -15,27 +15,19 @@ trades 2: sell 1, buy 1). The returns-volatility-turnover relation is the cross-
 with t-statistics; the correlation-turnover relation is the R² of the pairwise PnL correlation
 regressed on ``ln T_i + ln T_j`` and ``|ln T_i - ln T_j|``.
 
-Usage::
-
-    python experiments/paper_figures.py --data ../shared/data/sp500_2013_2018
+``experiments/paper_figures.py`` prints the table for dataset folders; the study adds it to
+``results.md`` (:func:`alpha_env.search.study.alpha101_paper_statistics` runs the 101 alphas on one panel).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-__all__ = ["PAPER", "paper_statistics", "ols", "paper_markdown", "main"]
+__all__ = ["PAPER", "paper_statistics", "ols", "paper_markdown"]
 
 #: The paper's own figures (abstract of Kakushadze 2015); ``None`` where it gives no number.
 PAPER: dict[str, Any] = {
@@ -158,30 +150,3 @@ def paper_markdown(stats: Mapping[str, Mapping[str, Any]]) -> str:
     body += row("R² of pair correlation on turnover terms", "poor explanatory power",
                 lambda s: _fmt(s.get("correlation_on_turnover_r2"), ".3f"))
     return head + body
-
-
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Simulate the 101 alphas on each ``--data`` and print the side-by-side table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", required=True, help="dataset folders (or 'synthetic')")
-    ns = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "experiments"))
-    from study_real_data import Args, TrialBook, load_dataset, run_alpha101
-
-    from alpha_env.ace import ACE, SimulationSettings
-
-    stats: dict[str, Any] = {}
-    for path in ns.data:
-        args = Args(data_root=str(Path(path).parent))
-        panel = load_dataset(Path(path).name, args)
-        neutral = "sector" if "sector" in panel.group_names else "market"
-        book = TrialBook(ACE(panel, SimulationSettings(delay=1, neutralization=neutral, truncation=0.1)),
-                         [0.0], "train+valid")
-        exprs, _, _ = run_alpha101(book)
-        stats[Path(path).name] = paper_statistics([book.trials[e] for e in exprs])
-    print(paper_markdown(stats))
-    return stats
-
-
-if __name__ == "__main__":
-    main()

@@ -5,8 +5,8 @@ On each dataset (``sp500_2013_2018`` with sectors, ``us_2006_2013`` with sectors
 and each cost setting, every method gets the same evaluation budget per seed:
 
 * ``gp`` — genetic programming (:mod:`alpha_env.search.genetic`), fitness = train-split Sharpe;
-* ``random`` — masked random search (:func:`alpha_env.search.random_search.random_search` on an AlphaStackEnv);
-* ``alpha101`` — the 101 Formulaic Alphas (:mod:`alpha_env.search.alpha101_library`; deterministic, one run);
+* ``random`` — masked random search (:func:`alpha_env.search.random_search.random_search`, AlphaStackEnv);
+* ``alpha101`` — the 101 Formulaic Alphas (:mod:`alpha_env.search.alpha101_library`; deterministic);
 * ``ppo_pretrained`` / ``ppo_random`` / ``ppo_docs`` — PPO with the pretrained decoder actor, a randomly
   initialized one, and document-conditioned episodes (``us_2006_2013`` only), through
   ``experiments/train_ppo.py`` (full runs only; see ``docs/study.md``).
@@ -23,11 +23,15 @@ Return cleaning masks bad daily returns in the backtests of every method alike, 
 default one-day glitches (``--glitch-factor 1.5``, the decimal-shift closes of us_2006_2013); ``0`` turns
 it off, ``--max-return`` adds a blunt cap.
 
-Usage::
+This module is the library behind ``experiments/study_real_data.py`` (which parses
+:class:`StudySettings` from the command line and writes the outputs with
+:mod:`alpha_env.search.study_report`)::
 
-    python experiments/study_real_data.py --quick            # < 1 minute: slices, tiny budgets
-    python experiments/study_real_data.py                    # full settings (offline, < 2 hours)
-    python experiments/study_real_data.py --methods gp random alpha101 --budget 500
+    from alpha_env.search.study import StudySettings, apply_quick, run_study
+    outcome = run_study(apply_quick(StudySettings(quick=True, datasets=["synthetic"])), command="demo")
+    outcome.doc["runs"][0]["best"]
+
+The PPO methods run ``experiments/train_ppo.py`` in a subprocess (torch is never imported here).
 """
 
 from __future__ import annotations
@@ -46,30 +50,50 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-if str(ROOT / "experiments") not in sys.path:
-    sys.path.insert(0, str(ROOT / "experiments"))
+from alpha_env.errors import SettingsError
 
-from _common import parse_args  # noqa: E402
+__all__ = [
+    "ALL_METHODS",
+    "CHECKOUT",
+    "PPO_METHODS",
+    "RunSummary",
+    "StudyOutcome",
+    "StudySettings",
+    "Trial",
+    "TrialBook",
+    "alpha101_paper_statistics",
+    "apply_quick",
+    "git_commit",
+    "load_dataset",
+    "run_alpha101",
+    "run_gp",
+    "run_ppo",
+    "run_random",
+    "run_study",
+    "slice_panel",
+    "summarise",
+]
 
-__all__ = ["Args", "Trial", "TrialBook", "RunSummary", "slice_panel", "parse_arguments", "render_markdown",
-           "main"]
+CHECKOUT = Path(__file__).resolve().parents[2]
+"""The source checkout this package runs from (defaults of the data and output folders, the git commit,
+``experiments/train_ppo.py`` for the PPO methods)."""
 
 PPO_METHODS = ("ppo_pretrained", "ppo_random", "ppo_docs")
 ALL_METHODS = ("gp", "random", "alpha101", *PPO_METHODS)
 
 
 @dataclass
-class Args:
-    """Arguments of study_real_data.py."""
+class StudySettings:
+    """Settings of the real-data study (``experiments/study_real_data.py`` reads them as its options).
+
+    Validated when built: the methods must be known and the budget at least 2 evaluations.
+    """
 
     quick: bool = False
     """tiny budgets on panel slices (< 1 minute; what CI runs)"""
     datasets: list[str] = field(default_factory=lambda: ["sp500_2013_2018", "us_2006_2013"])
     """dataset folder names under --data-root (or 'synthetic')"""
-    data_root: str = str(ROOT.parent / "shared" / "data")
+    data_root: str = str(CHECKOUT.parent / "shared" / "data")
     """folder holding the datasets"""
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
     """methods to run: gp random alpha101 ppo_pretrained ppo_random ppo_docs"""
@@ -110,15 +134,17 @@ class Args:
     doc_embeddings: str | None = None
     """document-embedding table (``experiments/encode_documents.py``) the ppo_docs runs read (default:
     train_ppo.py's own encoding of the news)"""
-    out: str = str(ROOT / "docs")
+    out: str = str(CHECKOUT / "docs")
     """output folder: results.md, results/*.png, results/study.json"""
     progress: bool = True
     """show progress"""
 
-
-def parse_arguments(argv: Sequence[str] | None = None) -> Args:
-    """Parse the command line into :class:`Args` (``--kebab-case`` per field; lists take several values)."""
-    return parse_args(Args, argv, description=(__doc__ or "").splitlines()[0])
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in ALL_METHODS]
+        if unknown:
+            raise SettingsError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}")
+        if self.budget < 2:
+            raise SettingsError(f"--budget must be >= 2, got {self.budget}")
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -144,9 +170,9 @@ def slice_panel(panel: Any, n_dates: int, n_stocks: int) -> Any:
                        documents=panel.documents)
 
 
-def load_dataset(name: str, args: Args, notes: dict[str, Any] | None = None) -> Any:
+def load_dataset(name: str, args: StudySettings, notes: dict[str, Any] | None = None) -> Any:
     """Load one dataset (``synthetic`` = the embedded market), add ``--news-sentiment`` where it has news,
-    and slice it as the arguments say; what was added is recorded in ``notes``."""
+    and slice it as the settings say; what was added is recorded in ``notes``."""
     from alpha_env.data import load_panel, synthetic_market
     from alpha_env.errors import DataError
 
@@ -212,9 +238,9 @@ class TrialBook:
 
     def get(self, expr: Any) -> Trial:
         """The trial of ``expr`` (text or tree), simulating it on first use."""
-        from alpha_env.search.selection import at_cost
         from alpha_env.ace import run_checks
         from alpha_env.backtest import window_metrics
+        from alpha_env.search.selection import at_cost
 
         tree, key = self.ace.canonical(expr)
         if key in self.trials:
@@ -269,9 +295,14 @@ class RunSummary:
 
 
 def summarise(book: TrialBook, dataset: str, cost: float, method: str, seed: int | None, tried: list[str],
-              evaluations: int, seconds: float, args: Args, net_cost: float, note: str = "") -> RunSummary:
+              evaluations: int, seconds: float, args: StudySettings, net_cost: float,
+              note: str = "") -> RunSummary:
     """Select on the selection window and judge on test (see the module docstring)."""
-    from alpha_env.search.selection import deflated_sharpe_from_pnl, greedy_decorrelated, mean_pairwise_correlation
+    from alpha_env.search.selection import (
+        deflated_sharpe_from_pnl,
+        greedy_decorrelated,
+        mean_pairwise_correlation,
+    )
 
     trials = [book.trials[k] for k in dict.fromkeys(tried)]
     usable = [t for t in trials if not t.degenerate and math.isfinite(t.score(cost))]
@@ -297,7 +328,7 @@ def summarise(book: TrialBook, dataset: str, cost: float, method: str, seed: int
     )
 
 
-def run_gp(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[str], int]:
+def run_gp(book: TrialBook, cost: float, seed: int, args: StudySettings) -> tuple[list[str], int]:
     """Genetic programming with ``args.budget`` distinct simulations; fitness = train Sharpe at ``cost``."""
     from alpha_env.search.genetic import GPSettings, Primitives, genetic_search
 
@@ -313,11 +344,11 @@ def run_gp(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[st
     return list(result.fitness_cache), result.evaluations
 
 
-def run_random(book: TrialBook, cost: float, seed: int, args: Args) -> tuple[list[str], int]:
+def run_random(book: TrialBook, cost: float, seed: int, args: StudySettings) -> tuple[list[str], int]:
     """Masked random search on an AlphaStackEnv at ``cost`` for ``args.budget`` episodes."""
-    from alpha_env.search.random_search import random_search
     from alpha_env.ace import SimulationSettings
     from alpha_env.env import AlphaStackEnv
+    from alpha_env.search.random_search import random_search
 
     s = book.ace.settings
     env = AlphaStackEnv(book.ace.panel, max_len=args.max_len, cache_bytes=64 * 2**20,
@@ -355,11 +386,13 @@ def _result_stub(book: TrialBook, expr: Any) -> Any:
 
 
 def run_ppo(
-    book: TrialBook, method: str, cost: float, seed: int, args: Args, dataset_path: str
+    book: TrialBook, method: str, cost: float, seed: int, args: StudySettings, dataset_path: str,
+    train_ppo: Path = CHECKOUT / "experiments" / "train_ppo.py",
 ) -> tuple[list[str], int]:
-    """One PPO run of experiments/train_ppo.py, rewarded at the setting's cost and stopped after the
-    study's evaluation budget (or its time limit). Every distinct valid alpha it evaluated is re-simulated
-    here, as for random search: selection and the deflated Sharpe ratio see all of them.
+    """One PPO run of ``train_ppo`` (experiments/train_ppo.py, in a subprocess), rewarded at the setting's
+    cost and stopped after the study's evaluation budget (or its time limit). Every distinct valid alpha
+    it evaluated is re-simulated here, as for random search: selection and the deflated Sharpe ratio see
+    all of them.
 
     Each run is its own process: its environments, caches and torch state are released when it ends
     (run in-process, 30 runs grew the study past the machine's 24 GiB).
@@ -384,8 +417,8 @@ def run_ppo(
                 argv.append("--hindsight")
         if not args.progress:
             argv.append("--no-progress")
-        proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "train_ppo.py"), *argv],
-                              cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, str(train_ppo), *argv], cwd=train_ppo.resolve().parents[1],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"train_ppo exited {proc.returncode}: {tail[0]}")
@@ -399,20 +432,21 @@ def run_ppo(
     return tried, int(summary.get("evaluations", len(tried)))
 
 
-# ------------------------------------------------------------------------------------------ main
-def git_commit() -> str:
-    """``HEAD`` commit (with ``+dirty`` when the tree has changes), or ``unknown``."""
+# ------------------------------------------------------------------------------------------ study
+def git_commit(root: Path = CHECKOUT) -> str:
+    """``HEAD`` commit of ``root`` (with ``+dirty`` when the tree has changes), or ``unknown``."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
                                check=True).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def _apply_quick(args: Args) -> Args:
+def apply_quick(args: StudySettings) -> StudySettings:
+    """``--quick``: tiny budgets (16), two seeds, a 300 x 60 slice, no PPO methods; otherwise unchanged."""
     if not args.quick:
         return args
     return dataclasses.replace(
@@ -422,26 +456,41 @@ def _apply_quick(args: Args) -> Args:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the study; returns the JSON document also written to ``<out>/results/study.json``."""
+@dataclass
+class StudyOutcome:
+    """What :func:`run_study` returns.
+
+    Attributes:
+        doc: the JSON-ready study document (command, settings, commit, datasets, runs, paper figures;
+            ``charts`` is empty until the caller draws them).
+        runs: one :class:`RunSummary` per (dataset, cost, method, seed).
+        books: the :class:`TrialBook` of each dataset (every simulated alpha, for charts).
+    """
+
+    doc: dict[str, Any]
+    runs: list[RunSummary]
+    books: dict[str, TrialBook]
+
+
+def run_study(
+    args: StudySettings, command: str, train_ppo: Path = CHECKOUT / "experiments" / "train_ppo.py"
+) -> StudyOutcome:
+    """Run every method on every dataset and cost of ``args`` (see the module docstring).
+
+    Args:
+        args: the study's settings (apply :func:`apply_quick` first for ``--quick``).
+        command: the command line recorded in the document.
+        train_ppo: the script the PPO methods run in a subprocess.
+    """
     from tqdm import tqdm
 
     from alpha_env.ace import ACE, SimulationSettings
     from alpha_env.backtest.cleaning import return_mask
-    from alpha_env.errors import SettingsError
+    from alpha_env.search.paper_stats import paper_statistics
 
-    args = _apply_quick(parse_arguments(argv))
     commit = git_commit()  # the code that runs: read now, not after hours of work on the tree
-    unknown = [m for m in args.methods if m not in ALL_METHODS]
-    if unknown:
-        raise SettingsError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}")
-    if args.budget < 2:
-        raise SettingsError(f"--budget must be >= 2, got {args.budget}")
     costs = sorted({float(c) for c in args.costs} | {0.0})
     net_cost = max(costs)
-    out = Path(args.out)
-    figures = out / "results"
-    figures.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     runs: list[RunSummary] = []
     datasets: dict[str, Any] = {}
@@ -490,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         library[name] = lib_cache[0]
                     tried, n, note = lib_cache
                 else:
-                    tried, n = run_ppo(book, method, cost, int(seed), args, str(Path(args.data_root) / name))
+                    tried, n = run_ppo(book, method, cost, int(seed), args, str(Path(args.data_root) / name),
+                                       train_ppo)
             except Exception as exc:  # a failing method is reported, not fatal to the study
                 runs.append(RunSummary(name, cost, method, seed, 0, 0, time.perf_counter() - t1, "", math.nan,
                                        {}, math.nan, math.nan, 0, 0, math.nan, math.nan,
@@ -501,178 +551,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         datasets[name]["simulations"] = book.simulations
         datasets[name]["seconds"] = time.perf_counter() - t0
 
-    from paper_figures import paper_statistics
-
     paper = {name: paper_statistics([books[name].trials[k] for k in exprs], books[name].ace.panel.splits)
              for name, exprs in library.items()}
-    charts = _charts(runs, books, figures, net_cost)
     doc = {
-        "command": " ".join(["python experiments/study_real_data.py", *(argv if argv is not None
-                                                                         else sys.argv[1:])]),
-        "args": dataclasses.asdict(args), "commit": commit, "python": platform.python_version(),
-        "seconds": time.perf_counter() - started, "datasets": datasets, "net_cost": net_cost,
-        "runs": [r.to_dict() for r in runs], "paper": paper, "charts": charts,
+        "command": command, "args": dataclasses.asdict(args), "commit": commit,
+        "python": platform.python_version(), "seconds": time.perf_counter() - started, "datasets": datasets,
+        "net_cost": net_cost, "runs": [r.to_dict() for r in runs], "paper": paper, "charts": [],
     }
-    (figures / "study.json").write_text(json.dumps(doc, indent=1, default=_json_default))
-    (out / "results.md").write_text(render_markdown(doc))
-    return doc
+    return StudyOutcome(doc, runs, books)
 
 
-def _charts(runs: list[RunSummary], books: dict[str, TrialBook], folder: Path, net_cost: float) -> list[str]:
-    """One PNG per dataset and cost: cumulative test PnL (net) of each run's best alpha."""
-    import matplotlib
+def alpha101_paper_statistics(dataset: str | Path) -> dict[str, Any]:
+    """The paper's statistics (:func:`alpha_env.search.paper_stats.paper_statistics`) of the 101 alphas
+    simulated over one whole dataset folder (or ``synthetic``): delay 1, sector (else market)
+    neutralization, truncation 0.1, 0 bps."""
+    from alpha_env.ace import ACE, SimulationSettings
+    from alpha_env.search.paper_stats import paper_statistics
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths: list[str] = []
-    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(ALL_METHODS)}
-    for (dataset, cost) in dict.fromkeys((r.dataset, r.cost) for r in runs):
-        book = books[dataset]
-        test = book.ace.panel.splits["test"]
-        dates = book.ace.panel.dates[test]
-        fig, ax = plt.subplots(figsize=(8, 4.2))
-        for r in runs:
-            if (r.dataset, r.cost) != (dataset, cost) or not r.best:
-                continue
-            pnl = book.trials[r.best].pnl(cost)[test]
-            style = "-" if r.seed in (None, 0) else "--"
-            label = r.method if r.seed in (None, 0) else None
-            ax.plot(dates, np.cumsum(pnl), style, color=colors[r.method], lw=1.3, label=label, alpha=0.9)
-        ax.axhline(0.0, color="grey", lw=0.6)
-        ax.set_title(f"{dataset}: cumulative test PnL of the best alpha per method ({cost:g} bps)")
-        ax.set_ylabel("cumulative PnL (fraction of book)")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        path = folder / f"test_pnl_{dataset}_{cost:g}bps.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path.name)
-    return paths
-
-
-def _f(x: Any, spec: str = ".2f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
-
-
-def _mean_sd(values: list[float], spec: str = ".2f") -> str:
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return "n/a"
-    if len(v) == 1:
-        return format(v[0], spec)
-    return f"{format(float(np.mean(v)), spec)} ± {format(float(np.std(v, ddof=1)), spec)}"
-
-
-_COLUMNS: tuple[tuple[str, str, Any], ...] = (
-    ("sel. Sharpe (train+valid)", ".2f", lambda r: r["select_sharpe"]),
-    ("test Sharpe gross", ".2f", lambda r: r["test_gross_sharpe"]),
-    ("test Sharpe net", ".2f", lambda r: r["test_net_sharpe"]),
-    ("test annual return %", ".1f", lambda r: 100 * r["test"].get("annual_return", math.nan)),
-    ("test turnover %", ".0f", lambda r: 100 * r["test"].get("turnover", math.nan)),
-    ("test fitness", ".2f", lambda r: r["test"].get("fitness", math.nan)),
-    ("test max DD %", ".1f", lambda r: 100 * r["test"].get("max_drawdown", math.nan)),
-    ("test rank IC", ".4f", lambda r: r["test"].get("rank_ic", math.nan)),
-    ("# passing checks", ".1f", lambda r: float(r["n_passing"])),
-    ("selected corr (test)", ".2f", lambda r: r["selected_corr"]),
-    ("DSR best", ".2f", lambda r: r["dsr"]),
-    ("distinct alphas", ".0f", lambda r: float(r["distinct"])),
-)
-
-
-def render_markdown(doc: dict[str, Any]) -> str:
-    """``results.md``: settings, one table per dataset and cost, per-run details, charts, paper figures."""
-    from paper_figures import paper_markdown
-
-    a = doc["args"]
-    lines = [
-        "# Results: searched alphas vs baselines, out of sample",
-        "",
-        "Generated by `" + doc["command"] + "` — do not edit by hand; see `docs/study.md` for the design.",
-        "",
-        f"* commit `{doc['commit']}`, Python {doc['python']}, total {doc['seconds']:.0f} s"
-        + (" — **quick mode: tiny budgets on panel slices, numbers are a smoke test, not findings**"
-           if a["quick"] else ""),
-        f"* seeds {a['seeds']}; budget {a['budget']} evaluations per method, seed and cost; costs "
-        f"{a['costs']} bps (gross = 0 bps, net = {doc['net_cost']:g} bps)",
-        f"* settings: delay 1, neutralization sector (market where a panel has no sectors), truncation 0.1; "
-        f"selection on {a['criterion']} (best-first, top {a['top_k']} with PnL correlation <= "
-        f"{a['max_correlation']}); every figure below marked *test* is out of sample",
-    ]
-    if a.get("max_return", 0.0) > 0 or a.get("glitch_factor", 0.0) > 0:
-        rules = ([f"|daily return| > {a['max_return']:g}"] if a.get("max_return", 0.0) > 0 else []) + (
-            [f"one-day glitches (factor > {a['glitch_factor']:g}, back within {a['glitch_band']:.0%} the "
-             "next day)"] if a.get("glitch_factor", 0.0) > 0 else [])
-        lines.append("* return cleaning (booked returns only, signals see the raw data): "
-                     + " and ".join(rules) + " book 0")
-    lines.append("")
-    for name, d in doc["datasets"].items():
-        lines.append(f"* `{name}`: {d['shape'][0]} dates x {d['shape'][1]} stocks, {d['dates'][0]} .. "
-                     f"{d['dates'][1]}; splits "
-                     + ", ".join(f"{k} {v[0]}..{v[1]}" for k, v in d["splits"].items())
-                     + f"; fields {', '.join(d['fields'])}; {d['simulations']} distinct simulations, "
-                     f"{d['seconds']:.0f} s"
-                     + (f"; {d['masked_returns']} returns masked by the cleaning" if "masked_returns" in d
-                        else ""))
-    lines.append("")
-    runs = doc["runs"]
-    for name in doc["datasets"]:
-        for cost in dict.fromkeys(r["cost"] for r in runs if r["dataset"] == name):
-            group = [r for r in runs if r["dataset"] == name and r["cost"] == cost]
-            lines += [f"## {name}, {cost:g} bps", "",
-                      "Best alpha of each run (mean ± sd over seeds), judged on the test split.", "",
-                      "| method | runs | " + " | ".join(c[0] for c in _COLUMNS) + " |",
-                      "|---|---|" + "---|" * len(_COLUMNS)]
-            for method in dict.fromkeys(r["method"] for r in group):
-                rs = [r for r in group if r["method"] == method and r["best"]]
-                if not rs:
-                    notes = "; ".join(sorted({r["note"] for r in group if r["method"] == method}))
-                    lines.append(f"| {method} | 0 | {notes} |" + " |" * (len(_COLUMNS) - 1))
-                    continue
-                cells = [_mean_sd([fn(r) for r in rs], spec) for _, spec, fn in _COLUMNS]
-                lines.append(f"| {method} | {len(rs)} | " + " | ".join(cells) + " |")
-            chart = f"test_pnl_{name}_{cost:g}bps.png"
-            if chart in doc["charts"]:
-                lines += ["", f"![cumulative test PnL, {name}, {cost:g} bps](results/{chart})"]
-            lines += ["", "<details><summary>per run</summary>", "",
-                      "| method | seed | evaluations | seconds | sel. Sharpe | test Sharpe net | DSR "
-                      "| best alpha |",
-                      "|---|---|---|---|---|---|---|---|"]
-            for r in group:
-                best = r["best"].replace("|", "\\|") if r["best"] else r["note"]
-                seed = "-" if r["seed"] is None else r["seed"]
-                lines.append(f"| {r['method']} | {seed} | {r['evaluations']} | {r['seconds']:.0f} |"
-                             f" {_f(r['select_sharpe'])} | {_f(r['test_net_sharpe'])} | "
-                             f"{_f(r['dsr'])} | `{best}` |")
-            lines += ["", "</details>", ""]
-    if doc["paper"]:
-        lines += ["## The paper's own figures on our data", "",
-                  "The 101 alphas over each whole panel at 0 bps (definitions in "
-                  "`experiments/paper_figures.py`; the paper's numbers are quoted from its abstract).", "",
-                  paper_markdown(doc["paper"])]
-    lines += ["## Column definitions", "",
-              "* *sel. Sharpe*: annualized Sharpe of the train+valid window at the setting's cost (the "
-              "selection score); *test Sharpe gross / net*: at 0 bps and at the net cost.",
-              "* *# passing checks*: distinct alphas of the run passing the ACE submission checks on the "
-              "train split (Sharpe >= 1.25, fitness >= 1, turnover 1-70 %, max weight <= 10 %).",
-              "* *selected corr*: mean pairwise correlation of the test PnL of the de-correlated top-k set.",
-              "* *DSR best*: deflated Sharpe ratio (Bailey & López de Prado 2014) of the best alpha's "
-              "train+valid PnL, given the number of distinct alphas the run tried and the variance of "
-              "their Sharpe ratios: the probability that its true Sharpe is above zero after the search.",
-              ""]
-    return "\n".join(lines)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer | np.floating):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-if __name__ == "__main__":
-    main()
+    path = Path(dataset)
+    panel = load_dataset(path.name, StudySettings(data_root=str(path.parent)))
+    neutral = "sector" if "sector" in panel.group_names else "market"
+    book = TrialBook(ACE(panel, SimulationSettings(delay=1, neutralization=neutral, truncation=0.1)),
+                     [0.0], "train+valid")
+    exprs, _, _ = run_alpha101(book)
+    return paper_statistics([book.trials[e] for e in exprs])
