@@ -2,8 +2,10 @@
 
 * :mod:`agents.policy` — SB3 policies whose actor is the decoder (masked logits) with a value head;
 * :mod:`agents.builders` — :func:`build_agent` / :func:`load_agent` and :class:`FineTuneSettings`;
-* :mod:`agents.schedules` — slanted triangular and discriminative learning rates (stage 2);
 * :mod:`agents.callbacks` — TensorBoard ``alpha/*`` metrics, hyperparameters, gradual unfreezing;
+
+The fine-tuning schedules (STLR, discriminative rates, ``ScaledAdam``, unfreezing) live in
+:mod:`encoders.finetune`.
 * :mod:`agents.pretraining` — stage-1 pretraining of the actor with a quality report.
 
 The torch-free searches (GP, random search, selection, the 101-alpha library, the alpha tracker) live in
@@ -32,7 +34,6 @@ from agents.policy import (
     masked_logits,
 )
 from agents.pretraining import PretrainReport, PretrainSettings, pretrain_actor, sample_quality
-from agents.schedules import ScaledAdam, SlantedTriangular, constant_schedule, discriminative_scales
 
 __all__ = [
     "ALGORITHMS",
@@ -45,13 +46,9 @@ __all__ = [
     "MaskableDecoderActorCriticPolicy",
     "PretrainReport",
     "PretrainSettings",
-    "ScaledAdam",
-    "SlantedTriangular",
     "TimeLimitCallback",
     "build_agent",
     "build_decoder",
-    "constant_schedule",
-    "discriminative_scales",
     "hparams_markdown",
     "load_agent",
     "masked_logits",

@@ -15,7 +15,17 @@ from encoders.checkpoint import MODEL_KINDS, Checkpoint, load_checkpoint, save_c
 from encoders.decoder import AlphaDecoder, AlphaDecoderConfig, DecoderMemory
 from encoders.document import DocumentEncoder
 from encoders.errors import CheckpointError, CodebookMismatchError, ModelNotAvailableError
-from encoders.finetune import bert_layer_groups, discriminative_groups, slanted_triangular, unfreeze_top
+from encoders.finetune import (
+    ScaledAdam,
+    SlantedTriangular,
+    bert_layer_groups,
+    constant_schedule,
+    discriminative_groups,
+    discriminative_scales,
+    slanted_triangular,
+    unfreeze_top,
+    unfrozen_groups,
+)
 from encoders.fusion import FUSION_KINDS, Fusion, masked_mean
 from encoders.pooling import POOLINGS, pool
 from encoders.pretrain import (
@@ -31,6 +41,11 @@ from encoders.pretrain import (
 from encoders.resolve import BUNDLED_MODEL_NAME, ResolvedModel, bundled_model_path, resolve_model
 
 __all__ = [
+    "unfrozen_groups",
+    "discriminative_scales",
+    "constant_schedule",
+    "SlantedTriangular",
+    "ScaledAdam",
     "AlphaDecoder",
     "AlphaDecoderConfig",
     "AlphaEncoder",
