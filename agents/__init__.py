@@ -1,15 +1,22 @@
-"""Agents that search alphas: PPO / MaskablePPO with the pretrained AlphaDecoder as actor, baselines.
+"""Agents that search alphas: PPO / MaskablePPO with the pretrained AlphaDecoder as actor.
 
 * :mod:`agents.policy` — SB3 policies whose actor is the decoder (masked logits) with a value head;
 * :mod:`agents.builders` — :func:`build_agent` / :func:`load_agent` and :class:`FineTuneSettings`;
-* :mod:`agents.schedules` — slanted triangular and discriminative learning rates (stage 2);
 * :mod:`agents.callbacks` — TensorBoard ``alpha/*`` metrics, hyperparameters, gradual unfreezing;
-* :mod:`agents.tracking` — the found alphas, window rates and per-split metrics;
-* :mod:`agents.random_search` — the masked random-search baseline;
+
+The fine-tuning schedules (STLR, discriminative rates, ``ScaledAdam``, unfreezing) live in
+:mod:`encoders.finetune`.
 * :mod:`agents.pretraining` — stage-1 pretraining of the actor with a quality report.
 
-See ``docs/agents.md``. Like ``encoders``, this package imports torch; ``alpha_env`` does not.
+The torch-free searches (GP, random search, selection, the 101-alpha library, the alpha tracker) live in
+:mod:`alpha_env.search`. See ``docs/agents.md``. Like ``encoders``, this package imports torch; ``alpha_env``
+does not.
 """
+
+try:  # the torch packages are an optional extra; say which one instead of a bare ModuleNotFoundError
+    import torch  # noqa: F401
+except ImportError:
+    raise ImportError("agents needs the optional 'rl' extra: pip install 'alpha-env[rl]'") from None
 
 from agents.builders import ALGORITHMS, FineTuneSettings, build_agent, load_agent, policy_kwargs_for
 from agents.callbacks import (
@@ -27,15 +34,10 @@ from agents.policy import (
     masked_logits,
 )
 from agents.pretraining import PretrainReport, PretrainSettings, pretrain_actor, sample_quality
-from agents.random_search import SearchHistory, episode_record, random_search
-from agents.schedules import ScaledAdam, SlantedTriangular, constant_schedule, discriminative_scales
-from agents.tracking import AlphaRecord, AlphaTracker, WindowStats
 
 __all__ = [
     "ALGORITHMS",
     "AlphaMetricsCallback",
-    "AlphaRecord",
-    "AlphaTracker",
     "DecoderActorCriticPolicy",
     "EvaluationBudgetCallback",
     "FineTuneSettings",
@@ -44,21 +46,13 @@ __all__ = [
     "MaskableDecoderActorCriticPolicy",
     "PretrainReport",
     "PretrainSettings",
-    "ScaledAdam",
-    "SearchHistory",
-    "SlantedTriangular",
     "TimeLimitCallback",
-    "WindowStats",
     "build_agent",
     "build_decoder",
-    "constant_schedule",
-    "discriminative_scales",
-    "episode_record",
     "hparams_markdown",
     "load_agent",
     "masked_logits",
     "policy_kwargs_for",
     "pretrain_actor",
-    "random_search",
     "sample_quality",
 ]

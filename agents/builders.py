@@ -30,8 +30,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.policy import DecoderActorCriticPolicy, MaskableDecoderActorCriticPolicy
-from agents.schedules import SlantedTriangular, constant_schedule
 from alpha_env.errors import SettingsError
+from encoders.finetune import SlantedTriangular, constant_schedule
 
 __all__ = ["ALGORITHMS", "FineTuneSettings", "build_agent", "load_agent", "policy_kwargs_for"]
 

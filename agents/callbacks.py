@@ -31,7 +31,8 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from agents.tracking import AlphaTracker
+from alpha_env.search.tracking import AlphaTracker
+from encoders.finetune import unfreeze_top, unfrozen_groups
 
 __all__ = ["AlphaMetricsCallback", "EvaluationBudgetCallback", "GradualUnfreezeCallback", "TimeLimitCallback",
            "hparams_markdown"]
@@ -143,7 +144,8 @@ class AlphaMetricsCallback(BaseCallback):
 
 
 class GradualUnfreezeCallback(BaseCallback):
-    """ULMFiT's gradual unfreezing: train the top of the decoder first, unfreeze one layer group per stage.
+    """ULMFiT's gradual unfreezing: train the top of the decoder first, unfreeze one layer group per stage
+    (:func:`encoders.finetune.unfrozen_groups` counts per rollout, :func:`encoders.finetune.unfreeze_top`).
 
     At the start only the heads and the top ``start_groups`` decoder layer groups are trainable; every
     ``every_n_rollouts`` rollouts the next group below is unfrozen, until everything trains. The policy must
@@ -163,6 +165,7 @@ class GradualUnfreezeCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._groups = list(self.model.policy.decoder_layer_groups())
+        self._rollouts = 0  # rollouts of this learn() call
         self._set(self.start_groups)
 
     def _on_step(self) -> bool:
@@ -170,19 +173,14 @@ class GradualUnfreezeCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self._rollouts += 1
-        if self._rollouts % self.every_n_rollouts == 0 and self.n_trainable < len(self._groups):
-            self._set(self.n_trainable + 1)
+        n_groups = len(self._groups)
+        self._set(unfrozen_groups(self._rollouts, n_groups, self.every_n_rollouts, self.start_groups))
         self.logger.record("train/unfrozen_layer_groups", self.n_trainable)
 
     def _set(self, n_top: int) -> None:
-        """Make the top ``n_top`` groups trainable and freeze the rest."""
+        """Make the top ``n_top`` groups trainable and freeze the rest (dropping their gradients)."""
         n_top = max(0, min(n_top, len(self._groups)))
-        cut = len(self._groups) - n_top
-        for i, params in enumerate(self._groups):
-            for p in params:
-                p.requires_grad_(i >= cut)
-                if i < cut:
-                    p.grad = None
+        unfreeze_top(self._groups, n_top, clear_frozen_grads=True)
         self.n_trainable = n_top
 
 

@@ -123,10 +123,10 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
         TimeLimitCallback,
     )
     from agents.runs import cache_stats_of, ensure_pretrained, env_label, make_env_fn, make_vec, run_name
-    from agents.tracking import AlphaTracker
     from alpha_env.ace import ACE
     from alpha_env.data import resolve_panel
     from alpha_env.grammar import Codebook
+    from alpha_env.search.tracking import AlphaTracker
     from encoders import load_checkpoint
 
     # logs and CI capture output without a terminal: keep expressions readable there

@@ -48,8 +48,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from agents.observation import DecoderInputs, read_observation
-from agents.schedules import ScaledAdam, discriminative_scales
 from alpha_env.errors import SettingsError
+from encoders.finetune import ScaledAdam, discriminative_scales
 
 __all__ = [
     "MASKED_LOGIT",

@@ -57,8 +57,9 @@ def measure(n_envs: int, kind: str, timesteps: int, decoder_config: dict, checkp
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    from agents import AlphaMetricsCallback, AlphaTracker, FineTuneSettings, build_agent
+    from agents import AlphaMetricsCallback, FineTuneSettings, build_agent
     from alpha_env.env import AlphaStackEnv
+    from alpha_env.search import AlphaTracker
 
     def make():
         return AlphaStackEnv(panel, max_len=15, cache_bytes=64 * 2**20)

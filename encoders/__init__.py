@@ -4,13 +4,28 @@ This package (with ``agents``) is the only one that imports torch and transforme
 light. See ``docs/encoders.md``.
 """
 
+try:  # the torch packages are an optional extra; say which one instead of a bare ModuleNotFoundError
+    import torch  # noqa: F401
+except ImportError:
+    raise ImportError("encoders needs the optional 'rl' extra: pip install 'alpha-env[rl]'") from None
+
 from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig, AlphaEncoding, add_bos
 from encoders.cache import EmbeddingCache, text_key
 from encoders.checkpoint import MODEL_KINDS, Checkpoint, load_checkpoint, save_checkpoint
 from encoders.decoder import AlphaDecoder, AlphaDecoderConfig, DecoderMemory
 from encoders.document import DocumentEncoder
 from encoders.errors import CheckpointError, CodebookMismatchError, ModelNotAvailableError
-from encoders.finetune import bert_layer_groups, discriminative_groups, slanted_triangular, unfreeze_top
+from encoders.finetune import (
+    ScaledAdam,
+    SlantedTriangular,
+    bert_layer_groups,
+    constant_schedule,
+    discriminative_groups,
+    discriminative_scales,
+    slanted_triangular,
+    unfreeze_top,
+    unfrozen_groups,
+)
 from encoders.fusion import FUSION_KINDS, Fusion, masked_mean
 from encoders.pooling import POOLINGS, pool
 from encoders.pretrain import (
@@ -26,6 +41,11 @@ from encoders.pretrain import (
 from encoders.resolve import BUNDLED_MODEL_NAME, ResolvedModel, bundled_model_path, resolve_model
 
 __all__ = [
+    "unfrozen_groups",
+    "discriminative_scales",
+    "constant_schedule",
+    "SlantedTriangular",
+    "ScaledAdam",
     "AlphaDecoder",
     "AlphaDecoderConfig",
     "AlphaEncoder",

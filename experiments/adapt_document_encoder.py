@@ -93,8 +93,9 @@ class Args:
     """tokens per PhraseBank sentence (99% are shorter than 70)"""
     stlr: bool = True
     """slanted triangular learning rate (off: constant)"""
-    discriminative_decay: float = 1 / 0.85
-    """each group below the top trains this many times slower (FinBERT 1/0.85; 1 = off)"""
+    layer_lr_decay: float = 0.85
+    """discriminative rates: each group below the top trains at this multiple of the one above (FinBERT
+    0.85; 1 = off)"""
     gradual_unfreezing: bool = True
     """unfreeze one more group from the top every unfreeze_every steps, starting with the head"""
     unfreeze_every: int | None = None
@@ -183,21 +184,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
     from encoders import DocumentEncoder, bundled_model_path
-    from encoders.adapt import (
-        SENTIMENT_LABELS,
-        FinetuneSettings,
+    from encoders.adapt_classifier import (
+        ClassifierFinetuneSettings,
         classification_scores,
-        embeddings_per_second,
         finetune_classifier,
-        further_pretrain_mlm,
-        load_phrasebank,
         logistic_probe,
-        masked_lm,
-        mlm_eval,
         predict_proba,
         sequence_classifier,
+    )
+    from encoders.adapt_common import (
+        SENTIMENT_LABELS,
+        embeddings_per_second,
+        load_phrasebank,
         stratified_split,
         train_period_news,
+    )
+    from encoders.adapt_mlm import (
+        further_pretrain_mlm,
+        masked_lm,
+        mlm_eval,
     )
 
     torch.set_num_threads(args.threads)
@@ -259,9 +264,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     save(f"speed: MiniLM {speed['minilm']['texts_per_second']:.1f}/s, "
          f"BERT-base size {speed['bert_base']['texts_per_second']:.1f}/s")
 
-    finetune = FinetuneSettings(
+    finetune = ClassifierFinetuneSettings(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-        stlr=args.stlr, discriminative_decay=args.discriminative_decay,
+        stlr=args.stlr, layer_lr_decay=args.layer_lr_decay,
         gradual_unfreezing=args.gradual_unfreezing, unfreeze_every=args.unfreeze_every, seed=args.seed,
     )
 

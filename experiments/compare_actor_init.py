@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the comparison; returns the JSON document."""
     args = parse_args(Args, argv)
     from agents.job import PPOJobSettings, run_ppo_job
-    from agents import random_search
     from alpha_env.ace import ACE
     from alpha_env.env import AlphaStackEnv
+    from alpha_env.search import random_search
 
     if args.quick:
         args.evaluations = min(args.evaluations, 40)

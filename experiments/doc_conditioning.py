@@ -193,7 +193,6 @@ def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path,
 
     from agents import (
         AlphaMetricsCallback,
-        AlphaTracker,
         EvaluationBudgetCallback,
         FineTuneSettings,
         TimeLimitCallback,
@@ -201,6 +200,7 @@ def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path,
     )
     from alpha_env.ace import ACE
     from alpha_env.grammar import Codebook
+    from alpha_env.search import AlphaTracker
     from encoders import load_checkpoint
 
     env_fn = make_env_fn(panel, max_len=args.max_len, store=None, document_embeddings=table, **env_kwargs)

@@ -13,15 +13,12 @@ from agents import (
     MASKED_LOGIT,
     DecoderActorCriticPolicy,
     MaskableDecoderActorCriticPolicy,
-    ScaledAdam,
-    SlantedTriangular,
-    constant_schedule,
-    discriminative_scales,
     masked_logits,
 )
 from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook
 from encoders import AlphaDecoderConfig
+from encoders.finetune import ScaledAdam, SlantedTriangular, constant_schedule, discriminative_scales
 
 MAX_LEN = 12
 DOC_DIM = 8

@@ -9,20 +9,18 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from agents import (
     AlphaMetricsCallback,
-    AlphaTracker,
     FineTuneSettings,
     GradualUnfreezeCallback,
     TimeLimitCallback,
     build_agent,
-    episode_record,
     load_agent,
-    random_search,
 )
 from alpha_env.ace import ACE
 from alpha_env.data import synthetic_market
 from alpha_env.env import AlphaStackEnv
 from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook, parse
+from alpha_env.search import AlphaTracker, episode_record, random_search
 from encoders import AlphaDecoder, AlphaDecoderConfig, save_checkpoint
 
 MAX_LEN = 8

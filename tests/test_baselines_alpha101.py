@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from agents.alpha101_library import Alpha101Library, selection_score
 from alpha_env.ace import ACE, SimulationSettings
 from alpha_env.data import synthetic_market
 from alpha_env.errors import SettingsError
+from alpha_env.search.alpha101_library import Alpha101Library, selection_score
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from agents.genetic import (
+from alpha_env.ace import ACE
+from alpha_env.data import synthetic_market
+from alpha_env.errors import ExpressionError, SettingsError
+from alpha_env.grammar import Call, Window, canonical, check, depth, length, parse
+from alpha_env.search.genetic import (
     GPSettings,
     Primitives,
     TypedTreeFactory,
@@ -15,10 +19,6 @@ from agents.genetic import (
     ace_fitness,
     genetic_search,
 )
-from alpha_env.ace import ACE
-from alpha_env.data import synthetic_market
-from alpha_env.errors import ExpressionError, SettingsError
-from alpha_env.grammar import Call, Window, canonical, check, depth, length, parse
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from agents.selection import (
+from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
+from alpha_env.errors import SettingsError
+from alpha_env.search.selection import (
     EULER_GAMMA,
     at_cost,
     deflated_sharpe_from_pnl,
@@ -21,8 +23,6 @@ from agents.selection import (
     return_moments,
     selection_window,
 )
-from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
-from alpha_env.errors import SettingsError
 
 
 def test_deflated_sharpe_matches_the_papers_worked_example():

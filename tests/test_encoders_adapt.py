@@ -1,4 +1,4 @@
-"""encoders.adapt (the FinBERT recipe on a small model) and experiments/adapt_document_encoder.py."""
+"""encoders.adapt_* (the FinBERT recipe on a small model) and experiments/adapt_document_encoder.py."""
 
 from __future__ import annotations
 
@@ -16,24 +16,24 @@ from encoders_support import save_tiny_bert
 
 from alpha_env.errors import DataError, SettingsError
 from encoders import DocumentEncoder, bert_layer_groups
-from encoders.adapt import (
-    SENTIMENT_LABELS,
-    FinetuneSettings,
+from encoders.adapt_classifier import (
+    ClassifierFinetuneSettings,
     classification_scores,
-    embeddings_per_second,
     finetune_classifier,
-    further_pretrain_mlm,
-    length_batches,
-    load_phrasebank,
     logistic_probe,
-    masked_lm,
-    mlm_eval,
     predict_proba,
     sequence_classifier,
+)
+from encoders.adapt_common import (
+    SENTIMENT_LABELS,
+    embeddings_per_second,
+    length_batches,
+    load_phrasebank,
     stratified_split,
     train_period_news,
-    unfrozen_groups,
 )
+from encoders.adapt_mlm import further_pretrain_mlm, masked_lm, mlm_eval
+from encoders.finetune import unfrozen_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -206,7 +206,7 @@ def test_finetune_learns_and_follows_the_strategies(tiny: Path) -> None:
              "the market", "a bank of oil"] * 8
     labels = np.array([0, 0, 1, 1, 2, 2] * 8)
     model, _ = sequence_classifier(tiny)
-    settings = FinetuneSettings(epochs=8, batch_size=4, lr=2e-2, discriminative_decay=2.0, seed=0)
+    settings = ClassifierFinetuneSettings(epochs=8, batch_size=4, lr=2e-2, layer_lr_decay=0.5, seed=0)
     report = finetune_classifier(model, tok, texts, labels, settings)
     n_groups = len(bert_layer_groups(model))  # embeddings, 2 layers, head
     assert report.steps == 96 and report.trainable_groups[0] == 1 and report.trainable_groups[-1] == n_groups
@@ -216,7 +216,7 @@ def test_finetune_learns_and_follows_the_strategies(tiny: Path) -> None:
     assert probs.shape == (6, 3) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert probs.argmax(axis=1).tolist() == [0, 0, 1, 1, 2, 2]
     with pytest.raises(SettingsError):
-        finetune_classifier(model, tok, texts, labels, FinetuneSettings(discriminative_decay=0.5))
+        finetune_classifier(model, tok, texts, labels, ClassifierFinetuneSettings(layer_lr_decay=2.0))
     with pytest.raises(DataError):
         finetune_classifier(model, tok, texts, labels[:-1], settings)
 
@@ -225,8 +225,8 @@ def test_finetune_without_strategies_trains_everything(tiny: Path) -> None:
     tok = tokenizer_of(tiny)
     model, _ = sequence_classifier(tiny)
     before = model.base_model.embeddings.word_embeddings.weight.detach().clone()
-    settings = FinetuneSettings(epochs=1, batch_size=4, lr=1e-3, stlr=False, discriminative_decay=1.0,
-                                gradual_unfreezing=False)
+    settings = ClassifierFinetuneSettings(epochs=1, batch_size=4, lr=1e-3, stlr=False, layer_lr_decay=1.0,
+                                          gradual_unfreezing=False)
     report = finetune_classifier(model, tok, TEXTS, np.array([0, 1, 2, 0]), settings)
     assert report.trainable_groups == [4] and len(set(report.group_lrs)) == 1
     assert not torch.equal(before, model.base_model.embeddings.word_embeddings.weight)

@@ -151,7 +151,7 @@ def test_layer_groups_and_finetuning_helpers() -> None:
     assert len(groups) == 1 + 2 + 1
     flat = [id(p) for g in groups for p in g]
     assert len(flat) == len(set(flat)) == len(list(dec.parameters()))
-    param_groups = discriminative_groups(groups, lr=1e-3, decay=2.0)
+    param_groups = discriminative_groups(groups, lr=1e-3, decay=0.5)
     assert [g["lr"] for g in param_groups] == pytest.approx([1.25e-4, 2.5e-4, 5e-4, 1e-3])
     unfreeze_top(groups, 1)
     assert all(p.requires_grad for p in groups[-1]) and not any(

@@ -2,7 +2,7 @@
 
 :class:`AlphaTracker` sees every finished episode (one evaluation) and keeps
 
-* the running history (:class:`agents.random_search.SearchHistory`) for best-so-far curves,
+* the running history (:class:`alpha_env.search.random_search.SearchHistory`) for best-so-far curves,
 * per-expression records (best reward, how often written) for the top-alpha table,
 * window statistics since the last :meth:`AlphaTracker.window` call: valid rate, unique rate (share of
   episodes whose expression was new to the run), mean length,
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.random_search import SearchHistory, episode_record
+from alpha_env.search.random_search import SearchHistory, episode_record
 
 __all__ = ["AlphaRecord", "AlphaTracker", "WindowStats"]
 

@@ -10,7 +10,7 @@ Example::
 
     from alpha_env.ace import ACE, SimulationSettings
     from alpha_env.data import synthetic_market
-    from agents.alpha101_library import Alpha101Library
+    from alpha_env.search.alpha101_library import Alpha101Library
 
     lib = Alpha101Library(ACE(synthetic_market(seed=0), SimulationSettings(neutralization="sector")))
     entries = lib.simulate_all()
@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agents.selection import selection_window, window_metrics_at_cost
 from alpha_env.errors import AlphaEnvError, SettingsError
 from alpha_env.grammar import Expr, alpha101, canonical
+from alpha_env.search.selection import selection_window, window_metrics_at_cost
 
 if TYPE_CHECKING:
     from alpha_env.ace import ACE, SimulationResult

@@ -34,7 +34,7 @@ Example::
     import numpy as np
     from alpha_env.ace import ACE
     from alpha_env.data import synthetic_market
-    from agents.genetic import GPSettings, Primitives, ace_fitness, genetic_search
+    from alpha_env.search.genetic import GPSettings, Primitives, ace_fitness, genetic_search
 
     panel = synthetic_market(seed=0)
     result = genetic_search(ace_fitness(ACE(panel)), Primitives.for_panel(panel),
@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.random_search import SearchHistory
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError
 from alpha_env.grammar import (
     OPERATORS,
@@ -68,6 +67,7 @@ from alpha_env.grammar import (
     depth,
     length,
 )
+from alpha_env.search.random_search import SearchHistory
 
 if TYPE_CHECKING:
     from alpha_env.ace import ACE, SimulationResult

@@ -1,0 +1,63 @@
+"""Torch-free alpha search: genetic programming, masked random search, selection, the 101-alpha library.
+
+* :mod:`alpha_env.search.genetic` — strongly typed genetic programming over the grammar;
+* :mod:`alpha_env.search.random_search` — the masked random-search baseline and its :class:`SearchHistory`;
+* :mod:`alpha_env.search.selection` — train+valid selection, costs, de-correlated top k, deflated Sharpe;
+* :mod:`alpha_env.search.alpha101_library` — the 101 Formulaic Alphas as a searchable library;
+* :mod:`alpha_env.search.tracking` — the alphas a search found: window rates, best alphas, split metrics;
+* :mod:`alpha_env.search.study` — the real-data study: settings, trial book, per-method runs, summaries;
+* :mod:`alpha_env.search.study_report` — the study's ``results.md`` and charts;
+* :mod:`alpha_env.search.paper_stats` — the statistics of "101 Formulaic Alphas" recomputed on our data.
+
+Names are imported lazily on first use (``from alpha_env.search import genetic_search``), the random search
+eagerly (numpy and gymnasium only); nothing in this package imports torch. The PPO agents that need
+torch live in the ``agents`` package (``rl`` extra). See ``docs/study.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# imported eagerly (numpy and gymnasium only): the function ``random_search`` shares its module's name,
+# and a lazy name would be shadowed by the submodule once anything imports alpha_env.search.random_search
+from alpha_env.search.random_search import SearchHistory as SearchHistory
+from alpha_env.search.random_search import episode_record as episode_record
+from alpha_env.search.random_search import random_search as random_search
+
+# public name -> module that defines it (one place, read by __getattr__ and __dir__)
+_MODULES: dict[str, tuple[str, ...]] = {
+    "alpha_env.search.genetic": (
+        "DEFAULT_EXCLUDED_OPERATORS", "GPResult", "GPSettings", "GenerationStats", "Primitives",
+        "TypedTreeFactory", "Variation", "ace_fitness", "genetic_search",
+    ),
+    "alpha_env.search.selection": (
+        "EULER_GAMMA", "at_cost", "deflated_sharpe_from_pnl", "deflated_sharpe_ratio", "expected_max_sharpe",
+        "greedy_decorrelated", "mean_pairwise_correlation", "normal_cdf", "normal_ppf",
+        "probabilistic_sharpe_ratio", "return_moments", "selection_window", "window_metrics_at_cost",
+    ),
+    "alpha_env.search.alpha101_library": ("Alpha101Library", "CRITERIA", "LibraryEntry", "selection_score"),
+    "alpha_env.search.tracking": ("AlphaRecord", "AlphaTracker", "WindowStats"),
+    "alpha_env.search.study": (
+        "RunSummary", "StudyOutcome", "StudySettings", "Trial", "TrialBook", "alpha101_paper_statistics",
+        "apply_quick", "load_dataset", "run_study",
+    ),
+    "alpha_env.search.study_report": ("cumulative_pnl_charts", "render_markdown"),
+    "alpha_env.search.paper_stats": ("PAPER", "paper_markdown", "paper_statistics"),
+}
+_LAZY: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted([*_LAZY, "SearchHistory", "episode_record", "random_search"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alpha_env.search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
