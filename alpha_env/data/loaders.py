@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from alpha_env.data.documents import DocumentStore, load_news
+from alpha_env.data.io import read_table
 from alpha_env.data.panel import MarketPanel
 from alpha_env.data.splits import make_splits
 from alpha_env.data.universe import UniverseSpec, compute_universe
@@ -48,7 +49,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "CONFIG_NAMES",
     "DatasetFiles",
-    "read_table",
+    "read_table",  # re-exported from alpha_env.data.io
     "read_prices",
     "read_groups",
     "find_dataset",
@@ -86,36 +87,6 @@ def _stem(p: Path) -> str:
         if name.endswith(s):
             return name[: -len(s)]
     return p.stem.lower()
-
-
-def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a CSV / CSV.gz / TSV / Parquet file into a DataFrame.
-
-    Raises:
-        DataError: missing file, empty file, unreadable content (never a raw pandas error).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: no such file")
-    if p.is_dir():
-        raise DataError(f"{p}: is a folder, expected a file")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: the file is empty")
-    name = p.name.lower()
-    try:
-        if name.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(p, columns=list(columns) if columns else None)
-        else:
-            sep = "\t" if name.endswith(".tsv") else ","
-            df = pd.read_csv(p, sep=sep, usecols=list(columns) if columns else None, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{p}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{p}: cannot read the file ({first})") from None
-    if len(df.columns) == 0:
-        raise DataError(f"{p}: the file is empty")
-    return df
 
 
 def _canonical_columns(df: pd.DataFrame, mapping: Mapping[str, str] | None, source: str) -> pd.DataFrame:

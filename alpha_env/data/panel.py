@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from alpha_env.data.fields import adv_field, returns_field
+from alpha_env.data.splits import make_splits
+from alpha_env.data.universe import UniverseSpec, compute_universe
 from alpha_env.errors import DataError
 
 if TYPE_CHECKING:
@@ -143,8 +146,6 @@ class MarketPanel:
             labs = tuple(str(x) for x in labels)
             grp[key] = (_freeze_codes(codes, t.size, key, len(labs)), labs)
         if universe is None:
-            from alpha_env.data.universe import UniverseSpec, compute_universe
-
             spec = UniverseSpec()
             uni = compute_universe(frozen["close"], frozen.get("volume"), spec)
             meta.setdefault("universe", spec.to_dict())
@@ -155,8 +156,6 @@ class MarketPanel:
             uni = np.ascontiguousarray(uni) & np.isfinite(frozen["close"])
         uni.flags.writeable = False
         if splits is None:
-            from alpha_env.data.splits import make_splits
-
             splits = make_splits(d)
         for name, s in splits.items():
             if not isinstance(s, slice):
@@ -284,11 +283,11 @@ class MarketPanel:
         if not self.has_field(name):
             raise DataError(f"unknown field '{name}'; this panel has {', '.join(self.field_names)}")
         if name == "returns":
-            out = _returns(self._fields["close"])
+            out = returns_field(self._fields["close"])
         elif name == "cap":
             out = self._fields["close"] * self._fields["shares"]
         else:
-            out = _adv(self._fields["close"], self._fields["volume"], int(name[3:]))
+            out = adv_field(self._fields["close"], self._fields["volume"], int(name[3:]))
         out = readonly_float(out)
         self._memo[("field", name)] = out
         return out
@@ -393,8 +392,6 @@ class MarketPanel:
 
     def with_universe(self, universe: Any) -> MarketPanel:
         """A new panel with another universe: a ``(T, N)`` bool array or a :class:`UniverseSpec`."""
-        from alpha_env.data.universe import UniverseSpec, compute_universe
-
         if isinstance(universe, UniverseSpec | Mapping):
             spec = UniverseSpec.coerce(universe)
             mask = compute_universe(self._fields["close"], self._fields.get("volume"), spec)
@@ -405,8 +402,6 @@ class MarketPanel:
 
     def with_splits(self, spec: Any) -> MarketPanel:
         """A new panel with splits from :func:`alpha_env.data.splits.make_splits` ``spec``."""
-        from alpha_env.data.splits import make_splits
-
         return self._replace(splits=make_splits(self._dates, spec))
 
     def with_documents(self, documents: DocumentStore | None) -> MarketPanel:
@@ -430,29 +425,3 @@ class MarketPanel:
         if i >= self._dates.size or self._dates[i] != d:
             raise DataError(f"{d} is not a trading date of this panel")
         return i
-
-
-def _returns(close: np.ndarray) -> np.ndarray:
-    """``close[t] / close[t-1] - 1`` with a NaN first row; ``(T, N)``."""
-    out = np.full(close.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[1:] = close[1:] / close[:-1] - 1.0
-    return out
-
-
-def _adv(close: np.ndarray, volume: np.ndarray, d: int) -> np.ndarray:
-    """Rolling mean of ``close * volume`` over ``d`` days ending at t; NaN unless all ``d`` are finite."""
-    dv = close * volume
-    ok = np.isfinite(dv)
-    filled = np.where(ok, dv, 0.0)
-    t = dv.shape[0]
-    csum = np.zeros((t + 1, dv.shape[1]))
-    np.cumsum(filled, axis=0, out=csum[1:])
-    ccount = np.zeros((t + 1, dv.shape[1]), dtype=np.int64)
-    np.cumsum(ok, axis=0, out=ccount[1:])
-    out = np.full(dv.shape, np.nan)
-    if d <= t:
-        s = csum[d:] - csum[:-d]
-        c = ccount[d:] - ccount[:-d]
-        out[d - 1 :] = np.where(c == d, s / d, np.nan)
-    return out
