@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,15 @@ from alpha_env.errors import DataError
 if TYPE_CHECKING:
     from alpha_env.data.documents import DocumentStore
 
-__all__ = ["MarketPanel", "BASE_FIELDS", "ADV_DEFAULT_WINDOWS", "readonly_float"]
+__all__ = ["MarketPanel", "BASE_FIELDS", "ADV_DEFAULT_WINDOWS", "FIELD_MEMO_ENTRIES", "readonly_float"]
 
 #: The price/volume fields a loader provides, in display order.
 BASE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 #: ``adv{d}`` names listed in :attr:`MarketPanel.field_names` (any other ``d`` works too).
 ADV_DEFAULT_WINDOWS: tuple[int, ...] = (20,)
+
+#: Derived field arrays (``returns``, ``cap``, ``adv{d}``) a panel keeps, least recently used dropped first.
+FIELD_MEMO_ENTRIES = 8
 
 _ADV_RE = re.compile(r"^adv(\d+)$")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -171,7 +175,7 @@ class MarketPanel:
         setter(self, "_splits", MappingProxyType(dict(splits)))
         setter(self, "_metadata", MappingProxyType(meta))
         setter(self, "_documents", documents)
-        setter(self, "_memo", {})
+        setter(self, "_memo", OrderedDict())
         setter(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -203,7 +207,7 @@ class MarketPanel:
         setter(self, "_splits", MappingProxyType(state["_splits"]))
         setter(self, "_metadata", MappingProxyType(state["_metadata"]))
         setter(self, "_documents", state["_documents"])
-        setter(self, "_memo", {})
+        setter(self, "_memo", OrderedDict())
         setter(self, "_frozen", True)
 
     def __repr__(self) -> str:
@@ -260,25 +264,32 @@ class MarketPanel:
         return tuple(f for f in self._fields if f not in BASE_FIELDS and f != "vwap")
 
     def has_field(self, name: str) -> bool:
-        """Whether :meth:`field` can produce ``name`` (``adv{d}`` for any ``d >= 1`` counts)."""
+        """Whether :meth:`field` can produce ``name`` (``adv{d}`` for any ``d >= 1`` counts; a ``d`` longer
+        than the panel is still an ``adv`` field, which :meth:`field` then rejects)."""
         if name in self._fields or name == "returns":
             return True
         if name == "cap":
             return "shares" in self._fields
         m = _ADV_RE.match(name)
-        return bool(m) and int(m.group(1)) >= 1 and "volume" in self._fields
+        return bool(m) and m.group(1).strip("0") != "" and "volume" in self._fields
 
     def field(self, name: str) -> np.ndarray:
         """The ``(T, N)`` float64 read-only array of field ``name`` (see the module table).
 
+        Derived fields are memoised, at most :data:`FIELD_MEMO_ENTRIES` of them (least recently used
+        dropped first), so a long run reading many ``adv{d}`` keeps bounded memory.
+
         Raises:
-            DataError: unknown field (the message lists the available ones).
+            DataError: unknown field (the message lists the available ones), or an ``adv{d}`` whose ``d``
+                is longer than the panel (``T`` dates).
         """
         arr = self._fields.get(name)
         if arr is not None:
             return arr
-        cached = self._memo.get(("field", name))
+        memo = self._memo
+        cached = memo.get(("field", name))
         if cached is not None:
+            memo.move_to_end(("field", name))
             return cached
         if not self.has_field(name):
             raise DataError(f"unknown field '{name}'; this panel has {', '.join(self.field_names)}")
@@ -287,9 +298,17 @@ class MarketPanel:
         elif name == "cap":
             out = self._fields["close"] * self._fields["shares"]
         else:
-            out = adv_field(self._fields["close"], self._fields["volume"], int(name[3:]))
+            digits = name[3:].lstrip("0")
+            if len(digits) > len(str(self.n_dates)) or int(digits) > self.n_dates:
+                shown = digits if len(digits) <= 12 else f"{len(digits):,}-digit"
+                raise DataError(f"field '{name[:24]}{'...' if len(name) > 24 else ''}': a window of {shown} "
+                                f"days is longer than the panel ({self.n_dates} dates)")
+            out = adv_field(self._fields["close"], self._fields["volume"], int(digits))
         out = readonly_float(out)
-        self._memo[("field", name)] = out
+        memo[("field", name)] = out
+        fields = [k for k in memo if isinstance(k, tuple)]
+        for key in fields[: max(0, len(fields) - FIELD_MEMO_ENTRIES)]:
+            del memo[key]
         return out
 
     # -- groups ----------------------------------------------------------------------------------------
