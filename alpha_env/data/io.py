@@ -6,6 +6,7 @@ The lowest floor of :mod:`alpha_env.data`: the price, sector and news readers al
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.Dat
     """Read a CSV / CSV.gz / TSV / Parquet file into a DataFrame.
 
     Raises:
-        DataError: missing file, empty file, unreadable content (never a raw pandas error).
+        DataError: missing file, empty file, unreadable content, e.g. a truncated or corrupt ``.gz``
+            (never a raw pandas, gzip or zlib error).
     """
     p = Path(path)
     if not p.exists():
@@ -38,7 +40,10 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.Dat
             df = pd.read_csv(p, sep=sep, usecols=list(columns) if columns else None, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except EOFError:
+        raise DataError(f"{p}: the compressed file is truncated (it ends before its end-of-stream "
+                        "marker); download or copy it again") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, zlib.error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{p}: cannot read the file ({first})") from None
     if len(df.columns) == 0:

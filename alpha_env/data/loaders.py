@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,9 @@ def load_panel(
     parsed = parse_prices(table, source, ohlc_tolerance=float(opt.get("ohlc_tolerance", 0.001)))
     issues = list(parsed.issues)
     raise_for_errors(issues)
+    for issue in issues:
+        if issue.kind == "date_outlier":
+            warnings.warn(str(issue), UserWarning, stacklevel=2)
     wide = parsed.wide
     assert wide is not None
     meta: dict[str, Any] = {"name": opt.get("name"), "source": source, "rows": int(len(parsed.frame))}
@@ -363,6 +367,10 @@ def load_panel(
         meta["news_source"] = str(opt["news"])
         meta["news_documents"] = len(documents)
         meta["news_published_fallback"] = documents.info.get("published_fallback", 0)
+    try:
+        split_map = make_splits(wide.dates, opt.get("splits"))
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
     spec = UniverseSpec.coerce(opt.get("universe"))
     uni = compute_universe(arrays["close"], arrays.get("volume"), spec)
     meta["universe"] = spec.to_dict()
@@ -377,7 +385,7 @@ def load_panel(
     meta["load_seconds"] = round(time.perf_counter() - t0, 3)
     return MarketPanel(
         wide.dates, wide.tickers, arrays, groups=grp, universe=uni,
-        splits=make_splits(wide.dates, opt.get("splits")), metadata=meta, documents=documents,
+        splits=split_map, metadata=meta, documents=documents,
     )
 
 
@@ -406,6 +414,10 @@ def check_dataset(path: str | Path | Sequence[str | Path], **options: Any) -> Qu
             "first_date": str(w.dates[0]), "last_date": str(w.dates[-1]),
             "coverage": round(float(np.isfinite(w.arrays["close"]).mean()), 4),
         })
+        try:
+            make_splits(w.dates, opt.get("splits"))
+        except DataError as exc:
+            report.issues.append(Issue("error", "splits", psource, str(exc)))
         if opt.get("sectors"):
             try:
                 groups, _, g_issues = read_groups(opt["sectors"], w.tickers, opt.get("groups"))
