@@ -18,6 +18,11 @@ Semantics fixed here (documented in ``docs/grammar.md``):
   prefix minus on a number is a negative literal; any other operator on constants only is an error;
 * with ``fields=None`` any identifier that is not an operator or group is a field (the data layer checks
   that the panel has it); with ``fields`` given, only base fields, ``adv{d}`` and those names are.
+
+Limits (each an :class:`ExpressionError` naming the limit): at most :data:`MAX_CHARS` (32,000) characters,
+checked before tokenizing; nesting at most :data:`MAX_DEPTH` (100) levels, counting parentheses, calls,
+prefix operators and ``^``; at most :data:`MAX_NODES` (1,000) tree nodes; windows and ``adv{d}`` at most
+:data:`MAX_DAYS` (10,000) days (the evaluator further requires them to fit the panel).
 """
 
 from __future__ import annotations
