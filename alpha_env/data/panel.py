@@ -300,9 +300,9 @@ class MarketPanel:
         else:
             digits = name[3:].lstrip("0")
             if len(digits) > len(str(self.n_dates)) or int(digits) > self.n_dates:
-                shown = digits if len(digits) <= 12 else f"{len(digits):,}-digit"
+                shown = f"{digits} days" if len(digits) <= 12 else f"a {len(digits):,}-digit number of days"
                 raise DataError(f"field '{name[:24]}{'...' if len(name) > 24 else ''}': a window of {shown} "
-                                f"days is longer than the panel ({self.n_dates} dates)")
+                                f"is longer than the panel ({self.n_dates} dates)")
             out = adv_field(self._fields["close"], self._fields["volume"], int(digits))
         out = readonly_float(out)
         memo[("field", name)] = out
