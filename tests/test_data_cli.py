@@ -64,3 +64,12 @@ def test_info_does_not_touch_arrays(tmp_path, capsys):
     assert np.isfinite(p.field("close")).all()
     with pytest.raises(Exception, match="synthetic seed"):
         data_cli.open_panel("synthetic:x")
+
+
+def test_check_synthetic_works_like_info(capsys):
+    # issue 19: `alpha-env data check synthetic` failed while `data info synthetic` worked
+    code, out = _run(["data", "check", "synthetic", "synthetic:3", "--json"], capsys)
+    assert code == 0
+    reports = json.loads(out)
+    assert [r["source"] for r in reports] == ["synthetic", "synthetic:3"]
+    assert reports[0]["ok"] and reports[0]["stats"]["dates"] == 1000 and reports[0]["stats"]["tickers"] == 100

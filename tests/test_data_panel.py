@@ -187,3 +187,37 @@ def test_panel_pickles_to_an_equal_frozen_panel():
     assert (back.documents is None) == (panel.documents is None)
     with pytest.raises(AttributeError):
         back.foo = 1
+
+
+# ---------------------------------------------------------------- issue 19: adv limits, bounded memo
+
+@pytest.mark.parametrize("name", ["adv51", "adv" + "1" * 4301, "adv99999999999999999999"])
+def test_adv_longer_than_the_panel_is_a_data_error_naming_the_field(name):
+    p = _panel()  # 50 dates
+    assert p.has_field(name)
+    with pytest.raises(DataError, match=r"field 'adv.*longer than the panel \(50 dates\)"):
+        p.field(name)
+    assert np.isfinite(p.field("adv50")[-1]).any()
+
+
+def test_adv_longer_than_the_panel_is_an_expression_error_in_the_evaluator():
+    from alpha_env.errors import ExpressionError
+    from alpha_env.evaluate import evaluate
+
+    with pytest.raises(ExpressionError, match="adv51"):
+        evaluate("rank(adv51)", _panel())
+
+
+def test_derived_field_memo_is_bounded():
+    from alpha_env.data.panel import FIELD_MEMO_ENTRIES
+
+    p = _panel()
+    first = p.field("adv2")
+    assert p.field("adv2") is first
+    for d in range(3, 43):
+        p.field(f"adv{d}")
+    held = [k for k in p._memo if isinstance(k, tuple)]
+    assert len(held) == FIELD_MEMO_ENTRIES
+    again = p.field("adv2")
+    assert again is not first
+    np.testing.assert_array_equal(again, first)

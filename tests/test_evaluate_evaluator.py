@@ -128,3 +128,34 @@ def test_bad_stack_and_bad_input(panel):
         Evaluator(panel).evaluate(5)  # type: ignore[arg-type]
     with pytest.raises(SettingsError):
         Evaluator(panel, cache_bytes=-5)
+
+
+# ---------------------------------------------------------------- memory (issue 19, defect 9)
+
+def test_intermediates_are_freed_after_their_last_consumer():
+    import tracemalloc
+
+    panel = synthetic_market(seed=0, news=False)
+    one = panel.field("close").nbytes
+    text = " + ".join(f"delay(close, {k})" for k in range(1, 65))
+    expected = sum(np.roll(panel.field("close"), k, axis=0)[64:] for k in range(1, 65))
+    evaluate("delay(close, 1) + delay(close, 2)", panel)  # compile the kernels outside the measurement
+    tracemalloc.start()
+    try:
+        out = evaluate(text, panel)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * one, f"peak {peak / one:.1f} arrays"  # was 127 arrays before the fix
+    np.testing.assert_allclose(out[64:], expected, rtol=1e-12)
+
+
+def test_repeated_and_cached_subexpressions_still_share_work():
+    panel = synthetic_market(seed=0, n_stocks=20, n_days=80, news=False)
+    ev = Evaluator(panel)
+    a = ev.evaluate("rank(delta(close, 3)) + rank(delta(close, 3)) * rank(delta(close, 3))")
+    r = ev.evaluate("rank(delta(close, 3))")
+    np.testing.assert_array_equal(a, r + r * r)
+    plain = evaluate("ts_mean(close, 5) - ts_mean(close, 5) / ts_mean(close, 5)", panel)
+    m = evaluate("ts_mean(close, 5)", panel)
+    np.testing.assert_array_equal(plain, m - m / m)

@@ -262,3 +262,45 @@ def test_deep_nesting_is_an_expression_error(text):
 def test_moderate_nesting_round_trips():
     text = " + ".join(["close"] * 90)
     assert canonical(parse(text)) == text
+
+
+# ---------------------------------------------------------------- limits (issue 19, defects 1, 2 and 9)
+
+def test_power_chain_counts_toward_the_depth_limit():
+    # reproducer: 493 right-associated powers used to raise RecursionError
+    with pytest.raises(ExpressionError, match="nested deeper than 100 levels"):
+        parse("x" + "^x" * 493)
+    with pytest.raises(ExpressionError, match="nested deeper"):
+        parse("-x^" * 150 + "x")
+    assert parse("x" + "^x" * 50) is not None
+
+
+def test_over_long_text_is_rejected_before_tokenizing():
+    from alpha_env.grammar.parser import MAX_CHARS
+
+    with pytest.raises(ExpressionError, match=f"the limit is {MAX_CHARS:,}"):
+        parse("close + " * 10_000 + "close")
+    with pytest.raises(ExpressionError, match="characters long"):
+        parse(" " * (MAX_CHARS + 1) + "close")  # even blanks: the length is checked before scanning
+
+
+def test_node_limit_names_the_limit():
+    from alpha_env.grammar.parser import MAX_NODES
+
+    group = "(" + " + ".join(["close"] * 40) + ")"
+    text = " * ".join([group] * 30)  # shallow (height < 100) but about 2,400 nodes
+    with pytest.raises(ExpressionError, match=f"more than {MAX_NODES:,} nodes"):
+        parse(text)
+    assert parse(" * ".join([group] * 10)) is not None  # about 800 nodes
+
+
+@pytest.mark.parametrize("text", ["adv" + "1" * 4301, "adv10001", "adv(1e9)", "rank(adv" + "9" * 30 + ")",
+                                  "ts_mean(close, 1e300)", "delay(close, 20000)"])
+def test_unreasonable_look_backs_are_expression_errors(text):
+    # reproducer: adv followed by 4,301 digits parsed, then int() failed with Python's digit limit
+    with pytest.raises(ExpressionError, match="longer than the limit of 10,000 days"):
+        parse(text)
+
+
+def test_largest_look_back_is_accepted():
+    assert parse("adv10000 + ts_mean(close, 10000)") is not None

@@ -17,21 +17,50 @@ import numpy as np
 
 from alpha_env.errors import DataError
 
-__all__ = ["register", "panel_info", "open_panel"]
+__all__ = ["register", "panel_info", "open_panel", "check_path"]
+
+
+def _synthetic_seed(path: str) -> int | None:
+    """The seed when ``path`` names the synthetic market (``synthetic[:SEED]``, not an existing file)."""
+    if Path(path).exists() or not (path == "synthetic" or path.startswith("synthetic:")):
+        return None
+    seed_text = path.partition(":")[2] or "0"
+    try:
+        return int(seed_text)
+    except ValueError:
+        raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
 
 
 def open_panel(path: str) -> Any:
     """Load ``path`` (a dataset folder, a price file, or ``synthetic[:SEED]``) as a MarketPanel."""
     from alpha_env.data import load_panel, synthetic_market
 
-    if not Path(path).exists() and (path == "synthetic" or path.startswith("synthetic:")):
-        seed_text = path.partition(":")[2] or "0"
-        try:
-            seed = int(seed_text)
-        except ValueError:
-            raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
+    seed = _synthetic_seed(path)
+    if seed is not None:
         return synthetic_market(seed)
     return load_panel(path)
+
+
+def check_path(path: str) -> Any:
+    """The quality report of ``path``; for ``synthetic[:SEED]``, the checks that apply to a built panel
+    (jumps, zero volume, gaps) with the same summary statistics as a file."""
+    from alpha_env.data import QualityReport, check_dataset
+    from alpha_env.data.frames import WideFrame
+    from alpha_env.data.validate import suspicious_issues
+
+    if _synthetic_seed(path) is None:
+        return check_dataset(path)
+    panel = open_panel(path)
+    close = panel.field("close")
+    arrays = {k: panel.field(k) for k in ("close", "volume") if panel.has_field(k)}
+    wide = WideFrame(panel.dates, panel.tickers, arrays, np.full(panel.shape, -1, dtype=np.int64))
+    report = QualityReport(path, suspicious_issues(wide, path))
+    report.stats.update({
+        "rows": int(np.isfinite(close).sum()), "dates": panel.n_dates, "tickers": panel.n_stocks,
+        "first_date": str(panel.dates[0]), "last_date": str(panel.dates[-1]),
+        "coverage": round(float(np.isfinite(close).mean()), 4),
+    })
+    return report
 
 
 def panel_info(panel: Any) -> dict[str, Any]:
@@ -109,9 +138,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from alpha_env.data import check_dataset
-
-    reports = [check_dataset(p) for p in args.paths]
+    reports = [check_path(p) for p in args.paths]
     if args.json:
         data = [r.to_dict() for r in reports]
         print(json.dumps(data if len(data) > 1 else data[0], indent=2))
@@ -133,6 +160,7 @@ def register(subparsers: Any) -> None:
     p_info.add_argument("--json", action="store_true", help="print JSON")
     p_info.set_defaults(func=_info)
     p_check = sub.add_parser("check", help="quality report (exit 1 on hard errors)")
-    p_check.add_argument("paths", nargs="+", metavar="PATH", help="dataset folder or price file")
+    p_check.add_argument("paths", nargs="+", metavar="PATH",
+                         help="dataset folder, price file, or synthetic[:SEED]")
     p_check.add_argument("--json", action="store_true", help="print JSON")
     p_check.set_defaults(func=_check)

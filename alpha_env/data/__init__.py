@@ -7,14 +7,8 @@ seeded default with planted signals), :func:`check_dataset` / :func:`validate_pr
 
 from alpha_env.data.daily_fields import attach_daily_field, read_daily_field
 from alpha_env.data.documents import Document, DocumentStore, load_news
-from alpha_env.data.loaders import (
-    check_dataset,
-    find_dataset,
-    load_panel,
-    read_groups,
-    read_prices,
-    read_table,
-)
+from alpha_env.data.io import read_table
+from alpha_env.data.loaders import check_dataset, find_dataset, load_panel, read_groups, read_prices
 from alpha_env.data.panel import BASE_FIELDS, MarketPanel
 from alpha_env.data.sources import DataSource, resolve_panel
 from alpha_env.data.splits import make_splits

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alpha_env.data.io import read_table
 from alpha_env.errors import DataError
 
 __all__ = ["Document", "DocumentStore", "load_news", "parse_published", "TZ_ABBREVIATIONS"]
@@ -317,8 +318,6 @@ def load_news(
     Raises:
         DataError: missing columns, unparsable stamps, empty file.
     """
-    from alpha_env.data.loaders import read_table
-
     df = read_table(path)
     cols = {c.lower(): c for c in df.columns}
     if "published" not in cols:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from alpha_env.data.documents import DocumentStore, load_news
+from alpha_env.data.io import read_table
 from alpha_env.data.panel import MarketPanel
 from alpha_env.data.splits import make_splits
 from alpha_env.data.universe import UniverseSpec, compute_universe
@@ -48,7 +50,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "CONFIG_NAMES",
     "DatasetFiles",
-    "read_table",
+    "read_table",  # re-exported from alpha_env.data.io
     "read_prices",
     "read_groups",
     "find_dataset",
@@ -86,36 +88,6 @@ def _stem(p: Path) -> str:
         if name.endswith(s):
             return name[: -len(s)]
     return p.stem.lower()
-
-
-def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a CSV / CSV.gz / TSV / Parquet file into a DataFrame.
-
-    Raises:
-        DataError: missing file, empty file, unreadable content (never a raw pandas error).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: no such file")
-    if p.is_dir():
-        raise DataError(f"{p}: is a folder, expected a file")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: the file is empty")
-    name = p.name.lower()
-    try:
-        if name.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(p, columns=list(columns) if columns else None)
-        else:
-            sep = "\t" if name.endswith(".tsv") else ","
-            df = pd.read_csv(p, sep=sep, usecols=list(columns) if columns else None, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{p}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{p}: cannot read the file ({first})") from None
-    if len(df.columns) == 0:
-        raise DataError(f"{p}: the file is empty")
-    return df
 
 
 def _canonical_columns(df: pd.DataFrame, mapping: Mapping[str, str] | None, source: str) -> pd.DataFrame:
@@ -368,6 +340,9 @@ def load_panel(
     parsed = parse_prices(table, source, ohlc_tolerance=float(opt.get("ohlc_tolerance", 0.001)))
     issues = list(parsed.issues)
     raise_for_errors(issues)
+    for issue in issues:
+        if issue.kind == "date_outlier":
+            warnings.warn(str(issue), UserWarning, stacklevel=2)
     wide = parsed.wide
     assert wide is not None
     meta: dict[str, Any] = {"name": opt.get("name"), "source": source, "rows": int(len(parsed.frame))}
@@ -392,6 +367,10 @@ def load_panel(
         meta["news_source"] = str(opt["news"])
         meta["news_documents"] = len(documents)
         meta["news_published_fallback"] = documents.info.get("published_fallback", 0)
+    try:
+        split_map = make_splits(wide.dates, opt.get("splits"))
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
     spec = UniverseSpec.coerce(opt.get("universe"))
     uni = compute_universe(arrays["close"], arrays.get("volume"), spec)
     meta["universe"] = spec.to_dict()
@@ -406,7 +385,7 @@ def load_panel(
     meta["load_seconds"] = round(time.perf_counter() - t0, 3)
     return MarketPanel(
         wide.dates, wide.tickers, arrays, groups=grp, universe=uni,
-        splits=make_splits(wide.dates, opt.get("splits")), metadata=meta, documents=documents,
+        splits=split_map, metadata=meta, documents=documents,
     )
 
 
@@ -435,6 +414,10 @@ def check_dataset(path: str | Path | Sequence[str | Path], **options: Any) -> Qu
             "first_date": str(w.dates[0]), "last_date": str(w.dates[-1]),
             "coverage": round(float(np.isfinite(w.arrays["close"]).mean()), 4),
         })
+        try:
+            make_splits(w.dates, opt.get("splits"))
+        except DataError as exc:
+            report.issues.append(Issue("error", "splits", psource, str(exc)))
         if opt.get("sectors"):
             try:
                 groups, _, g_issues = read_groups(opt["sectors"], w.tickers, opt.get("groups"))

@@ -20,23 +20,30 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from alpha_env.data.fields import adv_field, returns_field
+from alpha_env.data.splits import make_splits
+from alpha_env.data.universe import UniverseSpec, compute_universe
 from alpha_env.errors import DataError
 
 if TYPE_CHECKING:
     from alpha_env.data.documents import DocumentStore
 
-__all__ = ["MarketPanel", "BASE_FIELDS", "ADV_DEFAULT_WINDOWS", "readonly_float"]
+__all__ = ["MarketPanel", "BASE_FIELDS", "ADV_DEFAULT_WINDOWS", "FIELD_MEMO_ENTRIES", "readonly_float"]
 
 #: The price/volume fields a loader provides, in display order.
 BASE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 #: ``adv{d}`` names listed in :attr:`MarketPanel.field_names` (any other ``d`` works too).
 ADV_DEFAULT_WINDOWS: tuple[int, ...] = (20,)
+
+#: Derived field arrays (``returns``, ``cap``, ``adv{d}``) a panel keeps, least recently used dropped first.
+FIELD_MEMO_ENTRIES = 8
 
 _ADV_RE = re.compile(r"^adv(\d+)$")
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -143,8 +150,6 @@ class MarketPanel:
             labs = tuple(str(x) for x in labels)
             grp[key] = (_freeze_codes(codes, t.size, key, len(labs)), labs)
         if universe is None:
-            from alpha_env.data.universe import UniverseSpec, compute_universe
-
             spec = UniverseSpec()
             uni = compute_universe(frozen["close"], frozen.get("volume"), spec)
             meta.setdefault("universe", spec.to_dict())
@@ -155,8 +160,6 @@ class MarketPanel:
             uni = np.ascontiguousarray(uni) & np.isfinite(frozen["close"])
         uni.flags.writeable = False
         if splits is None:
-            from alpha_env.data.splits import make_splits
-
             splits = make_splits(d)
         for name, s in splits.items():
             if not isinstance(s, slice):
@@ -172,7 +175,7 @@ class MarketPanel:
         setter(self, "_splits", MappingProxyType(dict(splits)))
         setter(self, "_metadata", MappingProxyType(meta))
         setter(self, "_documents", documents)
-        setter(self, "_memo", {})
+        setter(self, "_memo", OrderedDict())
         setter(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -204,7 +207,7 @@ class MarketPanel:
         setter(self, "_splits", MappingProxyType(state["_splits"]))
         setter(self, "_metadata", MappingProxyType(state["_metadata"]))
         setter(self, "_documents", state["_documents"])
-        setter(self, "_memo", {})
+        setter(self, "_memo", OrderedDict())
         setter(self, "_frozen", True)
 
     def __repr__(self) -> str:
@@ -261,36 +264,51 @@ class MarketPanel:
         return tuple(f for f in self._fields if f not in BASE_FIELDS and f != "vwap")
 
     def has_field(self, name: str) -> bool:
-        """Whether :meth:`field` can produce ``name`` (``adv{d}`` for any ``d >= 1`` counts)."""
+        """Whether :meth:`field` can produce ``name`` (``adv{d}`` for any ``d >= 1`` counts; a ``d`` longer
+        than the panel is still an ``adv`` field, which :meth:`field` then rejects)."""
         if name in self._fields or name == "returns":
             return True
         if name == "cap":
             return "shares" in self._fields
         m = _ADV_RE.match(name)
-        return bool(m) and int(m.group(1)) >= 1 and "volume" in self._fields
+        return bool(m) and m.group(1).strip("0") != "" and "volume" in self._fields
 
     def field(self, name: str) -> np.ndarray:
         """The ``(T, N)`` float64 read-only array of field ``name`` (see the module table).
 
+        Derived fields are memoised, at most :data:`FIELD_MEMO_ENTRIES` of them (least recently used
+        dropped first), so a long run reading many ``adv{d}`` keeps bounded memory.
+
         Raises:
-            DataError: unknown field (the message lists the available ones).
+            DataError: unknown field (the message lists the available ones), or an ``adv{d}`` whose ``d``
+                is longer than the panel (``T`` dates).
         """
         arr = self._fields.get(name)
         if arr is not None:
             return arr
-        cached = self._memo.get(("field", name))
+        memo = self._memo
+        cached = memo.get(("field", name))
         if cached is not None:
+            memo.move_to_end(("field", name))
             return cached
         if not self.has_field(name):
             raise DataError(f"unknown field '{name}'; this panel has {', '.join(self.field_names)}")
         if name == "returns":
-            out = _returns(self._fields["close"])
+            out = returns_field(self._fields["close"])
         elif name == "cap":
             out = self._fields["close"] * self._fields["shares"]
         else:
-            out = _adv(self._fields["close"], self._fields["volume"], int(name[3:]))
+            digits = name[3:].lstrip("0")
+            if len(digits) > len(str(self.n_dates)) or int(digits) > self.n_dates:
+                shown = f"{digits} days" if len(digits) <= 12 else f"a {len(digits):,}-digit number of days"
+                raise DataError(f"field '{name[:24]}{'...' if len(name) > 24 else ''}': a window of {shown} "
+                                f"is longer than the panel ({self.n_dates} dates)")
+            out = adv_field(self._fields["close"], self._fields["volume"], int(digits))
         out = readonly_float(out)
-        self._memo[("field", name)] = out
+        memo[("field", name)] = out
+        fields = [k for k in memo if isinstance(k, tuple)]
+        for key in fields[: max(0, len(fields) - FIELD_MEMO_ENTRIES)]:
+            del memo[key]
         return out
 
     # -- groups ----------------------------------------------------------------------------------------
@@ -393,8 +411,6 @@ class MarketPanel:
 
     def with_universe(self, universe: Any) -> MarketPanel:
         """A new panel with another universe: a ``(T, N)`` bool array or a :class:`UniverseSpec`."""
-        from alpha_env.data.universe import UniverseSpec, compute_universe
-
         if isinstance(universe, UniverseSpec | Mapping):
             spec = UniverseSpec.coerce(universe)
             mask = compute_universe(self._fields["close"], self._fields.get("volume"), spec)
@@ -405,8 +421,6 @@ class MarketPanel:
 
     def with_splits(self, spec: Any) -> MarketPanel:
         """A new panel with splits from :func:`alpha_env.data.splits.make_splits` ``spec``."""
-        from alpha_env.data.splits import make_splits
-
         return self._replace(splits=make_splits(self._dates, spec))
 
     def with_documents(self, documents: DocumentStore | None) -> MarketPanel:
@@ -430,29 +444,3 @@ class MarketPanel:
         if i >= self._dates.size or self._dates[i] != d:
             raise DataError(f"{d} is not a trading date of this panel")
         return i
-
-
-def _returns(close: np.ndarray) -> np.ndarray:
-    """``close[t] / close[t-1] - 1`` with a NaN first row; ``(T, N)``."""
-    out = np.full(close.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[1:] = close[1:] / close[:-1] - 1.0
-    return out
-
-
-def _adv(close: np.ndarray, volume: np.ndarray, d: int) -> np.ndarray:
-    """Rolling mean of ``close * volume`` over ``d`` days ending at t; NaN unless all ``d`` are finite."""
-    dv = close * volume
-    ok = np.isfinite(dv)
-    filled = np.where(ok, dv, 0.0)
-    t = dv.shape[0]
-    csum = np.zeros((t + 1, dv.shape[1]))
-    np.cumsum(filled, axis=0, out=csum[1:])
-    ccount = np.zeros((t + 1, dv.shape[1]), dtype=np.int64)
-    np.cumsum(ok, axis=0, out=ccount[1:])
-    out = np.full(dv.shape, np.nan)
-    if d <= t:
-        s = csum[d:] - csum[:-d]
-        c = ccount[d:] - ccount[:-d]
-        out[d - 1 :] = np.where(c == d, s / d, np.nan)
-    return out

@@ -38,7 +38,8 @@ def make_splits(dates: np.ndarray, spec: Mapping[str, Any] | None = None) -> dic
     """Turn a split specification into ``{name: slice(start, stop)}`` over ``dates`` (``(T,)`` sorted).
 
     Raises:
-        DataError: fractions not summing to 1, unparsable dates, overlapping or empty splits.
+        DataError: fractions not summing to 1, unparsable dates, overlapping or empty splits (so a file
+            of 1 to 3 dates cannot be split 60/20/20 and is rejected).
     """
     dates = np.asarray(dates, dtype="datetime64[D]")
     t = int(dates.size)
@@ -52,8 +53,15 @@ def make_splits(dates: np.ndarray, spec: Mapping[str, Any] | None = None) -> dic
             raise DataError(f"split fractions must be >= 0 and sum to 1, got {dict(spec)}")
         bounds = np.round(np.concatenate([[0.0], np.cumsum(fr)]) * t).astype(int)
         bounds[-1] = t
-        return {name: slice(int(bounds[i]), int(bounds[i + 1])) for i, name in enumerate(spec)}
-    out: dict[str, slice] = {}
+        out: dict[str, slice] = {
+            name: slice(int(bounds[i]), int(bounds[i + 1])) for i, name in enumerate(spec)
+        }
+        for name, s in out.items():
+            if s.stop <= s.start:
+                raise DataError(f"split '{name}' contains no trading date: {t} date(s) split "
+                                f"{dict(spec)} give {[sl.stop - sl.start for sl in out.values()]} dates")
+        return out
+    out = {}
     if all(isinstance(v, Sequence) and not isinstance(v, str) for v in values):
         for name, pair in spec.items():
             if len(pair) != 2:

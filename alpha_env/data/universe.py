@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_env.data.fields import adv_field
 from alpha_env.errors import DataError
 
 __all__ = ["UniverseSpec", "compute_universe"]
@@ -77,9 +78,7 @@ def compute_universe(close: np.ndarray, volume: np.ndarray | None, spec: Univers
         return np.ascontiguousarray(mask)
     if volume is None:
         raise DataError("universe top_n needs a volume field (liquidity is ranked by adv)")
-    from alpha_env.data.panel import _adv
-
-    adv = _adv(close, np.asarray(volume, dtype=np.float64), int(spec.adv_window))
+    adv = adv_field(close, np.asarray(volume, dtype=np.float64), int(spec.adv_window))
     score = np.where(mask & np.isfinite(adv), adv, -np.inf)
     order = np.argsort(-score, axis=1, kind="stable")
     rank = np.empty_like(order)

@@ -13,8 +13,11 @@ kind                  condition
 ``bad_date``          a date that cannot be parsed
 ``missing_ticker``    an empty ticker
 ``duplicate``         two rows with the same (date, ticker)
+``intraday``          two rows for one ticker on one day at different times (intraday bars are not
+                      aggregated: give one daily bar per stock and day)
 ``non_numeric``       a price/volume value that is not a number (``"abc"``), not merely missing
 ``non_positive``      a price <= 0 or a volume < 0
+``non_finite``        an infinite value (``inf``, or a number beyond float range such as ``1e400``)
 ``ohlc_inconsistent`` ``high < low`` or ``open``/``close`` outside ``[low, high]`` on more than
                       ``ohlc_tolerance`` (default 0.1 %) of the rows
 ===================== =======================================================================
@@ -23,7 +26,10 @@ Reported, not fatal (severity ``warning``): ``missing_value`` (loaded as NaN), `
 inconsistent rows within tolerance: their open/high/low are set to NaN, close kept), ``jump`` (a one-day
 close-to-close move by more than a factor 1.5 either way, i.e. ``|log(c_t / c_prev)| > log 1.5``,
 labelled ``reversed`` when the price comes back within 25 % of the pre-jump level within 5 days, else
-``persisted``), ``zero_volume`` and ``gap`` (a listed stock missing for >= 5 consecutive trading days).
+``persisted``), ``zero_volume``, ``gap`` (a listed stock missing for >= 5 consecutive trading days)
+and ``date_outlier`` (rows whose date lies more than :data:`DATE_GAP_DAYS` calendar days away from the
+main run of dates, e.g. a stray 1600-01-01 among 2013 data; they are loaded, and
+:func:`~alpha_env.data.load_panel` also emits a ``UserWarning``).
 """
 
 from __future__ import annotations
@@ -48,12 +54,17 @@ __all__ = [
     "parse_prices",
     "validate_prices",
     "suspicious_issues",
+    "date_outlier_issues",
     "raise_for_errors",
+    "DATE_GAP_DAYS",
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "ticker", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "vwap")
 _SHOW = 5  # rows named in a message
+#: A gap between consecutive dates longer than this (calendar days) separates a run of dates; dates outside
+#: the longest run are reported as ``date_outlier``.
+DATE_GAP_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -275,8 +286,26 @@ def parse_prices(
     if dup.any():
         issues.append(_row_issue("error", "duplicate", source, frame, None, np.flatnonzero(dup),
                                  "rows share a (date, ticker) with another row"))
+    day = frame["date"].dt.normalize()
+    same_day = pd.DataFrame({"day": day, "ticker": frame["ticker"]}).duplicated(keep=False).to_numpy()
+    intraday = np.flatnonzero(same_day & ~dup)
+    if intraday.size:
+        shown = ", ".join(f"{int(r)} ({frame['ticker'].iloc[r]} {frame['date'].iloc[r]})"
+                          for r in intraday[:_SHOW])
+        more = f" and {intraday.size - _SHOW} more" if intraday.size > _SHOW else ""
+        issues.append(Issue(
+            "error", "intraday", source,
+            f"column 'date': {intraday.size} rows are several bars of one ticker on one day at different "
+            f"times (intraday data; give one daily bar per stock and day) at rows {shown}{more}",
+            "date", tuple(int(r) for r in intraday[:_SHOW]), int(intraday.size)))
     for col in value_cols:
         vals = frame[col].to_numpy()
+        infinite = np.flatnonzero(np.isinf(vals))
+        if infinite.size:
+            issues.append(_row_issue("error", "non_finite", source, frame, col, infinite,
+                                     "infinite value(s) (inf, or beyond the float range such as 1e400)"))
+            frame.loc[infinite, col] = np.nan  # reported once, not again as non-positive or inconsistent
+            vals = frame[col].to_numpy()
         with np.errstate(invalid="ignore"):
             if col in PRICE_COLUMNS:
                 nonpos = np.flatnonzero(vals <= 0)
@@ -288,7 +317,7 @@ def parse_prices(
                 nonpos = np.array([], dtype=int)
         if nonpos.size:
             issues.append(_row_issue("error", "non_positive", source, frame, col, nonpos, what))
-        nan_rows = np.flatnonzero(np.isnan(vals))
+        nan_rows = np.setdiff1d(np.flatnonzero(np.isnan(vals)), infinite)
         if nan_rows.size and col in required + ("vwap",):
             issues.append(_row_issue("warning", "missing_value", source, frame, col, nan_rows,
                                      "missing value(s), loaded as NaN"))
@@ -311,8 +340,34 @@ def parse_prices(
         return ParsedPrices(frame, None, issues)
     wide = long_to_wide(frame, value_cols)
     if suspicious:
+        issues.extend(date_outlier_issues(frame, source))
         issues.extend(suspicious_issues(wide, source, frame))
     return ParsedPrices(frame, wide, issues)
+
+
+def date_outlier_issues(frame: pd.DataFrame, source: str, gap_days: int = DATE_GAP_DAYS) -> list[Issue]:
+    """A ``date_outlier`` warning for rows dated outside the longest run of dates.
+
+    The sorted distinct days are cut wherever two consecutive ones are more than ``gap_days`` calendar days
+    apart; rows outside the run holding the most dates are named (``frame`` has parsed ``date`` and
+    ``ticker`` columns).
+    """
+    days = frame["date"].to_numpy().astype("datetime64[D]")
+    uniq = np.unique(days)
+    if uniq.size < 2:
+        return []
+    cuts = np.flatnonzero(np.diff(uniq).astype(np.int64) > gap_days) + 1
+    if cuts.size == 0:
+        return []
+    runs = np.split(uniq, cuts)
+    main = max(runs, key=len)
+    rows = np.flatnonzero((days < main[0]) | (days > main[-1]))
+    outside = np.unique(days[rows])
+    msg = (f"column 'date': {rows.size} row(s) on {outside.size} date(s) more than {gap_days} days away from "
+           f"the main date range {main[0]}..{main[-1]} at rows {_where(frame, rows)}")
+    return [Issue("warning", "date_outlier", source, msg, "date", tuple(int(r) for r in rows[:_SHOW]),
+                  int(rows.size), {"dates": [str(d) for d in outside[:_SHOW]],
+                                   "main_range": [str(main[0]), str(main[-1])]})]
 
 
 def validate_prices(df: pd.DataFrame, source: str, **options: Any) -> list[Issue]:

@@ -4,6 +4,9 @@ The evaluator walks the AlphaStack (postfix token list) once to name every sub-e
 canonical text, then computes the root, descending only into sub-expressions that are neither in the
 LRU cache nor already computed in this call. Every computed sub-expression result is stored in the cache
 (read-only) within the byte budget, so RL episodes that share sub-expressions do not recompute them.
+Within one call, an intermediate array is released as soon as the last operator that reads it has run
+(reference counts over the postfix walk), so a wide expression evaluated without a cache holds a few
+arrays at a time, not one per sub-expression.
 
 Example:
     >>> from alpha_env.data import synthetic_market
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alpha_env.errors import AlphaEnvError, ExpressionError
+from alpha_env.errors import AlphaEnvError, DataError, ExpressionError
 from alpha_env.evaluate.cache import ArrayCache, CacheStats
 from alpha_env.grammar import (
     OPERATORS,
@@ -149,30 +152,75 @@ class Evaluator:
         return nodes
 
     # -- evaluation --------------------------------------------------------------------------------
+    def _plan(self, nodes: list[_Node], memo: dict) -> tuple[list[int], dict[str, int]]:
+        """Which calls to compute, in postfix order, and how many computed consumers each result has.
+
+        A pre-order walk from the root looks each distinct sub-expression up in the cache once (the
+        counters of hits and misses count it once) and descends only into those it misses; cached
+        results go into ``memo``. Returns ``(order, consumers)``: ``order`` lists the node indices to
+        compute, operands before operators; ``consumers[key]`` counts the computed calls (and, for the
+        root, the caller) that read the result named ``key``.
+        """
+        root = len(nodes) - 1
+        order: list[int] = []
+        consumers: dict[str, int] = {nodes[root].key: 1}
+        seen: set[str] = set()
+        stack: list[tuple[int, bool]] = [(root, False)]
+        while stack:
+            i, expanded = stack.pop()
+            node = nodes[i]
+            if expanded:
+                order.append(i)
+                continue
+            if not isinstance(node.expr, Call) or node.key in seen:
+                continue
+            seen.add(node.key)
+            found = self._cache.get(node.key)
+            if found is not None:
+                memo[node.key] = found
+                continue
+            for c in node.children:
+                if isinstance(nodes[c].expr, Call):
+                    consumers[nodes[c].key] = consumers.get(nodes[c].key, 0) + 1
+            stack.append((i, True))
+            stack.extend((c, False) for c in reversed(node.children))
+        return order, consumers
+
     def _value(self, nodes: list[_Node], i: int, memo: dict) -> np.ndarray | float | int:
+        """The result of node ``i``: computed calls in postfix order, each intermediate array dropped from
+        ``memo`` as soon as its last consumer has run (the LRU cache may still hold it, within budget)."""
         node = nodes[i]
-        expr = node.expr
-        if not isinstance(expr, Call):
-            return self._leaf(expr)
-        found = memo.get(node.key)
-        if found is not None:
-            return found
-        found = self._cache.get(node.key)
-        if found is not None:
-            memo[node.key] = found
-            return found
-        spec = OPERATORS[expr.op]
-        args = [self._value(nodes, c, memo) for c in node.children]
-        args = self._prepare_args(expr, node.key, spec.arg_kinds, args)
-        try:
-            out = KERNELS[expr.op](*args)
-        except AlphaEnvError as exc:
-            message = getattr(exc, "message", str(exc))
-            raise ExpressionError(f"cannot evaluate '{node.key}': {message}", expression=node.key) from None
-        out.setflags(write=False)
-        memo[node.key] = out
-        self._cache.put(node.key, out)
-        return out
+        if not isinstance(node.expr, Call):
+            return self._leaf(node.expr)
+        order, consumers = self._plan(nodes, memo)
+        for j in order:
+            current = nodes[j]
+            if current.key in memo:  # a repeated sub-expression, computed at its first occurrence
+                continue
+            expr = current.expr
+            assert isinstance(expr, Call)
+            spec = OPERATORS[expr.op]
+            args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr)
+                    for c in current.children]
+            args = self._prepare_args(expr, current.key, spec.arg_kinds, args)
+            try:
+                out = KERNELS[expr.op](*args)
+            except AlphaEnvError as exc:
+                message = getattr(exc, "message", str(exc))
+                raise ExpressionError(f"cannot evaluate '{current.key}': {message}",
+                                      expression=current.key) from None
+            del args
+            out.setflags(write=False)
+            memo[current.key] = out
+            self._cache.put(current.key, out)
+            del out
+            for c in current.children:
+                key = nodes[c].key
+                if isinstance(nodes[c].expr, Call):
+                    consumers[key] -= 1
+                    if consumers[key] == 0:
+                        del memo[key]
+        return memo[node.key]
 
     def _leaf(self, leaf: Expr) -> np.ndarray | float | int:
         panel = self._panel
@@ -188,7 +236,10 @@ class Evaluator:
                 raise ExpressionError(
                     f"unknown field '{leaf.name}' for this panel{hint}; available: {', '.join(names)} "
                     "(and adv{d} for any d)", expression=leaf.name)
-            return panel.field(leaf.name)
+            try:
+                return panel.field(leaf.name)
+            except DataError as exc:
+                raise ExpressionError(str(exc), expression=leaf.name) from None
         if isinstance(leaf, Group):
             if leaf.name not in panel.group_names:
                 raise ExpressionError(

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 from alpha_env.errors import ExpressionError
 
-__all__ = ["Lexeme", "tokenize", "SYMBOLS"]
+__all__ = ["Lexeme", "tokenize", "SYMBOLS", "MAX_CHARS"]
 
 #: Punctuation and operator symbols, longest first so that ``<=`` wins over ``<``.
 SYMBOLS: tuple[str, ...] = ("<=", ">=", "==", "!=", "||", "&&", "+", "-", "*", "/", "^", "<", ">", "!",
                             "?", ":", "(", ")", ",")
+
+#: Longest accepted expression text, in characters; longer input is rejected before it is scanned (a tree
+#: within the parser's node limit prints in far fewer characters, so nothing parseable is refused).
+MAX_CHARS = 32_000
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DIGITS = frozenset("0123456789")
@@ -33,10 +37,14 @@ def tokenize(text: str) -> list[Lexeme]:
     """Split ``text`` into lexemes (whitespace separates, nothing else is skipped).
 
     Raises:
-        ExpressionError: on a character that starts no token, a malformed or out-of-range number.
+        ExpressionError: on a character that starts no token, a malformed or out-of-range number, or a
+            text longer than :data:`MAX_CHARS` characters (checked before scanning).
     """
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise ExpressionError(f"expression is {len(text):,} characters long; the limit is {MAX_CHARS:,}",
+                              MAX_CHARS, text[:80] + "...")
     out: list[Lexeme] = []
     i, n = 0, len(text)
     while i < n:

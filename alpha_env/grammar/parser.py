@@ -18,6 +18,11 @@ Semantics fixed here (documented in ``docs/grammar.md``):
   prefix minus on a number is a negative literal; any other operator on constants only is an error;
 * with ``fields=None`` any identifier that is not an operator or group is a field (the data layer checks
   that the panel has it); with ``fields`` given, only base fields, ``adv{d}`` and those names are.
+
+Limits (each an :class:`ExpressionError` naming the limit): at most :data:`MAX_CHARS` (32,000) characters,
+checked before tokenizing; nesting at most :data:`MAX_DEPTH` (100) levels, counting parentheses, calls,
+prefix operators and ``^``; at most :data:`MAX_NODES` (1,000) tree nodes; windows and ``adv{d}`` at most
+:data:`MAX_DAYS` (10,000) days (the evaluator further requires them to fit the panel).
 """
 
 from __future__ import annotations
@@ -37,10 +42,10 @@ from alpha_env.grammar.checker import (
     leaf_value,
 )
 from alpha_env.grammar.kinds import SERIES_LIKE, Kind, Value
-from alpha_env.grammar.lexer import Lexeme, tokenize
+from alpha_env.grammar.lexer import MAX_CHARS, Lexeme, tokenize
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
 
-__all__ = ["parse", "parse_with_value", "expression_error"]
+__all__ = ["parse", "parse_with_value", "expression_error", "MAX_DEPTH", "MAX_NODES", "MAX_DAYS", "MAX_CHARS"]
 
 _BINARY_LEVELS: dict[str, tuple[int, str]] = {
     "||": (2, "or"), "&&": (3, "and"),
@@ -62,6 +67,11 @@ def expression_error(message: str, position: int | None, text: str | None, hint:
 
 #: Deepest accepted nesting (tree height); deeper texts get an ExpressionError, not a RecursionError.
 MAX_DEPTH = 100
+#: Most nodes (postfix tokens: operators, fields, constants, windows, groups) in one expression tree.
+MAX_NODES = 1_000
+#: Longest window or ``adv{d}`` look-back the language accepts, in trading days (about 40 years); the
+#: evaluator further requires it to fit the panel.
+MAX_DAYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,7 @@ class _Node:
     pos: int
     value: Value
     height: int = 1
+    size: int = 1
 
 
 class _Parser:
@@ -164,7 +175,13 @@ class _Parser:
         base = self.primary()
         if self.at("^"):
             lex = self.advance()
-            exponent = self.unary()
+            self.nesting += 1
+            if self.nesting > MAX_DEPTH:
+                raise self.error(f"expression nested deeper than {MAX_DEPTH} levels", lex.pos)
+            try:
+                exponent = self.unary()
+            finally:
+                self.nesting -= 1
             return self.make_call(OPERATORS["pow"], [base, exponent], base.pos, lex.pos)
         return base
 
@@ -188,7 +205,7 @@ class _Parser:
                 raise self.error(f"unbalanced parentheses: '(' at column {lex.pos} is not closed "
                                  f"(found {self.describe(self.cur)})", self.cur.pos)
             self.advance()
-            return _Node(inner.expr, lex.pos, inner.value, inner.height)
+            return _Node(inner.expr, lex.pos, inner.value, inner.height, inner.size)
         if lex.kind == "eof":
             raise self.error("unexpected end of expression (an operand is missing)", lex.pos)
         if self.at(")"):
@@ -231,12 +248,27 @@ class _Parser:
             raise self.error(f"operator {raw!r} needs arguments: {what}", lex.pos)
         if not NAME_PATTERN.match(name):
             raise self.error(f"invalid name {raw!r}", lex.pos)
-        known = name in FIELD_UNITS or ADV_PATTERN.match(name) is not None
+        adv = ADV_PATTERN.match(name)
+        if adv is not None:
+            self.check_days(adv.group(1), "adv", lex.pos)
+        known = name in FIELD_UNITS or adv is not None
         if not known and self.fields is not None and name not in self.fields:
             choices = [*FIELD_UNITS, *sorted(self.fields)]
             raise self.error(f"unknown field {raw!r}", lex.pos, self.did_you_mean(name, choices))
         field = Field(name)
         return _Node(field, lex.pos, leaf_value(field, units=self.units))
+
+    def check_days(self, days: str | float, what: str, pos: int) -> None:
+        """Reject a window or ``adv`` look-back above :data:`MAX_DAYS` (``days`` as digits or a number)."""
+        if isinstance(days, str):
+            too_long = len(days) > len(str(MAX_DAYS)) or int(days) > MAX_DAYS
+            shown = days if len(days) <= 12 else f"a {len(days):,}-digit number of"
+        else:
+            too_long = days > MAX_DAYS
+            shown = f"{days:g}"
+        if too_long:
+            raise self.error(f"{what}: a look-back of {shown} days is longer than the limit of "
+                             f"{MAX_DAYS:,} days", pos)
 
     @staticmethod
     def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str | None:
@@ -251,6 +283,7 @@ class _Parser:
         if name == "adv":
             if len(args) != 1 or not isinstance(args[0].expr, Const) or args[0].expr.value < 1:
                 raise self.error("adv takes one positive number of days: adv(20)", lex.pos)
+            self.check_days(args[0].expr.value, "adv", args[0].pos)
             field = Field(f"adv{math.floor(args[0].expr.value)}")
             return _Node(field, lex.pos, leaf_value(field, units=self.units))
         spec = OPERATORS.get(name)
@@ -283,6 +316,7 @@ class _Parser:
                 if days < 1:
                     raise self.error(f"{spec.name}: window must be at least 1 day, got "
                                      f"{arg.expr.value:g}", arg.pos)
+                self.check_days(days, spec.name, arg.pos)
                 arg = _Node(Window(days), arg.pos, Value(Kind.WINDOW))
             elif arg.value.kind is Kind.GROUP and slot is not Kind.GROUP:
                 raise self.error(f"{spec.name}: argument {i + 1} must be {_slot_text(slot)}, got the group "
@@ -299,12 +333,16 @@ class _Parser:
         height = 1 + max((a.height for a in converted), default=0)
         if height > MAX_DEPTH:
             raise self.error(f"expression nested deeper than {MAX_DEPTH} levels", op_pos)
+        size = 1 + sum(a.size for a in converted)
+        if size > MAX_NODES:
+            raise self.error(f"expression has more than {MAX_NODES:,} nodes (operators, fields, constants "
+                             "and windows)", op_pos)
         try:
             value = apply_operator(spec, tuple(a.value for a in converted), units=self.units)
         except TypeRuleError as exc:
             pos = converted[exc.slot].pos if exc.slot is not None else op_pos
             raise self.error(exc.message, pos) from None
-        return _Node(Call(spec.name, tuple(a.expr for a in converted)), start, value, height)
+        return _Node(Call(spec.name, tuple(a.expr for a in converted)), start, value, height, size)
 
 
 def _slot_text(kind: Kind) -> str:
@@ -323,7 +361,10 @@ def _field_set(fields: Iterable[str] | None) -> frozenset[str] | None:
 def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: bool = False
                      ) -> tuple[Expr, Value]:
     """Like :func:`parse`, also returning the expression's abstract value (kind and unit)."""
-    node = _Parser(text, _field_set(fields), units).parse()
+    try:
+        node = _Parser(text, _field_set(fields), units).parse()
+    except RecursionError:  # a safety net: MAX_DEPTH is meant to stop every deep input first
+        raise expression_error(f"expression nested deeper than {MAX_DEPTH} levels", None, text) from None
     if node.value.kind not in SERIES_LIKE:
         raise expression_error(f"an alpha must be a series, got {_slot_text(node.value.kind)}", node.pos,
                                text)
