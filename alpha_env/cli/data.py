@@ -10,35 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from alpha_env.errors import DataError
-
 __all__ = ["register", "panel_info", "open_panel", "check_path"]
-
-
-def _synthetic_seed(path: str) -> int | None:
-    """The seed when ``path`` names the synthetic market (``synthetic[:SEED]``, not an existing file)."""
-    if Path(path).exists() or not (path == "synthetic" or path.startswith("synthetic:")):
-        return None
-    seed_text = path.partition(":")[2] or "0"
-    try:
-        return int(seed_text)
-    except ValueError:
-        raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
 
 
 def open_panel(path: str) -> Any:
     """Load ``path`` (a dataset folder, a price file, or ``synthetic[:SEED]``) as a MarketPanel."""
-    from alpha_env.data import load_panel, synthetic_market
+    from alpha_env.data import resolve_panel
 
-    seed = _synthetic_seed(path)
-    if seed is not None:
-        return synthetic_market(seed)
-    return load_panel(path)
+    return resolve_panel(path)
 
 
 def check_path(path: str) -> Any:
@@ -46,9 +29,10 @@ def check_path(path: str) -> Any:
     (jumps, zero volume, gaps) with the same summary statistics as a file."""
     from alpha_env.data import QualityReport, check_dataset
     from alpha_env.data.frames import WideFrame
+    from alpha_env.data.sources import synthetic_seed
     from alpha_env.data.validate import suspicious_issues
 
-    if _synthetic_seed(path) is None:
+    if synthetic_seed(path) is None:
         return check_dataset(path)
     panel = open_panel(path)
     close = panel.field("close")

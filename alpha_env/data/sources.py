@@ -20,7 +20,7 @@ from alpha_env.data.panel import MarketPanel
 from alpha_env.data.synthetic import synthetic_market
 from alpha_env.errors import DataError, SettingsError
 
-__all__ = ["DataSource", "resolve_panel"]
+__all__ = ["DataSource", "resolve_panel", "synthetic_seed"]
 
 DataSource = Any  # MarketPanel | str | os.PathLike | Mapping[str, Any] | None
 
@@ -48,14 +48,9 @@ def resolve_panel(data: DataSource = None, **load_options: Any) -> Any:
             return synthetic_market(**dict(data))
         except TypeError as exc:
             raise SettingsError(f"data: bad synthetic_market arguments {dict(data)!r}: {exc}") from None
-    if isinstance(data, str) and not Path(data).exists() and (data == "synthetic"
-                                                               or data.startswith("synthetic:")):
+    seed = synthetic_seed(data) if isinstance(data, str) else None
+    if seed is not None:
         _no_options(load_options, "the synthetic market")
-        seed_text = data.partition(":")[2] or "0"
-        try:
-            seed = int(seed_text)
-        except ValueError:
-            raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
         return synthetic_market(seed=seed)
     if isinstance(data, str | Path):
         return load_panel(Path(data), **load_options)
@@ -63,6 +58,22 @@ def resolve_panel(data: DataSource = None, **load_options: Any) -> Any:
         "data must be a MarketPanel, a dataset path, a mapping of synthetic_market arguments or None, "
         f"not {type(data).__name__}"
     )
+
+
+def synthetic_seed(path: str) -> int | None:
+    """The seed when ``path`` names the synthetic market (``synthetic`` or ``synthetic:SEED``, and no file
+    or folder of that name exists), else ``None``.
+
+    Raises:
+        DataError: ``synthetic:X`` with a seed that is not an integer.
+    """
+    if Path(path).exists() or not (path == "synthetic" or path.startswith("synthetic:")):
+        return None
+    seed_text = path.partition(":")[2] or "0"
+    try:
+        return int(seed_text)
+    except ValueError:
+        raise DataError(f"synthetic seed must be an integer, got {seed_text!r}") from None
 
 
 def _no_options(options: Mapping[str, Any], what: str) -> None:

@@ -68,8 +68,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     ## Rewards
 
     0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``)
-    over the whole panel (all operators are causal) and the reward is the ``reward`` metric (``sharpe``: annualized
-    Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``, ``fitness``; see
+    over the whole panel (all operators are causal) and the reward is the ``reward`` metric (``sharpe``:
+    annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``, ``fitness``; see
     :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
     ``t+1 .. t+H``), so no valid/test return enters a reward. Minus ``correlation_penalty · max|corr|``
     with the train-window PnL of the alphas this environment found before (when the coefficient > 0).
