@@ -257,3 +257,48 @@ def test_render_modes(panel):
     run_actions(env, actions_of(env, "rank(close)"))
     text = env.render()
     assert text.startswith("close rank") and "rank(close)" in text
+
+
+def test_qualified_ids_work_in_a_fresh_process_and_the_float_mask(tmp_path):
+    """A process that never imported alpha_env.env can make the env from the module-qualified id (what
+    remote workers do); mask_dtype="float32" gives a float Box mask equal to the bool mask."""
+    import subprocess
+    import sys
+
+    code = ("import gymnasium as gym, numpy as np\n"
+            "env = gym.make('alpha_env.env:AlphaEnv/AlphaStack-v0', data={'seed': 0, 'n_stocks': 20, "
+            "'n_days': 200}, max_len=8, mask_dtype='float32')\n"
+            "obs, info = env.reset(seed=0)\n"
+            "assert obs['action_mask'].dtype == np.float32 and env.observation_space.contains(obs)\n"
+            "assert (obs['action_mask'] == info['action_mask']).all()\n"
+            "print('QUALIFIED-OK')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0 and "QUALIFIED-OK" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_step_with_non_finite_or_huge_actions_never_raises():
+    import gymnasium as gym
+
+    import alpha_env.env  # noqa: F401
+
+    env = gym.make("AlphaEnv/AlphaStack-v0", data={"seed": 0, "n_stocks": 20, "n_days": 200}, max_len=8)
+    for bad in (float("inf"), float("-inf"), float("nan"), 10**30, -1, "x"):
+        env.reset(seed=0)
+        _, reward, terminated, truncated, info = env.step(bad)
+        assert terminated and not truncated and info["reason"] == "invalid_action"
+        assert reward == env.unwrapped.invalid_action_penalty
+
+
+def test_env_options_are_declared_once_in_env_settings():
+    from alpha_env.env import AlphaStackEnv, EnvSettings
+    from alpha_env.errors import SettingsError
+
+    panel = __import__("alpha_env.data", fromlist=["synthetic_market"]).synthetic_market(
+        seed=0, n_stocks=20, n_days=200)
+    env = AlphaStackEnv(panel, env_settings=EnvSettings(reward="ic"), max_len=9)
+    assert env.config == EnvSettings(reward="ic", max_len=9) and env.max_len == 9
+    with pytest.raises(SettingsError, match="unknown environment option"):
+        AlphaStackEnv(panel, max_lenght=9)
+    with pytest.raises(SettingsError, match="correlation_penalty"):
+        EnvSettings(correlation_penalty=-1)

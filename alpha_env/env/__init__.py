@@ -26,6 +26,7 @@ from alpha_env.env.registration import (
     ALPHA_STACK_ID,
     ALPHA_STACK_NEWS_ID,
     ENV_IDS,
+    QUALIFIED_IDS,
     make_alpha_stack,
     make_alpha_stack_news,
     register_envs,
@@ -36,6 +37,7 @@ from alpha_env.env.wrappers import FlattenAlphaObservation, MaskedRandomAgent, p
 
 __all__ = [
     "EnvSettings",
+    "QUALIFIED_IDS",
     "MASK_DTYPES",
     "AlphaStackEnv",
     "DEFAULT_DOCUMENT_DIM",

@@ -26,13 +26,16 @@ import gymnasium as gym
 from alpha_env.data.sources import DataSource, resolve_panel
 from alpha_env.errors import SettingsError
 
-__all__ = ["ALPHA_STACK_ID", "ALPHA_STACK_NEWS_ID", "ENV_IDS", "make_alpha_stack", "make_alpha_stack_news",
+__all__ = ["ALPHA_STACK_ID", "ALPHA_STACK_NEWS_ID", "ENV_IDS", "QUALIFIED_IDS", "make_alpha_stack", "make_alpha_stack_news",
            "register_envs"]
 
 ALPHA_STACK_ID = "AlphaEnv/AlphaStack-v0"
 ALPHA_STACK_NEWS_ID = "AlphaEnv/AlphaStackNews-v0"
 #: Every id this package registers.
 ENV_IDS: tuple[str, ...] = (ALPHA_STACK_ID, ALPHA_STACK_NEWS_ID)
+#: The same ids, module-qualified: ``gym.make`` imports ``alpha_env.env`` first, so they work in any
+#: process where alpha_env is installed (remote RLlib EnvRunners, spawned vector-env workers).
+QUALIFIED_IDS: tuple[str, ...] = tuple(f"alpha_env.env:{env_id}" for env_id in ENV_IDS)
 
 #: Size of the hashed bag-of-words vectors of ``AlphaStackNews-v0`` when no embeddings are given.
 DEFAULT_HASHED_DIM = 64
