@@ -453,7 +453,7 @@ class AlphaStore:
         with self._reading("the metrics of the simulations"):
             rows = self._con.execute(
                 "SELECT j.key FROM simulations s, json_each(s.metrics_json) j"
-                " GROUP BY j.key ORDER BY MIN(s.id)"
+                " GROUP BY j.key ORDER BY MIN(s.id), MIN(j.id)"
             ).fetchall()
         return [str(r[0]) for r in rows]
 
