@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,160 @@ def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
         assert store.counts() == {"alphas": 1, "simulations": 1, "pnl_series": 1, "submissions": 0}
         store.save(fake_result("after"))  # the lock died with the process
         assert store.counts()["simulations"] == 2
+
+
+# -- damaged and foreign files (issue 19, defect 7) --------------------------------------------------------
+def _store_with(tmp_path: Path, n_alphas: int = 3, name: str = "s.db") -> Path:
+    path = tmp_path / name
+    with AlphaStore(path) as store:
+        for i in range(n_alphas):
+            store.save(fake_result(f"a{i}", sharpe=float(i), seed=i))
+        store.submit("a0", [CheckResult("sharpe", 2.0, 1.25, True, "")])
+    return path
+
+
+def damaged_store(tmp_path: Path, kind: str) -> Path:
+    """A store damaged one way (built with raw sqlite3 / raw bytes); alpha ``a1`` is the damaged one."""
+    if kind == "pages":  # header and schema page intact, every page behind them overwritten
+        path = _store_with(tmp_path, n_alphas=40)
+        size = path.stat().st_size
+        page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+        assert not Path(f"{path}-wal").exists() and size > 4 * page
+        with open(path, "r+b") as f:
+            f.seek(2 * page)
+            f.write(b"\xa5" * (size - 3 * page))
+        return path
+    path = _store_with(tmp_path)
+    con = sqlite3.connect(path)
+    sim = con.execute("SELECT MAX(id) FROM simulations WHERE alpha_id = 'a1'").fetchone()[0]
+    if kind == "metrics_json":
+        con.execute("UPDATE simulations SET metrics_json = '{\"train\": {' WHERE id = ?", (sim,))
+    elif kind == "checks_json":
+        con.execute("UPDATE simulations SET checks_json = 'not json' WHERE id = ?", (sim,))
+    elif kind == "settings_json":
+        con.execute("UPDATE alphas SET settings_json = '[1, 2' WHERE alpha_id = 'a1'")
+    elif kind == "pnl_blob":
+        con.execute("UPDATE pnl_series SET pnl = x'00ff00ff' WHERE simulation_id = ?", (sim,))
+    elif kind == "pnl_length":
+        con.execute("UPDATE pnl_series SET pnl = ? WHERE simulation_id = ?",
+                    (zlib.compress(np.zeros(7).tobytes()), sim))
+    elif kind == "missing_tables":
+        con.execute("DROP TABLE pnl_series")
+    else:
+        raise AssertionError(kind)
+    con.commit()
+    con.close()
+    return path
+
+
+READS = {
+    "counts": lambda s: s.counts(),
+    "top": lambda s: s.top("sharpe", "valid", 50),
+    "get": lambda s: s.get("a1"),
+    "integrity_check": lambda s: s.integrity_check(),
+    "submissions": lambda s: s.submissions(),
+    "submitted": lambda s: s.submitted(),
+}
+
+
+def _read_all(path: Path) -> dict[str, str]:
+    """Run every read; ``name -> "ok"`` or the StoreError message (any other exception fails the test)."""
+    out = {}
+    for name, read in READS.items():
+        try:
+            with AlphaStore(path, create=False) as store:
+                read(store)
+            out[name] = "ok"
+        except StoreError as exc:
+            out[name] = str(exc)
+    return out
+
+
+def test_damaged_pages_behind_an_intact_header_raise_store_error(tmp_path):
+    path = damaged_store(tmp_path, "pages")
+    got = _read_all(path)
+    for name in ("counts", "top", "get", "integrity_check"):
+        assert str(path) in got[name] and "malformed" in got[name], (name, got[name])
+
+
+@pytest.mark.parametrize(
+    ("kind", "failing"),
+    [
+        ("metrics_json", {"top", "get"}),
+        ("checks_json", {"get"}),
+        ("settings_json", {"top"}),
+        ("pnl_blob", {"get"}),
+        ("pnl_length", {"get"}),
+    ],
+)
+def test_bad_rows_raise_store_error_naming_store_and_alpha(tmp_path, kind, failing):
+    path = damaged_store(tmp_path, kind)
+    got = _read_all(path)
+    assert {name for name, msg in got.items() if msg != "ok"} == failing, got
+    for name in failing:
+        assert str(path) in got[name] and "'a1'" in got[name], (name, got[name])
+    assert got["counts"] == "ok"
+
+
+def test_bad_blob_of_a_submitted_alpha_names_it(tmp_path):
+    path = _store_with(tmp_path)
+    con = sqlite3.connect(path)
+    con.execute("UPDATE pnl_series SET dates = 'text' WHERE simulation_id ="
+                " (SELECT MAX(id) FROM simulations WHERE alpha_id = 'a0')")
+    con.commit()
+    con.close()
+    with AlphaStore(path) as store, pytest.raises(StoreError, match=r"submitted alpha 'a0'.*dates"):
+        store.submitted()
+
+
+def test_schema_1_file_missing_tables_is_refused(tmp_path):
+    path = damaged_store(tmp_path, "missing_tables")
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"damaged: schema version 1 without table pnl_series"):
+            AlphaStore(path, create=create)
+    bare = tmp_path / "bare.db"
+    con = sqlite3.connect(bare)
+    con.execute("PRAGMA user_version = 1")
+    con.close()
+    with pytest.raises(StoreError, match=str(bare)):
+        AlphaStore(bare)
+
+
+def test_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "foreign.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO users(name) VALUES ('x')")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"not an alpha-env store \(schema version 0, tables users\)"):
+            AlphaStore(path, create=create)
+    assert path.read_bytes() == before  # no alpha tables, not even switched to WAL
+    con = sqlite3.connect(path)
+    assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["users"]
+    con.close()
+
+
+def test_read_only_open_never_creates_a_store(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StoreError, match=f"no alpha store at {missing}"):
+        AlphaStore(missing, create=False)
+    assert not missing.exists() and list(tmp_path.iterdir()) == []
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(StoreError, match="not an alpha-env store"):
+        AlphaStore(empty, create=False)
+    assert empty.stat().st_size == 0
+    with AlphaStore(_store_with(tmp_path), create=False) as store:  # a sound store opens for reading
+        assert store.counts()["alphas"] == 3
+
+
+def test_top_rejects_a_split_no_simulation_has(tmp_path):
+    with AlphaStore(_store_with(tmp_path)) as store:
+        assert store.splits() == ["train", "valid", "test", "all"]
+        with pytest.raises(StoreError, match=r"unknown split 'foo' .*one of train, valid, test, all"):
+            store.top("sharpe", "foo")
+        row = store.top("sharpe", "valid", 1)[0]
+        assert row["dataset_id"] == "ds" and row["settings"] == {"delay": 1}

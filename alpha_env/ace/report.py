@@ -16,7 +16,10 @@ from rich.table import Table
 
 from alpha_env.ace.result import SimulationResult
 
-__all__ = ["metrics_table", "yearly_table", "checks_table", "top_table", "print_report", "plot_pnl"]
+__all__ = [
+    "metrics_table", "yearly_table", "checks_table", "top_table", "settings_label", "print_report",
+    "plot_pnl",
+]
 
 # (metric key, column title, format)
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -86,8 +89,25 @@ def checks_table(result: SimulationResult, checks: list | None = None) -> Table:
     return table
 
 
+def settings_label(settings: dict | None) -> str:
+    """The key settings in a few characters, e.g. ``"d1 market dc0 0bps"`` (delay, neutralization,
+    decay, cost in bps), plus ``top<N>`` / ``px>=<min price>`` / ``cleaned`` when those are on."""
+    s = settings or {}
+    parts = [f"d{s.get('delay', '?')}", str(s.get("neutralization", "?")), f"dc{s.get('decay', '?')}",
+             f"{s.get('cost_bps', 0):g}bps"]
+    if s.get("top_n"):
+        parts.append(f"top{s['top_n']}")
+    if s.get("min_price"):
+        parts.append(f"px>={s['min_price']:g}")
+    if s.get("max_return") or s.get("glitch_factor"):
+        parts.append("cleaned")
+    return " ".join(parts)
+
+
 def top_table(rows: list[dict], by: str, split: str) -> Table:
-    """The ``AlphaStore.top`` listing."""
+    """The ``AlphaStore.top`` listing: one row per alpha; under its expression, the dataset id (first 8
+    hex digits) and the key settings, so the same expression on two datasets or with two settings gives
+    two distinguishable rows (fits an 80-column terminal)."""
     table = Table(title=f"top alphas by {by} on {split}", title_justify="left")
     shown = ("sharpe", "turnover", "fitness")
     table.add_column("#", justify="right")
@@ -105,7 +125,8 @@ def top_table(rows: list[dict], by: str, split: str) -> Table:
         cells += [_fmt(m.get("sharpe"), "{:.2f}"), _fmt(m.get("turnover"), "{:.1%}"),
                   _fmt(m.get("fitness"), "{:.2f}")]
         note = f"  [dim]({r['degenerate_reason']})[/dim]" if r.get("degenerate_reason") else ""
-        table.add_row(*cells, r["expression"] + note)
+        where = f"[dim]data {str(r.get('dataset_id') or '-')[:8]}  {settings_label(r.get('settings'))}[/dim]"
+        table.add_row(*cells, f"{r['expression']}{note}\n{where}")
     return table
 
 

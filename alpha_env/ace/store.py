@@ -15,6 +15,11 @@ Concurrency: every connection uses WAL, ``busy_timeout``, and writes each record
 PnL series, or a submission) in one ``BEGIN IMMEDIATE`` transaction, retried with back-off while another
 process holds the write lock. A process killed mid-transaction leaves no partial record: SQLite rolls
 the open transaction back when the database is next opened.
+
+Damage: every read raises :class:`~alpha_env.errors.StoreError` naming the store (and the alpha id and
+simulation row where one is at fault) for damaged pages, malformed JSON, corrupt PnL blobs or missing
+tables, never a raw ``sqlite3``/``json``/``zlib`` error. A foreign SQLite file (schema version 0 holding
+other tables) is refused, and ``AlphaStore(path, create=False)`` (the read commands) never creates a file.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import numpy as np
 
@@ -38,7 +44,7 @@ from alpha_env.ace.result import SimulationResult
 from alpha_env.backtest.metrics import METRIC_NAMES
 from alpha_env.errors import StoreError
 
-__all__ = ["AlphaStore", "SCHEMA_VERSION", "MIGRATIONS", "DEFAULT_DB", "default_db_path"]
+__all__ = ["AlphaStore", "SCHEMA_VERSION", "MIGRATIONS", "TABLES", "DEFAULT_DB", "default_db_path"]
 
 #: Default file name of the store in the working directory (``$ALPHA_ENV_DB`` overrides it).
 DEFAULT_DB = "alpha_env.db"
@@ -91,6 +97,14 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
+#: The tables a store of :data:`SCHEMA_VERSION` holds (checked when a store is opened).
+TABLES: tuple[str, ...] = ("alphas", "simulations", "pnl_series", "submissions")
+
+#: What a read may raise on a damaged file or row (turned into :class:`StoreError`).
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.Error, ValueError, zlib.error, KeyError, IndexError, TypeError,
+)
+
 
 def default_db_path() -> Path:
     """``$ALPHA_ENV_DB`` if set, else ``alpha_env.db`` in the working directory."""
@@ -117,11 +131,16 @@ def _pack(array: np.ndarray, dtype: str) -> bytes:
 
 
 def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
-    arr = np.frombuffer(zlib.decompress(blob), dtype=dtype)
+    """Inverse of :func:`_pack`; raises ``ValueError`` / ``zlib.error`` on a corrupt blob."""
+    if not isinstance(blob, bytes):
+        raise ValueError(f"series is {type(blob).__name__}, not a blob")
+    raw = zlib.decompress(blob)
+    if len(raw) % np.dtype(dtype).itemsize:
+        raise ValueError(f"series of {len(raw)} bytes is not a whole number of {dtype} values")
+    arr = np.frombuffer(raw, dtype=dtype)
     if arr.shape[0] != n:
-        raise StoreError(f"corrupt series: {arr.shape[0]} values, expected {n}")
+        raise ValueError(f"series has {arr.shape[0]} values, expected {n}")
     return arr
-
 
 
 def _json_safe(value: Any) -> Any:
@@ -153,33 +172,86 @@ class AlphaStore:
         path_or_url: a file path, ``sqlite:///PATH``, or ``":memory:"``.
         busy_timeout_s: how long one statement waits for another process's lock.
         retries: how many times a write transaction is retried when the database stays locked.
+        create: create the file and its tables when missing (``False`` for read-only use: a missing
+            file or one without the alpha tables is a :class:`StoreError` and nothing is written).
+
+    Raises:
+        StoreError: a missing folder, a file that is not SQLite, damaged, from a newer alpha-env, or a
+            foreign SQLite database (other tables, no alpha-env schema version).
 
     One instance per process (connections are not shared across processes or threads). Use as a
     context manager or call :meth:`close`.
     """
 
     def __init__(
-        self, path_or_url: str | os.PathLike[str], *, busy_timeout_s: float = 30.0, retries: int = 20
+        self,
+        path_or_url: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = 30.0,
+        retries: int = 20,
+        create: bool = True,
     ):
         self.path = _resolve(path_or_url)
         self._retries = max(1, int(retries))
         self._busy_ms = max(0, int(busy_timeout_s * 1000))
-        if self.path != ":memory:":
+        self._create = bool(create)
+        memory = self.path == ":memory:"
+        if not memory:
             parent = Path(self.path).resolve().parent
             if not parent.is_dir():
                 raise StoreError(f"cannot open store {self.path}: folder {parent} does not exist")
+            if not create and not Path(self.path).is_file():
+                raise StoreError(f"no alpha store at {self.path}")
         try:
-            self._con = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+            if create or memory:
+                self._con = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+            else:  # mode=rw: fails instead of creating a file that vanished meanwhile
+                uri = f"file:{quote(str(Path(self.path).resolve()))}?mode=rw"
+                self._con = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._con.row_factory = sqlite3.Row
-        self._retry(self._configure)
-        self._retry(self._migrate)
+        try:
+            self._retry(self._configure)
+            self._retry(self._migrate)
+        except BaseException:
+            self._con.close()
+            raise
 
     # -- connection ---------------------------------------------------------------------------------
+    def _inspect(self) -> tuple[int, list[str]]:
+        """``(schema version, user tables)`` read in one statement, so both come from one snapshot."""
+        row = self._con.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version),"
+            " (SELECT group_concat(name, char(31)) FROM (SELECT name FROM sqlite_master"
+            "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name))"
+        ).fetchone()
+        return int(row[0]), (str(row[1]).split("\x1f") if row[1] else [])
+
+    def _check_schema(self, version: int, tables: list[str]) -> None:
+        """Refuse a newer schema, a foreign database, a damaged store, or (``create=False``) a bare file."""
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this alpha-env "
+                f"({SCHEMA_VERSION}); upgrade alpha-env"
+            )
+        if version == 0 and tables:
+            shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(f"{self.path} is not an alpha-env store (schema version 0, tables {shown})")
+        if version == 0 and not self._create:
+            raise StoreError(f"{self.path} is not an alpha-env store (an empty SQLite file)")
+        if version == SCHEMA_VERSION:
+            missing = [t for t in TABLES if t not in tables]
+            if missing:
+                raise StoreError(
+                    f"store {self.path} is damaged: schema version {version} without table "
+                    f"{', '.join(missing)}"
+                )
+
     def _configure(self) -> None:
         con = self._con
         con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        self._check_schema(*self._inspect())  # before WAL: a refused file is left as it was
         if self.path != ":memory:":
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -188,21 +260,28 @@ class AlphaStore:
         con.execute("PRAGMA foreign_keys = ON")
 
     def _migrate(self) -> None:
-        version = self._con.execute("PRAGMA user_version").fetchone()[0]
+        version, _ = self._inspect()
         if version == SCHEMA_VERSION:
             return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.path} has schema version {version}, newer than this alpha-env "
-                f"({SCHEMA_VERSION}); upgrade alpha-env"
-            )
         with self._transaction() as con:
-            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            version, tables = self._inspect()  # another process may have won
+            self._check_schema(version, tables)
             for target, sql in MIGRATIONS:
                 if target > version:
                     for statement in filter(str.strip, sql.split(";")):
                         con.execute(statement)
                     con.execute(f"PRAGMA user_version = {int(target)}")
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn any error of a read (damaged page, bad JSON, bad blob, missing table) into StoreError."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except _READ_ERRORS as exc:
+            detail = str(exc) or type(exc).__name__
+            raise StoreError(f"store {self.path}: cannot read {what}: {detail}") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -245,7 +324,8 @@ class AlphaStore:
     @property
     def schema_version(self) -> int:
         """Schema version of the open database."""
-        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+        with self._reading("the schema version"):
+            return int(self._con.execute("PRAGMA user_version").fetchone()[0])
 
     # -- writes -------------------------------------------------------------------------------------
     def save(self, result: SimulationResult) -> int:
@@ -320,53 +400,84 @@ class AlphaStore:
 
     # -- reads --------------------------------------------------------------------------------------
     def _latest_simulation_id(self, alpha_id: str) -> int:
-        row = self._con.execute(
-            "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (alpha_id,)
-        ).fetchone()
+        with self._reading(f"the simulations of alpha {alpha_id!r}"):
+            row = self._con.execute(
+                "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (alpha_id,)
+            ).fetchone()
         if row is None or row[0] is None:
             raise StoreError(f"unknown alpha id {alpha_id!r} in store {self.path}")
         return int(row[0])
 
     def __contains__(self, alpha_id: object) -> bool:
-        row = self._con.execute("SELECT 1 FROM alphas WHERE alpha_id = ?", (alpha_id,)).fetchone()
+        with self._reading("the alphas table"):
+            row = self._con.execute("SELECT 1 FROM alphas WHERE alpha_id = ?", (alpha_id,)).fetchone()
         return row is not None
 
     def get(self, alpha_id: str) -> SimulationResult:
-        """The latest simulation of ``alpha_id`` (``backtest`` is ``None``: weights are not stored)."""
+        """The latest simulation of ``alpha_id`` (``backtest`` is ``None``: weights are not stored).
+
+        Raises:
+            StoreError: unknown id, or its rows are damaged (names the alpha and the simulation row).
+        """
         return self._load(self._latest_simulation_id(alpha_id))
 
     def _load(self, sim_id: int) -> SimulationResult:
-        row = self._con.execute(
-            "SELECT s.*, a.expression, p.n_days, p.dates, p.pnl, p.turnover FROM simulations s"
-            " JOIN alphas a ON a.alpha_id = s.alpha_id JOIN pnl_series p ON p.simulation_id = s.id"
-            " WHERE s.id = ?",
-            (sim_id,),
-        ).fetchone()
+        with self._reading(f"simulation {sim_id}"):
+            row = self._con.execute(
+                "SELECT s.*, a.expression, p.n_days, p.dates, p.pnl, p.turnover FROM simulations s"
+                " JOIN alphas a ON a.alpha_id = s.alpha_id JOIN pnl_series p ON p.simulation_id = s.id"
+                " WHERE s.id = ?",
+                (sim_id,),
+            ).fetchone()
         if row is None:
             raise StoreError(f"simulation {sim_id} has no PnL series in store {self.path}")
-        n = int(row["n_days"])
-        meta = json.loads(row["metadata_json"])
-        meta["simulation_id"] = int(row["id"])
-        return SimulationResult(
-            alpha_id=row["alpha_id"],
-            expression=row["expression"],
-            metrics=_nan_from_null(json.loads(row["metrics_json"])),
-            yearly=_nan_from_null(json.loads(row["yearly_json"])),
-            pnl=_unpack(row["pnl"], "<f8", n).astype(np.float64),
-            turnover=_unpack(row["turnover"], "<f8", n).astype(np.float64),
-            dates=_unpack(row["dates"], "<i8", n).astype("datetime64[D]"),
-            checks=[CheckResult.from_dict(c) for c in json.loads(row["checks_json"])],
-            metadata=meta,
-            degenerate_reason=row["degenerate_reason"],
-        )
+        with self._reading(f"simulation {sim_id} of alpha {row['alpha_id']!r}"):
+            n = int(row["n_days"])
+            meta = _json_object(row["metadata_json"], "metadata_json")
+            meta["simulation_id"] = int(row["id"])
+            return SimulationResult(
+                alpha_id=row["alpha_id"],
+                expression=row["expression"],
+                metrics=_nan_from_null(_json_object(row["metrics_json"], "metrics_json")),
+                yearly=_nan_from_null(_json_object(row["yearly_json"], "yearly_json")),
+                pnl=_column(_unpack, row["pnl"], "<f8", n, name="pnl").astype(np.float64),
+                turnover=_column(_unpack, row["turnover"], "<f8", n, name="turnover").astype(np.float64),
+                dates=_column(_unpack, row["dates"], "<i8", n, name="dates").astype("datetime64[D]"),
+                checks=[CheckResult.from_dict(c) for c in _json_list(row["checks_json"], "checks_json")],
+                metadata=meta,
+                degenerate_reason=row["degenerate_reason"],
+            )
+
+    def splits(self) -> list[str]:
+        """The split names found in the stored metrics (first-seen order), e.g. train, valid, test, all."""
+        with self._reading("the metrics of the simulations"):
+            rows = self._con.execute(
+                "SELECT j.key FROM simulations s, json_each(s.metrics_json) j"
+                " GROUP BY j.key ORDER BY MIN(s.id), MIN(j.id)"
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _bad_json_row(self, column: str) -> str:
+        """`` (simulation ID of alpha 'X')`` for the first row whose ``column`` is not JSON, else ``""``."""
+        try:
+            row = self._con.execute(
+                f"SELECT id, alpha_id FROM simulations WHERE NOT json_valid({column}) ORDER BY id LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error:
+            return ""
+        return f" (simulation {row['id']} of alpha {row['alpha_id']!r})" if row is not None else ""
 
     def top(
         self, by: str = "sharpe", split: str = "valid", n: int = 20, *, ascending: bool = False
     ) -> list[dict[str, Any]]:
         """The best ``n`` alphas by ``metrics[split][by]`` of their latest simulation.
 
-        Returns dicts with ``alpha_id``, ``expression``, ``value``, ``metrics`` (that split),
-        ``degenerate_reason``, ``created_at``. Degenerate alphas are listed last.
+        Returns dicts with ``alpha_id``, ``expression``, ``dataset_id``, ``settings`` (dict), ``value``,
+        ``metrics`` (that split), ``degenerate_reason``, ``created_at``. Degenerate alphas are listed last.
+
+        Raises:
+            StoreError: unknown metric, a split that no stored simulation has (names the ones there are),
+                ``n < 1``, or damaged rows.
         """
         if by not in METRIC_NAMES:
             raise StoreError(f"unknown metric {by!r}; one of {', '.join(METRIC_NAMES)}")
@@ -375,44 +486,64 @@ class AlphaStore:
         if n < 1:
             raise StoreError(f"n must be >= 1, got {n}")
         order = "ASC" if ascending else "DESC"
-        rows = self._con.execute(
-            "SELECT s.alpha_id, a.expression, s.created_at, s.degenerate_reason,"
-            " json_extract(s.metrics_json, ?) AS split_json, json_extract(s.metrics_json, ?) AS value"
-            " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
-            " WHERE s.id = (SELECT MAX(id) FROM simulations WHERE alpha_id = s.alpha_id)"
-            f" ORDER BY s.degenerate_reason IS NOT NULL, value IS NULL, value {order}, s.alpha_id LIMIT ?",
-            (f'$."{split}"', f'$."{split}"."{by}"', int(n)),
-        ).fetchall()
-        return [
-            {
-                "alpha_id": r["alpha_id"],
-                "expression": r["expression"],
-                "value": r["value"],
-                "metrics": json.loads(r["split_json"]) if r["split_json"] else None,
-                "degenerate_reason": r["degenerate_reason"],
-                "created_at": r["created_at"],
-            }
-            for r in rows
-        ]
+        try:
+            with self._reading("the best alphas"):
+                rows = self._con.execute(
+                    "SELECT s.alpha_id, a.expression, a.dataset_id, a.settings_json, s.created_at,"
+                    " s.degenerate_reason, json_extract(s.metrics_json, ?) AS split_json,"
+                    " json_extract(s.metrics_json, ?) AS value"
+                    " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
+                    " WHERE s.id = (SELECT MAX(id) FROM simulations WHERE alpha_id = s.alpha_id)"
+                    f" ORDER BY s.degenerate_reason IS NOT NULL, value IS NULL, value {order}, s.alpha_id"
+                    " LIMIT ?",
+                    (f'$."{split}"', f'$."{split}"."{by}"', int(n)),
+                ).fetchall()
+        except StoreError as exc:
+            raise StoreError(f"{exc}{self._bad_json_row('metrics_json')}") from exc.__cause__
+        if rows and all(r["split_json"] is None for r in rows) and split not in self.splits():
+            raise StoreError(
+                f"unknown split {split!r} in store {self.path}; one of {', '.join(self.splits())}"
+            )
+        out = []
+        for r in rows:
+            with self._reading(f"the latest simulation of alpha {r['alpha_id']!r}"):
+                out.append({
+                    "alpha_id": r["alpha_id"],
+                    "expression": r["expression"],
+                    "dataset_id": r["dataset_id"],
+                    "settings": _json_object(r["settings_json"], "settings_json"),
+                    "value": r["value"],
+                    "metrics": _json_object(r["split_json"], split) if r["split_json"] else None,
+                    "degenerate_reason": r["degenerate_reason"],
+                    "created_at": r["created_at"],
+                })
+        return out
 
     def submitted(self, *, exclude: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``alpha_id -> (dates, pnl)`` of every alpha with a passed submission (its submitted simulation)."""
-        rows = self._con.execute(
-            "SELECT sub.alpha_id, MAX(sub.simulation_id) AS sim FROM submissions sub"
-            " WHERE sub.passed = 1 GROUP BY sub.alpha_id"
-        ).fetchall()
+        with self._reading("the submissions"):
+            rows = self._con.execute(
+                "SELECT sub.alpha_id, MAX(sub.simulation_id) AS sim FROM submissions sub"
+                " WHERE sub.passed = 1 GROUP BY sub.alpha_id"
+            ).fetchall()
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for r in rows:
             if r["alpha_id"] == exclude:
                 continue
-            p = self._con.execute(
-                "SELECT n_days, dates, pnl FROM pnl_series WHERE simulation_id = ?", (r["sim"],)
-            ).fetchone()
-            n = int(p["n_days"])
-            out[r["alpha_id"]] = (
-                _unpack(p["dates"], "<i8", n).astype("datetime64[D]"),
-                _unpack(p["pnl"], "<f8", n).astype(np.float64),
-            )
+            with self._reading(f"the PnL of submitted alpha {r['alpha_id']!r} (simulation {r['sim']})"):
+                p = self._con.execute(
+                    "SELECT n_days, dates, pnl FROM pnl_series WHERE simulation_id = ?", (r["sim"],)
+                ).fetchone()
+                if p is None:
+                    raise StoreError(
+                        f"store {self.path}: submitted alpha {r['alpha_id']!r} has no PnL series "
+                        f"(simulation {r['sim']})"
+                    )
+                n = int(p["n_days"])
+                out[r["alpha_id"]] = (
+                    _column(_unpack, p["dates"], "<i8", n, name="dates").astype("datetime64[D]"),
+                    _column(_unpack, p["pnl"], "<f8", n, name="pnl").astype(np.float64),
+                )
         return out
 
     def submissions(self, alpha_id: str | None = None) -> list[dict[str, Any]]:
@@ -422,26 +553,65 @@ class AlphaStore:
         if alpha_id is not None:
             sql += " WHERE alpha_id = ?"
             args = (alpha_id,)
-        rows = self._con.execute(sql + " ORDER BY id DESC", args).fetchall()
-        return [
-            {
-                "id": r["id"],
-                "alpha_id": r["alpha_id"],
-                "simulation_id": r["simulation_id"],
-                "submitted_at": r["submitted_at"],
-                "passed": bool(r["passed"]),
-                "checks": json.loads(r["checks_json"]),
-            }
-            for r in rows
-        ]
+        with self._reading("the submissions" if alpha_id is None else f"the submissions of {alpha_id!r}"):
+            rows = self._con.execute(sql + " ORDER BY id DESC", args).fetchall()
+        out = []
+        for r in rows:
+            with self._reading(f"submission {r['id']} of alpha {r['alpha_id']!r}"):
+                out.append({
+                    "id": r["id"],
+                    "alpha_id": r["alpha_id"],
+                    "simulation_id": r["simulation_id"],
+                    "submitted_at": r["submitted_at"],
+                    "passed": bool(r["passed"]),
+                    "checks": _json_list(r["checks_json"], "checks_json"),
+                })
+        return out
 
     def counts(self) -> dict[str, int]:
         """Row counts per table."""
-        return {
-            t: int(self._con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-            for t in ("alphas", "simulations", "pnl_series", "submissions")
-        }
+        with self._reading("the row counts"):
+            return {t: int(self._con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
 
     def integrity_check(self) -> str:
-        """``PRAGMA integrity_check`` (``"ok"`` for a sound file)."""
-        return str(self._con.execute("PRAGMA integrity_check").fetchone()[0])
+        """``PRAGMA integrity_check``: ``"ok"`` for a sound file, else SQLite's list of problems.
+
+        Raises:
+            StoreError: the file is too damaged for SQLite to run the check.
+        """
+        with self._reading("the file for its integrity check"):
+            rows = self._con.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(r[0]) for r in rows)
+
+
+def _column(unpack: Callable[..., np.ndarray], blob: Any, dtype: str, n: int, *, name: str) -> np.ndarray:
+    """``unpack(blob, dtype, n)`` with the column named in the error."""
+    try:
+        return unpack(blob, dtype, n)
+    except (ValueError, zlib.error, TypeError) as exc:
+        raise ValueError(f"corrupt {name} series: {exc}") from exc
+
+
+def _json_object(text: Any, column: str) -> dict[str, Any]:
+    """A JSON object from a text column (``ValueError`` naming the column if it is not one)."""
+    value = _json_value(text, column)
+    if not isinstance(value, dict):
+        raise ValueError(f"{column} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _json_list(text: Any, column: str) -> list[Any]:
+    """A JSON array from a text column (``ValueError`` naming the column if it is not one)."""
+    value = _json_value(text, column)
+    if not isinstance(value, list):
+        raise ValueError(f"{column} is a JSON {type(value).__name__}, not an array")
+    return value
+
+
+def _json_value(text: Any, column: str) -> Any:
+    if not isinstance(text, str | bytes):
+        raise ValueError(f"{column} is {type(text).__name__}, not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"malformed JSON in {column}: {exc}") from exc

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from alpha_env.cli import SUMMARIES
 from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import token_text
 from alpha_env.grammar.codebook import Codebook
@@ -65,10 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``parse`` subcommand."""
     p = subparsers.add_parser(
         "parse",
-        help="parse an alpha expression and show its canonical forms",
+        help=SUMMARIES["parse"],
         description="Parse an expression in the language of '101 Formulaic Alphas' and print its canonical "
                     "text, AlphaStack (postfix) tokens, AlphaTree (level-order) nodes, depth, length and "
                     "look-back in days.",
+        epilog='An expression may start with a minus: alpha-env parse "-rank(close)".',
     )
     p.add_argument("expression", help='the expression, e.g. "rank(-delta(close, 5))"')
     p.add_argument("--fields", default=None,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+
+from alpha_env.cli import SUMMARIES
 
 __all__ = ["register"]
 
@@ -13,8 +16,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from alpha_env.ace import AlphaStore, default_db_path
     from alpha_env.ace.report import plot_pnl, print_report
+    from alpha_env.errors import StoreError
 
-    with AlphaStore(args.db or default_db_path()) as store:
+    db = str(args.db or default_db_path())
+    if not Path(db.removeprefix("sqlite:///")).is_file():  # a read command never creates a store
+        raise StoreError(f"unknown alpha id {args.alpha_id!r}: no alpha store at {db} (see --db)")
+    with AlphaStore(db, create=False) as store:
         result = store.get(args.alpha_id)
         submissions = store.submissions(args.alpha_id)
     png = plot_pnl(result, args.png) if args.png else None
@@ -37,8 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     p = subparsers.add_parser(
         "report",
-        help="show a stored alpha (metrics per split and year, checks, submissions)",
-        description="Print the latest stored simulation of an alpha; --png writes its cumulative PnL.",
+        help=SUMMARIES["report"],
+        description="Print the latest stored simulation of an alpha; --png writes its cumulative PnL. "
+                    "Never creates a store.",
     )
     p.add_argument("alpha_id", help="the 16-hex-digit alpha id")
     p.add_argument("--png", default=None, help="write the cumulative PnL plot here")

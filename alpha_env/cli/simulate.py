@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 __all__ = ["register", "settings_from_args", "add_settings_arguments"]
 
@@ -44,8 +43,8 @@ def _run(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     png = None
-    if not args.no_png:
-        png = plot_pnl(result, args.png or Path(f"alpha_{result.alpha_id}.png"))
+    if args.png and not args.no_png:
+        png = plot_pnl(result, args.png)
     if args.json:
         out = result.to_dict(series=args.series)
         out["png"] = str(png) if png else None
@@ -76,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="backtest an alpha expression, print its metrics per split and store it",
         description="Evaluate an alpha expression on a market panel (default: the embedded synthetic "
                     "market), backtest it, print metrics per split and the submission checks, save the "
-                    "simulation to the alpha store and write a PNG of its cumulative PnL.",
+                    "simulation to the alpha store and, with --png PATH, write a PNG of its cumulative PnL.",
     )
     p.add_argument("expression", help='the alpha, e.g. "rank(-delta(close, 5))"')
     p.add_argument("--data", default=None,
@@ -85,8 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_settings_arguments(p)
     p.add_argument("--db", default=None, help="alpha store (default $ALPHA_ENV_DB or ./alpha_env.db)")
     p.add_argument("--no-store", action="store_true", help="do not save the simulation")
-    p.add_argument("--png", default=None, help="PnL plot path (default ./alpha_<id>.png)")
-    p.add_argument("--no-png", action="store_true", help="do not write the PnL plot")
+    p.add_argument("--png", default=None, help="write the cumulative PnL plot here (default: no plot)")
+    p.add_argument("--no-png", action="store_true", help="do not write the PnL plot (overrides --png)")
     p.add_argument("--yearly", action="store_true", help="also print the metrics per year")
     p.add_argument("--series", action="store_true", help="with --json: include dates, pnl and turnover")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -40,11 +40,12 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``submit`` subcommand."""
     from alpha_env.ace import CheckThresholds
+    from alpha_env.cli import SUMMARIES
 
     d = CheckThresholds()
     p = subparsers.add_parser(
         "submit",
-        help="check a stored alpha and record its submission",
+        help=SUMMARIES["submit"],
         description="Run the submission checks (Sharpe, fitness, turnover band, max weight, PnL "
                     "correlation with every alpha already submitted) on a stored alpha and record the "
                     "submission. Exit code 1 when a check fails.",
