@@ -187,7 +187,7 @@ def build_hindsight_targets(
     Args:
         ace: an ``alpha_env.ace.ACE`` over the panel whose train split holds ``decisions`` and their
             reward windows.
-        table: the :class:`alpha_env.env.documents.EmbeddingTable` the environment shows.
+        table: the :class:`alpha_env.env.embeddings.EmbeddingTable` the environment shows.
         decisions: ``(m,)`` panel indices of decision dates; each needs ``i + horizon`` inside the train
             split (an error otherwise: no date outside it is ever read).
         horizon, doc_days: the environment's reward window and news window, in trading days.
@@ -280,13 +280,13 @@ def run_hindsight_stage(checkpoint: Any, out: Any, ace: Any, table: Any, *, hori
     Args:
         checkpoint: stage-1 ``alpha_decoder`` checkpoint (path); out: where the new checkpoint goes.
         ace: ``alpha_env.ace.ACE`` of the training panel (its settings are the reward's).
-        table: the environment's :class:`~alpha_env.env.documents.EmbeddingTable` (or anything
+        table: the environment's :class:`~alpha_env.env.embeddings.EmbeddingTable` (or anything
             ``EmbeddingTable.coerce`` accepts).
         horizon, doc_days: the environment's reward and news windows (trading days).
     """
     from pathlib import Path
 
-    from alpha_env.env.documents import EmbeddingTable
+    from alpha_env.env.embeddings import EmbeddingTable
     from alpha_env.grammar import Codebook
     from encoders import load_checkpoint, save_checkpoint
 

@@ -264,7 +264,7 @@ def _document_table(args: PPOJobSettings, panel: Any, console: Any, root: str | 
     """The date → embedding table of document mode (optionally shuffled across dates)."""
     import pandas as pd
 
-    from alpha_env.env.documents import EmbeddingTable
+    from alpha_env.env.embeddings import EmbeddingTable
     from alpha_env.errors import SettingsError
 
     if args.embeddings:
@@ -275,7 +275,7 @@ def _document_table(args: PPOJobSettings, panel: Any, console: Any, root: str | 
         store = panel.documents if panel.documents.is_aligned_to(panel.dates) else \
             panel.documents.aligned(panel.dates)
         if args.doc_encoder == "hashed":
-            from alpha_env.env.documents import embed_document_store
+            from alpha_env.env.embeddings import embed_document_store
 
             table = embed_document_store(store, dim=DOCUMENT_DIM)
         else:

@@ -161,7 +161,7 @@ def build_market(args: Args) -> Any:
 
 def document_table(panel: Any, shuffle_seed: int | None) -> Any:
     """The hashed news table of ``panel`` (``shuffle_seed``: vectors permuted across rows)."""
-    from alpha_env.env.documents import EmbeddingTable, embed_document_store
+    from alpha_env.env.embeddings import EmbeddingTable, embed_document_store
 
     store = panel.documents if panel.documents.is_aligned_to(panel.dates) else \
         panel.documents.aligned(panel.dates)

@@ -50,7 +50,7 @@ def test_neighbour_means_average_similar_news_and_never_a_dates_own_window():
 def market():
     from alpha_env.ace import ACE
     from alpha_env.data import synthetic_market
-    from alpha_env.env.documents import embed_document_store
+    from alpha_env.env.embeddings import embed_document_store
 
     panel = synthetic_market(seed=3, n_stocks=30, n_days=400)
     table = embed_document_store(panel.documents.aligned(panel.dates), dim=32)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from encoders_support import save_tiny_bert
 
-from alpha_env.env.documents import EmbeddingTable
+from alpha_env.env.embeddings import EmbeddingTable
 
 ROOT = Path(__file__).resolve().parents[1]
 

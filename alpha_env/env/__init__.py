@@ -14,7 +14,7 @@ See ``docs/env.md`` for the agents (SB3 PPO/A2C/DQN, sb3-contrib MaskablePPO, ve
 
 from alpha_env.data.sources import resolve_panel
 from alpha_env.env.alpha_stack_env import DEFAULT_DOCUMENT_DIM, AlphaStackEnv
-from alpha_env.env.documents import (
+from alpha_env.env.embeddings import (
     EmbeddingTable,
     EpisodeWindow,
     embed_document_store,

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from alpha_env.env.documents import EmbeddingTable, EpisodeWindow, sample_window
+from alpha_env.env.embeddings import EmbeddingTable, EpisodeWindow, sample_window
 from alpha_env.env.rewards import FoundAlphas, reward_metric, window_degenerate_reason
 from alpha_env.env.settings import EnvSettings
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError

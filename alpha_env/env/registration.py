@@ -62,14 +62,14 @@ def make_alpha_stack_news(data: DataSource = None, *, document_embeddings: Any =
     """Entry point of ``AlphaEnv/AlphaStackNews-v0``: document-conditioned episodes.
 
     Without ``document_embeddings`` the panel's own news (``panel.documents``) are embedded with
-    :func:`alpha_env.env.documents.hashed_bag_of_words` of size ``embedding_dim`` (no torch needed);
+    :func:`alpha_env.env.embeddings.hashed_bag_of_words` of size ``embedding_dim`` (no torch needed);
     pass a table from the ``encoders`` package for real text embeddings.
 
     Raises:
         SettingsError: no embeddings were given and the dataset has no news.
     """
     from alpha_env.env.alpha_stack_env import AlphaStackEnv
-    from alpha_env.env.documents import embed_document_store
+    from alpha_env.env.embeddings import embed_document_store
 
     panel = resolve_panel(data, **dict(load_options or {}))
     if document_embeddings is None:
