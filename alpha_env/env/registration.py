@@ -26,8 +26,8 @@ import gymnasium as gym
 from alpha_env.data.sources import DataSource, resolve_panel
 from alpha_env.errors import SettingsError
 
-__all__ = ["ALPHA_STACK_ID", "ALPHA_STACK_NEWS_ID", "ENV_IDS", "QUALIFIED_IDS", "make_alpha_stack", "make_alpha_stack_news",
-           "register_envs"]
+__all__ = ["ALPHA_STACK_ID", "ALPHA_STACK_NEWS_ID", "ENV_IDS", "QUALIFIED_IDS", "make_alpha_stack",
+           "make_alpha_stack_news", "register_envs"]
 
 ALPHA_STACK_ID = "AlphaEnv/AlphaStack-v0"
 ALPHA_STACK_NEWS_ID = "AlphaEnv/AlphaStackNews-v0"
