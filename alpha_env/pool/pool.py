@@ -381,8 +381,8 @@ class AlphaPool:
             names = tuple(self._exprs[i] for i in hits)
             worst = max(hits, key=lambda i: abs(corr[i]))
             if not better:
-                return self._refuse(before, f"correlates {corr[worst]:.3f} with member {self._exprs[worst]!r} "
-                                            f"and is not better")
+                why = f"correlates {corr[worst]:.3f} with member {self._exprs[worst]!r} and is not better"
+                return self._refuse(before, why)
             self._commit(expr, signal, slot, hits, (obj, W))
             return self._accept(before, names, f"replaced {len(hits)} correlated member(s)")
         slots = [*self._slots, slot]
