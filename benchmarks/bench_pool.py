@@ -49,27 +49,28 @@ def main() -> None:
     t_build = time.perf_counter() - t0
     for e in members:
         pool.add(e, signals[e])
-    pool.offer(candidates[0], signals[candidates[0]])  # warm
+    pool.offer(candidates[0], signals[candidates[0]])  # warm (a fresh slot's pages, lazy imports)
+    candidates = candidates[1:] + [f"rank(ts_corr(close, volume, {d}))" for d in (5, 10, 20)] + [
+        f"-ts_std(returns, {d})" for d in (10, 20)]
+    signals.update({e: ev.evaluate(e) for e in candidates})
 
     rows = []
-    for e in candidates:
+    for e in candidates:  # the pool stays full: an accepted candidate evicts a member
         t0 = time.perf_counter()
         ev.evaluate(e)
         t_eval = time.perf_counter() - t0
-        probe = AlphaPool.from_panel(panel, settings)
-        for m in members:
-            probe.add(m, signals[m])
         t0 = time.perf_counter()
-        r = probe.offer(e, signals[e])
+        r = pool.offer(e, signals[e])
         t_offer = time.perf_counter() - t0
         t0 = time.perf_counter()
         ace.simulate(e, save=False)
         t_sim = time.perf_counter() - t0
         rows.append((e, t_eval, t_offer, t_sim, r.accepted, r.reason))
     print(f"pool setup (targets, buffers): {t_build * 1e3:.0f} ms once; full pool of {len(pool)} members")
-    print(f"{'candidate':<28} {'evaluate ms':>11} {'offer ms':>9} {'simulate ms':>11}  result")
+    print(f"{'candidate':<34} {'evaluate ms':>11} {'offer ms':>9} {'simulate ms':>11}  result")
     for e, a, b, c, ok, why in rows:
-        print(f"{e:<28} {a * 1e3:11.1f} {b * 1e3:9.1f} {c * 1e3:11.1f}  {'accepted' if ok else 'refused'}: {why}")
+        verdict = "accepted" if ok else "refused"
+        print(f"{e:<34} {a * 1e3:11.1f} {b * 1e3:9.1f} {c * 1e3:11.1f}  {verdict}: {why}")
     off = np.median([r[2] for r in rows])
     sim = np.median([r[3] for r in rows])
     print(f"median: offer {off * 1e3:.1f} ms vs simulate {sim * 1e3:.1f} ms (ratio {off / sim:.2f})")

@@ -10,7 +10,8 @@ and every IC.
 *Fit cells* are the train rows whose target is known by the close of the last train day
 (:func:`~alpha_env.pool.targets.fit_rows`) and the stocks of those rows with a finite target. Per day
 ``t`` the pool keeps, for every pair of members, ``G[k, l, t] = sum_i z_k z_l`` over the fit cells, and
-``b[k, t] = sum_i z_k z_y``, ``s[k, t] = sum_i z_k``: everything below is computed from these sums.
+``b[k, t] = sum_i z_k z_y``, ``s[k, t] = sum_i z_k`` (on the fit rows; on every row for ``rolling``):
+everything below is computed from these sums.
 
 * ``lstsq``: ``w = argmin sum_{fit cells} (sum_k w_k z_k - z_y)^2`` (normal equations
   ``(sum_t G) w = sum_t b``, solved by ``numpy.linalg.lstsq``).
@@ -159,6 +160,7 @@ class AlphaPool:
         self.universe = uni
         h = self.settings.horizon
         self.fit = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
+        self._rows = slice(0, T) if self.settings.model == "rolling" else self.fit
         y = forward_returns(close, horizon=h, delay=self.delay)
         zy = zscore(np.where(uni, y, np.nan))
         self._mask = np.isfinite(zy)
@@ -166,16 +168,19 @@ class AlphaPool:
         self._n = self._mask.sum(axis=1).astype(np.float64)
         self._sy = self._zy.sum(axis=1)
         self._syy = np.einsum("tn,tn->t", self._zy, self._zy)
-        slots = self.settings.capacity + 1
-        self._Z = np.zeros((slots, T, N))
-        self._G = np.zeros((slots, slots, T))
-        self._b = np.zeros((slots, T))
-        self._s = np.zeros((slots, T))
+        S = self.settings.capacity + 1  # slots: the members and one candidate
+        self._Z = np.zeros((S, T, N))
+        # per-day sums, day-major so that a slice of days is one contiguous block
+        self._G = np.zeros((T, S, S))
+        self._b = np.zeros((T, S))
+        self._s = np.zeros((T, S))
+        self._Gc = np.zeros((T + 1, S, S))  # running sums over days: window sums for the fits
+        self._bc = np.zeros((T + 1, S))
         self._exprs: list[str] = []
         self._signals: list[np.ndarray] = []
         self._slots: list[int] = []
         self._ics: list[float] = []
-        self._W = np.zeros((T, 0))
+        self._w: np.ndarray = np.zeros(S)  # weights by slot: (S,) or (T, S) for ``rolling``
         self._objective = 0.0
 
     @classmethod
@@ -195,36 +200,38 @@ class AlphaPool:
     @property
     def members(self) -> tuple[PoolMember, ...]:
         """Members in admission order, with the weights in force on the last train day."""
-        w = self._weights_at(self.splits["train"].stop - 1)
+        w = self.weights
         return tuple(PoolMember(e, s, float(w[i]), ic)
                      for i, (e, s, ic) in enumerate(zip(self._exprs, self._signals, self._ics, strict=True)))
 
     @property
     def weights(self) -> np.ndarray:
-        """``(K,)`` weights in force on the last train day."""
-        return self._weights_at(self.splits["train"].stop - 1)
+        """``(K,)`` weights in force on the last train day, in member order."""
+        return self.weight_path()[max(self.splits["train"].stop - 1, 0)]
 
     def weight_path(self) -> np.ndarray:
-        """``(T, K)`` weights applied on each signal day (rows equal except for ``rolling``; NaN: none)."""
-        return np.array(self._W, copy=True)
-
-    def _weights_at(self, row: int) -> np.ndarray:
-        return np.array(self._W[min(max(row, 0), self.shape[0] - 1)], copy=True)
+        """``(T, K)`` weights applied on each signal day, member order (rows equal except for
+        ``rolling``; NaN: no weights that day)."""
+        w = np.broadcast_to(self._w, (self.shape[0], self._w.shape[-1]))
+        return np.array(w[:, self._slots], copy=True)
 
     def combined(self, split: str | None = None) -> np.ndarray:
         """The combined signal ``sum_k w_k z_k``: ``(T, N)``, or the rows of ``split`` (NaN where no
         weights; all NaN for an empty pool)."""
-        return self._combine(self._slots, self._W, split)
+        return self._combine(self._slots, self._w, split)
 
-    def _combine(self, slots: list[int], W: np.ndarray, split: str | None = None) -> np.ndarray:
+    def _combine(self, slots: list[int], w: np.ndarray, split: str | None = None) -> np.ndarray:
         rows = slice(None) if split is None else self._split(split)
         if not slots:
             return np.full(self.shape, np.nan)[rows]
         out = np.zeros(self.shape)
-        for i, k in enumerate(slots):
-            w = W[:, i]
-            out += np.where(np.isfinite(w), w, 0.0)[:, None] * self._Z[k]
-        out[~np.isfinite(W).all(axis=1)] = np.nan
+        for k in slots:
+            if w.ndim == 1:
+                out += w[k] * self._Z[k]
+            else:
+                out += np.where(np.isfinite(w[:, k]), w[:, k], 0.0)[:, None] * self._Z[k]
+        if w.ndim == 2:
+            out[~np.isfinite(w[:, slots]).all(axis=1)] = np.nan
         return out[rows]
 
     def _split(self, name: str) -> slice:
@@ -240,25 +247,37 @@ class AlphaPool:
             raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel {self.shape}")
         z = zscore(np.where(self.universe & np.isfinite(x), x, np.nan))
         Z = self._Z[slot]
-        np.copyto(Z, z)
-        np.nan_to_num(Z, copy=False, nan=0.0)
-        zm = Z * self._mask
+        np.copyto(Z, np.where(np.isnan(z), 0.0, z))
+        r = self._rows  # the rows any model reads: the fit rows, or every row for ``rolling``
+        Zr = Z[r]
+        zm = Zr * self._mask[r]
+        G = self._G
+        G[:, slot, :] = 0.0
         for k in self._slots:
-            g = np.einsum("tn,tn->t", self._Z[k], zm)
-            self._G[k, slot] = g
-            self._G[slot, k] = g
-        self._G[slot, slot] = np.einsum("tn,tn->t", Z, zm)
-        self._b[slot] = np.einsum("tn,tn->t", Z, self._zy)
-        self._s[slot] = zm.sum(axis=1)
+            G[r, slot, k] = np.einsum("tn,tn->t", self._Z[k, r], zm)
+        G[r, slot, slot] = np.einsum("tn,tn->t", Zr, zm)
+        G[:, :, slot] = G[:, slot, :]
+        self._b[:, slot] = 0.0
+        self._b[r, slot] = np.einsum("tn,tn->t", Zr, self._zy[r])
+        self._s[:, slot] = 0.0
+        self._s[r, slot] = zm.sum(axis=1)
+        np.cumsum(G[:, slot, :], axis=0, out=self._Gc[1:, slot, :])
+        self._Gc[:, :, slot] = self._Gc[:, slot, :]
+        np.cumsum(self._b[:, slot], out=self._bc[1:, slot])
 
-    def _daily_ic(self, slots: list[int], W: np.ndarray, rows: slice) -> np.ndarray:
-        """Daily Pearson IC of ``sum_k W[t, k] z_k`` with the target over ``rows``."""
-        Wr = W[rows]
-        ix = np.asarray(slots)
-        G = self._G[np.ix_(ix, ix)][:, :, rows]
-        sc = np.einsum("tk,kt->t", Wr, self._s[ix, rows])
-        scc = np.einsum("tk,klt,tl->t", Wr, G, Wr)
-        scy = np.einsum("tk,kt->t", Wr, self._b[ix, rows])
+    def _daily_ic(self, w: np.ndarray, rows: slice) -> np.ndarray:
+        """Daily Pearson IC of ``sum_k w_k z_k`` (``w`` by slot, ``(S,)`` or ``(T, S)``) with the
+        target over ``rows``."""
+        G = self._G[rows]
+        if w.ndim == 1:
+            sc = self._s[rows] @ w
+            scc = (G @ w) @ w
+            scy = self._b[rows] @ w
+        else:
+            wr = np.where(np.isfinite(w[rows]), w[rows], 0.0)
+            sc = (self._s[rows] * wr).sum(axis=1)
+            scc = (np.matmul(G, wr[:, :, None])[:, :, 0] * wr).sum(axis=1)
+            scy = (self._b[rows] * wr).sum(axis=1)
         n = self._n[rows]
         sy = self._sy[rows]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -266,81 +285,95 @@ class AlphaPool:
             vx = scc - sc * sc / n
             vy = self._syy[rows] - sy * sy / n
         vx = np.where(vx > 1e-12 * np.maximum(scc, 0.0), vx, 0.0)  # a rounding residue is no spread
-        return _daily_corr(cov, vx, vy, n)
+        ic = _daily_corr(cov, vx, vy, n)
+        if w.ndim == 2:
+            ic[~np.isfinite(w[rows]).all(axis=1)] = np.nan
+        return ic
+
+    def _unit(self, slot: int) -> np.ndarray:
+        w = np.zeros(self._G.shape[1])
+        w[slot] = 1.0
+        return w
 
     def _single_ic(self, slot: int) -> float:
-        return _nanmean(self._daily_ic([slot], np.ones((self.shape[0], 1)), self.fit))
+        return _nanmean(self._daily_ic(self._unit(slot), self.fit))
 
     def _corr(self, a: int, slots: list[int]) -> np.ndarray:
         """Mean daily correlation of slot ``a`` with each of ``slots`` over the fit rows."""
-        r = self.fit
-        out = np.full(len(slots), np.nan)
-        for i, k in enumerate(slots):
-            out[i] = _nanmean(_daily_corr(self._G[a, k, r], self._G[a, a, r], self._G[k, k, r],
-                                          np.full(r.stop - r.start, 3.0)))
-        return out
+        if not slots:
+            return np.zeros(0)
+        G = self._G[self.fit]
+        ix = np.asarray(slots)
+        c = _daily_corr(G[:, a, ix], G[:, a, a][:, None], G[:, ix, ix], np.full((G.shape[0], 1), 3.0))
+        return np.array([_nanmean(c[:, i]) for i in range(len(slots))])
 
     # ------------------------------------------------------------------ models
-    def _solve(self, slots: list[int], rows: slice, ridge: float = 0.0) -> np.ndarray:
+    def _solve(self, slots: list[int], start: int, stop: int, ridge: float = 0.0) -> np.ndarray:
+        """Least-squares weights by slot (0 outside ``slots``) on the rows ``[start, stop)``."""
         ix = np.asarray(slots)
-        A = self._G[np.ix_(ix, ix)][:, :, rows].sum(axis=2)
-        c = self._b[ix, rows].sum(axis=1)
+        A = (self._Gc[stop] - self._Gc[start])[np.ix_(ix, ix)]
+        c = (self._bc[stop] - self._bc[start])[ix]
         if ridge > 0.0:
-            n = max(float(self._n[rows].sum()), 1.0)
-            return np.linalg.solve(A / n + ridge * np.eye(len(slots)), c / n)
-        return np.linalg.lstsq(A, c, rcond=None)[0]
+            n = max(float(self._n[start:stop].sum()), 1.0)
+            x = np.linalg.solve(A / n + ridge * np.eye(len(slots)), c / n)
+        else:
+            x = np.linalg.lstsq(A, c, rcond=None)[0]
+        w = np.zeros(self._G.shape[1])
+        w[ix] = x
+        return w
 
     def _fit(self, slots: list[int]) -> np.ndarray:
-        """``(T, K)`` weight path of ``slots`` under the settings' model / rule."""
-        T, K = self.shape[0], len(slots)
+        """Weights by slot of the pool ``slots`` under the settings' model / rule: ``(S,)`` or
+        ``(T, S)`` (``rolling``)."""
         st = self.settings
-        if K == 0:
-            return np.zeros((T, 0))
+        if not slots:
+            return np.zeros(self._G.shape[1])
         if st.rule == "alphagen":
-            w = self._alphagen_weights(slots)
-        elif st.model == "lstsq":
-            w = self._solve(slots, self.fit)
-        elif st.model == "ridge":
-            w = self._solve(slots, self.fit, st.ridge_alpha)
-        elif st.model == "ic_weighted":
-            ic = np.array([self._single_ic(k) for k in slots])
-            tot = np.abs(ic).sum()
-            w = ic / tot if tot > 0 else np.zeros(K)
-        else:
-            return self._rolling(slots)
-        return np.broadcast_to(w, (T, K))
+            return self._alphagen_weights(slots)
+        if st.model in ("lstsq", "ridge"):
+            ridge = st.ridge_alpha if st.model == "ridge" else 0.0
+            return self._solve(slots, self.fit.start, self.fit.stop, ridge)
+        if st.model == "ic_weighted":
+            w = np.zeros(self._G.shape[1])
+            for k in slots:
+                w[k] = self._single_ic(k)
+            tot = np.abs(w).sum()
+            return w / tot if tot > 0 else w
+        return self._rolling(slots)
 
     def _rolling(self, slots: list[int]) -> np.ndarray:
         st = self.settings
-        T, K = self.shape[0], len(slots)
+        T = self.shape[0]
         lag = self.delay + st.horizon
-        W = np.full((T, K), np.nan)
+        W = np.full((T, self._G.shape[1]), np.nan)
         for s in range(0, T, st.refit_every):
-            e = s - lag
-            rows = slice(max(0, e - st.lookback), max(0, e))
-            if self._n[rows].sum() > K:
-                W[s : s + st.refit_every] = self._solve(slots, rows)
+            e = max(0, s - lag)
+            a = max(0, e - st.lookback)
+            if self._n[a:e].sum() > len(slots):
+                W[s : s + st.refit_every] = self._solve(slots, a, e)
         return W
 
     def _alphagen_weights(self, slots: list[int]) -> np.ndarray:
-        """AlphaGen's least squares in IC space: ``mutual_ic @ w = single_ic``."""
+        """AlphaGen's least squares in IC space: ``mutual_ic @ w = single_ic`` (weights by slot)."""
         K = len(slots)
         M = np.eye(K)
-        for i in range(K):
+        for i in range(K - 1):
             M[i, i + 1 :] = M[i + 1 :, i] = self._corr(slots[i], slots[i + 1 :])
         ic = np.array([self._single_ic(k) for k in slots])
-        return np.linalg.lstsq(np.nan_to_num(M), ic, rcond=None)[0]
+        w = np.zeros(self._G.shape[1])
+        w[np.asarray(slots)] = np.linalg.lstsq(np.nan_to_num(M), ic, rcond=None)[0]
+        return w
 
-    def _score(self, slots: list[int], W: np.ndarray) -> float:
+    def _score(self, slots: list[int], w: np.ndarray) -> float:
         if not slots:
             return 0.0
         if self.settings.objective == "ic":
-            return _nanmean(self._daily_ic(slots, W, self.fit))
-        return float(self.settings.objective(self._combine(slots, W)))
+            return _nanmean(self._daily_ic(w, self.fit))
+        return float(self.settings.objective(self._combine(slots, w)))
 
     def _evaluate(self, slots: list[int]) -> tuple[float, np.ndarray]:
-        W = self._fit(slots)
-        return self._score(slots, W), W
+        w = self._fit(slots)
+        return self._score(slots, w), w
 
     # ------------------------------------------------------------------ admission
     def add(self, expr: str, signal: np.ndarray) -> None:
@@ -408,16 +441,16 @@ class AlphaPool:
         slots = [*self._slots, slot]
         w = self._alphagen_weights(slots)
         if len(slots) <= self.settings.capacity:
-            W = np.broadcast_to(w, (self.shape[0], len(slots)))
-            self._commit(expr, signal, slot, [], (self._score(slots, W), W))
+            self._commit(expr, signal, slot, [], (self._score(slots, w), w))
             return self._accept(before, (), "added")
-        out = int(np.argmin(np.abs(w)))
+        out = int(np.argmin(np.abs(w[np.asarray(slots)])))
         if out == len(self):
             return self._refuse(before, "least |weight| in a full pool")
         name = self._exprs[out]
         kept = [k for i, k in enumerate(slots) if i != out]
-        W = np.broadcast_to(np.delete(w, out), (self.shape[0], len(kept)))  # AlphaGen keeps these weights
-        self._commit(expr, signal, slot, [out], (self._score(kept, W), W))
+        w = w.copy()
+        w[slots[out]] = 0.0  # AlphaGen keeps the other weights of this fit
+        self._commit(expr, signal, slot, [out], (self._score(kept, w), w))
         return self._accept(before, (name,), "added; least |weight| left")
 
     # ------------------------------------------------------------------ bookkeeping
@@ -433,9 +466,9 @@ class AlphaPool:
         self._signals.append(signal)
         self._slots.append(slot)
         self._ics.append(self._single_ic(slot))
-        obj, W = fitted if fitted is not None else self._evaluate(self._slots)
+        obj, w = fitted if fitted is not None else self._evaluate(self._slots)
         self._objective = float(obj)
-        self._W = np.array(W, copy=True)
+        self._w = np.array(w, copy=True)
 
     def _refuse(self, before: float, reason: str) -> OfferResult:
         return OfferResult(False, (), before, before, 0.0, reason)
