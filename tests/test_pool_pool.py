@@ -234,3 +234,29 @@ def test_settings_and_shapes_are_checked():
         pool.add("y", np.zeros((T, N)))
     with pytest.raises(DataError, match="train"):
         AlphaPool(np.ones((5, 5)), {"valid": slice(0, 5)})
+
+
+def test_sharpe_objective_is_the_train_sharpe_of_the_combined_backtest():
+    from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
+    from alpha_env.pool import sharpe_objective
+
+    close, universe = _market(0)
+    returns = np.full(close.shape, np.nan)
+    returns[1:] = close[1:] / close[:-1] - 1
+    objective = sharpe_objective(returns, universe, SPLITS["train"])
+    pool = AlphaPool(close, SPLITS, PoolSettings(capacity=2, objective=objective), universe=universe)
+    s = _hand_made(close)
+    r = pool.offer("a", s["a"])
+    res = run_backtest(pool.combined(), returns, universe, None, BacktestSettings())
+    assert r.accepted and r.objective_after == window_metrics(res, SPLITS["train"])["sharpe"] > 0
+
+
+def test_rolling_objective_is_the_daily_ic_of_its_combined_signal():
+    pool, close, universe = _pool(PoolSettings(capacity=3, model="rolling", refit_every=5, lookback=40))
+    s = _hand_made(close)
+    assert pool.offer("a", s["a"]).accepted and pool.offer("b", s["b"]).accepted
+    y = forward_returns(close, horizon=1, delay=DELAY)
+    ref = ic_stats(daily_ic(pool.combined(), y, universe), pool.fit)["mean"]
+    assert np.isfinite(ref) and pool.objective == pytest.approx(ref, abs=1e-10)
+    W = pool.weight_path()
+    assert W.shape == (T, 2) and np.isnan(W[:5]).all() and not np.allclose(W[50], W[90])
