@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "SimulationSettings": "alpha_env.ace",
     # environment
     "AlphaStackEnv": "alpha_env.env",
+    "AlphaPool": "alpha_env.pool", "PoolSettings": "alpha_env.pool",  # pools
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -1,0 +1,477 @@
+"""An alpha pool: up to K member signals combined linearly, with an admission rule.
+
+Each member's signal is z-scored across the universe's stocks per day (NaN and cells outside the
+universe become 0 *after* scoring); the combined alpha is ``sum_k w_k(t) z_k[t]``, a ``(T, N)`` array
+(NaN only on rows where a ``rolling`` model has no weights yet). The target ``z_y`` is the forward return
+(:func:`~alpha_env.pool.targets.forward_returns`, horizon from the settings, the backtest's delay),
+masked by the universe and z-scored per day the same way; cells where it is NaN are left out of every fit
+and every IC.
+
+*Fit cells* are the train rows whose target is known by the close of the last train day
+(:func:`~alpha_env.pool.targets.fit_rows`) and the stocks of those rows with a finite target. Per day
+``t`` the pool keeps, for every pair of members, ``G[k, l, t] = sum_i z_k z_l`` over the fit cells, and
+``b[k, t] = sum_i z_k z_y``, ``s[k, t] = sum_i z_k`` (on the fit rows; on every row for ``rolling``):
+everything below is computed from these sums.
+
+* ``lstsq``: ``w = argmin sum_{fit cells} (sum_k w_k z_k - z_y)^2`` (normal equations
+  ``(sum_t G) w = sum_t b``, solved by ``numpy.linalg.lstsq``).
+* ``ridge``: ``(sum_t G / n + ridge_alpha I) w = sum_t b / n`` (``n`` fit cells).
+* ``ic_weighted``: ``w_k = ic_k / sum_j |ic_j|`` (``ic_k``: member ``k``'s train IC, as below).
+* ``rolling``: weights applied on signal day ``s`` are the ``lstsq`` weights fitted on rows
+  ``[e - lookback, e)`` with ``e = s - delay - horizon``: row ``t``'s target is known at the close of
+  ``t + delay + horizon < s``, i.e. before day ``s``. Refits on days ``0, r, 2r, ...`` (``r =
+  refit_every``); a fit needs more cells with a target than members, else its rows get NaN weights.
+* Objective ``"ic"``: the mean over fit rows of the daily Pearson correlation of the combined signal with
+  the target over the day's cells with a finite target (rows without weights are skipped); 0.0 for an
+  empty pool. A member's *train IC* is this objective for the member alone.
+* Correlation of two members: the mean over fit rows of ``G[k, l, t] / sqrt(G[k, k, t] G[l, l, t])``, the
+  daily cross-sectional correlation of their scored signals (exactly Pearson when both cover the same
+  stocks).
+
+Admission, rule ``"pool"`` (:meth:`AlphaPool.offer`): a candidate whose |correlation| with some members
+exceeds ``max_corr`` replaces all of them if it is better (``replace_by``), else it is refused; otherwise it
+joins, and when that makes ``capacity + 1`` members the one with the smallest contribution (objective
+lost when it is removed and the weights refit) leaves, which refuses the candidate when it is that one.
+Rule ``"alphagen"``: see ``docs/pool.md`` (AlphaGen's mutual-IC refusal and least-|weight| eviction).
+
+Cost of one offer: scoring the candidate (O(T N)) and its dot products with the K cached members
+(O(K T N)); nothing of the members is recomputed. Removal tests refit from the cached sums (O(K^3 + K^2 T)
+each) unless the objective is a callable, which is called once per candidate pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alpha_env.errors import DataError
+from alpha_env.ops.crosssection import zscore
+from alpha_env.pool.settings import PoolSettings
+from alpha_env.pool.targets import check_delay, fit_rows, forward_returns
+
+__all__ = ["AlphaPool", "PoolMember", "OfferResult", "PoolSettings", "sharpe_objective"]
+
+
+@dataclass(frozen=True)
+class PoolMember:
+    """A member: its expression text, its signal as offered ``(T, N)``, its weight and train IC.
+
+    ``weight`` is the weight in force on the last train day (constant for every model but ``rolling``).
+    """
+
+    expr: str
+    signal: np.ndarray
+    weight: float
+    ic: float
+
+
+@dataclass(frozen=True)
+class OfferResult:
+    """What an :meth:`AlphaPool.offer` did.
+
+    Attributes:
+        accepted: the candidate is now a member.
+        replaced: expressions of the members that left because of this offer.
+        objective_before, objective_after: pool objective before and after (equal when refused).
+        gain: ``objective_after - objective_before`` when accepted, exactly 0.0 when refused.
+        reason: one line saying why.
+    """
+
+    accepted: bool
+    replaced: tuple[str, ...]
+    objective_before: float
+    objective_after: float
+    gain: float
+    reason: str
+
+
+def sharpe_objective(returns: np.ndarray, universe: np.ndarray, train: slice, settings: Any = None):
+    """An objective callable: the annualised train Sharpe of the backtest of the combined signal.
+
+    ``settings`` is a :class:`~alpha_env.backtest.BacktestSettings` (the default one when ``None``); its
+    delay should be the pool's.
+    """
+    from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
+
+    bt = settings if settings is not None else BacktestSettings()
+
+    def objective(combined: np.ndarray) -> float:
+        res = run_backtest(combined, returns, universe, None, bt)
+        return float(window_metrics(res, train, with_rank_ic=False)["sharpe"])
+
+    return objective
+
+
+def _daily_corr(cov: np.ndarray, vx: np.ndarray, vy: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Pearson correlation per day from centred sums; NaN with < 3 cells or no spread."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / (np.sqrt(vx) * np.sqrt(vy))
+    ok = (n >= 3) & (vx > 0.0) & (vy > 0.0) & np.isfinite(r)
+    return np.where(ok, r, np.nan)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+class AlphaPool:
+    """Up to ``settings.capacity`` alphas, combined by ``settings.model`` (see the module docstring).
+
+    Args:
+        close: ``(T, N)`` closing prices (the target is built from them).
+        splits: signal-row slices by name; ``"train"`` is required (the others name ``combined`` rows).
+        settings: the :class:`PoolSettings`.
+        universe: ``(T, N)`` bool, tradable stocks (all when ``None``).
+        delay: the backtest delay the target is aligned with (days).
+
+    Example::
+
+        pool = AlphaPool.from_panel(panel, PoolSettings(capacity=10))
+        r = pool.offer("rank(-delta(close, 5))", Evaluator(panel).evaluate("rank(-delta(close, 5))"))
+        r.accepted, r.gain, pool.combined("valid").shape
+    """
+
+    def __init__(
+        self,
+        close: np.ndarray,
+        splits: Mapping[str, slice],
+        settings: PoolSettings | None = None,
+        *,
+        universe: np.ndarray | None = None,
+        delay: int = 1,
+    ):
+        self.settings = settings if settings is not None else PoolSettings()
+        self.delay = check_delay(delay)
+        close = np.asarray(close, dtype=np.float64)
+        if close.ndim != 2:
+            raise DataError(f"close must be a (dates x stocks) array, got shape {close.shape}")
+        T, N = close.shape
+        if "train" not in splits:
+            raise DataError(f"splits have no 'train' (got {', '.join(splits) or 'none'})")
+        self.shape = (T, N)
+        self.splits = {name: slice(*sl.indices(T)[:2]) for name, sl in splits.items()}
+        uni = np.ones((T, N), bool) if universe is None else np.asarray(universe, dtype=bool)
+        if uni.shape != (T, N):
+            raise DataError(f"universe has shape {uni.shape}, expected {(T, N)}")
+        self.universe = uni
+        h = self.settings.horizon
+        self.fit = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
+        self._rows = slice(0, T) if self.settings.model == "rolling" else self.fit
+        y = forward_returns(close, horizon=h, delay=self.delay)
+        zy = zscore(np.where(uni, y, np.nan))
+        self._mask = np.isfinite(zy)
+        self._zy = np.where(self._mask, zy, 0.0)
+        self._n = self._mask.sum(axis=1).astype(np.float64)
+        self._sy = self._zy.sum(axis=1)
+        self._syy = np.einsum("tn,tn->t", self._zy, self._zy)
+        S = self.settings.capacity + 1  # slots: the members and one candidate
+        self._Z = np.zeros((S, T, N))
+        # per-day sums, day-major so that a slice of days is one contiguous block
+        self._G = np.zeros((T, S, S))
+        self._b = np.zeros((T, S))
+        self._s = np.zeros((T, S))
+        self._Gc = np.zeros((T + 1, S, S))  # running sums over days: window sums for the fits
+        self._bc = np.zeros((T + 1, S))
+        self._exprs: list[str] = []
+        self._signals: list[np.ndarray] = []
+        self._slots: list[int] = []
+        self._ics: list[float] = []
+        self._w: np.ndarray = np.zeros(S)  # weights by slot: (S,) or (T, S) for ``rolling``
+        self._objective = 0.0
+
+    @classmethod
+    def from_panel(cls, panel: Any, settings: PoolSettings | None = None, *, delay: int = 1) -> AlphaPool:
+        """A pool on a :class:`~alpha_env.data.MarketPanel` (its close, splits and universe)."""
+        return cls(panel.field("close"), panel.splits, settings, universe=panel.universe, delay=delay)
+
+    # ------------------------------------------------------------------ state
+    def __len__(self) -> int:
+        return len(self._exprs)
+
+    @property
+    def objective(self) -> float:
+        """The current pool objective (0.0 when empty)."""
+        return self._objective
+
+    @property
+    def members(self) -> tuple[PoolMember, ...]:
+        """Members in admission order, with the weights in force on the last train day."""
+        w = self.weights
+        return tuple(PoolMember(e, s, float(w[i]), ic)
+                     for i, (e, s, ic) in enumerate(zip(self._exprs, self._signals, self._ics, strict=True)))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(K,)`` weights in force on the last train day, in member order."""
+        return self.weight_path()[max(self.splits["train"].stop - 1, 0)]
+
+    def weight_path(self) -> np.ndarray:
+        """``(T, K)`` weights applied on each signal day, member order (rows equal except for
+        ``rolling``; NaN: no weights that day)."""
+        w = np.broadcast_to(self._w, (self.shape[0], self._w.shape[-1]))
+        return np.array(w[:, self._slots], copy=True)
+
+    def combined(self, split: str | None = None) -> np.ndarray:
+        """The combined signal ``sum_k w_k z_k``: ``(T, N)``, or the rows of ``split`` (NaN where no
+        weights; all NaN for an empty pool)."""
+        return self._combine(self._slots, self._w, split)
+
+    def _combine(self, slots: list[int], w: np.ndarray, split: str | None = None) -> np.ndarray:
+        rows = slice(None) if split is None else self._split(split)
+        if not slots:
+            return np.full(self.shape, np.nan)[rows]
+        out = np.zeros(self.shape)
+        for k in slots:
+            if w.ndim == 1:
+                out += w[k] * self._Z[k]
+            else:
+                out += np.where(np.isfinite(w[:, k]), w[:, k], 0.0)[:, None] * self._Z[k]
+        if w.ndim == 2:
+            out[~np.isfinite(w[:, slots]).all(axis=1)] = np.nan
+        return out[rows]
+
+    def _split(self, name: str) -> slice:
+        if name not in self.splits:
+            raise DataError(f"unknown split {name!r} (known: {', '.join(self.splits)})")
+        return self.splits[name]
+
+    # ------------------------------------------------------------------ cached sums
+    def _load(self, slot: int, signal: np.ndarray, expr: str) -> None:
+        """Score ``signal`` into ``slot`` and fill its row/column of the per-day sums (members only)."""
+        x = np.asarray(signal, dtype=np.float64)
+        if x.shape != self.shape:
+            raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel {self.shape}")
+        z = zscore(np.where(self.universe & np.isfinite(x), x, np.nan))
+        Z = self._Z[slot]
+        np.copyto(Z, np.where(np.isnan(z), 0.0, z))
+        r = self._rows  # the rows any model reads: the fit rows, or every row for ``rolling``
+        Zr = Z[r]
+        zm = Zr * self._mask[r]
+        G = self._G
+        G[:, slot, :] = 0.0
+        for k in self._slots:
+            G[r, slot, k] = np.einsum("tn,tn->t", self._Z[k, r], zm)
+        G[r, slot, slot] = np.einsum("tn,tn->t", Zr, zm)
+        G[:, :, slot] = G[:, slot, :]
+        self._b[:, slot] = 0.0
+        self._b[r, slot] = np.einsum("tn,tn->t", Zr, self._zy[r])
+        self._s[:, slot] = 0.0
+        self._s[r, slot] = zm.sum(axis=1)
+        np.cumsum(G[:, slot, :], axis=0, out=self._Gc[1:, slot, :])
+        self._Gc[:, :, slot] = self._Gc[:, slot, :]
+        np.cumsum(self._b[:, slot], out=self._bc[1:, slot])
+
+    def _daily_ic(self, w: np.ndarray, rows: slice) -> np.ndarray:
+        """Daily Pearson IC of ``sum_k w_k z_k`` (``w`` by slot, ``(S,)`` or ``(T, S)``) with the
+        target over ``rows``."""
+        G = self._G[rows]
+        if w.ndim == 1:
+            sc = self._s[rows] @ w
+            scc = (G @ w) @ w
+            scy = self._b[rows] @ w
+        else:
+            wr = np.where(np.isfinite(w[rows]), w[rows], 0.0)
+            sc = (self._s[rows] * wr).sum(axis=1)
+            scc = (np.matmul(G, wr[:, :, None])[:, :, 0] * wr).sum(axis=1)
+            scy = (self._b[rows] * wr).sum(axis=1)
+        n = self._n[rows]
+        sy = self._sy[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = scy - sc * sy / n
+            vx = scc - sc * sc / n
+            vy = self._syy[rows] - sy * sy / n
+        vx = np.where(vx > 1e-12 * np.maximum(scc, 0.0), vx, 0.0)  # a rounding residue is no spread
+        ic = _daily_corr(cov, vx, vy, n)
+        if w.ndim == 2:
+            ic[~np.isfinite(w[rows]).all(axis=1)] = np.nan
+        return ic
+
+    def _unit(self, slot: int) -> np.ndarray:
+        w = np.zeros(self._G.shape[1])
+        w[slot] = 1.0
+        return w
+
+    def _single_ic(self, slot: int) -> float:
+        return _nanmean(self._daily_ic(self._unit(slot), self.fit))
+
+    def _corr(self, a: int, slots: list[int]) -> np.ndarray:
+        """Mean daily correlation of slot ``a`` with each of ``slots`` over the fit rows."""
+        if not slots:
+            return np.zeros(0)
+        G = self._G[self.fit]
+        ix = np.asarray(slots)
+        c = _daily_corr(G[:, a, ix], G[:, a, a][:, None], G[:, ix, ix], np.full((G.shape[0], 1), 3.0))
+        return np.array([_nanmean(c[:, i]) for i in range(len(slots))])
+
+    # ------------------------------------------------------------------ models
+    def _solve(self, slots: list[int], start: int, stop: int, ridge: float = 0.0) -> np.ndarray:
+        """Least-squares weights by slot (0 outside ``slots``) on the rows ``[start, stop)``."""
+        ix = np.asarray(slots)
+        A = (self._Gc[stop] - self._Gc[start])[np.ix_(ix, ix)]
+        c = (self._bc[stop] - self._bc[start])[ix]
+        if ridge > 0.0:
+            n = max(float(self._n[start:stop].sum()), 1.0)
+            x = np.linalg.solve(A / n + ridge * np.eye(len(slots)), c / n)
+        else:
+            x = np.linalg.lstsq(A, c, rcond=None)[0]
+        w = np.zeros(self._G.shape[1])
+        w[ix] = x
+        return w
+
+    def _fit(self, slots: list[int]) -> np.ndarray:
+        """Weights by slot of the pool ``slots`` under the settings' model / rule: ``(S,)`` or
+        ``(T, S)`` (``rolling``)."""
+        st = self.settings
+        if not slots:
+            return np.zeros(self._G.shape[1])
+        if st.rule == "alphagen":
+            return self._alphagen_weights(slots)
+        if st.model in ("lstsq", "ridge"):
+            ridge = st.ridge_alpha if st.model == "ridge" else 0.0
+            return self._solve(slots, self.fit.start, self.fit.stop, ridge)
+        if st.model == "ic_weighted":
+            w = np.zeros(self._G.shape[1])
+            for k in slots:
+                w[k] = self._single_ic(k)
+            tot = np.abs(w).sum()
+            return w / tot if tot > 0 else w
+        return self._rolling(slots)
+
+    def _rolling(self, slots: list[int]) -> np.ndarray:
+        st = self.settings
+        T = self.shape[0]
+        lag = self.delay + st.horizon
+        W = np.full((T, self._G.shape[1]), np.nan)
+        for s in range(0, T, st.refit_every):
+            e = max(0, s - lag)
+            a = max(0, e - st.lookback)
+            if self._n[a:e].sum() > len(slots):
+                W[s : s + st.refit_every] = self._solve(slots, a, e)
+        return W
+
+    def _alphagen_weights(self, slots: list[int]) -> np.ndarray:
+        """AlphaGen's least squares in IC space: ``mutual_ic @ w = single_ic`` (weights by slot)."""
+        K = len(slots)
+        M = np.eye(K)
+        for i in range(K - 1):
+            M[i, i + 1 :] = M[i + 1 :, i] = self._corr(slots[i], slots[i + 1 :])
+        ic = np.array([self._single_ic(k) for k in slots])
+        w = np.zeros(self._G.shape[1])
+        w[np.asarray(slots)] = np.linalg.lstsq(np.nan_to_num(M), ic, rcond=None)[0]
+        return w
+
+    def _score(self, slots: list[int], w: np.ndarray) -> float:
+        if not slots:
+            return 0.0
+        if self.settings.objective == "ic":
+            return _nanmean(self._daily_ic(w, self.fit))
+        return float(self.settings.objective(self._combine(slots, w)))
+
+    def _evaluate(self, slots: list[int]) -> tuple[float, np.ndarray]:
+        w = self._fit(slots)
+        return self._score(slots, w), w
+
+    # ------------------------------------------------------------------ admission
+    def add(self, expr: str, signal: np.ndarray) -> None:
+        """Make ``signal`` a member without the admission rule (e.g. to rebuild a stored pool) and refit.
+
+        Raises:
+            DataError: the pool is full, ``expr`` is already a member, or the signal's shape differs.
+        """
+        if len(self) >= self.settings.capacity:
+            raise DataError(f"pool is full ({self.settings.capacity} members); cannot add {expr!r}")
+        if expr in self._exprs:
+            raise DataError(f"{expr!r} is already a member of the pool")
+        slot = self._free_slot()
+        self._load(slot, signal, expr)
+        self._commit(expr, signal, slot, [], None)
+
+    def offer(self, expr: str, signal: np.ndarray) -> OfferResult:
+        """Offer a candidate alpha ``(T, N)``; the pool keeps it or not by the settings' rule."""
+        before = self._objective
+        if expr in self._exprs:
+            return self._refuse(before, f"{expr!r} is already a member")
+        slot = self._free_slot()
+        self._load(slot, signal, expr)
+        ic = self._single_ic(slot)
+        if not np.isfinite(ic):
+            return self._refuse(before, f"{expr!r} has no defined train IC")
+        if self.settings.rule == "alphagen":
+            return self._offer_alphagen(expr, signal, slot, before)
+        corr = self._corr(slot, self._slots)
+        hits = [i for i in range(len(self)) if abs(corr[i]) > self.settings.max_corr]
+        if hits:
+            keep = [k for i, k in enumerate(self._slots) if i not in hits]
+            obj, W = self._evaluate([*keep, slot])
+            if self.settings.replace_by == "ic":
+                better = abs(ic) > max(abs(self._ics[i]) for i in hits)
+            else:
+                better = obj > before
+            names = tuple(self._exprs[i] for i in hits)
+            worst = max(hits, key=lambda i: abs(corr[i]))
+            if not better:
+                why = f"correlates {corr[worst]:.3f} with member {self._exprs[worst]!r} and is not better"
+                return self._refuse(before, why)
+            self._commit(expr, signal, slot, hits, (obj, W))
+            return self._accept(before, names, f"replaced {len(hits)} correlated member(s)")
+        slots = [*self._slots, slot]
+        obj, W = self._evaluate(slots)
+        if len(slots) <= self.settings.capacity:
+            self._commit(expr, signal, slot, [], (obj, W))
+            return self._accept(before, (), "added")
+        losses = [obj - self._evaluate([k for k in slots if k != j])[0] for j in slots]
+        out = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
+        if out == len(self):
+            return self._refuse(before, "smallest contribution in a full pool")
+        name = self._exprs[out]
+        self._commit(expr, signal, slot, [out], None)
+        return self._accept(before, (name,), "added; smallest contribution left")
+
+    def _offer_alphagen(self, expr: str, signal: np.ndarray, slot: int, before: float) -> OfferResult:
+        corr = self._corr(slot, self._slots)
+        over = np.flatnonzero(corr > self.settings.max_corr)  # signed, as AlphaGen compares
+        if over.size:
+            i = int(over[0])
+            return self._refuse(before, f"mutual IC {corr[i]:.3f} with member {self._exprs[i]!r} above "
+                                        f"{self.settings.max_corr}")
+        slots = [*self._slots, slot]
+        w = self._alphagen_weights(slots)
+        if len(slots) <= self.settings.capacity:
+            self._commit(expr, signal, slot, [], (self._score(slots, w), w))
+            return self._accept(before, (), "added")
+        out = int(np.argmin(np.abs(w[np.asarray(slots)])))
+        if out == len(self):
+            return self._refuse(before, "least |weight| in a full pool")
+        name = self._exprs[out]
+        kept = [k for i, k in enumerate(slots) if i != out]
+        w = w.copy()
+        w[slots[out]] = 0.0  # AlphaGen keeps the other weights of this fit
+        self._commit(expr, signal, slot, [out], (self._score(kept, w), w))
+        return self._accept(before, (name,), "added; least |weight| left")
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _free_slot(self) -> int:
+        used = set(self._slots)
+        return next(k for k in range(self.settings.capacity + 1) if k not in used)
+
+    def _commit(self, expr: str, signal: np.ndarray, slot: int, leave: list[int],
+                fitted: tuple[float, np.ndarray] | None) -> None:
+        for i in sorted(leave, reverse=True):
+            del self._exprs[i], self._signals[i], self._slots[i], self._ics[i]
+        self._exprs.append(expr)
+        self._signals.append(signal)
+        self._slots.append(slot)
+        self._ics.append(self._single_ic(slot))
+        obj, w = fitted if fitted is not None else self._evaluate(self._slots)
+        self._objective = float(obj)
+        self._w = np.array(w, copy=True)
+
+    def _refuse(self, before: float, reason: str) -> OfferResult:
+        return OfferResult(False, (), before, before, 0.0, reason)
+
+    def _accept(self, before: float, replaced: tuple[str, ...], reason: str) -> OfferResult:
+        return OfferResult(True, replaced, before, self._objective, self._objective - before, reason)

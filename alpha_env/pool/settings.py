@@ -1,0 +1,105 @@
+"""Settings of an :class:`~alpha_env.pool.pool.AlphaPool`, declared once and validated once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from alpha_env.errors import SettingsError
+from alpha_env.pool.targets import check_horizon
+
+__all__ = ["PoolSettings", "MODELS", "RULES", "REPLACE_BY", "Objective"]
+
+#: Combination models by name.
+MODELS: tuple[str, ...] = ("lstsq", "ridge", "ic_weighted", "rolling")
+#: Admission rules: this project's (``"pool"``) and AlphaGen's (``"alphagen"``).
+RULES: tuple[str, ...] = ("pool", "alphagen")
+#: What makes a correlated candidate "better" than the members it would replace.
+REPLACE_BY: tuple[str, ...] = ("objective", "ic")
+
+#: A pool objective: ``"ic"`` or a callable of the combined ``(T, N)`` signal returning a float.
+Objective = str | Callable[[np.ndarray], float]
+
+_DEFAULT_MAX_CORR = {"pool": 0.7, "alphagen": 0.99}
+
+
+def _int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < low:
+        raise SettingsError(f"pool setting {name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SettingsError(f"pool setting {name} must be one of {', '.join(allowed)}; got {value!r}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How an alpha pool combines and admits its members.
+
+    Attributes:
+        capacity: most members K (20).
+        model: combination model, one of :data:`MODELS`: ``lstsq`` (least squares of the per-day
+            z-scored target on the z-scored members over the train cells), ``ridge`` (the same with an L2
+            penalty), ``ic_weighted`` (weights proportional to each member's train IC), ``rolling``
+            (``lstsq`` refit every ``refit_every`` days on the last ``lookback`` days known before the
+            day applied).
+        rule: admission rule, ``"pool"`` (correlation-gated replacement, smallest contribution leaves)
+            or ``"alphagen"`` (AlphaGen's: refuse above a mutual IC, drop the least-weighted member;
+            needs ``model="lstsq"``, which it fits in IC space as AlphaGen does).
+        max_corr: correlation threshold on the mean daily cross-sectional correlation of two members'
+            scored train signals. ``None`` means 0.7 for ``"pool"`` (compared in absolute value) and 0.99
+            for ``"alphagen"`` (AlphaGen's ``ic_mut`` threshold, compared signed).
+        replace_by: rule ``"pool"`` only: a candidate correlated above ``max_corr`` replaces those members
+            when it raises the objective (``"objective"``) or has a larger |train IC| (``"ic"``).
+        horizon: target horizon in trading days (forward return from close ``t+delay`` to
+            ``t+delay+horizon``).
+        ridge_alpha: L2 penalty of ``ridge`` per train cell: weights minimise
+            ``mean((sum_k w_k z_k - z_y)^2) + ridge_alpha * |w|^2`` (dimensionless, >= 0).
+        refit_every: ``rolling``: days between refits (r).
+        lookback: ``rolling``: signal rows per fit (L).
+        objective: ``"ic"`` (mean daily Pearson IC of the combined signal on train) or a callable
+            ``f(combined (T, N)) -> float`` to maximise (e.g. :func:`alpha_env.pool.sharpe_objective`).
+    """
+
+    capacity: int = 20
+    model: str = "lstsq"
+    rule: str = "pool"
+    max_corr: float | None = None
+    replace_by: str = "objective"
+    horizon: int = 1
+    ridge_alpha: float = 1e-3
+    refit_every: int = 20
+    lookback: int = 250
+    objective: Objective = "ic"
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        put(self, "capacity", _int("capacity", self.capacity, 1))
+        put(self, "model", _choice("model", self.model, MODELS))
+        put(self, "rule", _choice("rule", self.rule, RULES))
+        put(self, "replace_by", _choice("replace_by", self.replace_by, REPLACE_BY))
+        if self.rule == "alphagen" and self.model != "lstsq":
+            raise SettingsError(f"pool rule 'alphagen' fits its own least-squares weights; model "
+                                f"{self.model!r} cannot be combined with it (use model='lstsq')")
+        corr = _DEFAULT_MAX_CORR[self.rule] if self.max_corr is None else self.max_corr
+        if isinstance(corr, bool) or not isinstance(corr, int | float) or not 0.0 < float(corr) <= 1.0:
+            raise SettingsError(f"pool setting max_corr must be in (0, 1], got {self.max_corr!r}")
+        put(self, "max_corr", float(corr))
+        try:
+            put(self, "horizon", check_horizon(self.horizon))
+        except SettingsError as exc:
+            raise SettingsError(f"pool setting {exc}") from None
+        a = self.ridge_alpha
+        if isinstance(a, bool) or not isinstance(a, int | float) or not math.isfinite(a) or a < 0:
+            raise SettingsError(f"pool setting ridge_alpha must be a finite number >= 0, got {a!r}")
+        put(self, "ridge_alpha", float(a))
+        put(self, "refit_every", _int("refit_every", self.refit_every, 1))
+        put(self, "lookback", _int("lookback", self.lookback, 1))
+        if not (self.objective == "ic" or callable(self.objective)):
+            raise SettingsError(f"pool setting objective must be 'ic' or a callable, got {self.objective!r}")

@@ -1,0 +1,262 @@
+"""AlphaPool: combination models against direct numpy fits, no look-ahead, admission rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpha_env.errors import DataError, SettingsError
+from alpha_env.pool import AlphaPool, PoolSettings, daily_ic, forward_returns, ic_stats
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(empty slice|Degrees of freedom).*:RuntimeWarning")
+
+T, N, DELAY = 160, 40, 1
+SPLITS = {"train": slice(0, 100), "valid": slice(100, 130), "test": slice(130, 160)}
+
+
+def _market(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, (T, N)), axis=0))
+    close[rng.random((T, N)) < 0.02] = np.nan
+    universe = rng.random((T, N)) < 0.9
+    return close, universe
+
+
+def _signals(close, k: int, seed: int = 1):
+    """``k`` signals that each see the 1-day target through their own noise, with NaN holes."""
+    rng = np.random.default_rng(seed)
+    y = np.nan_to_num(forward_returns(close, horizon=1, delay=DELAY))
+    out = []
+    for i in range(k):
+        s = y + rng.normal(0, 0.02 * (i + 1), (T, N))
+        s[rng.random((T, N)) < 0.05] = np.nan
+        out.append(s)
+    return out
+
+
+def _z(x, universe):
+    """Reference per-day z-score (ddof=1) over finite cells in the universe, NaN -> 0."""
+    x = np.where(universe & np.isfinite(x), x, np.nan)
+    z = (x - np.nanmean(x, axis=1, keepdims=True)) / np.nanstd(x, axis=1, ddof=1, keepdims=True)
+    return np.nan_to_num(z)
+
+
+def _design(pool, close, universe, signals):
+    y = forward_returns(close, horizon=1, delay=DELAY)
+    y = np.where(universe, y, np.nan)
+    zy = (y - np.nanmean(y, axis=1, keepdims=True)) / np.nanstd(y, axis=1, ddof=1, keepdims=True)
+    rows = pool.fit
+    cells = np.isfinite(zy[rows])
+    X = np.stack([_z(s, universe)[rows][cells] for s in signals], axis=1)
+    return X, zy[rows][cells]
+
+
+def _pool(settings=None, seed=0):
+    close, universe = _market(seed)
+    return AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY), close, universe
+
+
+def test_lstsq_weights_equal_numpy_lstsq():
+    pool, close, universe = _pool(PoolSettings(capacity=4))
+    sigs = _signals(close, 4)
+    for i, s in enumerate(sigs):
+        pool.add(f"s{i}", s)
+    X, y = _design(pool, close, universe, sigs)
+    ref = np.linalg.lstsq(X, y, rcond=None)[0]
+    np.testing.assert_allclose(pool.weights, ref, rtol=0, atol=1e-9)
+    assert pool.fit == slice(0, 100 - DELAY - 1)
+
+
+def test_ridge_weights_equal_the_closed_form():
+    pool, close, universe = _pool(PoolSettings(capacity=3, model="ridge", ridge_alpha=0.5))
+    sigs = _signals(close, 3)
+    for i, s in enumerate(sigs):
+        pool.add(f"s{i}", s)
+    X, y = _design(pool, close, universe, sigs)
+    n = len(y)
+    ref = np.linalg.solve(X.T @ X / n + 0.5 * np.eye(3), X.T @ y / n)
+    np.testing.assert_allclose(pool.weights, ref, rtol=0, atol=1e-9)
+
+
+def test_objective_and_member_ic_equal_the_daily_ic_of_the_combined_signal():
+    pool, close, universe = _pool(PoolSettings(capacity=3, model="ic_weighted"))
+    sigs = _signals(close, 3)
+    for i, s in enumerate(sigs):
+        pool.add(f"s{i}", s)
+    y = forward_returns(close, horizon=1, delay=DELAY)
+    ref = ic_stats(daily_ic(pool.combined(), y, universe), pool.fit)["mean"]
+    assert pool.objective == pytest.approx(ref, abs=1e-10)
+    ics = np.array([ic_stats(daily_ic(_z(s, universe), y, universe), pool.fit)["mean"] for s in sigs])
+    np.testing.assert_allclose([m.ic for m in pool.members], ics, atol=1e-10)
+    np.testing.assert_allclose(pool.weights, ics / np.abs(ics).sum(), atol=1e-10)
+    assert pool.combined("valid").shape == (30, N)
+
+
+def test_rolling_weights_never_read_data_after_the_day_they_apply_to():
+    settings = PoolSettings(capacity=3, model="rolling", refit_every=7, lookback=30)
+    close, universe = _market(0)
+    sigs = _signals(close, 3)
+    rng = np.random.default_rng(9)
+    for s_day in (63, 77, 119):  # refit days (multiples of refit_every)
+        pools = []
+        for scramble, bump in ((False, False), (True, False), (True, True)):
+            c = close.copy()
+            ss = [x.copy() for x in sigs]
+            if scramble:  # every close from day s on, every signal row after s
+                c[s_day:] *= np.exp(rng.normal(0, 0.3, c[s_day:].shape))
+                for x in ss:
+                    x[s_day + 1 :] = rng.normal(size=x[s_day + 1 :].shape)
+            if bump:  # ... and the close of day s - 1, which the weights of day s may read
+                c[s_day - 1] *= np.exp(rng.normal(0, 0.3, N))
+            p = AlphaPool(c, SPLITS, settings, universe=universe, delay=DELAY)
+            for i, x in enumerate(ss):
+                p.add(f"s{i}", x)
+            pools.append(p)
+        base, scrambled, bumped = pools
+        W0, W1 = base.weight_path(), scrambled.weight_path()
+        np.testing.assert_array_equal(W0[: s_day + 1], W1[: s_day + 1])
+        np.testing.assert_array_equal(base.combined()[: s_day + 1], scrambled.combined()[: s_day + 1])
+        assert np.isfinite(W0[s_day]).all()
+        assert not np.array_equal(W0[s_day], bumped.weight_path()[s_day])  # the test can see a leak
+    assert np.isnan(W0[0]).all()  # no data known before the first day: no weights, NaN signal
+    assert np.isnan(base.combined()[0]).all()
+
+
+def _hand_made(close):
+    """The target seen through noise: strong ``a``, its near copy ``a2`` (worse), a better copy
+    ``a3``, an independent view ``b``, and noise ``z``."""
+    rng = np.random.default_rng(3)
+    y = np.nan_to_num(forward_returns(close, horizon=1, delay=DELAY))
+    e1 = rng.normal(0, 0.03, (T, N))
+    a = y + e1
+    return {
+        "a": a,
+        "a2": a + rng.normal(0, 0.01, (T, N)),
+        "a3": y + 0.5 * e1,
+        "b": y + rng.normal(0, 0.03, (T, N)),
+        "z": rng.normal(size=(T, N)),
+    }
+
+
+def test_correlated_candidate_is_refused_unless_better():
+    pool, close, _ = _pool(PoolSettings(capacity=5))
+    s = _hand_made(close)
+    first = pool.offer("a", s["a"])
+    assert first.accepted and first.objective_before == 0.0 and first.gain == first.objective_after
+    before = pool.objective
+    r = pool.offer("a2", s["a2"])
+    assert not r.accepted and r.gain == 0.0 and "correlates" in r.reason
+    assert r.objective_before == r.objective_after == before == pool.objective
+    assert [m.expr for m in pool.members] == ["a"]
+    r = pool.offer("a3", s["a3"])
+    assert r.accepted and r.replaced == ("a",) and r.gain > 0
+    assert [m.expr for m in pool.members] == ["a3"]
+    r = pool.offer("b", s["b"])
+    assert r.accepted and r.replaced == () and r.gain > 0 and len(pool) == 2
+    r = pool.offer("b", s["b"])
+    assert not r.accepted and r.gain == 0.0 and "already" in r.reason
+
+
+def test_replace_by_ic_compares_single_train_ics():
+    pool, close, _ = _pool(PoolSettings(capacity=5, replace_by="ic"))
+    s = _hand_made(close)
+    pool.offer("a", s["a"])
+    assert not pool.offer("a2", s["a2"]).accepted
+    assert pool.offer("a3", s["a3"]).replaced == ("a",)
+
+
+def test_full_pool_refuses_the_weakest_candidate_and_evicts_the_weakest_member():
+    pool, close, _ = _pool(PoolSettings(capacity=2, max_corr=0.99))
+    s = _hand_made(close)
+    assert pool.offer("a", s["a"]).accepted
+    assert pool.offer("z", s["z"]).accepted  # room left: noise joins
+    r = pool.offer("b", s["b"])
+    assert r.accepted and r.replaced == ("z",) and r.gain > 0
+    before = pool.objective
+    r = pool.offer("z", s["z"])
+    assert not r.accepted and r.gain == 0.0 and r.reason == "smallest contribution in a full pool"
+    assert pool.objective == before and [m.expr for m in pool.members] == ["a", "b"]
+
+
+def test_signal_without_train_ic_is_refused():
+    pool, close, _ = _pool()
+    r = pool.offer("const", np.ones((T, N)))
+    assert not r.accepted and r.gain == 0.0 and "no defined train IC" in r.reason
+    assert len(pool) == 0 and pool.objective == 0.0 and np.isnan(pool.combined()).all()
+
+
+def test_alphagen_rule_refuses_above_its_mutual_ic_and_drops_the_least_weight():
+    settings = PoolSettings(capacity=2, rule="alphagen")
+    assert settings.max_corr == 0.99 and PoolSettings().max_corr == 0.7
+    pool, close, universe = _pool(settings)
+    s = _hand_made(close)
+    assert pool.offer("a", s["a"]).accepted
+    r = pool.offer("2a", 2 * s["a"] + 1)
+    assert not r.accepted and r.gain == 0.0 and "mutual IC" in r.reason
+    assert pool.offer("a2", s["a2"]).accepted  # 0.7 < corr < 0.99: AlphaGen keeps it
+    # its weights solve mutual_ic @ w = single_ic (mutual IC: mean daily correlation on the fit cells)
+    y = np.where(universe, forward_returns(close, horizon=1, delay=DELAY), np.nan)[pool.fit]
+    za, zb = (np.where(np.isfinite(y), _z(s[k], universe)[pool.fit], 0.0) for k in ("a", "a2"))
+    c = np.mean((za * zb).sum(1) / np.sqrt((za * za).sum(1) * (zb * zb).sum(1)))
+    ics = [m.ic for m in pool.members]
+    np.testing.assert_allclose(pool.weights, np.linalg.solve([[1, c], [c, 1]], ics), atol=1e-9)
+    r = pool.offer("b", s["b"])
+    assert r.accepted and len(r.replaced) == 1
+    r = pool.offer("z", s["z"])
+    assert not r.accepted and r.reason == "least |weight| in a full pool"
+
+
+def test_callable_objective_is_maximised():
+    calls = []
+
+    def objective(combined):
+        calls.append(combined.shape)
+        return float(np.nanmean(combined[:50] * 0) + len(calls))
+
+    pool, close, _ = _pool(PoolSettings(capacity=3, objective=objective))
+    r = pool.offer("a", _hand_made(close)["a"])
+    assert r.accepted and calls[0] == (T, N) and r.objective_after == pool.objective
+
+
+def test_settings_and_shapes_are_checked():
+    for bad in ({"capacity": 0}, {"model": "ols"}, {"rule": "x"}, {"max_corr": 1.5}, {"horizon": 0},
+                {"ridge_alpha": -1.0}, {"refit_every": 0}, {"lookback": 0}, {"objective": "sharpe"},
+                {"rule": "alphagen", "model": "ridge"}, {"replace_by": "size"}):
+        with pytest.raises(SettingsError):
+            PoolSettings(**bad)
+    pool, _, _ = _pool(PoolSettings(capacity=1))
+    with pytest.raises(DataError, match="shape"):
+        pool.offer("x", np.zeros((3, 3)))
+    with pytest.raises(DataError, match="unknown split"):
+        pool.combined("holdout")
+    pool.add("x", np.random.default_rng(0).normal(size=(T, N)))
+    with pytest.raises(DataError, match="full"):
+        pool.add("y", np.zeros((T, N)))
+    with pytest.raises(DataError, match="train"):
+        AlphaPool(np.ones((5, 5)), {"valid": slice(0, 5)})
+
+
+def test_sharpe_objective_is_the_train_sharpe_of_the_combined_backtest():
+    from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
+    from alpha_env.pool import sharpe_objective
+
+    close, universe = _market(0)
+    returns = np.full(close.shape, np.nan)
+    returns[1:] = close[1:] / close[:-1] - 1
+    objective = sharpe_objective(returns, universe, SPLITS["train"])
+    pool = AlphaPool(close, SPLITS, PoolSettings(capacity=2, objective=objective), universe=universe)
+    s = _hand_made(close)
+    r = pool.offer("a", s["a"])
+    res = run_backtest(pool.combined(), returns, universe, None, BacktestSettings())
+    assert r.accepted and r.objective_after == window_metrics(res, SPLITS["train"])["sharpe"] > 0
+
+
+def test_rolling_objective_is_the_daily_ic_of_its_combined_signal():
+    pool, close, universe = _pool(PoolSettings(capacity=3, model="rolling", refit_every=5, lookback=40))
+    s = _hand_made(close)
+    assert pool.offer("a", s["a"]).accepted and pool.offer("b", s["b"]).accepted
+    y = forward_returns(close, horizon=1, delay=DELAY)
+    ref = ic_stats(daily_ic(pool.combined(), y, universe), pool.fit)["mean"]
+    assert np.isfinite(ref) and pool.objective == pytest.approx(ref, abs=1e-10)
+    W = pool.weight_path()
+    assert W.shape == (T, 2) and np.isnan(W[:5]).all() and not np.allclose(W[50], W[90])
