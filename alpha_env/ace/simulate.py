@@ -46,22 +46,24 @@ class Score:
 
     Attributes:
         alpha_id: the id the alpha has under the ACE's settings and panel.
-        expression: canonical text.
-        tree: the expression tree.
+        expression: canonical text (or the key of :meth:`ACE.score_signal`).
+        tree: the expression tree (``None`` for :meth:`ACE.score_signal`).
         window: the ``slice`` of days (holding days) the metrics cover (``None``: no window metrics).
         metrics: :func:`~alpha_env.backtest.window_metrics` of the window (no yearly table, no checks).
         backtest: the full backtest (``(T,)`` PnL, ``(T, N)`` weights, ...); :meth:`ACE.complete` turns the
             score into a full :class:`SimulationResult` without evaluating again.
+        signal: the ``(T, N)`` signal (read-only: it may live in the evaluator's cache).
         started_at: when the scoring began (UTC), kept for the full result's metadata.
         seconds: wall time of evaluation + backtest + window metrics.
     """
 
     alpha_id: str
     expression: str
-    tree: Expr
+    tree: Expr | None
     window: slice | None
     metrics: dict[str, float]
     backtest: BacktestResult
+    signal: np.ndarray
     started_at: datetime
     seconds: float
 
@@ -241,19 +243,40 @@ class ACE:
         """
         started = datetime.now(UTC)
         t0 = time.perf_counter()
+        tree, text = self.canonical(expr)
+        signal = self.evaluator.evaluate(tree)
+        return self._score(signal, text, tree, window, rank_ic, started, t0)
+
+    def score_signal(self, signal: np.ndarray, key: str, window: slice | str | None = "train", *,
+                     rank_ic: bool | None = None) -> Score:
+        """:meth:`score` for a signal computed elsewhere (e.g. a pool's combined alpha).
+
+        Args:
+            signal: ``(T, N)`` float signal on this ACE's panel (NaN = no view).
+            key: the canonical description of what produced the signal (e.g. a pool's members, weights
+                and model); the id is ``alpha_id(key, settings, dataset)`` and ``expression`` is ``key``.
+            window, rank_ic: as in :meth:`score`.
+        """
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        signal = np.asarray(signal, dtype=np.float64)
+        if signal.shape != self._returns.shape:
+            raise SettingsError(f"signal has shape {signal.shape}, the panel is {self._returns.shape}")
+        return self._score(signal, str(key), None, window, rank_ic, started, t0)
+
+    def _score(self, signal: np.ndarray, text: str, tree: Expr | None, window: slice | str | None,
+               rank_ic: bool | None, started: datetime, t0: float) -> Score:
         if isinstance(window, str):
             if window not in self.panel.splits:
                 raise SettingsError(
                     f"window {window!r} is not a split of the panel ({', '.join(self.panel.splits)})")
             window = self.panel.splits[window]
-        tree, text = self.canonical(expr)
-        signal = self.evaluator.evaluate(tree)
         bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
         with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
         metrics = {} if window is None else window_metrics(bt, window, with_rank_ic=with_rank_ic)
         aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
         return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
-                     started_at=started, seconds=time.perf_counter() - t0)
+                     signal=signal, started_at=started, seconds=time.perf_counter() - t0)
 
     def complete(self, score: Score) -> SimulationResult:
         """The full :class:`SimulationResult` of a :meth:`score` (metrics per split and year, checks,
