@@ -13,7 +13,9 @@ another registered one (``dev``: random examples, for local bug hunting).
 
 from __future__ import annotations
 
+import importlib
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,6 +30,8 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Environment variable that makes a skipped ``real_data`` test fail.
 REQUIRE_DATA_VAR = "ALPHA_ENV_REQUIRE_DATA"
@@ -59,3 +63,12 @@ def single_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def experiments():
+    """A function importing a script module of ``experiments/`` by name (``experiments("study_real_data")``);
+    ``experiments/`` is on ``sys.path`` only while the requesting test module runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT / "experiments"))
+        yield importlib.import_module
