@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import sqlite3
 import subprocess
@@ -60,6 +61,16 @@ def _run_worker(code: str) -> subprocess.Popen:
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str:
+    """One line of the worker's stdout, or fail after ``timeout`` seconds (never hang the suite)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            proc.kill()
+            pytest.fail(f"worker printed nothing within {timeout} s")
+    return proc.stdout.readline()
 
 
 def test_save_get_round_trip(tmp_path):
@@ -208,8 +219,8 @@ def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
     """
     proc = _run_worker(code)
     try:
-        line = proc.stdout.readline()
-        assert line.strip() == "stalled", proc.stderr.read()
+        line = _readline(proc, timeout=60)
+        assert line.strip() == "stalled", line
         # the write lock is held: another connection cannot start a write transaction now
         probe = sqlite3.connect(path, timeout=0.1, isolation_level=None)
         with pytest.raises(sqlite3.OperationalError, match="locked"):
@@ -382,3 +393,49 @@ def test_top_rejects_a_split_no_simulation_has(tmp_path):
             store.top("sharpe", "foo")
         row = store.top("sharpe", "valid", 1)[0]
         assert row["dataset_id"] == "ds" and row["settings"] == {"delay": 1}
+
+
+def test_failed_save_rolls_back_and_releases_the_write_lock(tmp_path, monkeypatch):
+    """An error inside a save's transaction (after ``BEGIN IMMEDIATE`` and two inserts) leaves no
+    partial record, the connection out of its transaction, the next save working, and the file writable
+    by another process at once."""
+    path = tmp_path / "rollback.db"
+    store = AlphaStore(path, busy_timeout_s=2)
+    store.save(fake_result("before"))
+
+    class FailBeforePnl:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args):
+            if sql.startswith("INSERT INTO pnl_series"):
+                raise RuntimeError("injected failure inside the transaction")
+            return self._con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    real = store._con
+    monkeypatch.setattr(store, "_con", FailBeforePnl(real))
+    with pytest.raises(RuntimeError, match="injected"):
+        store.save(fake_result("victim"))
+    monkeypatch.setattr(store, "_con", real)
+    store.save(fake_result("after"))  # no "cannot start a transaction within a transaction"
+    assert not real.in_transaction
+    assert "victim" not in store
+    assert store.counts() == {"alphas": 2, "simulations": 2, "pnl_series": 2, "submissions": 0}
+    # another process writes while this connection stays open (the lock was released)
+    code = f"""
+        from alpha_env.ace import AlphaStore
+        with AlphaStore(r"{path}", busy_timeout_s=2, retries=2) as other:
+            other.save(fake_result("other"))
+        print("written")
+    """
+    proc = _run_worker(code)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and out.strip() == "written", err
+    assert "other" in store and store.counts()["simulations"] == 3
+    store.close()

@@ -77,7 +77,13 @@ def test_agent_learns_and_tracks_every_episode(panel, decoder_config, checkpoint
     seen = []
     callback = AlphaMetricsCallback(tracker, hparams={"algo": algo},
                                     on_episode=lambda reward, info: seen.append(info))
+    obs = _fixed_observations(panel)
+    before = model.policy.action_probabilities(obs)
     model.learn(64, callback=callback)
+    # learning happened: the actor's next-token distribution moved on fixed observations
+    after = model.policy.action_probabilities(obs)
+    assert not torch.allclose(before, after)
+    assert float((after - before).abs().max()) > 1e-5
     assert tracker.n_evaluations == len(seen) > 0
     # masked sampling: no episode may end on an invalid action
     assert all(info.get("reason") != "invalid_action" for info in seen)

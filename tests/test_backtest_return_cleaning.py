@@ -192,11 +192,8 @@ def test_cli_flags(tmp_path, monkeypatch, capsys):
     assert "glitch_factor" in capsys.readouterr().err
 
 
-def test_study_threads_the_option(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-    import study_real_data
+def test_study_threads_the_option(tmp_path, experiments):
+    study_real_data = experiments("study_real_data")
 
     doc = study_real_data.main(["--quick", "--datasets", "synthetic", "--methods", "alpha101", "--costs", "0",
                                 "--glitch-factor", "1.5", "--out", str(tmp_path), "--no-progress"])

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from alpha_env.cli import data as data_cli
+from alpha_env.errors import DataError
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
@@ -62,7 +63,7 @@ def test_main_prints_one_line_error(tmp_path, capsys, monkeypatch):
 def test_info_does_not_touch_arrays(tmp_path, capsys):
     p = data_cli.open_panel(str(_csv(tmp_path)))
     assert np.isfinite(p.field("close")).all()
-    with pytest.raises(Exception, match="synthetic seed"):
+    with pytest.raises(DataError, match="synthetic seed"):
         data_cli.open_panel("synthetic:x")
 
 

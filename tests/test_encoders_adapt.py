@@ -62,6 +62,7 @@ def tokenizer_of(folder: Path):
 
 
 # --------------------------------------------------------------------------- data
+@pytest.mark.real_data
 def test_load_phrasebank_real() -> None:
     if not PHRASEBANK.is_file():
         pytest.skip("shared data not available")
@@ -264,6 +265,7 @@ def test_embeddings_per_second(tiny: Path) -> None:
 
 # --------------------------------------------------------------------------- the script
 @pytest.mark.slow
+@pytest.mark.real_data
 def test_adapt_document_encoder_quick(tmp_path: Path) -> None:
     if not (PHRASEBANK.is_file() and (DATA / "us_2006_2013" / "news.parquet").is_file()):
         pytest.skip("shared data not available")

@@ -8,6 +8,7 @@ import pytest
 import torch
 from encoders_support import FakeCodebook
 
+from alpha_env.grammar import Codebook
 from encoders import (
     AlphaDecoder,
     AlphaDecoderConfig,
@@ -66,8 +67,7 @@ def test_another_codebook_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_real_codebook_guard(tmp_path: Path) -> None:
-    grammar = pytest.importorskip("alpha_env.grammar")
-    codebook = grammar.Codebook.default()
+    codebook = Codebook.default()
     config = AlphaDecoderConfig.from_codebook(codebook, d_model=16, num_layers=1, num_heads=2, ff_size=32)
     save_checkpoint(AlphaDecoder(config, seed=0), tmp_path / "d.pt")
     assert load_checkpoint(tmp_path / "d.pt", codebook).model.config.vocab_size == len(codebook)

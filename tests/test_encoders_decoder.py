@@ -7,6 +7,7 @@ import pytest
 import torch
 from encoders_support import FakeCodebook
 
+from alpha_env import grammar
 from alpha_env.errors import SettingsError
 from encoders import (
     AlphaDecoder,
@@ -214,7 +215,6 @@ def test_generate_rejects_another_codebook() -> None:
 
 
 def test_generate_with_the_real_grammar_never_writes_a_masked_token() -> None:
-    grammar = pytest.importorskip("alpha_env.grammar")
     codebook = grammar.Codebook.default()
     dec = tiny_decoder(codebook=codebook, max_len=20)
     samples = dec.generate(32, codebook, max_len=15, generator=torch.Generator().manual_seed(1))

@@ -129,6 +129,18 @@ def test_sentiment_with_classification_head(tiny_classifier_dir: Path, tmp_path:
     np.testing.assert_allclose(enc.polarity(TEXTS), probs[:, 0] - probs[:, 1], atol=1e-6)
     assert enc.forward_calls == calls  # cached
     assert enc.encode(TEXTS[:2]).shape == (2, 32)  # the same model also embeds (its base model)
+    # the probabilities are the softmax of the transformers head's logits, columns in label order
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_classifier_dir, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir, local_files_only=True)
+    with torch.no_grad():
+        batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+        expected = torch.softmax(model.eval()(**batch).logits, dim=-1).numpy()
+    assert [model.config.id2label[i] for i in range(3)] == list(enc.labels)
+    assert np.abs(expected[:, 0] - expected[:, 1]).max() > 1e-3  # a column swap would show
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    np.testing.assert_allclose(enc.polarity(TEXTS), expected[:, 0] - expected[:, 1], atol=1e-5)
 
 
 def test_sentiment_without_head_is_a_clear_error(tiny_dir: Path) -> None:

@@ -41,6 +41,16 @@ class ReasonCounter(gym.Wrapper):
         return self.env.get_wrapper_attr("action_masks")()
 
 
+def _parameters(model) -> list:
+    """A copy of every parameter of an SB3 model's policy."""
+    return [p.detach().clone() for p in model.policy.parameters()]
+
+
+def _moved(model, before: list) -> bool:
+    """Whether ``learn`` changed at least one parameter of the policy (a real gradient step happened)."""
+    return any(not (a == b.detach()).all() for a, b in zip(before, model.policy.parameters(), strict=True))
+
+
 def _masked_vector_rollout(vec, steps: int) -> Counter:
     agent = E.MaskedRandomAgent(0)
     obs, _ = vec.reset(seed=[0, 1])
@@ -81,8 +91,10 @@ def test_sb3_multi_input_policy(algo):
     cls = getattr(sb3, algo)
     extra = {"n_steps": 64, "batch_size": 32, "n_epochs": 1} if algo == "PPO" else {"n_steps": 16}
     model = cls("MultiInputPolicy", env, seed=0, device="cpu", verbose=0, **extra)
+    before = _parameters(model)
     model.learn(total_timesteps=256)
     assert sum(env.reasons.values()) > 0  # episodes ended (invalid actions included: mask-unaware)
+    assert _moved(model, before)  # the updates ran on the env's rewards
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(int(action))
@@ -97,8 +109,10 @@ def test_sb3_dqn_with_flatten_wrapper():
     assert env.observation_space.shape == (8 * n + n + 2 + 8,)
     model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=50, buffer_size=1000,
                 train_freq=4, verbose=0)
+    before = _parameters(model)
     model.learn(total_timesteps=300)
     assert sum(env.reasons.values()) > 0
+    assert _moved(model, before)  # gradient steps after learning_starts changed the Q-network
 
 
 def test_flatten_wrapper_values():
@@ -120,7 +134,9 @@ def test_maskable_ppo_never_samples_an_invalid_action():
     env = ReasonCounter(gym.make(E.ALPHA_STACK_ID, **KW))
     model = MaskablePPO("MultiInputPolicy", env, seed=0, device="cpu", n_steps=64, batch_size=32,
                         n_epochs=1, verbose=0)
+    before = _parameters(model)
     model.learn(total_timesteps=320)
+    assert _moved(model, before)
     assert sum(env.reasons.values()) >= 20
     assert env.reasons["invalid_action"] == 0
     assert set(env.reasons) <= {"complete", "degenerate"}

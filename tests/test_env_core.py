@@ -199,6 +199,121 @@ def test_correlation_penalty_against_found_alphas(panel):
     assert len(env.found) == 2
 
 
+def test_correlation_penalty_is_over_the_train_window_between_different_alphas(panel):
+    """Penalty = coefficient · max |corr| of the train-split PnL, checked against ``np.corrcoef``."""
+    ace = ACE(panel, rank_ic=False)
+    train = panel.splits["train"]
+    texts = ("rank(-delta(close, 5))", "ts_rank(volume, 10)", "-correlation(open, volume, 10)")
+    pnl = {t: ace.simulate(t, save=False).pnl for t in texts}
+    env = E.AlphaStackEnv(panel, max_len=12, correlation_penalty=0.7)
+    seen: list[str] = []
+    for text in texts:
+        _, reward, _, _, info = run_actions(env, actions_of(env, text))[-1]
+        assert info["reason"] == "complete", text
+        corrs = [abs(np.corrcoef(pnl[text][train], pnl[s][train])[0, 1]) for s in seen]
+        expected = max(corrs, default=0.0)
+        assert info["max_correlation"] == pytest.approx(expected, abs=1e-12), text
+        assert reward == pytest.approx(info["raw_reward"] - 0.7 * expected, abs=1e-12)
+        if seen:
+            assert info["most_correlated"] == ace.alpha_id(seen[int(np.argmax(corrs))])
+            # the whole-period correlation is a different number: the window matters in this test
+            whole = max(abs(np.corrcoef(pnl[text], pnl[s])[0, 1]) for s in seen)
+            assert abs(whole - expected) > 1e-3
+        seen.append(text)
+    assert 0.0 < info["max_correlation"] < 0.99
+
+
+def test_correlation_penalty_reads_train_days_only(panel):
+    """With a correlation penalty, scrambling every price after the train split leaves rewards unchanged."""
+    other = scramble_after(panel, panel.splits["train"].stop, seed=5)
+    env_a = E.AlphaStackEnv(panel, max_len=10, correlation_penalty=0.5)
+    env_b = E.AlphaStackEnv(other, max_len=10, correlation_penalty=0.5)
+    agent = E.MaskedRandomAgent(3)
+    penalized = 0
+    for ep in range(40):
+        ra, _, info_a = E.play_episode(env_a, agent, seed=ep)
+        _, rb, _, _, info_b = run_actions(env_b, [*env_a.written, env_a.codebook.END])[-1]
+        assert ra == rb, info_a["expression"]
+        assert info_a.get("max_correlation") == info_b.get("max_correlation")
+        penalized += info_a.get("max_correlation", 0.0) > 0.05
+    assert len(env_a.found) >= 5 and penalized >= 3
+
+
+def test_found_alphas_drop_the_least_recently_added():
+    """Eviction rule: over ``capacity``, the alpha added (or re-added) longest ago is dropped."""
+    rng = np.random.default_rng(0)
+    series = {k: rng.normal(size=50) for k in "abcde"}
+    found = E.FoundAlphas(capacity=3)
+    for k in "abc":
+        found.add(k, series[k])
+    found.add("d", series["d"])
+    assert [k in found for k in "abcd"] == [False, True, True, True] and len(found) == 3
+    found.add("b", series["b"])  # re-adding moves b to the newest place: c is now the oldest
+    found.add("e", series["e"])
+    assert [k in found for k in "bcde"] == [True, False, True, True]
+    # a dropped alpha no longer counts: its own PnL correlates 1 only with itself
+    assert found.max_correlation(series["c"], slice(None))[0] < 0.99
+    assert found.max_correlation(series["e"], slice(None)) == (pytest.approx(1.0), "e")
+    found.add("e", series["e"] * 2.0)  # same id again: replaced, not duplicated
+    assert len(found) == 3
+    with pytest.raises(SettingsError, match="capacity"):
+        E.FoundAlphas(capacity=0)
+
+
+def test_found_alphas_window_and_copy():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=80), rng.normal(size=80)
+    b[:40] = a[:40] + 0.1 * b[:40]  # correlated on the first 40 days only
+    found = E.FoundAlphas(capacity=2)
+    kept = a.copy()
+    found.add("a", a)
+    a[:] = 0.0  # the memory keeps its own copy
+    w = slice(0, 40)
+    corr, aid = found.max_correlation(b, w)
+    assert aid == "a" and corr == pytest.approx(abs(np.corrcoef(kept[w], b[w])[0, 1]), abs=1e-12)
+    assert corr > 0.9 > found.max_correlation(b, slice(40, 80))[0]
+
+
+def test_env_found_capacity_evicts_oldest(panel):
+    env = E.AlphaStackEnv(panel, max_len=12, correlation_penalty=0.5, found_capacity=1)
+    first, second = "rank(-delta(close, 5))", "ts_rank(volume, 10)"
+    _, _, _, _, i1 = run_actions(env, actions_of(env, first))[-1]
+    _, _, _, _, i2 = run_actions(env, actions_of(env, second))[-1]
+    assert len(env.found) == 1 and i2["alpha_id"] in env.found and i1["alpha_id"] not in env.found
+    _, _, _, _, again = run_actions(env, actions_of(env, first))[-1]  # compared with the second only
+    assert again["most_correlated"] == i2["alpha_id"] and again["max_correlation"] < 0.99
+
+
+@pytest.mark.filterwarnings("ignore:An input array is constant")  # days of one sign: no IC, both sides
+def test_rank_ic_reward_matches_pandas_spearman_with_ties(panel):
+    """The ``rank_ic`` reward is the mean over train days of pandas' Spearman IC (average ranks), on a
+    signal with heavy ties (``sign``) and NaN days (the first days of ``delta``)."""
+    import pandas as pd
+
+    from alpha_env.ace import SimulationSettings
+    from alpha_env.ace.simulate import simulation_universe
+
+    text = "sign(delta(close, 5))"
+    env = E.AlphaStackEnv(panel, max_len=8, reward="rank_ic")
+    _, reward, _, _, info = run_actions(env, actions_of(env, text))[-1]
+    assert info["reason"] == "complete"
+    signal = ACE(panel).evaluator.evaluate(parse(text))
+    assert np.isnan(signal[:5]).all() and len(np.unique(signal[np.isfinite(signal)])) <= 3
+    universe = simulation_universe(panel, SimulationSettings())
+    returns = panel.field("returns")
+    lag = SimulationSettings().delay + 1
+    daily = []
+    for d in range(*panel.splits["train"].indices(panel.n_dates)[:2]):
+        if d < lag:
+            continue
+        x, y = signal[d - lag], returns[d]
+        keep = universe[d - lag] & np.isfinite(x) & np.isfinite(y)
+        if keep.sum() >= 3:
+            daily.append(pd.Series(x[keep]).corr(pd.Series(y[keep]), method="spearman"))
+    daily = np.asarray(daily)
+    assert reward == pytest.approx(daily[np.isfinite(daily)].mean(), abs=1e-12)
+
+
 def test_found_alphas_go_to_the_store(panel, tmp_path):
     db = tmp_path / "alphas.db"
     env = E.AlphaStackEnv(panel, max_len=8, store=str(db))

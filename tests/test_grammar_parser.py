@@ -235,13 +235,25 @@ def test_arbitrary_unicode_raises_only_expression_errors(text):
 
 @pytest.mark.parametrize("alpha", CORPUS[::5], ids=lambda a: f"alpha{a.number}")
 def test_truncated_corpus_lines_raise_expression_errors(alpha):
+    """Documented outcome of every prefix: an ``ExpressionError`` with a column inside the prefix, and
+    always one when a '(' is left open or an operand is missing; a prefix that parses is a well-formed
+    expression (its canonical text parses back to itself)."""
     text = alpha.text
+    raised = 0
     for cut in range(len(text)):
         prefix = text[:cut]
+        must_fail = prefix.count("(") > prefix.count(")") or prefix.rstrip()[-1:] in ("", "(", ",", "+", "*",
+                                                                                       "/", "-")
         try:
-            parse(prefix)
+            tree = parse(prefix)
         except ExpressionError as exc:
             assert exc.position is not None and 0 <= exc.position <= len(prefix)
+            raised += 1
+        else:
+            assert not must_fail, f"{prefix!r} parsed but is incomplete"
+            assert canonical(parse(canonical(tree))) == canonical(tree)
+    assert raised > len(text) // 2
+    parse(text)  # the whole line parses
 
 
 def test_const_normalises_negative_zero_and_rejects_nan():

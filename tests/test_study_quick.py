@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "experiments"))
 
-import study_real_data  # noqa: E402
+
+@pytest.fixture(scope="module")
+def study_real_data(experiments):
+    return experiments("study_real_data")
 
 
 def _check_outputs(out: Path, doc: dict, datasets: list[str]) -> None:
@@ -38,7 +39,7 @@ def _check_outputs(out: Path, doc: dict, datasets: list[str]) -> None:
     assert "The paper's own figures" in md and "15.9%" in md
 
 
-def test_quick_study_on_the_synthetic_market(tmp_path):
+def test_quick_study_on_the_synthetic_market(tmp_path, study_real_data):
     doc = study_real_data.main(["--quick", "--datasets", "synthetic", "--out", str(tmp_path),
                                 "--no-progress"])
     _check_outputs(tmp_path, doc, ["synthetic"])
@@ -46,7 +47,7 @@ def test_quick_study_on_the_synthetic_market(tmp_path):
 
 
 @pytest.mark.real_data
-def test_quick_study_on_sp500(tmp_path):
+def test_quick_study_on_sp500(tmp_path, study_real_data):
     if not (DATA / "sp500_2013_2018").exists():
         pytest.skip("../shared/data/sp500_2013_2018 is absent")
     doc = study_real_data.main(["--quick", "--datasets", "sp500_2013_2018", "--data-root", str(DATA),
@@ -55,7 +56,7 @@ def test_quick_study_on_sp500(tmp_path):
     assert doc["datasets"]["sp500_2013_2018"]["neutralization"] == "sector"
 
 
-def test_arguments_and_bad_method(tmp_path):
+def test_arguments_and_bad_method(tmp_path, study_real_data):
     args = study_real_data.parse_arguments(["--seeds", "3", "4", "--costs", "5", "--budget", "7"])
     assert args.seeds == [3, 4] and args.costs == [5.0] and args.budget == 7
     from alpha_env.errors import SettingsError
@@ -65,7 +66,7 @@ def test_arguments_and_bad_method(tmp_path):
                               "--out", str(tmp_path)])
 
 
-def test_news_sentiment_becomes_a_field_the_searches_can_use(tmp_path):
+def test_news_sentiment_becomes_a_field_the_searches_can_use(tmp_path, study_real_data):
     import numpy as np
     import pandas as pd
 
