@@ -34,8 +34,8 @@ from stable_baselines3.common.logger import HParam
 from alpha_env.search.tracking import AlphaTracker
 from encoders.finetune import unfreeze_top, unfrozen_groups
 
-__all__ = ["AlphaMetricsCallback", "EvaluationBudgetCallback", "GradualUnfreezeCallback", "TimeLimitCallback",
-           "hparams_markdown"]
+__all__ = ["AlphaMetricsCallback", "PoolMetricsCallback", "EvaluationBudgetCallback",
+           "GradualUnfreezeCallback", "TimeLimitCallback", "hparams_markdown"]
 
 _TEXT_ONLY = ("stdout", "log", "json", "csv")
 
@@ -120,6 +120,7 @@ class AlphaMetricsCallback(BaseCallback):
         if stats.episodes:
             record("alpha/valid_rate", stats.valid_rate)
             record("alpha/unique_rate", stats.unique_rate)
+            record("alpha/distinct_rate", stats.distinct_rate)
             record("alpha/mean_length", stats.mean_length)
         record("alpha/evaluations", self.tracker.n_evaluations)
         best = self.tracker.best()
@@ -141,6 +142,42 @@ class AlphaMetricsCallback(BaseCallback):
         if stats_fn is not None:
             for key, value in stats_fn().items():
                 record(f"train/{key}", value)
+
+
+class PoolMetricsCallback(BaseCallback):
+    """TensorBoard ``pool/*`` tags of the run's alpha pool at the end of every ``every`` rollouts.
+
+    ``pool/size``, ``pool/objective_train`` (the pool's own objective, in-sample), ``pool/ic_valid`` and
+    ``pool/sharpe_valid`` (the combined alpha on the valid split at the ACE's cost: out of sample, the
+    weights are fitted on train). Scoring the valid split costs one backtest of the combined signal.
+    """
+
+    def __init__(self, pool: Any, ace: Any, every: int = 1, verbose: int = 0):
+        super().__init__(verbose)
+        if every < 1:
+            raise ValueError(f"every must be >= 1 rollout, got {every}")
+        self.pool, self.ace, self.every = pool, ace, int(every)
+        self._rollouts = 0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._rollouts += 1
+        if self._rollouts % self.every == 0:
+            self.log_pool_metrics()
+
+    def _on_training_end(self) -> None:
+        self.log_pool_metrics()
+
+    def log_pool_metrics(self) -> None:
+        """Record the ``pool/*`` tags now (dumped with SB3's next dump)."""
+        self.logger.record("pool/size", len(self.pool))
+        self.logger.record("pool/objective_train", float(self.pool.objective))
+        if len(self.pool):
+            score = self.ace.score_signal(self.pool.combined(), "pool", "valid", rank_ic=False)
+            self.logger.record("pool/ic_valid", float(score.metrics["ic"]))
+            self.logger.record("pool/sharpe_valid", float(score.metrics["sharpe"]))
 
 
 class GradualUnfreezeCallback(BaseCallback):

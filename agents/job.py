@@ -95,9 +95,12 @@ class PPOJobSettings:
     """show a progress bar"""
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """the backtest and universe (each field is an option: --delay, --neutralization, --cost-bps, ...)"""
-    env: EnvSettings = field(default_factory=lambda: EnvSettings(max_len=15, cache_bytes=64 * 2**20))
-    """the episodes and their reward (--reward, --max-len, --correlation-penalty, --horizon, ...); the main
-    job writes at most 15 tokens (the pretrained actor's corpus length) and caches 64 MiB per environment"""
+    env: EnvSettings = field(default_factory=lambda: EnvSettings(max_len=15, cache_bytes=64 * 2**20,
+                                                                 reward="pool"))
+    """the episodes and their reward (--reward, --max-len, --pool-capacity, --correlation-penalty, ...); the
+    main job rewards what an alpha adds to the run's pool (reward pool; one pool shared by the in-process
+    environments), writes at most 15 tokens (the pretrained actor's corpus length) and caches 64 MiB per
+    environment"""
     fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))
     """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts"""
 
@@ -120,11 +123,14 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
         AlphaMetricsCallback,
         EvaluationBudgetCallback,
         GradualUnfreezeCallback,
+        PoolMetricsCallback,
         TimeLimitCallback,
     )
     from agents.runs import cache_stats_of, ensure_pretrained, env_label, make_env_fn, make_vec, run_name
     from alpha_env.ace import ACE
     from alpha_env.data import resolve_panel
+    from alpha_env.env import build_pool
+    from alpha_env.env.rewards import POOL_REWARD
     from alpha_env.grammar import Codebook
     from alpha_env.search.tracking import AlphaTracker
     from encoders import load_checkpoint
@@ -155,10 +161,13 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     settings = args.simulation
     codebook = Codebook.default()
     embeddings = _document_table(args, panel, console, root) if args.doc_mode else None
-    env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
-                         document_embeddings=embeddings)
-    vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)
     report_ace = ACE(panel, settings)  # metrics for reports only (valid/test never reach the reward)
+    pool = None  # reward "pool": one pool shared by the in-process environments (subproc: one per worker)
+    if args.env.reward == POOL_REWARD and args.vec_env == "dummy":
+        pool = build_pool(report_ace, args.env.pool)
+    env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
+                         document_embeddings=embeddings, pool=pool)
+    vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)
 
     # ---- the agent
     fine_tune = args.fine_tune
@@ -208,6 +217,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     ]
     if args.max_evaluations is not None:
         callbacks.append(EvaluationBudgetCallback(tracker, args.max_evaluations))
+    if pool is not None:
+        callbacks.append(PoolMetricsCallback(pool, report_ace))
     if fine_tune.unfreeze_every > 0:
         callbacks.append(GradualUnfreezeCallback(every_n_rollouts=fine_tune.unfreeze_every))
 
@@ -223,7 +234,7 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
 
     # ---- report
     summary = _summary(args, tracker, report_ace, panel, run_dir, store_path, model.num_timesteps,
-                       train_seconds, time.perf_counter() - started, time_limit.stopped, checkpoint)
+                       train_seconds, time.perf_counter() - started, time_limit.stopped, checkpoint, pool)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     _print_report(console, summary, args)
     return summary
@@ -256,7 +267,7 @@ def _flat_settings(args: PPOJobSettings) -> dict[str, Any]:
         value: Any = args
         for name in opt.path:
             value = getattr(value, name)
-        out[opt.path[-1]] = value
+        out[opt.name] = value
     return out
 
 
@@ -301,7 +312,7 @@ def _split_metrics(tracker: Any, expression: str, splits: tuple[str, ...]) -> di
 
 def _summary(args: PPOJobSettings, tracker: Any, ace: Any, panel: Any, run_dir: Path, store_path: Path,
              timesteps: int, train_seconds: float, total_seconds: float, stopped: bool,
-             checkpoint: Path) -> dict[str, Any]:
+             checkpoint: Path, pool: Any) -> dict[str, Any]:
     splits = ("train", "valid", "test") if args.final else ("train", "valid")
     top = []
     for rec in tracker.top(args.show_top):
@@ -318,8 +329,13 @@ def _summary(args: PPOJobSettings, tracker: Any, ace: Any, panel: Any, run_dir: 
         "stopped_by_time_limit": stopped, "top": top,
         "evaluated": list(tracker.records),  # every distinct valid alpha, in the order first found
         "mean_reward_last_quarter": _tail_mean(tracker.history.rewards, 0.25),
+        "unique_rate_last_quarter": _unique_rate_tail(tracker.history.expressions, 0.25),
         "best_so_far": tracker.history.best_so_far().tolist(),
     }
+    if pool is not None:
+        from alpha_env.pool import pool_metrics
+
+        summary["pool"] = pool_metrics(pool, ace, splits=splits)
     planted = (panel.metadata or {}).get("planted")
     if planted and not args.doc_mode:
         rows = []
@@ -340,8 +356,47 @@ def _summary(args: PPOJobSettings, tracker: Any, ace: Any, panel: Any, run_dir: 
             ground["reached_80_percent"] = bool(ground["ratio_train"] >= 0.8)
             ground["first_evaluation_at_80_percent"] = _first_reaching(
                 tracker.history.best_so_far(), 0.8 * ground["best_planted_train_sharpe"])
+        if pool is not None and len(pool):
+            ground.update(_pool_vs_planted(pool, ace, rows, summary["pool"]))
         summary["ground_truth"] = ground
     return summary
+
+
+#: A pool member "matches" a planted signal's family when their signals' mean daily cross-sectional
+#: correlation on the train split is at least this in absolute value.
+FAMILY_CORRELATION = 0.5
+
+
+def _pool_vs_planted(pool: Any, ace: Any, planted: list[dict[str, Any]], report: dict[str, Any]) -> dict:
+    """How the pool relates to the synthetic market's planted signals (ground truth)."""
+    from alpha_env.pool.factor_metrics import daily_ic
+
+    train = ace.panel.splits["train"]
+    families: dict[str, list[str]] = {}
+    for p in planted:
+        ref = ace.evaluator.evaluate(p["expression"])
+        for m in pool.members:
+            corr = float(np.nanmean(daily_ic(m.signal[train], ref[train])))
+            if abs(corr) >= FAMILY_CORRELATION:
+                families.setdefault(p["name"], []).append(m.expr)
+    matched = {e for members in families.values() for e in members}
+    best_valid = max(r["metrics"]["valid"]["sharpe"] for r in planted)
+    pool_valid = report["metrics"].get("valid", {}).get("sharpe@0", float("nan"))
+    return {"pool_members_matching_planted": len(matched), "pool_planted_families": sorted(families),
+            "pool_valid_sharpe": pool_valid, "pool_beats_best_planted_valid": bool(pool_valid > best_valid)}
+
+
+def _unique_rate_tail(expressions: list[str], share: float) -> float:
+    """Share of the last ``share`` of episodes whose expression had not been written before in the run."""
+    if not expressions:
+        return float("nan")
+    k = max(1, int(len(expressions) * share))
+    seen = set(expressions[:-k])
+    new = 0
+    for e in expressions[-k:]:
+        new += e not in seen
+        seen.add(e)
+    return new / k
 
 
 def _tail_mean(values: list[float], share: float) -> float:
@@ -375,6 +430,7 @@ def _print_report(console: Any, summary: dict[str, Any], args: PPOJobSettings) -
                       f"{m['train']['fitness']:.2f}", f"{m['train']['turnover']:.2f}",
                       str(row["first_seen"] + 1))
     console.print(table)
+    _print_pool(console, summary.get("pool"), splits)
     ground = summary.get("ground_truth")
     if ground:
         console.print("Planted signals (synthetic market ground truth):")
@@ -393,6 +449,12 @@ def _print_report(console: Any, summary: dict[str, Any], args: PPOJobSettings) -
                 + f". Valid Sharpe {ground['found_valid_sharpe']:.2f} vs planted "
                 f"{ground['best_planted_valid_sharpe']:.2f} ({ground['ratio_valid']:.0%})."
             )
+        if "pool_members_matching_planted" in ground:
+            console.print(
+                f"Pool: {ground['pool_members_matching_planted']} members match planted families "
+                f"({', '.join(ground['pool_planted_families']) or 'none'}); combined valid Sharpe "
+                f"{ground['pool_valid_sharpe']:.2f} vs best planted single "
+                f"{ground['best_planted_valid_sharpe']:.2f}.")
     limit = " (stopped by the time limit)" if summary["stopped_by_time_limit"] else ""
     console.print(
         f"{summary['timesteps']} timesteps, {summary['evaluations']} alphas evaluated "
@@ -403,6 +465,33 @@ def _print_report(console: Any, summary: dict[str, Any], args: PPOJobSettings) -
     console.print(f"TensorBoard logs: {run_dir}   (tensorboard --logdir {run_dir.parent})")
     console.print(f"Alpha database:   {summary['store']}   (alpha-env top --db {summary['store']})")
     console.print(f"Model:            {run_dir / 'model.zip'}   (continue with --resume {run_dir})")
+
+
+def _print_pool(console: Any, pool: dict[str, Any] | None, splits: tuple[str, ...]) -> None:
+    """The run's pool: members and weights, then the combined alpha per split (IC, rank IC, Sharpe at
+    each cost). Train figures are in-sample for the weights."""
+    if not pool or not pool["size"]:
+        return
+    from rich.table import Table
+
+    members = Table(title=f"Alpha pool ({pool['size']} members, {pool['model']}, train objective "
+                          f"{pool['objective']:.4f})")
+    members.add_column("#", justify="right")
+    members.add_column("expression", overflow="fold")
+    members.add_column("weight", justify="right")
+    members.add_column("train IC", justify="right")
+    for i, m in enumerate(sorted(pool["members"], key=lambda m: -abs(m["weight"])), start=1):
+        members.add_row(str(i), m["expression"], f"{m['weight']:+.4f}", f"{m['ic']:+.4f}")
+    console.print(members)
+    combined = Table(title="Combined pool alpha (weights fitted on train: train is in-sample)")
+    combined.add_column("split")
+    keys = [k for k in next(iter(pool["metrics"].values()))]
+    for k in keys:
+        combined.add_column(k, justify="right")
+    for split in splits:
+        row = pool["metrics"].get(split, {})
+        combined.add_row(split, *(f"{row.get(k, float('nan')):.3f}" for k in keys))
+    console.print(combined)
 
 
 def _json_default(value: Any) -> Any:

@@ -8,7 +8,8 @@ help text live in one place: the field of its dataclass.
 * ``bool`` fields become ``--flag / --no-flag``; ``X | None`` fields accept ``none``; ``list[X]`` takes
   several values; ``field(metadata={"choices": (...)})`` limits the values.
 * A field whose type is itself a dataclass (``backtest: BacktestSettings``) is *nested*: its fields are
-  offered as options of their own (flat names, no prefix), and the nested dataclass is built from them,
+  offered as options of their own (flat names; ``field(metadata={"prefix": "pool_"})`` prefixes them,
+  ``--pool-capacity``), and the nested dataclass is built from them,
   so its validation runs once, when it is built. The nested field's default instance gives the defaults
   (``fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))`` makes
   ``--n-steps`` default to 64).
@@ -122,6 +123,7 @@ class _Option:
     """One leaf field offered as an option: where it lives and how to read it."""
 
     path: tuple[str, ...]  # field names from the top dataclass to the leaf
+    name: str  # the option's name: the leaf's, after the prefixes of the nested fields above it
     field: dataclasses.Field
     kind: type
     optional: bool
@@ -154,7 +156,7 @@ def _defaults_of(cls: type) -> Any:
         return None
 
 
-def _walk(cls: type, defaults: Any, path: tuple[str, ...]) -> Iterator[_Option]:
+def _walk(cls: type, defaults: Any, path: tuple[str, ...], prefix: str = "") -> Iterator[_Option]:
     defaults = _defaults_of(cls) if defaults is None else defaults
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
@@ -166,10 +168,10 @@ def _walk(cls: type, defaults: Any, path: tuple[str, ...]) -> Iterator[_Option]:
         if dataclasses.is_dataclass(kind) and isinstance(kind, type):
             if default is dataclasses.MISSING or default is None:
                 default = kind()
-            yield from _walk(kind, default, (*path, f.name))
+            yield from _walk(kind, default, (*path, f.name), prefix + f.metadata.get("prefix", ""))
             continue
         help_text = f.metadata.get("help", docs.get(f.name, ""))
-        yield _Option((*path, f.name), f, kind, optional, default, help_text)
+        yield _Option((*path, f.name), prefix + f.name, f, kind, optional, default, help_text)
 
 
 def option_fields(cls: type) -> list[_Option]:
@@ -181,7 +183,7 @@ def option_fields(cls: type) -> list[_Option]:
     options = list(_walk(cls, None, ()))
     seen: dict[str, tuple[str, ...]] = {}
     for opt in options:
-        name = opt.path[-1]
+        name = opt.name
         if name in seen:
             raise TypeError(f"{cls.__name__}: option --{name.replace('_', '-')} is declared twice "
                             f"({'.'.join(seen[name])} and {'.'.join(opt.path)})")
@@ -205,7 +207,7 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
     The destination of each option is the leaf field's name.
     """
     for opt in option_fields(cls):
-        name = opt.path[-1]
+        name = opt.name
         if name in exclude:
             continue
         flag = "--" + name.replace("_", "-")
@@ -239,10 +241,10 @@ def build_from_namespace(cls: type, values: argparse.Namespace | Mapping[str, An
     values when it is built (e.g. :class:`~alpha_env.errors.SettingsError`).
     """
     data = vars(values) if isinstance(values, argparse.Namespace) else dict(values)
-    return _build(cls, data, None)
+    return _build(cls, data, None, "")
 
 
-def _build(cls: type, data: Mapping[str, Any], defaults: Any) -> Any:
+def _build(cls: type, data: Mapping[str, Any], defaults: Any, prefix: str) -> Any:
     defaults = _defaults_of(cls) if defaults is None else defaults
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -253,9 +255,9 @@ def _build(cls: type, data: Mapping[str, Any], defaults: Any) -> Any:
         default = getattr(defaults, f.name) if defaults is not None else _default_of(f)
         if dataclasses.is_dataclass(kind) and isinstance(kind, type):
             sub_default = kind() if default is dataclasses.MISSING or default is None else default
-            kwargs[f.name] = _build(kind, data, sub_default)
-        elif f.name in data:
-            kwargs[f.name] = data[f.name]
+            kwargs[f.name] = _build(kind, data, sub_default, prefix + f.metadata.get("prefix", ""))
+        elif prefix + f.name in data:
+            kwargs[f.name] = data[prefix + f.name]
         elif default is not dataclasses.MISSING:
             kwargs[f.name] = default
     return cls(**kwargs)

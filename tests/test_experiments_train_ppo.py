@@ -109,7 +109,7 @@ def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
     from alpha_env.errors import SettingsError
     from alpha_env.options import build_parser, option_fields, parse_args
 
-    leaves = {opt.path[-1]: opt for opt in option_fields(PPOJobSettings)}
+    leaves = {opt.name: opt for opt in option_fields(PPOJobSettings)}
     for cls in (BacktestSettings, SimulationSettings, EnvSettings, FineTuneSettings):
         names = {f.name for f in dataclasses.fields(cls)} - {"backtest"}
         assert names <= set(leaves), (cls.__name__, names - set(leaves))

@@ -14,11 +14,11 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from alpha_env.env.embeddings import EmbeddingTable, EpisodeWindow, sample_window
-from alpha_env.env.rewards import FoundAlphas, reward_metric, window_degenerate_reason
+from alpha_env.env.rewards import POOL_REWARD, FoundAlphas, reward_metric, window_degenerate_reason
 from alpha_env.env.settings import EnvSettings
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError
 
-__all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM"]
+__all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM", "build_pool"]
 
 #: Length of the (all-zero) document vector when no embeddings are given: the size of the bundled
 #: offline encoder (all-MiniLM-L6-v2), so one policy architecture fits runs with and without news.
@@ -150,6 +150,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         document_dim: int | None = None,
         render_mode: str | None = None,
         env_settings: EnvSettings | None = None,
+        pool: Any = None,
         **options: Any,
     ) -> None:
         from alpha_env.ace import ACE, AlphaStore
@@ -199,6 +200,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                        rank_ic=self.reward_name == "rank_ic")
         self.evaluator = self.ace.evaluator
         self.found = FoundAlphas(cfg.found_capacity)
+        self.pool = self._build_pool(pool)
+        self._seen: dict[str, str] = {}  # signal fingerprint -> first alpha id (repeat_penalty)
         self._mask_dtype = np.dtype(cfg.mask_dtype)
         doc_days, horizon, warmup = cfg.doc_days, cfg.horizon, cfg.warmup
 
@@ -249,6 +252,23 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._episode_info: dict[str, Any] = {}
         self._finished = True
         self._last_text = ""
+
+    # ------------------------------------------------------------------ pool
+    def _build_pool(self, pool: Any) -> Any:
+        """The alpha pool of ``reward="pool"``: the one given (shared by in-process environments), or a
+        new one on this panel with ``config.pool`` (one pool per environment: per worker process)."""
+        from alpha_env.pool import AlphaPool
+
+        if pool is not None:
+            if not isinstance(pool, AlphaPool):
+                raise SettingsError(f"pool must be an AlphaPool, got {type(pool).__name__}")
+            if pool.shape != (self.panel.n_dates, len(self.panel.tickers)):
+                raise SettingsError(f"the pool was built on a {pool.shape} panel, the env's is "
+                                    f"{(self.panel.n_dates, len(self.panel.tickers))}")
+            return pool
+        if self.reward_name != POOL_REWARD:
+            return None
+        return build_pool(self.ace, self.config.pool)
 
     # ------------------------------------------------------------------ vocabulary
     def _build_vocabulary(self, vocabulary: Any) -> np.ndarray:
@@ -469,6 +489,20 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             info.update(reason="degenerate", degenerate_reason=reason)
             return float(self.degenerate_penalty), info
         value = float(metrics[self._metric])
+        if self.config.repeat_penalty is not None and self.reward_name != POOL_REWARD:
+            from alpha_env.pool import signal_fingerprint
+
+            key = signal_fingerprint(score.signal, self.train)
+            if key in self._seen:
+                info.update(reason="repeat", raw_reward=value, repeat_of=self._seen[key])
+                return float(self.config.repeat_penalty), info
+            self._seen[key] = score.alpha_id
+        if self.pool is not None and self.reward_name == POOL_REWARD:
+            offer = self.pool.offer(text, score.signal)
+            value = float(offer.gain) * self.config.reward_scale
+            info["pool"] = {"accepted": bool(offer.accepted), "replaced": list(offer.replaced),
+                            "reason": offer.reason, "gain": float(offer.gain),
+                            "objective": float(self.pool.objective), "size": len(self.pool)}
         reward = value
         if self.correlation_penalty > 0:
             corr, corr_id = self.found.max_correlation(score.pnl, window)
@@ -482,6 +516,19 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             info.update(reason="degenerate", degenerate_reason="non-finite reward")
             return float(self.degenerate_penalty), info
         return float(reward), info
+
+
+def build_pool(ace: Any, settings: Any) -> Any:
+    """A new :class:`~alpha_env.pool.AlphaPool` on ``ace.panel`` for the pool reward, aligned with the ACE's
+    delay; objective ``"sharpe"`` is the ACE's own train Sharpe of the combined signal (its universe,
+    neutralization, costs and return cleaning)."""
+    from alpha_env.pool import AlphaPool
+
+    objective_fn = None
+    if settings.objective == "sharpe":
+        def objective_fn(combined: np.ndarray) -> float:
+            return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
+    return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.delay, objective_fn=objective_fn)
 
 
 def _env_settings(base: EnvSettings | None, options: Mapping[str, Any]) -> EnvSettings:

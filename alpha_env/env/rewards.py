@@ -11,6 +11,7 @@ computed from the window's days only: nothing outside the window (valid / test d
 | `ic`        | mean daily Pearson IC between the signal and the returns its book earns        |
 | `rank_ic`   | mean daily Spearman IC, same pairing                                           |
 | `fitness`   | ``sharpe · sqrt(|annual_return| / max(turnover, 0.125))``                      |
+| `pool`      | gain of the run's pool objective when the alpha is offered (0 if refused)      |
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ import numpy as np
 
 from alpha_env.errors import SettingsError
 
-__all__ = ["REWARDS", "reward_metric", "window_degenerate_reason", "FoundAlphas", "pnl_correlation"]
+__all__ = ["REWARDS", "POOL_REWARD", "reward_metric", "window_degenerate_reason", "FoundAlphas",
+           "pnl_correlation"]
 
-#: reward name → key of the window metrics dict it reads (the one registry of reward kinds).
+#: reward name → key of the window metrics dict it reads (the one registry of single-alpha rewards).
 REWARDS: Mapping[str, str] = {"sharpe": "sharpe", "ic": "ic", "rank_ic": "rank_ic", "fitness": "fitness"}
+
+#: The pool reward: the gain of the run's alpha-pool objective (:mod:`alpha_env.pool`) when the episode's
+#: alpha is offered; its single-alpha gate (degenerate or not) reads the window's ``sharpe``.
+POOL_REWARD = "pool"
 
 
 def reward_metric(name: str) -> str:
@@ -35,6 +41,8 @@ def reward_metric(name: str) -> str:
     Raises:
         SettingsError: unknown reward name (the message lists the known ones).
     """
+    if str(name).lower() == POOL_REWARD:
+        return "sharpe"
     key = REWARDS.get(str(name).lower())
     if key is None:
         raise SettingsError(f"unknown reward {name!r}; choose one of {', '.join(REWARDS)}")

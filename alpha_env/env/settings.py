@@ -12,9 +12,10 @@ import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from alpha_env.env.rewards import REWARDS
+from alpha_env.env.rewards import POOL_REWARD, REWARDS
 from alpha_env.errors import SettingsError
 from alpha_env.evaluate import DEFAULT_CACHE_BYTES
+from alpha_env.pool.settings import PoolSettings
 
 __all__ = ["EnvSettings", "MASK_DTYPES"]
 
@@ -29,7 +30,13 @@ class EnvSettings:
     Attributes:
         max_len: most expression tokens per episode (END not counted).
         reward: the metric paid at the end, over the reward window (train split, or the days after the
-            decision date in document mode).
+            decision date in document mode); pool: the gain of the pool objective when the alpha is
+            offered to the run's alpha pool (0 when refused), see docs/pool.md.
+        pool: the alpha pool of reward=pool (options --pool-capacity, --pool-model, --pool-objective, ...).
+        reward_scale: factor on the pool reward (pool gains are small numbers: an IC gain of 0.01 is a
+            good alpha).
+        repeat_penalty: single-alpha rewards: an alpha whose signal repeats one this environment already
+            scored earns this instead (none = off); the novelty option against collapsing onto one alpha.
         degenerate_penalty: reward of a degenerate alpha (no finite signal, constant, no book, error).
         invalid_action_penalty: reward of an action outside the mask (the episode ends).
         correlation_penalty: coefficient of max |PnL correlation| (reward window) with alphas found before.
@@ -43,7 +50,10 @@ class EnvSettings:
     """
 
     max_len: int = 20
-    reward: str = field(default="sharpe", metadata={"choices": tuple(REWARDS)})
+    reward: str = field(default="sharpe", metadata={"choices": (*REWARDS, POOL_REWARD)})
+    pool: PoolSettings = field(default_factory=PoolSettings, metadata={"prefix": "pool_"})
+    reward_scale: float = 1.0
+    repeat_penalty: float | None = None
     degenerate_penalty: float = -1.0
     invalid_action_penalty: float = -2.0
     correlation_penalty: float = 0.0
@@ -62,21 +72,31 @@ class EnvSettings:
             _set(self, name, _int(name, getattr(self, name), low=0))
         if self.max_window is not None:
             _set(self, "max_window", _int("max_window", self.max_window, low=1))
-        for name in ("degenerate_penalty", "invalid_action_penalty", "correlation_penalty"):
+        for name in ("degenerate_penalty", "invalid_action_penalty", "correlation_penalty", "reward_scale"):
             _set(self, name, _finite(name, getattr(self, name)))
+        if self.repeat_penalty is not None:
+            _set(self, "repeat_penalty", _finite("repeat_penalty", self.repeat_penalty))
+        if not self.reward_scale > 0:
+            raise SettingsError(f"reward_scale must be > 0, got {self.reward_scale}")
+        if not isinstance(self.pool, PoolSettings):
+            raise SettingsError(f"pool must be PoolSettings, got {type(self.pool).__name__}")
         if self.correlation_penalty < 0:
             raise SettingsError(f"correlation_penalty must be >= 0, got {self.correlation_penalty}")
         reward = str(self.reward).lower()
-        if reward not in REWARDS:
-            raise SettingsError(f"unknown reward {self.reward!r}; choose one of {', '.join(REWARDS)}")
+        if reward not in REWARDS and reward != POOL_REWARD:
+            raise SettingsError(f"unknown reward {self.reward!r}; choose one of "
+                                f"{', '.join((*REWARDS, POOL_REWARD))}")
         _set(self, "reward", reward)
         if self.mask_dtype not in MASK_DTYPES:
             raise SettingsError(
                 f"mask_dtype must be one of {', '.join(MASK_DTYPES)}, got {self.mask_dtype!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (field order)."""
-        return asdict(self)
+        """Plain JSON-ready dict (field order; a callable pool objective is written as its name)."""
+        out = asdict(self)
+        if callable(self.pool.objective):
+            out["pool"]["objective"] = getattr(self.pool.objective, "__name__", "callable")
+        return out
 
 
 def _set(obj: Any, name: str, value: Any) -> None:

@@ -41,7 +41,7 @@ each) unless the objective is a callable, which is called once per candidate poo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,7 @@ class AlphaPool:
         *,
         universe: np.ndarray | None = None,
         delay: int = 1,
+        objective_fn: Callable[[np.ndarray], float] | None = None,
     ):
         self.settings = settings if settings is not None else PoolSettings()
         self.delay = check_delay(delay)
@@ -182,11 +183,27 @@ class AlphaPool:
         self._ics: list[float] = []
         self._w: np.ndarray = np.zeros(S)  # weights by slot: (S,) or (T, S) for ``rolling``
         self._objective = 0.0
+        objective = self.settings.objective
+        if objective_fn is None and objective == "sharpe":
+            from alpha_env.backtest import BacktestSettings
+
+            with np.errstate(divide="ignore", invalid="ignore"):
+                returns = np.vstack([np.full((1, N), np.nan), close[1:] / close[:-1] - 1.0])
+            objective_fn = sharpe_objective(returns, uni, self.splits["train"],
+                                            BacktestSettings(delay=self.delay))
+        elif objective_fn is None and callable(objective):
+            objective_fn = objective
+        self._objective_fn = objective_fn  # None: the IC objective
 
     @classmethod
-    def from_panel(cls, panel: Any, settings: PoolSettings | None = None, *, delay: int = 1) -> AlphaPool:
-        """A pool on a :class:`~alpha_env.data.MarketPanel` (its close, splits and universe)."""
-        return cls(panel.field("close"), panel.splits, settings, universe=panel.universe, delay=delay)
+    def from_panel(cls, panel: Any, settings: PoolSettings | None = None, *, delay: int = 1,
+                   objective_fn: Callable[[np.ndarray], float] | None = None) -> AlphaPool:
+        """A pool on a :class:`~alpha_env.data.MarketPanel` (its close, splits and universe).
+
+        ``objective_fn`` overrides how a named non-IC objective is computed (the env passes the ACE's
+        train Sharpe of the combined signal, with the ACE's own backtest settings and universe)."""
+        return cls(panel.field("close"), panel.splits, settings, universe=panel.universe, delay=delay,
+                   objective_fn=objective_fn)
 
     # ------------------------------------------------------------------ state
     def __len__(self) -> int:
@@ -367,9 +384,9 @@ class AlphaPool:
     def _score(self, slots: list[int], w: np.ndarray) -> float:
         if not slots:
             return 0.0
-        if self.settings.objective == "ic":
+        if self._objective_fn is None:
             return _nanmean(self._daily_ic(w, self.fit))
-        return float(self.settings.objective(self._combine(slots, w)))
+        return float(self._objective_fn(self._combine(slots, w)))
 
     def _evaluate(self, slots: list[int]) -> tuple[float, np.ndarray]:
         w = self._fit(slots)

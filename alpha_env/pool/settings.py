@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from alpha_env.errors import SettingsError
 from alpha_env.pool.targets import check_horizon
 
-__all__ = ["PoolSettings", "MODELS", "RULES", "REPLACE_BY", "Objective"]
+__all__ = ["PoolSettings", "MODELS", "RULES", "REPLACE_BY", "OBJECTIVES", "Objective"]
 
 #: Combination models by name.
 MODELS: tuple[str, ...] = ("lstsq", "ridge", "ic_weighted", "rolling")
@@ -20,8 +20,10 @@ RULES: tuple[str, ...] = ("pool", "alphagen")
 #: What makes a correlated candidate "better" than the members it would replace.
 REPLACE_BY: tuple[str, ...] = ("objective", "ic")
 
-#: A pool objective: ``"ic"`` or a callable of the combined ``(T, N)`` signal returning a float.
+#: A pool objective: ``"ic"``, ``"sharpe"`` or a callable of the combined ``(T, N)`` signal returning a float.
 Objective = str | Callable[[np.ndarray], float]
+#: Objectives by name.
+OBJECTIVES: tuple[str, ...] = ("ic", "sharpe")
 
 _DEFAULT_MAX_CORR = {"pool": 0.7, "alphagen": 0.99}
 
@@ -63,15 +65,17 @@ class PoolSettings:
             ``mean((sum_k w_k z_k - z_y)^2) + ridge_alpha * |w|^2`` (dimensionless, >= 0).
         refit_every: ``rolling``: days between refits (r).
         lookback: ``rolling``: signal rows per fit (L).
-        objective: ``"ic"`` (mean daily Pearson IC of the combined signal on train) or a callable
-            ``f(combined (T, N)) -> float`` to maximise (e.g. :func:`alpha_env.pool.sharpe_objective`).
+        objective: ic (mean daily Pearson IC of the combined signal on train), sharpe (annualized train
+            Sharpe of the combined signal's backtest: the ACE's when the pool is built by the env, else
+            :func:`alpha_env.pool.sharpe_objective` with default backtest settings) or a callable
+            ``f(combined (T, N)) -> float`` to maximise.
     """
 
     capacity: int = 20
-    model: str = "lstsq"
-    rule: str = "pool"
+    model: str = field(default="lstsq", metadata={"choices": MODELS})
+    rule: str = field(default="pool", metadata={"choices": RULES})
     max_corr: float | None = None
-    replace_by: str = "objective"
+    replace_by: str = field(default="objective", metadata={"choices": REPLACE_BY})
     horizon: int = 1
     ridge_alpha: float = 1e-3
     refit_every: int = 20
@@ -101,5 +105,6 @@ class PoolSettings:
         put(self, "ridge_alpha", float(a))
         put(self, "refit_every", _int("refit_every", self.refit_every, 1))
         put(self, "lookback", _int("lookback", self.lookback, 1))
-        if not (self.objective == "ic" or callable(self.objective)):
-            raise SettingsError(f"pool setting objective must be 'ic' or a callable, got {self.objective!r}")
+        if not (self.objective in OBJECTIVES or callable(self.objective)):
+            raise SettingsError(f"pool setting objective must be one of {', '.join(OBJECTIVES)} or a "
+                                f"callable, got {self.objective!r}")

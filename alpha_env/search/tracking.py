@@ -53,6 +53,8 @@ class WindowStats:
         unique_rate: share of them whose expression had never been written before in the run.
         mean_length: mean number of tokens written per episode.
         mean_reward: mean episode reward.
+        distinct_rate: distinct expressions among the window's episodes / episodes (1 = no repeats
+            inside the window; a policy collapsed onto one expression gives 1 / episodes).
     """
 
     episodes: int
@@ -60,6 +62,7 @@ class WindowStats:
     unique_rate: float
     mean_length: float
     mean_reward: float
+    distinct_rate: float = float("nan")
 
 
 class AlphaTracker:
@@ -97,7 +100,7 @@ class AlphaTracker:
             else:
                 rec.count += 1
                 rec.reward = max(rec.reward, float(reward))
-        self._window.append((valid, new, int(length), float(reward)))
+        self._window.append((valid, new, int(length), float(reward), expression))
 
     # ----------------------------------------------------------------- output
     @property
@@ -110,9 +113,9 @@ class AlphaTracker:
         w, self._window = self._window, []
         if not w:
             return WindowStats(0, float("nan"), float("nan"), float("nan"), float("nan"))
-        valid, new, length, reward = (np.asarray(c) for c in zip(*w))
-        return WindowStats(len(w), float(valid.mean()), float(new.mean()), float(length.mean()),
-                           float(reward.mean()))
+        valid, new, length, reward, expressions = zip(*w)
+        return WindowStats(len(w), float(np.mean(valid)), float(np.mean(new)), float(np.mean(length)),
+                           float(np.mean(reward)), len(set(expressions)) / len(w))
 
     def top(self, n: int | None = None) -> list[AlphaRecord]:
         """The best distinct valid alphas by reward, best first."""
