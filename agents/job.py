@@ -166,7 +166,7 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     if args.env.reward == POOL_REWARD and args.vec_env == "dummy":
         pool = build_pool(report_ace, args.env.pool)
     env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
-                         document_embeddings=embeddings, pool=pool)
+                         document_embeddings=embeddings, alpha_pool=pool)
     vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)
 
     # ---- the agent

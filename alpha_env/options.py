@@ -41,7 +41,8 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["field_docs", "option_fields", "add_options", "build_from_namespace", "build_parser", "parse_args"]
+__all__ = ["field_docs", "option_fields", "option_names", "add_options", "build_from_namespace",
+           "build_parser", "parse_args"]
 
 
 # --------------------------------------------------------------------------- field descriptions
@@ -234,14 +235,33 @@ def _plain(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def build_from_namespace(cls: type, values: argparse.Namespace | Mapping[str, Any]) -> Any:
-    """An instance of the dataclass ``cls`` from parsed option values (nested dataclasses built first).
+def build_from_namespace(cls: type, values: argparse.Namespace | Mapping[str, Any],
+                         defaults: Any = None) -> Any:
+    """An instance of the dataclass ``cls`` from option values (nested dataclasses built first).
 
-    Leaf fields missing from ``values`` keep their defaults. Each (nested) dataclass validates its own
-    values when it is built (e.g. :class:`~alpha_env.errors.SettingsError`).
+    ``values`` are keyed by option name (``cost_bps``, ``pool_capacity``); a nested field may also be
+    given whole by its field name (``pool=PoolSettings(...)``). Fields missing from ``values`` keep the
+    value of ``defaults`` (an instance of ``cls``; the class defaults when ``None``). Each (nested)
+    dataclass validates its own values when it is built (e.g. :class:`~alpha_env.errors.SettingsError`).
     """
     data = vars(values) if isinstance(values, argparse.Namespace) else dict(values)
-    return _build(cls, data, None, "")
+    return _build(cls, data, defaults, "")
+
+
+def option_names(cls: type) -> set[str]:
+    """Every name :func:`build_from_namespace` accepts for ``cls``: the option names and the names of
+    nested fields given whole."""
+    names = {opt.name for opt in option_fields(cls)}
+    for opt in option_fields(cls):
+        prefix = ""
+        node: Any = cls
+        for part in opt.path[:-1]:
+            f = {g.name: g for g in dataclasses.fields(node)}[part]
+            names.add(prefix + part)
+            prefix += f.metadata.get("prefix", "")
+            node = typing.get_type_hints(node)[part]
+            node, _ = _base_type(node)
+    return names
 
 
 def _build(cls: type, data: Mapping[str, Any], defaults: Any, prefix: str) -> Any:
@@ -255,6 +275,9 @@ def _build(cls: type, data: Mapping[str, Any], defaults: Any, prefix: str) -> An
         default = getattr(defaults, f.name) if defaults is not None else _default_of(f)
         if dataclasses.is_dataclass(kind) and isinstance(kind, type):
             sub_default = kind() if default is dataclasses.MISSING or default is None else default
+            whole = data.get(prefix + f.name)
+            if isinstance(whole, kind):
+                sub_default = whole
             kwargs[f.name] = _build(kind, data, sub_default, prefix + f.metadata.get("prefix", ""))
         elif prefix + f.name in data:
             kwargs[f.name] = data[prefix + f.name]

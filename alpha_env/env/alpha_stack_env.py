@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -115,6 +114,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     * ``document_embeddings``: an :class:`EmbeddingTable`, a DataFrame indexed by availability date, or
       a mapping date → vector; turns on document mode. ``document_dim``: vector size (inferred).
     * ``render_mode``: ``"ansi"`` (returns the current stack as text) or ``"human"`` (prints it).
+    * ``alpha_pool``: an :class:`~alpha_env.pool.AlphaPool` for ``reward="pool"`` shared by several
+      in-process environments (default: the environment builds its own from ``pool``; every
+      ``SubprocVecEnv`` worker then has a pool of its own).
 
     Options, declared once in :class:`~alpha_env.env.EnvSettings` (pass ``env_settings=EnvSettings(...)``
     and/or the fields as keywords; ``self.config`` holds the result):
@@ -130,6 +132,10 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
       that take ``log(mask)`` (e.g. RLlib action-masking modules).
     * ``doc_days`` (5): trading days of news averaged; ``horizon`` (20): reward days after ``t``;
       ``warmup`` (60): trading days of history kept before ``t``.
+    * ``pool`` (:class:`~alpha_env.pool.PoolSettings`, or its fields prefixed: ``pool_capacity=10``,
+      ``pool_model="ridge"``, ``pool_objective="sharpe"``): the pool of ``reward="pool"``;
+      ``reward_scale`` (1.0) multiplies the pool reward; ``repeat_penalty`` (off): single-alpha rewards pay
+      this for a signal the environment already scored.
 
     ## Version History
 
@@ -150,7 +156,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         document_dim: int | None = None,
         render_mode: str | None = None,
         env_settings: EnvSettings | None = None,
-        pool: Any = None,
+        alpha_pool: Any = None,
         **options: Any,
     ) -> None:
         from alpha_env.ace import ACE, AlphaStore
@@ -200,7 +206,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                        rank_ic=self.reward_name == "rank_ic")
         self.evaluator = self.ace.evaluator
         self.found = FoundAlphas(cfg.found_capacity)
-        self.pool = self._build_pool(pool)
+        self.pool = self._build_pool(alpha_pool)
         self._seen: dict[str, str] = {}  # signal fingerprint -> first alpha id (repeat_penalty)
         self._mask_dtype = np.dtype(cfg.mask_dtype)
         doc_days, horizon, warmup = cfg.doc_days, cfg.horizon, cfg.warmup
@@ -254,7 +260,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._last_text = ""
 
     # ------------------------------------------------------------------ pool
-    def _build_pool(self, pool: Any) -> Any:
+    def _build_pool(self, pool: Any) -> Any:  # ``alpha_pool=``
         """The alpha pool of ``reward="pool"``: the one given (shared by in-process environments), or a
         new one on this panel with ``config.pool`` (one pool per environment: per worker process)."""
         from alpha_env.pool import AlphaPool
@@ -535,12 +541,16 @@ def _env_settings(base: EnvSettings | None, options: Mapping[str, Any]) -> EnvSe
     """``base`` (or the defaults) with the keyword ``options`` replaced; unknown options are named."""
     if base is not None and not isinstance(base, EnvSettings):
         raise SettingsError(f"env_settings must be EnvSettings, got {type(base).__name__}")
-    names = {f.name for f in dataclasses.fields(EnvSettings)}
+    from alpha_env.options import build_from_namespace, option_names
+
+    names = option_names(EnvSettings)
     unknown = sorted(set(options) - names)
     if unknown:
         raise SettingsError(f"unknown environment option(s): {', '.join(unknown)} "
                             f"(options: {', '.join(sorted(names))})")
-    return dataclasses.replace(base or EnvSettings(), **options)
+    if not options:
+        return base or EnvSettings()
+    return build_from_namespace(EnvSettings, options, base or EnvSettings())
 
 
 def _positive_int(name: str, value: Any) -> int:
