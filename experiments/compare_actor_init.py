@@ -47,8 +47,8 @@ class Args:
     """stage-1 actor (pretrained first when missing)"""
     max_len: int = 15
     """most tokens per expression"""
-    out: str = str(ROOT / "docs" / "figures")
-    """output folder of the PNG, JSON and Markdown table"""
+    out: str = str(ROOT / "runs" / "compare_actor_init")
+    """output folder of the PNG, JSON and Markdown table (the published figures: --out docs/figures)"""
     minutes_per_run: float = 6.0
     """wall-clock guard per PPO run"""
     quick: bool = False
