@@ -220,7 +220,8 @@ def test_callable_objective_is_maximised():
 
 def test_settings_and_shapes_are_checked():
     for bad in ({"capacity": 0}, {"model": "ols"}, {"rule": "x"}, {"max_corr": 1.5}, {"horizon": 0},
-                {"ridge_alpha": -1.0}, {"refit_every": 0}, {"lookback": 0}, {"objective": "sharpe"},
+                {"ridge_alpha": -1.0}, {"refit_every": 0}, {"lookback": 0}, {"objective": "sortino"},
+                {"holdout": 1.0}, {"holdout": -0.1}, {"holdout": 0.3, "model": "rolling"},
                 {"rule": "alphagen", "model": "ridge"}, {"replace_by": "size"}):
         with pytest.raises(SettingsError):
             PoolSettings(**bad)
@@ -260,3 +261,25 @@ def test_rolling_objective_is_the_daily_ic_of_its_combined_signal():
     assert np.isfinite(ref) and pool.objective == pytest.approx(ref, abs=1e-10)
     W = pool.weight_path()
     assert W.shape == (T, 2) and np.isnan(W[:5]).all() and not np.allclose(W[50], W[90])
+
+
+def test_holdout_fits_weights_before_the_held_out_rows_and_scores_on_them():
+    """With holdout h, the weights are the least-squares fit on the train rows whose targets are known
+    before the held-out rows start, and the objective is the combined IC over the held-out rows only."""
+    settings = PoolSettings(capacity=3, holdout=0.3)
+    pool, close, _ = _pool(settings)
+    signals = _hand_made(close)
+    for name in ("a", "b"):
+        pool.offer(name, signals[name])
+    full, fit, score = pool._rows, pool.fit, pool.score_rows
+    assert fit.start == full.start and score.stop == full.stop
+    assert fit.stop + 1 + settings.horizon <= score.start  # delay 1: fit targets known before holdout
+    reference = AlphaPool(close, {"train": slice(0, fit.stop + 1 + settings.horizon)},
+                          PoolSettings(capacity=3), universe=pool.universe)
+    for name in ("a", "b"):
+        reference.add(name, signals[name])
+    np.testing.assert_allclose(pool.weights, reference.weights, rtol=1e-9, atol=1e-12)
+    combined = pool.combined()
+    target = forward_returns(close, horizon=1, delay=1)
+    expected = np.nanmean(daily_ic(combined[score], target[score], pool.universe[score]))
+    assert pool.objective == pytest.approx(expected, abs=1e-9)

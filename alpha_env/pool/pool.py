@@ -50,7 +50,7 @@ import numpy as np
 from alpha_env.errors import DataError
 from alpha_env.ops.crosssection import zscore
 from alpha_env.pool.settings import PoolSettings
-from alpha_env.pool.targets import check_delay, fit_rows, forward_returns
+from alpha_env.pool.targets import check_delay, fit_rows, forward_returns, known_lag
 
 __all__ = ["AlphaPool", "PoolMember", "OfferResult", "PoolSettings", "sharpe_objective"]
 
@@ -160,8 +160,16 @@ class AlphaPool:
             raise DataError(f"universe has shape {uni.shape}, expected {(T, N)}")
         self.universe = uni
         h = self.settings.horizon
-        self.fit = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
-        self._rows = slice(0, T) if self.settings.model == "rolling" else self.fit
+        full = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
+        self.fit, self.score_rows = full, full  # rows the weights are fitted on / the objective is scored on
+        if self.settings.holdout > 0:
+            held = full.start + int(round((full.stop - full.start) * (1.0 - self.settings.holdout)))
+            self.fit = slice(full.start, max(full.start, held - known_lag(h, self.delay)))
+            self.score_rows = slice(held, full.stop)
+            if self.fit.stop - self.fit.start < 2 or self.score_rows.stop - self.score_rows.start < 2:
+                raise DataError(f"the train split's {full.stop - full.start} fit rows cannot hold a holdout "
+                                f"of {self.settings.holdout:.0%} and the fit rows before it")
+        self._rows = slice(0, T) if self.settings.model == "rolling" else full
         y = forward_returns(close, horizon=h, delay=self.delay)
         zy = zscore(np.where(uni, y, np.nan))
         self._mask = np.isfinite(zy)
@@ -313,7 +321,7 @@ class AlphaPool:
         return w
 
     def _single_ic(self, slot: int) -> float:
-        return _nanmean(self._daily_ic(self._unit(slot), self.fit))
+        return _nanmean(self._daily_ic(self._unit(slot), self.score_rows))
 
     def _corr(self, a: int, slots: list[int]) -> np.ndarray:
         """Mean daily correlation of slot ``a`` with each of ``slots`` over the fit rows."""
@@ -385,7 +393,7 @@ class AlphaPool:
         if not slots:
             return 0.0
         if self._objective_fn is None:
-            return _nanmean(self._daily_ic(w, self.fit))
+            return _nanmean(self._daily_ic(w, self.score_rows))
         return float(self._objective_fn(self._combine(slots, w)))
 
     def _evaluate(self, slots: list[int]) -> tuple[float, np.ndarray]:

@@ -65,6 +65,10 @@ class PoolSettings:
             ``mean((sum_k w_k z_k - z_y)^2) + ridge_alpha * |w|^2`` (dimensionless, >= 0).
         refit_every: ``rolling``: days between refits (r).
         lookback: ``rolling``: signal rows per fit (L).
+        holdout: share (in [0, 1)) of the train rows, at the end of train, on which the objective and
+            the members' single ICs are scored while the weights are fitted on the rows before (whose
+            targets are known before the held-out rows start); 0 = fit and score on the same rows
+            (AlphaGen's in-sample objective, which rewards alphas that only fit noise). Not with rolling.
         objective: ic (mean daily Pearson IC of the combined signal on train), sharpe (annualized train
             Sharpe of the combined signal's backtest: the ACE's when the pool is built by the env, else
             :func:`alpha_env.pool.sharpe_objective` with default backtest settings) or a callable
@@ -80,6 +84,7 @@ class PoolSettings:
     ridge_alpha: float = 1e-3
     refit_every: int = 20
     lookback: int = 250
+    holdout: float = 0.0
     objective: Objective = "ic"
 
     def __post_init__(self) -> None:
@@ -105,6 +110,13 @@ class PoolSettings:
         put(self, "ridge_alpha", float(a))
         put(self, "refit_every", _int("refit_every", self.refit_every, 1))
         put(self, "lookback", _int("lookback", self.lookback, 1))
+        h = self.holdout
+        if isinstance(h, bool) or not isinstance(h, int | float) or not 0.0 <= float(h) < 1.0:
+            raise SettingsError(f"pool setting holdout must be a share in [0, 1), got {h!r}")
+        if h > 0 and self.model == "rolling":
+            raise SettingsError("pool setting holdout applies to fixed weights; rolling weights are already "
+                                "fitted only on days before the day they apply to")
+        put(self, "holdout", float(h))
         if not (self.objective in OBJECTIVES or callable(self.objective)):
             raise SettingsError(f"pool setting objective must be one of {', '.join(OBJECTIVES)} or a "
                                 f"callable, got {self.objective!r}")
