@@ -206,7 +206,9 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
 
     hparams = {**_flat_settings(args),
                "decoder": f"d{decoder_config['d_model']}x{decoder_config['num_layers']}"}
-    tracker = AlphaTracker(report_ace, top_k=args.show_top)
+    # with the pool reward an episode pays a gain to the pool: the top table ranks alphas by train Sharpe
+    tracker = AlphaTracker(report_ace, top_k=args.show_top,
+                           rank_by="sharpe" if args.env.reward == POOL_REWARD else None)
     time_limit = TimeLimitCallback(args.time_limit_minutes * 60.0)
     callbacks = [
         AlphaMetricsCallback(tracker, hparams=hparams, cache_stats=cache_stats_of(vec_env),

@@ -72,11 +72,16 @@ class AlphaTracker:
         ace: an ``alpha_env.ace.ACE`` used to compute per-split metrics of the best alphas (or ``None``
             to report only the rewards seen).
         top_k: how many alphas the top table keeps.
+        rank_by: a key of the episode's ``info["metrics"]`` (the reward window's metrics) recorded as each
+            alpha's score instead of the episode reward (``None``: the reward). With the pool reward
+            (the gain an alpha adds to the pool) ``rank_by="sharpe"`` keeps the best single alphas by
+            train Sharpe; an episode without that metric (invalid, degenerate) keeps its reward.
     """
 
-    def __init__(self, ace: Any | None = None, top_k: int = 10):
+    def __init__(self, ace: Any | None = None, top_k: int = 10, rank_by: str | None = None):
         self.ace = ace
         self.top_k = int(top_k)
+        self.rank_by = rank_by
         self.history = SearchHistory()
         self.records: dict[str, AlphaRecord] = {}
         self._seen: set[str] = set()
@@ -87,6 +92,10 @@ class AlphaTracker:
     def add(self, reward: float, info: dict[str, Any], length: int) -> None:
         """Record one finished episode from its total reward, its final ``info`` and its token count."""
         expression, valid = episode_record(info)
+        if self.rank_by is not None and valid:
+            value = (info.get("metrics") or {}).get(self.rank_by)
+            if value is not None and np.isfinite(value):
+                reward = float(value)
         index = len(self.history)
         self.history.add(reward, expression, valid, length)
         new = bool(expression) and expression not in self._seen
