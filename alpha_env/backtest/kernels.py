@@ -15,7 +15,8 @@ Scale: the book is the same for a signal and that signal times any positive numb
 ``sum |x|`` lies outside ``[_GROSS_LO, _GROSS_HI]`` (overflowing, subnormal or nearly so, where
 ``1 / gross`` or the group sums would overflow) is first rescaled by the power of two that brings its
 largest ``|x|`` into ``[0.5, 1)`` (exact for every value that stays normal); days of ordinary data are
-never rescaled, so their books are bit for bit what they were. A day whose Pearson IC is NaN is
+never rescaled, so their books are bit for bit what they were. A decayed value whose weighted sum of
+huge finite values overflows is recomputed on values scaled by a power of two. A day whose Pearson IC is NaN is
 recomputed on rescaled values when its largest ``|x|`` is outside ``[_IC_LO, _IC_HI]``.
 
 :func:`rank_ic_series` (the rank IC the engine uses) is the one Python-level composition here: Numba
@@ -65,6 +66,22 @@ _IC_HI = 1e140
 
 
 @njit(cache=True, error_model="numpy")
+def _decayed_scaled(signal, t, i, kmax, decay, den):
+    """Decayed value of stock ``i`` on day ``t`` computed on values scaled by a power of two (so the
+    weighted sum cannot overflow) and scaled back; only for a stock whose plain sum overflowed."""
+    amax = 0.0
+    for k in range(kmax):
+        x = signal[t - k, i]
+        amax = max(amax, abs(x)) if np.isfinite(x) else amax
+    e = math.frexp(amax)[1]
+    acc = 0.0
+    for k in range(kmax):
+        x = signal[t - k, i]
+        acc += float(decay - k) * math.ldexp(x, -e) if np.isfinite(x) else 0.0
+    return math.ldexp(acc / den, e)
+
+
+@njit(cache=True, error_model="numpy")
 def _day_signal(signal, universe, t, decay, out, den):
     """Processed signal of day ``t`` into ``out`` (N,): linear decay (NaN-aware), universe mask.
 
@@ -90,8 +107,15 @@ def _day_signal(signal, universe, t, decay, out, den):
         for i in range(n):
             out[i] = out[i] / den[i] if (universe[t, i] and den[i] > 0.0) else np.nan
     count = 0
+    overflow = False
     for i in range(n):
-        count += not np.isnan(out[i])
+        v = out[i]
+        count += not np.isnan(v)
+        overflow |= np.isinf(v)
+    if overflow:  # a weighted sum of huge finite values overflowed: redo those stocks scaled
+        for i in range(n):
+            if np.isinf(out[i]):
+                out[i] = _decayed_scaled(signal, t, i, min(decay, t + 1), decay, den[i])
     return count
 
 
