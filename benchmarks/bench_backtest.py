@@ -22,12 +22,12 @@ import numpy as np
 
 from alpha_env.ace import ACE
 from alpha_env.backtest import BacktestSettings, run_backtest, split_metrics, yearly_metrics
-from alpha_env.backtest.engine import PARALLEL_MIN_CELLS, PARALLEL_MIN_THREADS
 from alpha_env.backtest.kernels import ic_kernel, ic_kernel_serial, rank_ic_series
 from alpha_env.data import synthetic_market
 from alpha_env.errors import AlphaEnvError
 from alpha_env.evaluate import Evaluator
 from alpha_env.grammar import alpha101
+from alpha_env.ops.threads import use_parallel
 
 
 def _times(fn, repeat: int) -> tuple[float, float]:
@@ -86,7 +86,7 @@ def bench_backtest(T: int, N: int, repeat: int) -> None:
         split_metrics(r, splits)
         yearly_metrics(r, dates)
 
-    par = threads >= PARALLEL_MIN_THREADS and T * N >= PARALLEL_MIN_CELLS  # what auto mode runs
+    par = use_parallel(T * N)  # what auto mode runs
     ic = ic_kernel if par else ic_kernel_serial
     t_ic = _times(lambda: ic(signal, returns, universe, 0, 1, False), repeat)
     t_ric = _times(lambda: rank_ic_series(signal, returns, universe, 0, 1, par), repeat)

@@ -21,6 +21,7 @@ from alpha_env.grammar import (
     Window,
     alpha101,
     canonical,
+    checked_canonical,
     depth,
     from_stack,
     from_tree,
@@ -128,6 +129,32 @@ def test_default_codebook_version_is_pinned():
     assert len(BOOK) == 173
 
 
+def test_default_codebook_is_the_frozen_vocabulary_file():
+    from alpha_env.grammar.codebook import DEFAULT_VOCABULARY, read_vocabulary
+
+    texts, version = read_vocabulary(DEFAULT_VOCABULARY)
+    assert DEFAULT_VOCABULARY == "vocabulary_v1.txt"
+    assert BOOK.texts == texts and BOOK.version == version == "cb173-e28c1ff3a352fc2d"
+    # every corpus alpha encodes with the frozen ids
+    for entry in alpha101():
+        BOOK.encode(entry.expr)
+
+
+def test_default_codebook_does_not_read_the_alpha101_file(monkeypatch):
+    # Editing the 101-alpha formulas cannot change ids: the codebook is built without reading them.
+    import alpha_env.grammar.codebook as codebook_module
+    import alpha_env.grammar.corpus as corpus_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the default codebook read the 101-alpha file")
+
+    monkeypatch.setattr(corpus_module, "alpha101_text", refuse)
+    monkeypatch.setattr(corpus_module, "alpha101", refuse)
+    rebuilt = codebook_module._default_codebook.__wrapped__()  # a fresh build, the shared one untouched
+    assert rebuilt.texts == BOOK.texts and rebuilt.version == BOOK.version
+    assert np.array_equal(rebuilt.agent_vocabulary, BOOK.agent_vocabulary)
+
+
 def test_codebook_ids_and_tokens_round_trip():
     for i, (token, text) in enumerate(zip(BOOK.tokens, BOOK.texts)):
         assert BOOK.id(token) == i and BOOK.id(text) == i and BOOK.token(i) == token
@@ -192,7 +219,7 @@ def test_canonical_of_hand_built_trees():
     assert canonical(e) == "indneutralize(ts_rank(close, 5), industry)"
     assert parse(canonical(e)) == e
     with pytest.raises(ExpressionError):
-        canonical(Call("add", (Const(1.0), Const(2.0))), check=True)
+        checked_canonical(Call("add", (Const(1.0), Const(2.0))))
 
 
 def test_docs_operator_table_matches_the_code():

@@ -9,7 +9,9 @@ Semantics (one trading day, signal day ``t``, holding day ``d = t + delay + 1``)
 3. **Neutralization**: subtract the mean of the finite values of the stock's group (``market`` = one
    group; ``none`` = no demeaning). Stocks whose group code is ``-1`` are dropped from the book.
 4. **Scale** to unit gross: ``w = x / Σ|x|``. A cross-section that neutralization leaves at zero (a constant
-   signal) holds no book.
+   signal) holds no book. The book does not depend on the signal's scale: a day whose values would
+   overflow or underflow float64 in these sums is rescaled by a power of two first (``close * 1e306``
+   and ``close * 1e-310`` hold the books of ``close``; ordinary days are untouched, bit for bit).
 5. **Truncation** (``truncation > 0``): exact water-filling, i.e. ``w_i = sign(x_i)·min(c, λ|x_i|)`` with λ
    chosen so that ``Σ|w| = 1`` (the fixed point of "clip at c, rescale" repeated). With fewer than ``1/c``
    held stocks the target is infeasible and every held stock sits at ``±c``. Truncation runs after
@@ -23,6 +25,12 @@ Semantics (one trading day, signal day ``t``, holding day ``d = t + delay + 1``)
    booked is in ``removed_pnl[d]``. The IC pairs skip masked returns too. The signal is never cleaned.
 7. **Turnover** ``turnover[d] = Σ|w_t − w_{t−1}|`` (fraction of book; the first book trades from cash) and
    **cost** ``cost_bps·1e-4·turnover[d]`` is subtracted from ``pnl[d]``.
+8. **No silent NaN**: a book or PnL that is not finite on some day (it cannot come from the rules above
+   on finite inputs, but the guard is cheap) makes the result degenerate, with the days named in
+   ``degenerate_reason``; its Sharpe is NaN, never 0.
+
+Threads: one policy for the whole library, :func:`alpha_env.ops.threads.use_parallel` (panels of at least
+``PARALLEL_MIN_CELLS`` cells on more than one Numba thread); ``parallel=True/False`` forces a choice.
 """
 
 from __future__ import annotations
@@ -45,22 +53,20 @@ from alpha_env.backtest.kernels import (
 )
 from alpha_env.backtest.settings import BacktestSettings
 from alpha_env.errors import SettingsError
+from alpha_env.ops.threads import use_parallel as _use_parallel
 
-__all__ = ["BacktestResult", "run_backtest", "PARALLEL_MIN_CELLS", "PARALLEL_MIN_THREADS"]
-
-#: Auto mode runs the parallel kernels only on panels of at least this many cells (T·N) and with at
-#: least :data:`PARALLEL_MIN_THREADS` Numba threads. Below either, waking the thread pool costs more
-#: than it saves: measured on a 2-core machine shared with other jobs, 2 threads were 3x slower than
-#: one on 1,260 x 500 (OpenMP barriers wait for descheduled threads). ``NUMBA_NUM_THREADS=1`` forces
-#: one thread everywhere, the right choice when several processes share few cores.
-PARALLEL_MIN_CELLS = 200_000
-PARALLEL_MIN_THREADS = 4
+__all__ = ["BacktestResult", "run_backtest"]
 
 
 def _parallel(cells: int, parallel: bool | None = None) -> bool:
+    """The library's one threading policy (:func:`alpha_env.ops.threads.use_parallel`), unless forced.
+
+    ``NUMBA_NUM_THREADS=1`` forces one thread everywhere, the right choice when several processes share
+    few cores (an oversubscribed OpenMP pool waits far longer than it computes).
+    """
     if parallel is not None:
         return bool(parallel) and numba.get_num_threads() > 1
-    return cells >= PARALLEL_MIN_CELLS and numba.get_num_threads() >= PARALLEL_MIN_THREADS
+    return _use_parallel(cells)
 
 
 @dataclass(eq=False)
@@ -205,6 +211,22 @@ def _group_codes(groups: np.ndarray | None, n: int, settings: BacktestSettings) 
     return codes, 1
 
 
+def _non_finite_reason(weights: np.ndarray, pnl: np.ndarray) -> str | None:
+    """Why a backtest whose books or PnL hold a NaN/inf is degenerate (``None`` when all are finite)."""
+    bad_pnl = ~np.isfinite(pnl)
+    bad_book = ~np.isfinite(weights).all(axis=1)
+    if not bad_pnl.any() and not bad_book.any():
+        return None
+    days = np.flatnonzero(bad_pnl)
+    books = np.flatnonzero(bad_book)
+    parts = []
+    if days.size:
+        parts.append(f"the PnL is not finite on {days.size} holding days (first: day {int(days[0])})")
+    if books.size:
+        parts.append(f"the book is not finite on {books.size} signal days (first: day {int(books[0])})")
+    return "non-finite result: " + "; ".join(parts)
+
+
 def _degenerate_reason(status: np.ndarray, valid: np.ndarray, settings: BacktestSettings) -> str | None:
     if (status == STATUS_TRADED).any():
         return None
@@ -257,7 +279,7 @@ def run_backtest(
         groups: ``(N,)`` integer group codes for sector/industry/subindustry neutralization.
         settings: :class:`BacktestSettings` (defaults when ``None``).
         parallel: ``True``/``False`` force the parallel / one-thread kernels (same results); ``None``
-            chooses by panel size and thread count (see :data:`PARALLEL_MIN_CELLS`).
+            chooses by panel size and thread count (:func:`alpha_env.ops.threads.use_parallel`).
 
     Raises:
         SettingsError: wrong shapes or dtypes, missing groups for a group neutralization.
@@ -271,9 +293,9 @@ def run_backtest(
     ret, mask = clean_returns(raw_ret, settings)
     uni = _as_panel("universe", universe, np.bool_, shape)
     codes, n_groups = _group_codes(groups, shape[1], settings)
-    use_parallel = _parallel(sig.size, parallel)
-    n_chunks = max(1, min(shape[0], 4 * numba.get_num_threads())) if use_parallel else 1
-    kernel = backtest_kernel if use_parallel else backtest_kernel_serial
+    par = _parallel(sig.size, parallel)
+    n_chunks = max(1, min(shape[0], 4 * numba.get_num_threads())) if par else 1
+    kernel = backtest_kernel if par else backtest_kernel_serial
     (weights, gross_pnl, turnover, n_long, n_short, nan_held, coverage, status, valid) = kernel(
         sig,
         ret,
@@ -289,6 +311,9 @@ def run_backtest(
     )
     cost = turnover * (settings.cost_bps * 1e-4)
     masked_held, removed_pnl = _masked_books(weights, raw_ret, mask, settings.lag)
+    reason = _degenerate_reason(status, valid, settings)
+    if reason is None:
+        reason = _non_finite_reason(weights, gross_pnl - cost)
     return BacktestResult(
         settings=settings,
         weights=weights,
@@ -305,7 +330,7 @@ def run_backtest(
         coverage=coverage,
         status=status,
         valid_count=valid,
-        degenerate_reason=_degenerate_reason(status, valid, settings),
+        degenerate_reason=reason,
         _inputs=(sig, ret, uni),
         _parallel_mode=parallel,
     )

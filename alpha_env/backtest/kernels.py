@@ -7,17 +7,32 @@ Indexing: ``t`` is the *signal day* (the book computed from data through the clo
 ``d = t + delay + 1`` is the *holding day* (the book is held from the close of ``d-1`` to the close of
 ``d``). Every daily series the kernel returns is indexed by the holding day.
 
+Threads: every kernel with a parallel loop is one body compiled twice by
+:func:`alpha_env.ops.threads.twin` (``name`` runs chunks in parallel, ``name_serial`` in order on one
+thread, same bits); the engine picks one with :func:`alpha_env.ops.threads.use_parallel`.
+
+Scale: the book is the same for a signal and that signal times any positive number. A day whose gross
+``sum |x|`` lies outside ``[_GROSS_LO, _GROSS_HI]`` (overflowing, subnormal or nearly so, where
+``1 / gross`` or the group sums would overflow) is first rescaled by the power of two that brings its
+largest ``|x|`` into ``[0.5, 1)`` (exact for every value that stays normal); days of ordinary data are
+never rescaled, so their books are bit for bit what they were. A decayed value whose weighted sum of
+huge finite values overflows is recomputed on values scaled by a power of two. A day whose Pearson IC is NaN is
+recomputed on rescaled values when its largest ``|x|`` is outside ``[_IC_LO, _IC_HI]``.
+
 :func:`rank_ic_series` (the rank IC the engine uses) is the one Python-level composition here: Numba
 passes around NumPy's SIMD row sort.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops.sortkeys import linked, take_run
+from alpha_env.ops.threads import twin
 
 __all__ = [
     "STATUS_TRADED",
@@ -38,6 +53,32 @@ STATUS_FLAT = 2  # enough values, but nothing left after neutralization (constan
 # After neutralization, a cross-section whose gross is below this fraction of the gross before
 # neutralization is rounding noise of a constant signal: it gets no book.
 _FLAT_TOL = 1e-12
+
+# A day's raw gross outside these bounds is rescaled first (see the module doc): inside them, the group
+# sums stay finite and a book's gross (at least _FLAT_TOL times the raw gross) stays a normal number, so
+# ``1 / gross`` is finite.
+_GROSS_LO = 1e-250
+_GROSS_HI = 1e250
+# A day whose Pearson IC comes out NaN is recomputed on rescaled values (the correlation is scale-free)
+# when its largest |x| is outside these bounds, where the sums of squares overflow or underflow.
+_IC_LO = 1e-140
+_IC_HI = 1e140
+
+
+@njit(cache=True, error_model="numpy")
+def _decayed_scaled(signal, t, i, kmax, decay, den):
+    """Decayed value of stock ``i`` on day ``t`` computed on values scaled by a power of two (so the
+    weighted sum cannot overflow) and scaled back; only for a stock whose plain sum overflowed."""
+    amax = 0.0
+    for k in range(kmax):
+        x = signal[t - k, i]
+        amax = max(amax, abs(x)) if np.isfinite(x) else amax
+    e = math.frexp(amax)[1]
+    acc = 0.0
+    for k in range(kmax):
+        x = signal[t - k, i]
+        acc += float(decay - k) * math.ldexp(x, -e) if np.isfinite(x) else 0.0
+    return math.ldexp(acc / den, e)
 
 
 @njit(cache=True, error_model="numpy")
@@ -66,8 +107,15 @@ def _day_signal(signal, universe, t, decay, out, den):
         for i in range(n):
             out[i] = out[i] / den[i] if (universe[t, i] and den[i] > 0.0) else np.nan
     count = 0
+    overflow = False
     for i in range(n):
-        count += not np.isnan(out[i])
+        v = out[i]
+        count += not np.isnan(v)
+        overflow |= np.isinf(v)
+    if overflow:  # a weighted sum of huge finite values overflowed: redo those stocks scaled
+        for i in range(n):
+            if np.isinf(out[i]):
+                out[i] = _decayed_scaled(signal, t, i, min(decay, t + 1), decay, den[i])
     return count
 
 
@@ -95,6 +143,29 @@ def _row_valid(xrow, urow, s):
         nu += u
         raw += abs(x) if ok else 0.0
     return nv, nu, raw
+
+
+@njit(cache=True, error_model="numpy")
+def _row_rescale(s):
+    """Multiply the non-NaN ``s`` by the power of two that brings ``max |s|`` into ``[0.5, 1)``.
+
+    Returns the new ``sum |s|``. Used only on days whose gross overflows or is (nearly) subnormal.
+    """
+    amax = 0.0
+    for i in range(s.shape[0]):
+        a = abs(s[i])
+        amax = a if a > amax else amax  # NaN compares false: skipped
+    if not amax > 0.0:
+        return 0.0
+    e = math.frexp(amax)[1]
+    raw = 0.0
+    for i in range(s.shape[0]):
+        v = s[i]
+        if not np.isnan(v):
+            v = math.ldexp(v, -e)
+            s[i] = v
+            raw += abs(v)
+    return raw
 
 
 @njit(cache=True, error_model="numpy", fastmath=_REDUCE)
@@ -271,6 +342,8 @@ def _backtest_chunk(
         if n_valid < min_stocks:
             status[t] = STATUS_FEW_STOCKS
         else:
+            if raw_gross > 0.0 and not (_GROSS_LO <= raw_gross <= _GROSS_HI):
+                raw_gross = _row_rescale(s)  # overflowing or subnormal day: same book, normal numbers
             for g in range(G):
                 gmean[g] = 0.0
             if demean:
@@ -330,8 +403,7 @@ def _chunk_starts_turnover(weights, turnover, chunk, n_chunks, lag):
         turnover[d] = _row_turnover(weights[t], weights[t - 1] if t > 0 else cash)
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def backtest_kernel(
+def _backtest_body(
     signal,
     returns,
     universe,
@@ -343,8 +415,9 @@ def backtest_kernel(
     truncation,
     min_stocks,
     n_chunks,
-):
-    """Build the daily books and their gross PnL, chunks of days in parallel.
+):  # pragma: no cover - compiled
+    """Build the daily books and their gross PnL, chunks of days in parallel (``backtest_kernel``) or in
+    order on one thread (``backtest_kernel_serial``); both give the same bits.
 
     Args:
         signal, returns: ``(T, N)`` float64. universe: ``(T, N)`` bool.
@@ -381,41 +454,7 @@ def backtest_kernel(
     return weights, pnl, turnover, n_long, n_short, nan_held, coverage, status, valid
 
 
-@njit(cache=True, error_model="numpy")
-def backtest_kernel_serial(
-    signal,
-    returns,
-    universe,
-    gcode,
-    n_groups,
-    demean,
-    decay,
-    delay,
-    truncation,
-    min_stocks,
-    n_chunks,
-):
-    """Same as :func:`backtest_kernel`, chunks in order on one thread (small panels, busy machines)."""
-    T, N = signal.shape
-    weights = np.empty((T, N))
-    pnl = np.zeros(T)
-    turnover = np.zeros(T)
-    n_long = np.zeros(T, dtype=np.int64)
-    n_short = np.zeros(T, dtype=np.int64)
-    nan_held = np.zeros(T, dtype=np.int64)
-    coverage = np.zeros(T)
-    status = np.zeros(T, dtype=np.int64)
-    valid = np.zeros(T, dtype=np.int64)
-    lag = delay + 1
-    chunk = (T + n_chunks - 1) // n_chunks
-    G = max(n_groups, 1)
-    for c in range(n_chunks):
-        _backtest_chunk(
-            c, chunk, signal, returns, universe, gcode, G, demean, decay, lag, truncation, min_stocks,
-            weights, pnl, turnover, n_long, n_short, nan_held, coverage, status, valid,
-        )
-    _chunk_starts_turnover(weights, turnover, chunk, n_chunks, lag)
-    return weights, pnl, turnover, n_long, n_short, nan_held, coverage, status, valid
+backtest_kernel, backtest_kernel_serial = twin(_backtest_body)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -550,7 +589,16 @@ def _ic_day(signal, returns, universe, decay, t, d, s, xs, ys, den):
             xs[m] = s[i]
             ys[m] = r
             m += 1
-    return _pearson(xs, ys, m)
+    ic = _pearson(xs, ys, m)
+    if ic != ic and m >= 3:  # undefined: maybe only because the sums of squares over/underflowed
+        amax = 0.0
+        for j in range(m):
+            a = abs(xs[j])
+            amax = a if a > amax else amax
+        if amax > 0.0 and not (_IC_LO <= amax <= _IC_HI):
+            _row_rescale(xs[:m])  # the correlation is scale-free
+            ic = _pearson(xs, ys, m)
+    return ic
 
 
 @njit(cache=True, error_model="numpy")
@@ -578,14 +626,14 @@ def _ic_chunk(c, chunk, signal, returns, universe, decay, lag, ranked, bits, out
         out[t + lag] = _rank_ic_from_sorted(kx, ky, s, returns, t + lag, m, bits, a, b, ix, vals)
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def ic_kernel(signal, returns, universe, decay, delay, ranked):
+def _ic_body(signal, returns, universe, decay, delay, ranked):  # pragma: no cover - compiled
     """Daily IC by holding day: correlation of the processed signal of day ``d-delay-1`` (decayed,
     universe-masked, not neutralized) with ``returns[d]`` over the stocks where both are finite.
 
     ``ranked=False`` gives Pearson IC, ``True`` Spearman rank IC (average ranks for ties). NaN on days
-    with fewer than 3 pairs or no spread. Chunks of days in parallel. (For the rank IC of a whole panel
-    :func:`rank_ic_series` is faster: it sorts with NumPy's SIMD sort.)
+    with fewer than 3 pairs or no spread. Chunks of days in parallel (``ic_kernel``) or in order
+    (``ic_kernel_serial``); every day is computed alone, so both give the same bits. (For the rank IC of
+    a whole panel :func:`rank_ic_series` is faster: it sorts with NumPy's SIMD sort.)
     """
     T, N = signal.shape
     out = np.full(T, np.nan)
@@ -599,17 +647,6 @@ def ic_kernel(signal, returns, universe, decay, delay, ranked):
     return out
 
 
-@njit(cache=True, error_model="numpy")
-def ic_kernel_serial(signal, returns, universe, decay, delay, ranked):
-    """Same as :func:`ic_kernel` on one thread."""
-    T, N = signal.shape
-    out = np.full(T, np.nan)
-    lag = delay + 1
-    days = max(T - lag, 0)
-    _ic_chunk(0, days, signal, returns, universe, decay, lag, ranked, _index_bits(N), out)
-    return out
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _index_bits(n):
     """Low key bits that hold a column index ``0 .. n-1`` (at least 1)."""
@@ -619,8 +656,11 @@ def _index_bits(n):
     return bits
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _rank_ic_keys(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m, n_chunks):
+ic_kernel, ic_kernel_serial = twin(_ic_body)
+
+
+def _rank_ic_keys_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m,
+                       n_chunks):  # pragma: no cover - compiled
     """Order keys (and processed signal) of the signal days ``t0 .. t0 + D - 1`` into rows ``0 .. D-1``."""
     D, N = kx.shape
     chunk = (D + n_chunks - 1) // n_chunks
@@ -631,18 +671,8 @@ def _rank_ic_keys(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m
             m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
 
 
-@njit(cache=True, error_model="numpy")
-def _rank_ic_keys_serial(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m):
-    """One-thread :func:`_rank_ic_keys`."""
-    D, N = kx.shape
-    den = np.empty(N)
-    for r in range(D):
-        t = t0 + r
-        m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _rank_ic_decode(kx, ky, vx, returns, lag, bits, t0, m, out, n_chunks):
+def _rank_ic_decode_body(kx, ky, vx, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
+    """Average ranks and their Pearson correlation of each day's sorted key rows into ``out``."""
     D, N = kx.shape
     chunk = (D + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
@@ -655,16 +685,8 @@ def _rank_ic_decode(kx, ky, vx, returns, lag, bits, t0, m, out, n_chunks):
             out[d] = _rank_ic_from_sorted(kx[r], ky[r], vx[r], returns, d, m[r], bits, rx, ry, ix, vals)
 
 
-@njit(cache=True, error_model="numpy")
-def _rank_ic_decode_serial(kx, ky, vx, returns, lag, bits, t0, m, out):
-    D, N = kx.shape
-    rx = np.empty(N)
-    ry = np.empty(N)
-    ix = np.empty(N, np.int64)
-    vals = np.empty(N)
-    for r in range(D):
-        d = t0 + r + lag
-        out[d] = _rank_ic_from_sorted(kx[r], ky[r], vx[r], returns, d, m[r], bits, rx, ry, ix, vals)
+_rank_ic_keys, _rank_ic_keys_serial = twin(_rank_ic_keys_body)
+_rank_ic_decode, _rank_ic_decode_serial = twin(_rank_ic_decode_body)
 
 
 #: Signal days per block of :func:`rank_ic_series` (its key and value buffers stay in cache).
@@ -705,17 +727,14 @@ def rank_ic_series(
     vx = np.empty((block, N))
     m = np.empty(block, np.int64)
     n_chunks = max(1, min(block, 4 * numba.get_num_threads()))
+    keys, decode = (_rank_ic_keys, _rank_ic_decode) if parallel else (_rank_ic_keys_serial,
+                                                                        _rank_ic_decode_serial)
     for t0 in range(0, days, block):
         D = min(block, days - t0)
         bx, by, bv, bm = kx[:D], ky[:D], vx[:D], m[:D]
-        if parallel:
-            _rank_ic_keys(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm, min(n_chunks, D))
-        else:
-            _rank_ic_keys_serial(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm)
+        chunks = min(n_chunks, D) if parallel else 1
+        keys(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm, chunks)
         bx.sort(axis=1)
         by.sort(axis=1)
-        if parallel:
-            _rank_ic_decode(bx, by, bv, returns, lag, bits, t0, bm, out, min(n_chunks, D))
-        else:
-            _rank_ic_decode_serial(bx, by, bv, returns, lag, bits, t0, bm, out)
+        decode(bx, by, bv, returns, lag, bits, t0, bm, out, chunks)
     return out

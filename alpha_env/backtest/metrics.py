@@ -7,7 +7,8 @@ that span count as zero-PnL days.
 
 | metric          | definition (over the counted days of the window)                                  |
 |-----------------|-----------------------------------------------------------------------------------|
-| `sharpe`        | `sqrt(252) · mean(pnl) / std(pnl)` (std with ddof=1; 0 when std is 0 or < 2 days)   |
+| `sharpe`        | `sqrt(252) · mean(pnl) / std(pnl)` (ddof=1; 0 when std is 0 or < 2 days; NaN when a |
+|                 | PnL is not finite: a NaN never becomes 0)                                         |
 | `annual_return` | `252 · mean(pnl)`, fraction of the gross book                                     |
 | `turnover`      | `mean(turnover)`, fraction of the book traded per day                             |
 | `fitness`       | `sharpe · sqrt(|annual_return| / max(turnover, 0.125))`                          |
@@ -58,8 +59,11 @@ METRIC_NAMES: tuple[str, ...] = (
 
 
 def annualized_sharpe(pnl: np.ndarray) -> float:
-    """``sqrt(252)·mean/std`` (ddof=1) of a daily PnL series; 0.0 when undefined."""
+    """``sqrt(252)·mean/std`` (ddof=1) of a daily PnL series; 0.0 when the std is 0 or there are fewer
+    than 2 days; NaN when a PnL is NaN or infinite (never a number made from a NaN)."""
     pnl = np.asarray(pnl, dtype=np.float64)
+    if not np.isfinite(pnl).all():
+        return math.nan
     if pnl.shape[0] < 2:
         return 0.0
     sd = float(pnl.std(ddof=1))

@@ -16,7 +16,7 @@ Example::
 """
 
 from alpha_env.grammar.ast import Call, Const, Expr, Field, Group, Leaf, OpToken, Token, Window, token_text
-from alpha_env.grammar.checker import BASE_FIELDS, GROUPS, check
+from alpha_env.grammar.checker import BASE_FIELDS, GROUPS, check, checked_canonical
 from alpha_env.grammar.codebook import BOS_TOKEN, END_TOKEN, PAD_TOKEN, Codebook, Special, parse_token
 from alpha_env.grammar.corpus import CorpusAlpha, alpha101, build_corpus
 from alpha_env.grammar.forms import (
@@ -39,7 +39,7 @@ __all__ = [
     "Kind", "Unit", "Value",
     "OperatorSpec", "OPERATORS",
     "Field", "Const", "Window", "Group", "Call", "OpToken", "Expr", "Leaf", "Token", "token_text",
-    "BASE_FIELDS", "GROUPS", "check",
+    "BASE_FIELDS", "GROUPS", "check", "checked_canonical",
     "parse", "parse_with_value", "canonical",
     "to_stack", "from_stack", "to_tree", "from_tree", "depth", "length", "lookback", "stack_text",
     "Codebook", "Special", "PAD_TOKEN", "BOS_TOKEN", "END_TOKEN", "parse_token",

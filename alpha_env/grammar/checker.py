@@ -26,6 +26,7 @@ from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import Call, Const, Expr, Field, Group, Window
 from alpha_env.grammar.kinds import Kind, Unit, Value
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
+from alpha_env.grammar.printer import canonical
 
 __all__ = [
     "BASE_FIELDS",
@@ -37,6 +38,7 @@ __all__ = [
     "leaf_value",
     "apply_operator",
     "check",
+    "checked_canonical",
 ]
 
 #: Unit of each base data field.
@@ -192,8 +194,6 @@ def check(expr: Expr, *, units: bool = False, fields: frozenset[str] | None = No
             columns), for an unknown operator, an unknown field (when ``fields`` is given), a bad
             argument kind or a unit mismatch.
     """
-    from alpha_env.grammar.printer import canonical  # local: printer imports this module's names
-
     def visit(node: Expr) -> Value:
         if isinstance(node, Call):
             spec = OPERATORS.get(node.op)
@@ -204,8 +204,8 @@ def check(expr: Expr, *, units: bool = False, fields: frozenset[str] | None = No
             try:
                 return apply_operator(spec, values, units=units)
             except TypeRuleError as exc:
-                raise ExpressionError(f"{exc.message} in {canonical(node, check=False)}", None,
-                                      canonical(node, check=False)) from None
+                raise ExpressionError(f"{exc.message} in {canonical(node)}", None,
+                                      canonical(node)) from None
         if isinstance(node, Field):
             if node.name in GROUPS:
                 raise ExpressionError(f"{node.name!r} is a group, not a field", None, node.name)
@@ -222,3 +222,14 @@ def check(expr: Expr, *, units: bool = False, fields: frozenset[str] | None = No
         raise ExpressionError(f"not an expression node: {node!r}")
 
     return visit(expr)
+
+
+def checked_canonical(expr: Expr, *, units: bool = False) -> str:
+    """The canonical text of a hand-built tree after type-checking it (:func:`check`, then
+    :func:`~alpha_env.grammar.printer.canonical`).
+
+    Raises:
+        ExpressionError: as :func:`check`.
+    """
+    check(expr, units=units)
+    return canonical(expr)

@@ -3,11 +3,16 @@
 Id layout of :meth:`Codebook.default` (ids are stable: extensions append at the end)::
 
     0 <pad>   1 <bos>   2 <end>
-    fields     open high low close volume vwap returns cap adv{d} (fixed list + every adv{d} of the corpus)
+    fields     open high low close volume vwap returns cap adv{d} (a fixed list + every adv{d} of the corpus)
     groups     market sector industry subindustry
     constants  COMMON_CONSTANTS + every constant of the 101-alpha corpus, by value
     windows    COMMON_WINDOWS + every window of the corpus, by days (token text ``5d``)
     operators  every operator of OPERATORS, in table order
+
+The default token list is frozen data, ``data/vocabulary_v1.txt`` (one token text per line, in id order,
+with its version in a header line), built once from the lists above when it was written. The codebook is
+read from that file, never rebuilt from the corpus or the operator table, so editing the 101-alpha file
+or adding an operator cannot change an id; a new default vocabulary is a new file ``vocabulary_v2.txt``.
 
 ``version`` is a hash of the token texts, so any change of the list (an extension with a dataset's
 custom fields) gives a new version; checkpoints store it and refuse another codebook.
@@ -25,13 +30,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from importlib import resources
 from typing import Any, TypeAlias
 
 import numpy as np
 
 from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import NAME_PATTERN, Const, Expr, Field, Group, OpToken, Token, Window, token_text
-from alpha_env.grammar.checker import ADV_PATTERN, BASE_FIELDS, GROUPS
+from alpha_env.grammar.checker import GROUPS
 from alpha_env.grammar.forms import from_stack, to_stack
 from alpha_env.grammar.operators import OPERATORS
 
@@ -46,7 +52,8 @@ __all__ = [
     "Codebook",
     "COMMON_CONSTANTS",
     "COMMON_WINDOWS",
-    "ADV_DAYS",
+    "DEFAULT_VOCABULARY",
+    "read_vocabulary",
     "parse_token",
 ]
 
@@ -65,8 +72,8 @@ CodebookToken: TypeAlias = Token | Special
 COMMON_CONSTANTS: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 #: Windows (days) an agent may write by default.
 COMMON_WINDOWS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 60, 120, 250)
-#: ``adv{d}`` fields of the default codebook (besides those of the corpus).
-ADV_DAYS: tuple[int, ...] = (5, 10, 15, 20, 30, 40, 50, 60, 81, 120, 150, 180)
+#: Packaged file of the default codebook's tokens (in ``alpha_env/grammar/data``).
+DEFAULT_VOCABULARY = "vocabulary_v1.txt"
 
 
 def _text(token: CodebookToken) -> str:
@@ -302,33 +309,36 @@ class Codebook:
         return np.array([i for i, t in enumerate(self._tokens) if isinstance(t, kind)], dtype=np.int64)
 
 
-def _corpus_literals() -> tuple[set[int], set[float], set[int]]:
-    from alpha_env.grammar.corpus import alpha101
+def read_vocabulary(name: str = DEFAULT_VOCABULARY) -> tuple[tuple[str, ...], str]:
+    """Token texts (in id order) and recorded codebook version of a packaged vocabulary file.
 
-    advs: set[int] = set()
-    consts: set[float] = set()
-    windows: set[int] = set()
-    for entry in alpha101():
-        for token in to_stack(entry.expr):
-            if isinstance(token, Field) and (m := ADV_PATTERN.match(token.name)):
-                advs.add(int(m.group(1)))
-            elif isinstance(token, Const):
-                consts.add(token.value)
-            elif isinstance(token, Window):
-                windows.add(token.days)
-    return advs, consts, windows
+    The file holds one token text per line; ``#`` lines are comments, one of them ``# version: cb...``.
+    """
+    text = resources.files("alpha_env.grammar").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    texts: list[str] = []
+    version = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            if key.strip() == "version":
+                version = value.strip()
+        elif line:
+            texts.append(line)
+    return tuple(texts), version
 
 
 @functools.lru_cache(maxsize=1)
 def _default_codebook() -> Codebook:
-    advs, consts, windows = _corpus_literals()
-    fields = [Field(f) for f in BASE_FIELDS] + [Field(f"adv{d}") for d in sorted(set(ADV_DAYS) | advs)]
-    groups = [Group(g) for g in GROUPS]
-    constants = [Const(v) for v in sorted(set(COMMON_CONSTANTS) | consts)]
-    wins = [Window(d) for d in sorted(set(COMMON_WINDOWS) | windows)]
-    ops = [OpToken(name) for name in OPERATORS]
-    tokens = [PAD_TOKEN, BOS_TOKEN, END_TOKEN, *fields, *groups, *constants, *wins, *ops]
+    texts, version = read_vocabulary(DEFAULT_VOCABULARY)
+    tokens = [parse_token(t) for t in texts]
     common_c = {float(v) for v in COMMON_CONSTANTS}
-    agent = [END_TOKEN, *fields, *groups, *ops, *(c for c in constants if c.value in common_c),
-             *(w for w in wins if w.days in COMMON_WINDOWS)]
-    return Codebook(tokens, agent_tokens=agent)
+    agent = [t for t in tokens
+             if t == END_TOKEN or isinstance(t, Field | Group | OpToken)
+             or (isinstance(t, Const) and t.value in common_c)
+             or (isinstance(t, Window) and t.days in COMMON_WINDOWS)]
+    book = Codebook(tokens, agent_tokens=agent)
+    if book.version != version:
+        raise _token_error(f"vocabulary file {DEFAULT_VOCABULARY} records version {version!r} but its "
+                           f"tokens hash to {book.version!r}: the frozen file was edited")
+    return book

@@ -11,20 +11,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import Call, Const, Expr, Field, Window
 from alpha_env.grammar.checker import check
+from alpha_env.grammar.codebook import Codebook
 from alpha_env.grammar.forms import length
 from alpha_env.grammar.operators import OPERATORS
 from alpha_env.grammar.parser import parse
 from alpha_env.grammar.printer import canonical
-
-if TYPE_CHECKING:
-    from alpha_env.grammar.codebook import Codebook
+from alpha_env.grammar.state import GrammarState
 
 __all__ = ["CorpusAlpha", "alpha101", "alpha101_text", "random_expression", "mutate", "crossover",
            "build_corpus"]
@@ -66,8 +64,6 @@ def random_expression(codebook: Codebook, max_len: int, rng: np.random.Generator
     Each step picks uniformly among the allowed ids (AND the agent vocabulary when ``agent_only``),
     except that once the stack holds one series the expression ends with probability ``p_end``.
     """
-    from alpha_env.grammar.state import GrammarState
-
     state = GrammarState(codebook, max_len)
     allowed_vocab = codebook.agent_vocabulary if agent_only else None
     while True:
@@ -152,8 +148,6 @@ def build_corpus(codebook: Codebook | None = None, *, size: int = 10_000, max_le
     Returns:
         Expressions in generation order (the 101 alphas first).
     """
-    from alpha_env.grammar.codebook import Codebook
-
     book = codebook if codebook is not None else Codebook.default()
     rng = np.random.default_rng(seed)
     seen: set[str] = set()

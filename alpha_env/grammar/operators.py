@@ -7,6 +7,11 @@ Look-back: an operator with a window argument needs ``days + lookback`` past day
 arguments need (``delay``/``delta``: ``lookback = 0``, so ``delay(x, 5)`` reads 5 days back; windowed
 statistics over ``d`` days including today: ``lookback = -1``). ``lookback is None`` means no window.
 
+Conventions are table data, not prose: ``ddof`` (the variance denominator is ``n - ddof``), ``origin`` (the
+number ``ts_argmax``/``ts_argmin`` give the oldest day of the window) and the window span (from
+``lookback``) are fields of each row, and :attr:`OperatorSpec.description` writes the sentence from them;
+``tests/test_grammar_conventions.py`` checks each stated convention against the kernels.
+
 Infix syntax (C-like; a higher precedence binds tighter)::
 
     1  c ? a : b           right-associative
@@ -62,7 +67,7 @@ class OperatorSpec:
         result_kind: kind of the result.
         infix: infix symbol (``"+"``, ``"?:"``, prefix ``"-"``) or ``None`` for call syntax only.
         lookback: extra days over the window argument (see module doc), ``None`` without a window.
-        doc: one-line meaning (shown in the docs and ``alpha-env parse``).
+        doc: one-line meaning without the conventions below (:attr:`description` adds them).
         category: ``arithmetic``, ``comparison``, ``logic``, ``conditional``, ``time_series``,
             ``cross_section``, ``group`` or ``element_wise``.
         precedence: infix precedence (``None`` for call-only operators).
@@ -72,6 +77,10 @@ class OperatorSpec:
         unit_rule: how the optional unit checks treat it (see :mod:`alpha_env.grammar.checker`).
         fold: pure-Python function used to fold a call on literals only (``-1 * 1``) into one literal;
             ``None`` when such a call is an error.
+        ddof: delta degrees of freedom of a variance the operator uses (denominator ``n - ddof``, ``n``
+            the window's days or the day's valid stocks), ``None`` when it uses none.
+        origin: for a position-valued operator, the number it gives the oldest day of the window (the
+            window's days are numbered ``origin .. origin + d - 1``, today last), else ``None``.
     """
 
     name: str
@@ -87,6 +96,8 @@ class OperatorSpec:
     no_const_slots: frozenset[int] = field(default_factory=frozenset)
     unit_rule: str = "keep"
     fold: Callable[..., float] | None = None
+    ddof: int | None = None
+    origin: int | None = None
 
     @property
     def arity(self) -> int:
@@ -100,6 +111,28 @@ class OperatorSpec:
     def lookback_days(self, days: int) -> int:
         """Extra past days this operator reads for a window of ``days`` (0 without a window)."""
         return 0 if self.lookback is None else max(0, days + self.lookback)
+
+    @property
+    def description(self) -> str:
+        """The one-line meaning with its conventions (shown in the docs and ``alpha-env parse``), written
+        from the table's fields: window span and NaN rule (``lookback``), ``ddof`` and ``origin``."""
+        parts = [self.doc]
+        if self.ddof is not None:
+            parts.append(f"ddof {self.ddof} (denominator n - {self.ddof})" if self.ddof else
+                         "ddof 0 (denominator n)")
+        if self.origin is not None:
+            last = "d" if self.origin == 1 else f"d{self.origin - 1:+d}"
+            parts.append(f"{self.origin} = the window's oldest day t-d+1, {last} = today; "
+                         "ties: the oldest day")
+        if self.lookback is not None:
+            rows = "d" if self.lookback == 0 else f"d{self.lookback:+d}"  # days read before today
+            start = "t-d" if self.lookback == 0 else f"t-d{-self.lookback:+d}"  # oldest day read
+            if self.lookback < 0:
+                parts.append(f"window {start}..t (today included); NaN if it holds a NaN or starts "
+                             f"before the first day (first {rows} rows)")
+            else:
+                parts.append(f"looks back to day {start} (first {rows} rows NaN)")
+        return "; ".join(parts)
 
     def signature(self) -> str:
         """Human-readable signature, e.g. ``ts_rank(series, window) -> series``."""
@@ -121,9 +154,10 @@ def _spec(name: str, args: tuple[Kind, ...], result: Kind, doc: str, **kw) -> Op
                         doc, **kw)
 
 
-def _ts(name: str, doc: str, *, lookback: int = -1, unit: str = "keep", aliases: tuple[str, ...] = ()):
+def _ts(name: str, doc: str, *, lookback: int = -1, unit: str = "keep", aliases: tuple[str, ...] = (),
+        **kw):
     return _spec(name, (S, W), S, doc, lookback=lookback, category="time_series", unit_rule=unit,
-                 aliases=aliases)
+                 aliases=aliases, **kw)
 
 
 _SPECS: tuple[OperatorSpec, ...] = (
@@ -160,31 +194,39 @@ _SPECS: tuple[OperatorSpec, ...] = (
           right_assoc=True, category="conditional", unit_rule="branches",
           aliases=("if", "iif", "where")),
     # time series: (series, window) -> series
-    _ts("delay", "value d days ago", lookback=0, aliases=("ts_delay", "ref")),
-    _ts("delta", "x - delay(x, d)", lookback=0, aliases=("ts_delta",)),
-    _ts("sum", "sum over the past d days", aliases=("ts_sum",)),
-    _ts("product", "product over the past d days", unit="power_keep", aliases=("ts_product", "prod")),
-    _ts("stddev", "standard deviation over the past d days (ddof 0)", aliases=("ts_std", "ts_stddev", "std")),
-    _ts("ts_min", "minimum over the past d days", aliases=("ts_minimum",)),
-    _ts("ts_max", "maximum over the past d days", aliases=("ts_maximum",)),
-    _ts("ts_argmin", "days since the minimum of the past d days (0 = today)", unit="dimless"),
-    _ts("ts_argmax", "days since the maximum of the past d days (0 = today)", unit="dimless"),
-    _ts("ts_rank", "rank of today's value among the past d days, in (0, 1]", unit="dimless"),
-    _ts("decay_linear", "weighted mean over the past d days, weights d, d-1, ..., 1 (today heaviest)",
+    _ts("delay", "value d days ago, x[t-d]", lookback=0, aliases=("ts_delay", "ref")),
+    _ts("delta", "x[t] - x[t-d]", lookback=0, aliases=("ts_delta",)),
+    _ts("sum", "sum over the window", aliases=("ts_sum",)),
+    _ts("product", "product over the window (NaN on overflow)", unit="power_keep",
+        aliases=("ts_product", "prod")),
+    _ts("stddev", "sample standard deviation over the window (0 on a constant window, NaN for d = 1)",
+        ddof=1, aliases=("ts_std", "ts_stddev", "std")),
+    _ts("ts_min", "minimum over the window", aliases=("ts_minimum",)),
+    _ts("ts_max", "maximum over the window", aliases=("ts_maximum",)),
+    _ts("ts_argmin", "position of the window's minimum", unit="dimless", origin=1),
+    _ts("ts_argmax", "position of the window's maximum", unit="dimless", origin=1),
+    _ts("ts_rank", "rank of today's value among the window's d values / d, in [1/d, 1] (ties averaged)",
+        unit="dimless"),
+    _ts("decay_linear", "weighted mean over the window, weights d, d-1, ..., 1 (today heaviest)",
         aliases=("ts_decay_linear", "wma")),
-    _ts("ts_skewness", "skewness over the past d days", unit="dimless", aliases=("ts_skew",)),
-    _ts("ts_kurtosis", "excess kurtosis over the past d days", unit="dimless", aliases=("ts_kurt",)),
-    _ts("ts_mean", "mean over the past d days", aliases=("ts_avg", "mean", "sma")),
-    _ts("ts_zscore", "(x - mean) / stddev over the past d days", unit="dimless"),
-    _spec("correlation", (S, S, W), S, "Pearson correlation of a and b over the past d days",
-          lookback=-1, category="time_series", unit_rule="dimless", aliases=("ts_corr", "corr")),
-    _spec("covariance", (S, S, W), S, "covariance of a and b over the past d days (ddof 0)",
-          lookback=-1, category="time_series", unit_rule="covariance", aliases=("ts_covariance", "cov")),
+    _ts("ts_skewness", "bias-corrected skewness over the window (pandas; NaN for d < 3 or a constant "
+        "window)", unit="dimless", aliases=("ts_skew",)),
+    _ts("ts_kurtosis", "bias-corrected excess kurtosis over the window (pandas; NaN for d < 4 or a "
+        "constant window)", unit="dimless", aliases=("ts_kurt",)),
+    _ts("ts_mean", "mean over the window", aliases=("ts_avg", "mean", "sma")),
+    _ts("ts_zscore", "(x - mean) / stddev over the window (NaN on a constant window or d = 1)",
+        unit="dimless", ddof=1),
+    _spec("correlation", (S, S, W), S, "Pearson correlation of a and b over the window (NaN when either "
+          "is constant)", lookback=-1, category="time_series", unit_rule="dimless",
+          aliases=("ts_corr", "corr")),
+    _spec("covariance", (S, S, W), S, "sample covariance of a and b over the window (NaN when either is "
+          "constant or d = 1)", lookback=-1, category="time_series", unit_rule="covariance", ddof=1,
+          aliases=("ts_covariance", "cov")),
     # cross-section
-    _spec("rank", (S,), S, "cross-sectional rank scaled to (0, 1] (average ties, NaN ignored)",
+    _spec("rank", (S,), S, "cross-sectional rank / n scaled to (0, 1] (average ties, NaN ignored)",
           category="cross_section", unit_rule="dimless"),
-    _spec("zscore", (S,), S, "cross-sectional (x - mean) / std", category="cross_section",
-          unit_rule="dimless", aliases=("cs_zscore",)),
+    _spec("zscore", (S,), S, "cross-sectional (x - mean) / std over the day's valid stocks (NaN ignored)",
+          category="cross_section", unit_rule="dimless", ddof=1, aliases=("cs_zscore",)),
     _spec("scale", (S, C), S, "rescale so that sum(abs(x)) = a across stocks (scale(x) = scale(x, 1))",
           category="cross_section", unit_rule="dimless"),
     # group
@@ -193,7 +235,8 @@ _SPECS: tuple[OperatorSpec, ...] = (
     _spec("group_rank", (S, G), S, "rank within each group, in (0, 1]", category="group",
           unit_rule="dimless"),
     _spec("group_mean", (S, G), S, "group mean broadcast to members", category="group"),
-    _spec("group_zscore", (S, G), S, "z-score within each group", category="group", unit_rule="dimless"),
+    _spec("group_zscore", (S, G), S, "z-score within each group (NaN for a group of < 2 or equal values)",
+          category="group", unit_rule="dimless", ddof=1),
     # element-wise
     _spec("abs", (S,), S, "absolute value", aliases=("fabs",)),
     _spec("log", (S,), S, "natural logarithm (NaN for x <= 0)", unit_rule="dimless", aliases=("ln",)),
@@ -274,7 +317,7 @@ def markdown_table(table: OperatorTable = OPERATORS) -> str:
         look = "-" if spec.lookback is None else ("d" if spec.lookback == 0 else f"d{spec.lookback:+d}")
         infix = f"`{spec.infix}`".replace("|", "\\|") if spec.infix else ""
         aliases = ", ".join(spec.aliases)
-        doc = spec.doc.replace("|", "\\|")
+        doc = spec.description.replace("|", "\\|")
         sig = f"({args}) → {spec.result_kind.value}"
         lines.append(f"| `{spec.name}` | {sig} | {infix} | {look} | {aliases} | {doc} |")
     return "\n".join(lines)

@@ -59,16 +59,11 @@ def _print(expr: Expr) -> str:
     return f"{_wrap(_print(left), lwrap)} {spec.infix} {_wrap(_print(right), rwrap)}"
 
 
-def canonical(expr: Expr, *, check: bool = False) -> str:
+def canonical(expr: Expr) -> str:
     """The canonical text of ``expr`` (the key of alpha ids and caches).
 
-    Args:
-        expr: an expression tree.
-        check: type-check the tree first (raises :class:`~alpha_env.errors.ExpressionError`); off by
-            default, since trees from the parser, the stack decoders and the grammar masks are checked.
+    The printer prints and does not type-check: trees from the parser, the stack decoders and the grammar
+    masks are checked already; :func:`alpha_env.grammar.checker.checked_canonical` checks a hand-built
+    tree first.
     """
-    if check:
-        from alpha_env.grammar.checker import check as _check
-
-        _check(expr)
     return _print(expr)
