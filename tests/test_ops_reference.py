@@ -116,15 +116,15 @@ def ref_delta(x: np.ndarray, d: int) -> np.ndarray:
     return (_df(x) - _df(x).shift(d)).to_numpy()
 
 
-def round12(x: np.ndarray) -> np.ndarray:
-    """Values rounded to 12 significant digits through their decimal text (the ranking convention)."""
-    flat = [v if not np.isfinite(v) or v == 0 or not 1e-290 <= abs(v) <= 1e290 else float(f"{v:.11e}")
+def round10(x: np.ndarray) -> np.ndarray:
+    """Values rounded to 10 significant digits through their decimal text (the ranking convention)."""
+    flat = [v if not np.isfinite(v) or v == 0 or not 1e-290 <= abs(v) <= 1e290 else float(f"{v:.9e}")
             for v in np.asarray(x, dtype=np.float64).ravel()]
     return np.array(flat).reshape(np.shape(x))
 
 
 def ref_rank(x: np.ndarray) -> np.ndarray:
-    return _df(round12(x)).rank(axis=1, pct=True).to_numpy()
+    return _df(round10(x)).rank(axis=1, pct=True).to_numpy()
 
 
 def ref_zscore(x: np.ndarray) -> np.ndarray:
@@ -230,7 +230,7 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
     "ts_argmin": lambda x, d: _apply(x, d, lambda w: float(np.argmin(w) + 1)),
     "product": lambda x, d: _nan_inf(_apply(x, d, np.prod)),
     "decay_linear": lambda x, d: _apply(x, d, _decay),
-    "ts_rank": lambda x, d: _df(round12(x)).rolling(d).rank(pct=True).to_numpy(),
+    "ts_rank": lambda x, d: _df(round10(x)).rolling(d).rank(pct=True).to_numpy(),
     "covariance": lambda x, y, d: _pairs(x, y, d, _cov),
     "correlation": lambda x, y, d: _pairs(x, y, d, _corr),
     "rank": ref_rank,

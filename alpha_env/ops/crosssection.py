@@ -2,8 +2,8 @@
 
 - ``rank``: percentile rank among the day's valid (non-NaN) stocks, ties averaged: ``average rank / n``
   in ``(0, 1]`` (the largest value gets 1). NaN stays NaN and is not counted in ``n``. Values equal
-  when rounded to 12 significant digits tie (``sortkeys.SIG_DIGITS``), so rounding noise of
-  computed values (``10.01 - 10.0`` vs ``(30.03 - 30.0) / 3``) does not order them.
+  when rounded to 10 significant digits tie (``sortkeys.SIG_DIGITS``), so rounding noise of
+  computed values (``300.01 - 300.0`` vs ``0.01``) does not order them.
 - ``zscore``: ``(x - mean) / std`` over the day's valid stocks, ``std`` with ``n - 1``; NaN when fewer
   than 2 valid stocks or all equal.
 - ``scale(x, a)``: ``x * a / sum(|x|)`` so that the day's absolute values sum to ``a``; NaN on a day whose
@@ -11,9 +11,9 @@
 
 ``rank`` is sort based: each value becomes an order-preserving 64-bit key carrying its column in the low
 bits, NumPy's (SIMD) ``sort`` orders the keys of every row, and one Numba pass walks each sorted key row
-in order: a key far (more than 2**17 ulps) from both neighbours' is a value that ties with no other, so
+in order: a key far (more than ~2**23 ulps) from both neighbours' is a value that ties with no other, so
 it gets its rank straight from its position (no look-up of the value); only runs of near keys (ties, or
-values a few ulps apart) are decoded, rounded to 12 significant digits, ordered and tie-averaged.
+values a few ulps apart) are decoded, rounded to 10 significant digits, ordered and tie-averaged.
 
 The sort keys and run decoding live in :mod:`alpha_env.ops.sortkeys` (shared with ``group_rank`` and
 the backtest's rank IC). Threads: every kernel has a parallel (rows in chunks) and a one-thread version
@@ -192,7 +192,7 @@ def _scale_kernel_serial(x, a, out):  # pragma: no cover - compiled
 
 def rank(x: np.ndarray) -> np.ndarray:
     """Percentile rank of each stock among the day's valid stocks, in ``(0, 1]``; values equal to
-    ``SIG_DIGITS`` (12) significant digits tie, and ties are averaged."""
+    ``SIG_DIGITS`` (10) significant digits tie, and ties are averaged."""
     x = as_panel("rank", x)
     keys, bits = sorted_keys(x)
     span = near_span(bits)

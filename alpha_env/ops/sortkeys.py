@@ -19,9 +19,11 @@ from numba import njit, prange
 from alpha_env.ops.threads import use_parallel
 
 #: Significant decimal digits at which ``rank`` and ``ts_rank`` compare values: values equal when rounded
-#: to this many digits tie (``10.01 - 10.0`` and ``(30.03 - 30.0) / 3`` do; bit-identical inputs are not
-#: needed).
-SIG_DIGITS = 12
+#: to this many digits tie, so rounding noise of computed values does not order them. A difference of
+#: cent prices ``p`` carries a relative error up to about ``p * 2.2e-14`` of a one-cent difference (12 digits
+#: would separate ``300.01 - 300.0`` from ``0.01``); 10 digits keep such differences tied for prices up to
+#: about 20,000 and still order values that differ by one part in 10**9.
+SIG_DIGITS = 10
 
 _P10_OFF = 330
 _P10 = np.array([float(f"1e{k}") for k in range(-_P10_OFF, _P10_OFF + 1)])  # correctly rounded 10**k
@@ -154,8 +156,9 @@ def round_sig(v):  # pragma: no cover - compiled
 
 def near_span(bits: int) -> np.uint64:
     """Largest gap between the high parts of two sorted keys (see :func:`sorted_keys`) whose values may
-    round to the same :data:`SIG_DIGITS` digits: such values are fewer than 2**17 ulps apart."""
-    return np.uint64((1 << 18) + (1 << bits))
+    round to the same :data:`SIG_DIGITS` digits: such values are fewer than ``NEAR_REL * 2**53`` ulps
+    apart (2**23.2 for 10 digits)."""
+    return np.uint64(int(NEAR_REL * 2.0**53) + 1 + (1 << bits))
 
 
 @njit(cache=True, error_model="numpy", inline="always")

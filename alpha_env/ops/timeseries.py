@@ -1000,6 +1000,6 @@ def product(x: np.ndarray, d: int) -> np.ndarray:
 
 def ts_rank(x: np.ndarray, d: int) -> np.ndarray:
     """Percentile rank of today's value among the window's ``d`` values: ``average rank / d`` in
-    ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged; values equal to 12 significant
+    ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged; values equal to 10 significant
     digits tie (``sortkeys.SIG_DIGITS``)."""
     return _run("ts_rank", _TS_RANK, x, d)
