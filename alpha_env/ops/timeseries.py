@@ -54,19 +54,29 @@ __all__ = [
 # time-outer, stocks-inner over row slices. ``bad`` counts the NaNs in each stock's window; sums hold
 # values minus a per-stock reference ``ref`` and are rebuilt from the window when ``t % d == 0``.
 # --------------------------------------------------------------------------------------------------
-#: Loss-of-significance guard of the running-sum kernels. A running sum that has added and dropped terms
-#: of magnitude up to ``M`` since it was last rebuilt carries a rounding error of at most about
-#: ``n * 4 * 2**-52 * M`` (``n`` the window); the kernels rebuild a window from its own values (shifted by
-#: a value of the window) whenever that bound exceeds ``1e-10`` of the window's own scale, e.g. for up to
-#: ``d - 1`` days after a value of 1e15 left a window of values near 1. Ordinary data never comes near.
+#: Loss-of-significance guard of the running-sum kernels. Sums are rebuilt from the window every ``d``
+#: days, so the only terms that leave running sums are the rows of their last rebuild: a window sum
+#: carries a rounding error of at most about ``n * 4 * 2**-52 * M``, ``M`` the largest shifted term of that
+#: rebuild (``n`` the window; terms that entered since are still in the window, part of its own scale).
+#: The kernels rebuild one stock's window from its own values (shifted by today's value) whenever that
+#: bound exceeds ``1e-10`` of the window's scale, e.g. for up to ``d - 1`` days after a value of 1e15 left
+#: a window of values near 1. Ordinary data never comes near; the check is one compare per value.
 _LOSS = 4.0 * 2.0**-52 / 1e-10
 
 
 @njit(cache=True, inline="always")
-def _lost(big, tol, ref, v, mean):  # pragma: no cover - compiled
-    """Whether a window sum's error bound ``tol * big`` exceeds the window's scale, bounded below by
-    ``|ref|``, ``|today|`` (both values of the window) and ``|mean|``."""
-    return big * tol > max(abs(ref), max(abs(v), abs(mean)))
+def _limit(big, tol, ref):  # pragma: no cover - compiled
+    """A window sum's error bound ``tol * big`` after a rebuild around ``ref`` (a value of the window),
+    or 0 when ``|ref|`` already exceeds it (the window's scale is at least ``|ref|``)."""
+    lim = big * tol
+    return lim if lim > abs(ref) else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lost(lim, v, mean):  # pragma: no cover - compiled
+    """Whether a window sum's error bound ``lim`` (see :func:`_limit`) exceeds the window's scale, bounded
+    below by ``|today|`` and ``|mean|``."""
+    return (lim > abs(v)) & (lim > abs(mean))
 
 
 @njit(cache=True, inline="always")
@@ -106,7 +116,9 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
         ref = np.zeros(w)
         s1 = np.zeros(w)
         bad = np.zeros(w)
-        big = np.zeros(w)  # largest |x - ref| summed since the last rebuild
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
+        lim = np.zeros(w)  # the error bound they leave (see _limit)
+        guard = False  # some stock of the block has lim > 0: check its windows (ordinary data: never)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -124,6 +136,10 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
                         dv = v - ref[k] if v == v else 0.0
                         s1[k] += dv
                         big[k] = max(big[k], abs(dv))
+                guard = False
+                for k in range(w):
+                    lim[k] = _limit(big[k], tol, ref[k])
+                    guard = guard | (lim[k] > 0.0)
             if t >= d:
                 xo = x[t - d, j0:j0 + w]
                 for k in range(w):
@@ -132,26 +148,25 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
                     bad[k] -= 0.0 if ok else 1.0
                     if not rebase:
                         s1[k] -= v - ref[k] if ok else 0.0
-            lossy = 0
             for k in range(w):
                 v = xt[k]
                 ok = v == v
                 dv = v - ref[k] if ok else 0.0
                 s1[k] += dv
-                big[k] = max(big[k], abs(dv))
                 bad[k] += 0.0 if ok else 1.0
                 tot = s1[k] + n * ref[k]
                 res = tot * inv_n if mean else tot
                 ot[k] = res if ((bad[k] == 0.0) & (abs(res) < np.inf)) else np.nan  # overflow: NaN
-                lossy += 1 if _lost(big[k], tol, ref[k], v, tot * inv_n) & (bad[k] == 0.0) else 0
             if t < d - 1:
                 ot[:] = np.nan
-            elif lossy > 0:
+            elif guard:
                 for k in range(w):
                     v = xt[k]
-                    if bad[k] == 0.0 and _lost(big[k], tol, ref[k], v, (s1[k] + n * ref[k]) * inv_n):
+                    if bad[k] == 0.0 and _lost(lim[k], v, (s1[k] + n * ref[k]) * inv_n):
                         s1[k], big[k] = _resum(x, t, d, j0 + k, v)
                         ref[k] = v
+                        lim[k] = _limit(big[k], tol, v)
+                        guard = guard | (lim[k] > 0.0)
                         tot = s1[k] + n * v
                         res = tot * inv_n if mean else tot
                         ot[k] = res if abs(res) < np.inf else np.nan
@@ -192,7 +207,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)
         prev = np.full(w, np.nan)
-        big = np.zeros(w)  # largest |x - ref| summed since the last rebuild
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -221,7 +236,6 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     dv = v - ref[k] if ok else 0.0
                     s1[k] += dv
                     s2[k] += dv * dv
-                    big[k] = max(big[k], abs(dv))
                     bad[k] += 0.0 if ok else 1.0
             elif t >= d:
                 xo = x[t - d, j0:j0 + w]
@@ -234,7 +248,6 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     du = u - ref[k] if oko else 0.0
                     s1[k] += dv - du
                     s2[k] += dv * dv - du * du
-                    big[k] = max(big[k], abs(dv))
                     bad[k] += (0.0 if ok else 1.0) - (0.0 if oko else 1.0)
             else:
                 for k in range(w):
@@ -243,7 +256,6 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     dv = v - ref[k] if ok else 0.0
                     s1[k] += dv
                     s2[k] += dv * dv
-                    big[k] = max(big[k], abs(dv))
                     bad[k] += 0.0 if ok else 1.0
             for k in range(w):
                 v = xt[k]
@@ -327,7 +339,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)
         prev = np.full(w, np.nan)
-        big = np.zeros(w)  # largest |x - ref| summed since the last rebuild
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -375,7 +387,6 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 s2[k] += d2
                 s3[k] += d2 * dv
                 s4[k] += d2 * d2
-                big[k] = max(big[k], abs(dv))
                 bad[k] += 0.0 if ok else 1.0
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
@@ -472,7 +483,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         sxx = np.zeros(w)
         syy = np.zeros(w)
         sxy = np.zeros(w)
-        bigx = np.zeros(w)  # largest |x - rx| and |y - ry| summed since the last rebuild
+        bigx = np.zeros(w)  # largest |x - rx| and |y - ry| of the last rebuild's rows
         bigy = np.zeros(w)
         # Last day (as a float) with a NaN pair, and with a change of x / of y from the day before
         # (NaN counts as a change). The window of day t is complete when lastnan <= t - d, and x is not
@@ -546,8 +557,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du - duo * duo
                         syy[k] += dv * dv - dvo * dvo
                         sxy[k] += du * dv - duo * dvo
-                        bigx[k] = max(bigx[k], abs(du))
-                        bigy[k] = max(bigy[k], abs(dv))
                         lastnan[k] = lastnan[k] if ok else tf
                         lastcx[k] = lastcx[k] if u == xp[k] else tf
                         lastcy[k] = lastcy[k] if v == yp[k] else tf
@@ -563,8 +572,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du
                         syy[k] += dv * dv
                         sxy[k] += du * dv
-                        bigx[k] = max(bigx[k], abs(du))
-                        bigy[k] = max(bigy[k], abs(dv))
                         lastnan[k] = lastnan[k] if ok else tf
                         lastcx[k] = lastcx[k] if u == xp[k] else tf
                         lastcy[k] = lastcy[k] if v == yp[k] else tf
@@ -660,7 +667,9 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
         s = np.zeros(w)  # plain window sum of (x - ref) up to yesterday
         ws = np.zeros(w)  # weighted window sum of (x - ref) up to yesterday
         bad = np.zeros(w)
-        big = np.zeros(w)  # largest |x - ref| summed since the last rebuild
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
+        lim = np.zeros(w)  # the error bound they leave (see _limit)
+        guard = False  # some stock of the block has lim > 0: check its windows (ordinary data: never)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -681,8 +690,11 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                         s[k] += dv
                         ws[k] += wt * dv
                         big[k] = max(big[k], abs(dv))
+                guard = False
+                for k in range(w):
+                    lim[k] = _limit(big[k], tol, ref[k])
+                    guard = guard | (lim[k] > 0.0)
             xo = x[max(t - d, 0), j0:j0 + w]
-            lossy = 0
             for k in range(w):
                 v = xt[k]
                 ok = v == v
@@ -694,18 +706,18 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                 # every old weight drops by one (minus the sum of rows t-d .. t-1), today enters with d
                 ws[k] = ws[k] - s[k] + n * dv
                 s[k] += dv - old
-                big[k] = max(big[k], abs(dv))
                 res = ws[k] * inv_total + ref[k]
                 ot[k] = np.nan if bad[k] > 0.0 else res
-                lossy += 1 if _lost(big[k], tol, ref[k], v, res) & (bad[k] == 0.0) else 0
             if t < d - 1:
                 ot[:] = np.nan
-            elif lossy > 0:  # rebuild the windows whose running sums lost significance
+            elif guard:  # rebuild the windows whose running sums lost significance
                 for k in range(w):
                     v = xt[k]
-                    if bad[k] == 0.0 and _lost(big[k], tol, ref[k], v, ws[k] * inv_total + ref[k]):
+                    if bad[k] == 0.0 and _lost(lim[k], v, ws[k] * inv_total + ref[k]):
                         s[k], ws[k], big[k] = _resum_decay(x, t, d, j0 + k, v)
                         ref[k] = v
+                        lim[k] = _limit(big[k], tol, v)
+                        guard = guard | (lim[k] > 0.0)
                         ot[k] = ws[k] * inv_total + v
 
 
