@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_ops_reference import REFERENCE
+from test_ops_reference import REFERENCE, round10
 
 from alpha_env.data import MarketPanel, load_panel, synthetic_market
 from alpha_env.evaluate import Evaluator
@@ -69,7 +69,15 @@ def _clean(df: pd.DataFrame | np.ndarray) -> np.ndarray:
 
 
 def _rank(df):
-    return pd.DataFrame(df).rank(axis=1, pct=True)
+    """Cross-sectional rank; values equal to 10 significant digits tie (the ranking convention)."""
+    df = pd.DataFrame(df)
+    return pd.DataFrame(round10(df.to_numpy()), index=df.index, columns=df.columns).rank(axis=1, pct=True)
+
+
+def _ts_rank(df, d):
+    """Rolling rank of today's value, with the same 10-digit ties."""
+    df = pd.DataFrame(df)
+    return pd.DataFrame(round10(df.to_numpy()), index=df.index, columns=df.columns).rolling(d).rank(pct=True)
 
 
 def _corr(a, b, d):
@@ -100,7 +108,7 @@ def a3(p):
 
 
 def a4(p):
-    return -1 * _rank(_f(p, "low")).rolling(9).rank(pct=True)
+    return -1 * _ts_rank(_rank(_f(p, "low")), 9)
 
 
 def a5(p):
@@ -138,7 +146,7 @@ def a33(p):
 
 def a38(p):
     c, o = _f(p, "close"), _f(p, "open")
-    return (-1 * _rank(c.rolling(10).rank(pct=True))) * _rank(c / o)
+    return (-1 * _rank(_ts_rank(c, 10))) * _rank(c / o)
 
 
 def a41(p):

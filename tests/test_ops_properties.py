@@ -77,10 +77,14 @@ def test_group_rank_in_unit_interval(x, seed):
     assert np.array_equal(np.isnan(r), np.isnan(x) | (g == -1)[None, :])
 
 
-def test_rank_orders_values_that_differ_in_the_last_bits():
+def test_rank_ties_values_equal_to_10_digits_and_orders_the_10th():
+    """Issue 19: values that differ only in their last bits tie (they were ordered bit by bit before);
+    values one unit of the 10th significant digit apart, keys 4.5 million ulps apart, are still ordered."""
     rng = np.random.default_rng(0)
     n = 300
     x = (1.0 + np.arange(n) * np.finfo(float).eps)[rng.permutation(n)][None, :].copy()
+    np.testing.assert_array_equal(KERNELS["rank"](x)[0], (n + 1) / 2 / n)
+    x = (1.0 + np.arange(n) * 1e-9)[rng.permutation(n)][None, :].copy()
     r = KERNELS["rank"](x)
     np.testing.assert_allclose(r[0], (np.argsort(np.argsort(x[0])) + 1) / n)
     y = np.array([[-0.0, 0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]])
@@ -104,13 +108,15 @@ def test_no_look_ahead_and_warm_up(op):
     np.testing.assert_array_equal(KERNELS[op](*args2)[:25], base[:25])
 
 
-def test_correlation_and_covariance_of_constant_window_are_nan():
+def test_constant_window_correlation_is_nan_and_covariance_is_zero():
     x = np.ones((10, 2))
     x[:, 1] = np.arange(10.0)
     y = np.arange(20.0).reshape(10, 2)
     assert np.isnan(KERNELS["correlation"](x, y, 3)[2:, 0]).all()
     np.testing.assert_allclose(KERNELS["correlation"](x, y, 3)[2:, 1], 1.0)
-    assert np.isnan(KERNELS["covariance"](x, y, 3)[2:, 0]).all()
+    np.testing.assert_array_equal(KERNELS["covariance"](x, y, 3)[2:, 0], 0.0)  # issue 19: 0, as the paper
+    np.testing.assert_array_equal(KERNELS["covariance"](y, x, 3)[2:, 0], 0.0)
+    assert np.isnan(KERNELS["covariance"](x, y, 1)).all()
     np.testing.assert_array_equal(KERNELS["stddev"](x, 3)[2:, 0], 0.0)
     assert np.isnan(KERNELS["ts_zscore"](x, 3)[2:, 0]).all()
 
@@ -122,9 +128,14 @@ def test_pair_constant_window_boundaries(op):
     y = np.array([3.0, 1.0, 2.0, 4.0, 3.0, 7.0, 8.0, 1.0, 2.0, 9.0, 5.0, 6.0])
     out = KERNELS[op](np.stack([x, y], 1), np.stack([y, x], 1), 3)
     # windows of 3 ending at rows 2..11; x: [1,5,5] [5,5,5] [5,5,6] .. [4,4,4] [4,4,4]
-    expect_nan = [False, True, False, True, True, True, False, False, True, True]
+    constant = [False, True, False, False, False, False, False, False, True, True]
+    holds_nan = [False, False, False, True, True, True, False, False, False, False]
     for col in (0, 1):  # x as the first argument, then as the second
-        np.testing.assert_array_equal(np.isnan(out[2:, col]), expect_nan)
+        if op == "correlation":  # a constant window is NaN (0/0)
+            np.testing.assert_array_equal(np.isnan(out[2:, col]), np.logical_or(constant, holds_nan))
+        else:  # a constant window covaries with nothing: 0
+            np.testing.assert_array_equal(np.isnan(out[2:, col]), holds_nan)
+            np.testing.assert_array_equal(out[2:, col][np.array(constant)], 0.0)
 
 
 def test_ts_argmax_convention_and_ties():

@@ -56,7 +56,7 @@ def _cov(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 2:
         return np.nan
     if np.all(a == a[0]) or np.all(b == b[0]):
-        return np.nan
+        return 0.0  # issue 19: a constant window covaries with nothing (the paper, mathematics)
     return float(np.cov(a, b, ddof=1)[0, 1])
 
 
@@ -116,8 +116,15 @@ def ref_delta(x: np.ndarray, d: int) -> np.ndarray:
     return (_df(x) - _df(x).shift(d)).to_numpy()
 
 
+def round10(x: np.ndarray) -> np.ndarray:
+    """Values rounded to 10 significant digits through their decimal text (the ranking convention)."""
+    flat = [v if not np.isfinite(v) or v == 0 or not 1e-290 <= abs(v) <= 1e290 else float(f"{v:.9e}")
+            for v in np.asarray(x, dtype=np.float64).ravel()]
+    return np.array(flat).reshape(np.shape(x))
+
+
 def ref_rank(x: np.ndarray) -> np.ndarray:
-    return _df(x).rank(axis=1, pct=True).to_numpy()
+    return _df(round10(x)).rank(axis=1, pct=True).to_numpy()
 
 
 def ref_zscore(x: np.ndarray) -> np.ndarray:
@@ -185,13 +192,15 @@ def _logic(fn):
 def _pow(a, b):
     r = np.power(a, b)
     bad = ((np.asarray(a) < 0) & (np.floor(b) != b)) | ((np.asarray(a) == 0) & (np.asarray(b) < 0))
-    return np.where(bad | np.isnan(a + b), np.nan, r)  # NaN ** 0 is NaN here, not 1
+    undefined = np.isnan(a + b) & (np.asarray(a) != 1.0)  # NaN ** 0 is NaN here, not 1; 1 ** NaN is 1 (IEEE)
+    return np.where(bad | undefined, np.nan, r)
 
 
 def _signedpower(a, b):
     m = np.abs(a)
     r = np.sign(a) * np.power(m, b)
-    return np.where(((m == 0) & (np.asarray(b) <= 0)) | np.isnan(a + b), np.nan, r)
+    undefined = np.isnan(a + b) & (m != 1.0)  # sign(a) * 1 ** NaN = sign(a) (IEEE)
+    return np.where(((m == 0) & (np.asarray(b) <= 0)) | undefined, np.nan, r)
 
 
 def _not(a):
@@ -221,7 +230,7 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
     "ts_argmin": lambda x, d: _apply(x, d, lambda w: float(np.argmin(w) + 1)),
     "product": lambda x, d: _nan_inf(_apply(x, d, np.prod)),
     "decay_linear": lambda x, d: _apply(x, d, _decay),
-    "ts_rank": lambda x, d: _df(x).rolling(d).rank(pct=True).to_numpy(),
+    "ts_rank": lambda x, d: _df(round10(x)).rolling(d).rank(pct=True).to_numpy(),
     "covariance": lambda x, y, d: _pairs(x, y, d, _cov),
     "correlation": lambda x, y, d: _pairs(x, y, d, _corr),
     "rank": ref_rank,

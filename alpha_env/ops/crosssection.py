@@ -1,7 +1,9 @@
 """Cross-sectional operators: one computation per day over the day's stocks (a contiguous row).
 
 - ``rank``: percentile rank among the day's valid (non-NaN) stocks, ties averaged: ``average rank / n``
-  in ``(0, 1]`` (the largest value gets 1). NaN stays NaN and is not counted in ``n``.
+  in ``(0, 1]`` (the largest value gets 1). NaN stays NaN and is not counted in ``n``. Values equal
+  when rounded to 10 significant digits tie (``sortkeys.SIG_DIGITS``), so rounding noise of
+  computed values (``300.01 - 300.0`` vs ``0.01``) does not order them.
 - ``zscore``: ``(x - mean) / std`` over the day's valid stocks, ``std`` with ``n - 1``; NaN when fewer
   than 2 valid stocks or all equal.
 - ``scale(x, a)``: ``x * a / sum(|x|)`` so that the day's absolute values sum to ``a``; NaN on a day whose
@@ -9,10 +11,9 @@
 
 ``rank`` is sort based: each value becomes an order-preserving 64-bit key carrying its column in the low
 bits, NumPy's (SIMD) ``sort`` orders the keys of every row, and one Numba pass walks each sorted key row
-in order: a key whose high bits differ from both neighbours' is a value strictly between its
-neighbours, so it gets its rank straight from its position (no look-up of the value); only runs of keys
-that share their high bits (ties, or values a few ulps apart) are decoded, ordered by their real
-values and tie-averaged.
+in order: a key far (more than ~2**23 ulps) from both neighbours' is a value that ties with no other, so
+it gets its rank straight from its position (no look-up of the value); only runs of near keys (ties, or
+values a few ulps apart) are decoded, rounded to 10 significant digits, ordered and tie-averaged.
 
 The sort keys and run decoding live in :mod:`alpha_env.ops.sortkeys` (shared with ``group_rank`` and
 the backtest's rank IC). Threads: every kernel has a parallel (rows in chunks) and a one-thread version
@@ -26,33 +27,34 @@ from numba import njit, prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
-from alpha_env.ops.sortkeys import linked, sorted_keys, take_run, valid_count
+from alpha_env.ops.sortkeys import near, near_span, round_sig, sorted_keys, take_near_run, valid_count
 from alpha_env.ops.threads import row_chunks, use_parallel
 
 __all__ = ["rank", "zscore", "scale"]
 
 @njit(cache=True, error_model="numpy")
-def _rank_row_fast(row, kr, low, high, n, o, ix):  # pragma: no cover - compiled
-    """Ranks of one row along its key order; returns False (ranks not all written) when values equal in
-    their keys' high bits came out of value order.
+def _rank_row_fast(row, kr, low, high, span, n, o, ix):  # pragma: no cover - compiled
+    """Ranks of one row along its key order; returns False (ranks not all written) when values that may
+    tie came out of value order.
 
-    A key not linked to the next one (see :func:`~alpha_env.ops.sortkeys.linked`) is a value strictly
-    between its neighbours: its rank is its position. From a linked key on, equal values are grouped by
-    comparing the values and every group's successor is checked to be larger.
+    A key not :func:`~alpha_env.ops.sortkeys.near` the next one holds a value that ties with no other
+    (values equal to ``SIG_DIGITS`` digits have keys within ``span``): its rank is its position. From a
+    near key on, values are rounded (:func:`~alpha_env.ops.sortkeys.round_sig`) and grouped by equality,
+    every group's successor checked to be larger.
     """
     i = 0
     while i < n:
-        if i + 1 == n or not linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == n or not near(kr[i] & high, kr[i + 1] & high, span):
             o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n  # rank i + 1 of n
             i += 1
             continue
         j = np.int64(kr[i] & low)
-        v = row[j]
+        v = round_sig(row[j])
         ix[0] = j
         k = i + 1
         while k < n:  # the tie group [i, k) of value v
             j = np.int64(kr[k] & low)
-            vk = row[j]
+            vk = round_sig(row[j])
             if vk != v:
                 if vk < v:
                     return False
@@ -67,11 +69,11 @@ def _rank_row_fast(row, kr, low, high, n, o, ix):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy")
-def _rank_row(row, kr, bits, o, ix, vals):  # pragma: no cover - compiled
+def _rank_row(row, kr, bits, span, o, ix, vals):  # pragma: no cover - compiled
     """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``vals``: (N,) scratch.
 
-    One pass along the key order writes the ranks (:func:`_rank_row_fast`); a row where values equal in
-    their keys' high bits came out of value order (rare) is redone on runs sorted by value.
+    One pass along the key order writes the ranks (:func:`_rank_row_fast`); a row where values that may
+    tie came out of value order (rare) is redone on runs of near keys sorted by rounded value.
     """
     low = np.uint64((1 << bits) - 1)
     high = ~low
@@ -79,17 +81,17 @@ def _rank_row(row, kr, bits, o, ix, vals):  # pragma: no cover - compiled
     n = valid_count(kr, high)
     for m in range(n, N):
         o[np.int64(kr[m] & low)] = np.nan
-    if _rank_row_fast(row, kr, low, high, n, o, ix):
+    if _rank_row_fast(row, kr, low, high, span, n, o, ix):
         return
     i = 0
     while i < n:
-        if i + 1 == n or not linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == n or not near(kr[i] & high, kr[i + 1] & high, span):
             o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n
             i += 1
             continue
-        k = take_run(row, kr, i, n, high, low, ix, vals)
+        k = take_near_run(row, kr, i, n, span, high, low, ix, vals)
         a = 0
-        while a < k - i:  # tie groups inside the run, by value
+        while a < k - i:  # tie groups inside the run, by rounded value
             v = vals[a]
             b = a + 1
             while b < k - i and vals[b] == v:
@@ -102,23 +104,23 @@ def _rank_row(row, kr, bits, o, ix, vals):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _rank_kernel(x, keys, bits, out, n_chunks):  # pragma: no cover - compiled
+def _rank_kernel(x, keys, bits, span, out, n_chunks):  # pragma: no cover - compiled
     T, N = x.shape
     chunk = (T + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _rank_row(x[t], keys[t], bits, out[t], ix, vals)
+            _rank_row(x[t], keys[t], bits, span, out[t], ix, vals)
 
 
 @njit(cache=True, error_model="numpy")
-def _rank_kernel_serial(x, keys, bits, out):  # pragma: no cover - compiled
+def _rank_kernel_serial(x, keys, bits, span, out):  # pragma: no cover - compiled
     T, N = x.shape
     ix = np.empty(N, np.int64)
     vals = np.empty(N)
     for t in range(T):
-        _rank_row(x[t], keys[t], bits, out[t], ix, vals)
+        _rank_row(x[t], keys[t], bits, span, out[t], ix, vals)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -189,14 +191,16 @@ def _scale_kernel_serial(x, a, out):  # pragma: no cover - compiled
 
 
 def rank(x: np.ndarray) -> np.ndarray:
-    """Percentile rank of each stock among the day's valid stocks, ties averaged, in ``(0, 1]``."""
+    """Percentile rank of each stock among the day's valid stocks, in ``(0, 1]``; values equal to
+    ``SIG_DIGITS`` (10) significant digits tie, and ties are averaged."""
     x = as_panel("rank", x)
     keys, bits = sorted_keys(x)
+    span = near_span(bits)
     out = np.empty(x.shape)
     if use_parallel(x.size):
-        _rank_kernel(x, keys, bits, out, row_chunks(x.shape[0]))
+        _rank_kernel(x, keys, bits, span, out, row_chunks(x.shape[0]))
     else:
-        _rank_kernel_serial(x, keys, bits, out)
+        _rank_kernel_serial(x, keys, bits, span, out)
     return out
 
 

@@ -3,7 +3,9 @@
 Operands are ``(T, N)`` float64 arrays or Python floats (at least one must be an array); the result is a
 new ``(T, N)`` float64 array. NaN rules (see ``docs/ops.md``):
 
-- Any NaN operand gives NaN (comparisons and logic included: ``NaN < 1`` is NaN, not 0).
+- Any NaN operand gives NaN (comparisons and logic included: ``NaN < 1`` is NaN, not 0), except IEEE's
+  ``1 ** NaN = 1`` in ``pow`` (and ``signedpower(±1, NaN) = ±1``): the result does not depend on the
+  exponent. ``NaN ** 0`` stays NaN.
 - Results that would be ±inf or undefined are NaN: division by zero, ``log`` of a value <= 0, ``sqrt`` of
   a negative value, ``pow``/``signedpower`` overflow or a negative base with a fractional exponent.
 - Booleans are 1.0 (true) / 0.0 (false); logic operators read any non-zero value as true.
@@ -82,6 +84,8 @@ def _power(a, b):  # pragma: no cover - compiled
 
 @vectorize(_F2, cache=True)
 def _pow(a, b):  # pragma: no cover - compiled
+    if a == 1.0:  # IEEE: 1 ** y is 1 for every y, NaN included
+        return 1.0
     if a != a or b != b:
         return math.nan
     if a < 0.0 and b != math.floor(b):
@@ -94,9 +98,11 @@ def _pow(a, b):  # pragma: no cover - compiled
 
 @vectorize(_F2, cache=True)
 def _signedpower(a, b):  # pragma: no cover - compiled
+    m = abs(a)
+    if m == 1.0:  # sign(a) * 1 ** b: IEEE's 1 ** NaN = 1
+        return a
     if a != a or b != b:
         return math.nan
-    m = abs(a)
     if m == 0.0:
         return 0.0 if b > 0.0 else math.nan
     r = _power(m, b)
@@ -246,7 +252,8 @@ def div(a, b) -> np.ndarray:
 
 
 def pow(a, b) -> np.ndarray:  # noqa: A001 - the operator's canonical name
-    """``a ** b``; NaN on overflow, ``0 ** negative`` or a negative base with a fractional exponent."""
+    """``a ** b``; NaN on overflow, ``0 ** negative`` or a negative base with a fractional exponent;
+    ``1 ** b`` is 1 for every ``b``, NaN included (IEEE)."""
     return _apply("pow", _pow, a, b)
 
 
@@ -330,7 +337,8 @@ def sqrt(a) -> np.ndarray:
 
 
 def signedpower(a, b) -> np.ndarray:
-    """``sign(a) * |a| ** b``; NaN on overflow or ``0 ** non-positive``."""
+    """``sign(a) * |a| ** b``; NaN on overflow or ``0 ** non-positive``; ``±1`` for ``a = ±1`` whatever
+    ``b`` (NaN included, as IEEE's ``1 ** NaN = 1``)."""
     return _apply("signedpower", _signedpower, a, b)
 
 

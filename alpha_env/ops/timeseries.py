@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
+from alpha_env.ops.sortkeys import NEAR_REL, round_sig
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -53,16 +54,71 @@ __all__ = [
 # time-outer, stocks-inner over row slices. ``bad`` counts the NaNs in each stock's window; sums hold
 # values minus a per-stock reference ``ref`` and are rebuilt from the window when ``t % d == 0``.
 # --------------------------------------------------------------------------------------------------
+#: Loss-of-significance guard of the running-sum kernels. Sums are rebuilt from the window every ``d``
+#: days, so the only terms that leave running sums are the rows of their last rebuild: a window sum
+#: carries a rounding error of at most about ``n * 4 * 2**-52 * M``, ``M`` the largest shifted term of that
+#: rebuild (``n`` the window; terms that entered since are still in the window, part of its own scale).
+#: The kernels rebuild one stock's window from its own values (shifted by today's value) whenever that
+#: bound exceeds ``1e-10`` of the window's scale, e.g. for up to ``d - 1`` days after a value of 1e15 left
+#: a window of values near 1. Ordinary data never comes near; the check is one compare per value.
+_LOSS = 4.0 * 2.0**-52 / 1e-10
+
+
+@njit(cache=True, inline="always")
+def _limit(big, tol, ref):  # pragma: no cover - compiled
+    """A window sum's error bound ``tol * big`` after a rebuild around ``ref`` (a value of the window),
+    or 0 when ``|ref|`` already exceeds it (the window's scale is at least ``|ref|``)."""
+    lim = big * tol
+    return lim if lim > abs(ref) else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lost(lim, v, mean):  # pragma: no cover - compiled
+    """Whether a window sum's error bound ``lim`` (see :func:`_limit`) exceeds the window's scale, bounded
+    below by ``|today|`` and ``|mean|``."""
+    return (lim > abs(v)) & (lim > abs(mean))
+
+
+@njit(cache=True, inline="always")
+def _resum(x, t, d, j, ref):  # pragma: no cover - compiled
+    """Sum of ``x[r, j] - ref`` over the window ``r = t-d+1 .. t`` (all valid) and its largest term."""
+    s = 0.0
+    big = 0.0
+    for r in range(t - d + 1, t + 1):
+        dv = x[r, j] - ref
+        s += dv
+        big = max(big, abs(dv))
+    return s, big
+
+
+@njit(cache=True, inline="always")
+def _resum2(x, t, d, j, ref):  # pragma: no cover - compiled
+    """Sums of ``x[r, j] - ref`` and of its square over the window ``t-d+1 .. t``, and the largest term."""
+    s1 = 0.0
+    s2 = 0.0
+    big = 0.0
+    for r in range(t - d + 1, t + 1):
+        dv = x[r, j] - ref
+        s1 += dv
+        s2 += dv * dv
+        big = max(big, abs(dv))
+    return s1, s2, big
+
+
 def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
     inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
+    tol = n * _LOSS
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
         ref = np.zeros(w)
         s1 = np.zeros(w)
         bad = np.zeros(w)
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
+        lim = np.zeros(w)  # the error bound they leave (see _limit)
+        guard = False  # some stock of the block has lim > 0: check its windows (ordinary data: never)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -72,11 +128,18 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
                     v = xt[k]
                     ref[k] = v if v == v else ref[k]
                     s1[k] = 0.0
+                    big[k] = 0.0
                 for r in range(max(0, t - d + 1), t):
                     xr = x[r, j0:j0 + w]
                     for k in range(w):
                         v = xr[k]
-                        s1[k] += v - ref[k] if v == v else 0.0
+                        dv = v - ref[k] if v == v else 0.0
+                        s1[k] += dv
+                        big[k] = max(big[k], abs(dv))
+                guard = False
+                for k in range(w):
+                    lim[k] = _limit(big[k], tol, ref[k])
+                    guard = guard | (lim[k] > 0.0)
             if t >= d:
                 xo = x[t - d, j0:j0 + w]
                 for k in range(w):
@@ -88,17 +151,40 @@ def _sum_body(x, d, width, mean, out):  # pragma: no cover - compiled
             for k in range(w):
                 v = xt[k]
                 ok = v == v
-                s1[k] += v - ref[k] if ok else 0.0
+                dv = v - ref[k] if ok else 0.0
+                s1[k] += dv
                 bad[k] += 0.0 if ok else 1.0
                 tot = s1[k] + n * ref[k]
                 res = tot * inv_n if mean else tot
                 ot[k] = res if ((bad[k] == 0.0) & (abs(res) < np.inf)) else np.nan  # overflow: NaN
             if t < d - 1:
                 ot[:] = np.nan
+            elif guard:
+                for k in range(w):
+                    v = xt[k]
+                    if bad[k] == 0.0 and _lost(lim[k], v, (s1[k] + n * ref[k]) * inv_n):
+                        s1[k], big[k] = _resum(x, t, d, j0 + k, v)
+                        ref[k] = v
+                        lim[k] = _limit(big[k], tol, v)
+                        guard = guard | (lim[k] > 0.0)
+                        tot = s1[k] + n * v
+                        res = tot * inv_n if mean else tot
+                        ot[k] = res if abs(res) < np.inf else np.nan
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_sum_body`.
 _SUM = twin(_sum_body)
+
+
+@njit(cache=True, inline="always")
+def _sd_out(m, q, dx, run, n, inv_n1, zscore):  # pragma: no cover - compiled
+    """stddev (or the z-score of today's shifted value ``dx``) from the shifted mean ``m`` and the sum of
+    squared deviations ``q``; a constant window (``run >= n``) has stddev 0 and z-score NaN."""
+    var = q * inv_n1
+    sd = np.sqrt(var) if (var > 0.0 and run < n) else 0.0
+    if zscore:
+        return (dx - m) / sd if sd > 0.0 else np.nan
+    return sd
 
 
 def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
@@ -111,6 +197,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
     n = float(d)
     inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     inv_n1 = 1.0 / (n - 1.0) if d > 1 else np.nan
+    tol = n * _LOSS
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -120,6 +207,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)
         prev = np.full(w, np.nan)
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -129,6 +217,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     ref[k] = v if v == v else ref[k]
                     s1[k] = 0.0
                     s2[k] = 0.0
+                    big[k] = 0.0
                 for r in range(max(0, t - d + 1), t):
                     xr = x[r, j0:j0 + w]
                     for k in range(w):
@@ -136,6 +225,7 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                         dv = v - ref[k] if v == v else 0.0
                         s1[k] += dv
                         s2[k] += dv * dv
+                        big[k] = max(big[k], abs(dv))
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
                     for k in range(w):
@@ -171,21 +261,64 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                 v = xt[k]
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
+            lossy = 0
             for k in range(w):
                 m = s1[k] * inv_n
-                var = (s2[k] - s1[k] * m) * inv_n1
-                sd = np.sqrt(var) if (var > 0.0 and run[k] < n) else 0.0
-                if zscore:
-                    res = (xt[k] - ref[k] - m) / sd if sd > 0.0 else np.nan
-                else:
-                    res = sd
-                ot[k] = np.nan if bad[k] > 0.0 else res
+                q = s2[k] - s1[k] * m
+                ot[k] = np.nan if bad[k] > 0.0 else _sd_out(m, q, xt[k] - ref[k], run[k], n, inv_n1, zscore)
+                lossy += 1 if (bad[k] == 0.0) & (run[k] < n) & (big[k] * big[k] * tol > q) else 0
             if t < d - 1 or d < 2:
                 ot[:] = np.nan
+            elif lossy > 0:  # rebuild the windows whose running sums lost significance
+                for k in range(w):
+                    q = s2[k] - s1[k] * (s1[k] * inv_n)
+                    if bad[k] == 0.0 and run[k] < n and big[k] * big[k] * tol > q:
+                        v = xt[k]
+                        s1[k], s2[k], big[k] = _resum2(x, t, d, j0 + k, v)
+                        ref[k] = v
+                        m = s1[k] * inv_n
+                        ot[k] = _sd_out(m, s2[k] - s1[k] * m, 0.0, run[k], n, inv_n1, zscore)
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_var_body`.
 _VAR = twin(_var_body)
+
+
+@njit(cache=True, inline="always")
+def _m4_out(s1, s2, s3, s4, n, inv_n, kurt):  # pragma: no cover - compiled
+    """Skewness or excess kurtosis (pandas' bias-corrected estimators) from the shifted power sums;
+    returns ``(value, m2)`` with ``m2`` the population variance."""
+    m = s1 * inv_n
+    a2 = s2 * inv_n
+    a3 = s3 * inv_n
+    m2 = a2 - m * m
+    m3 = a3 - 3.0 * m * a2 + 2.0 * m * m * m
+    if kurt:
+        m4 = s4 * inv_n - 4.0 * m * a3 + 6.0 * m * m * a2 - 3.0 * m * m * m * m
+        num = (n * n - 1.0) * m4 / (m2 * m2) - 3.0 * (n - 1.0) * (n - 1.0)
+        res = num / ((n - 2.0) * (n - 3.0))
+    else:
+        res = np.sqrt(n * (n - 1.0)) * m3 / ((n - 2.0) * m2 * np.sqrt(m2))
+    return res, m2
+
+
+@njit(cache=True, inline="always")
+def _resum4(x, t, d, j, ref):  # pragma: no cover - compiled
+    """Sums of the powers 1..4 of ``x[r, j] - ref`` over the window ``t-d+1 .. t``, and the largest term."""
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    big = 0.0
+    for r in range(t - d + 1, t + 1):
+        dv = x[r, j] - ref
+        d2 = dv * dv
+        s1 += dv
+        s2 += d2
+        s3 += d2 * dv
+        s4 += d2 * d2
+        big = max(big, abs(dv))
+    return s1, s2, s3, s4, big
 
 
 def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
@@ -193,6 +326,8 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
     inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
+    tol = n * _LOSS * 0.1  # fourth powers: the error bound is checked against m2 squared, to 1e-9
+    too_short = d < (4 if kurt else 3)
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -204,6 +339,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)
         prev = np.full(w, np.nan)
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -216,6 +352,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                     s2[k] = 0.0
                     s3[k] = 0.0
                     s4[k] = 0.0
+                    big[k] = 0.0
                 for r in range(max(0, t - d + 1), t):
                     xr = x[r, j0:j0 + w]
                     for k in range(w):
@@ -226,6 +363,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                         s2[k] += d2
                         s3[k] += d2 * dv
                         s4[k] += d2 * d2
+                        big[k] = max(big[k], abs(dv))
             if t >= d:
                 xo = x[t - d, j0:j0 + w]
                 for k in range(w):
@@ -239,6 +377,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                         s2[k] -= d2
                         s3[k] -= d2 * dv
                         s4[k] -= d2 * d2
+            lossy = 0
             for k in range(w):
                 v = xt[k]
                 ok = v == v
@@ -251,21 +390,24 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 bad[k] += 0.0 if ok else 1.0
                 run[k] = run[k] + 1.0 if v == prev[k] else 1.0
                 prev[k] = v
-                m = s1[k] * inv_n
-                a2 = s2[k] * inv_n
-                a3 = s3[k] * inv_n
-                m2 = a2 - m * m
-                m3 = a3 - 3.0 * m * a2 + 2.0 * m * m * m
-                if kurt:
-                    m4 = s4[k] * inv_n - 4.0 * m * a3 + 6.0 * m * m * a2 - 3.0 * m * m * m * m
-                    num = (n * n - 1.0) * m4 / (m2 * m2) - 3.0 * (n - 1.0) * (n - 1.0)
-                    res = num / ((n - 2.0) * (n - 3.0))
-                else:
-                    res = np.sqrt(n * (n - 1.0)) * m3 / ((n - 2.0) * m2 * np.sqrt(m2))
-                undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or d < (4 if kurt else 3)
+                res, m2 = _m4_out(s1[k], s2[k], s3[k], s4[k], n, inv_n, kurt)
+                undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or too_short
                 ot[k] = np.nan if undefined else res
+                b2 = big[k] * big[k]
+                lossy += 1 if (bad[k] == 0.0) & (run[k] < n) & (b2 * b2 * tol > m2 * m2) else 0
             if t < d - 1:
                 ot[:] = np.nan
+            elif lossy > 0:  # rebuild the windows whose running sums lost significance
+                for k in range(w):
+                    m = s1[k] * inv_n
+                    m2 = s2[k] * inv_n - m * m
+                    b2 = big[k] * big[k]
+                    if bad[k] == 0.0 and run[k] < n and b2 * b2 * tol > m2 * m2:
+                        v = xt[k]
+                        s1[k], s2[k], s3[k], s4[k], big[k] = _resum4(x, t, d, j0 + k, v)
+                        ref[k] = v
+                        res, m2 = _m4_out(s1[k], s2[k], s3[k], s4[k], n, inv_n, kurt)
+                        ot[k] = np.nan if (m2 <= 0.0 or too_short) else res
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_moment4_body`.
@@ -277,6 +419,44 @@ def _pair_window_ok(lastnan, lastcx, lastcy, lo, hi):  # pragma: no cover - comp
     """A pair window is usable: its last NaN pair is on or before day ``lo`` (= t - d) and both series
     changed on or after day ``hi`` (= t - d + 2), i.e. neither is constant in it."""
     return (lastnan <= lo) & (lastcx >= hi) & (lastcy >= hi)
+
+
+@njit(cache=True, inline="always")
+def _pair_lost(bigx, bigy, tol, cxx, cyy):  # pragma: no cover - compiled
+    """Whether the running pair sums lost significance: an error bound above 1e-10 of either series'
+    sum of squared deviations ``cxx`` / ``cyy`` (see :data:`_LOSS`)."""
+    return (bigx * bigx * tol > cxx) | (bigy * bigy * tol > cyy)
+
+
+@njit(cache=True, inline="always")
+def _corr_out(cxy, cxx, cyy):  # pragma: no cover - compiled
+    """``cxy / sqrt(cxx * cyy)`` clipped to [-1, 1], one square root per factor (no under/overflow)."""
+    res = cxy / (np.sqrt(cxx) * np.sqrt(cyy))
+    return min(1.0, max(-1.0, res))
+
+
+@njit(cache=True, inline="always")
+def _resum_pair(x, y, t, d, j, rx, ry):  # pragma: no cover - compiled
+    """Shifted sums ``(sx, sy, sxx, syy, sxy)`` of the window ``t-d+1 .. t`` of column ``j`` (all pairs
+    valid) around ``(rx, ry)``, and the largest ``|x - rx|``, ``|y - ry|``."""
+    sx = 0.0
+    sy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    bx = 0.0
+    by = 0.0
+    for r in range(t - d + 1, t + 1):
+        du = x[r, j] - rx
+        dv = y[r, j] - ry
+        sx += du
+        sy += dv
+        sxx += du * du
+        syy += dv * dv
+        sxy += du * dv
+        bx = max(bx, abs(du))
+        by = max(by, abs(dv))
+    return sx, sy, sxx, syy, sxy, bx, by
 
 
 def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
@@ -292,6 +472,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
     n = float(d)
     inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
     inv_n1 = 1.0 / (n - 1.0) if d > 1 else np.nan
+    tol = n * _LOSS
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -302,6 +483,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         sxx = np.zeros(w)
         syy = np.zeros(w)
         sxy = np.zeros(w)
+        bigx = np.zeros(w)  # largest |x - rx| and |y - ry| of the last rebuild's rows
+        bigy = np.zeros(w)
         # Last day (as a float) with a NaN pair, and with a change of x / of y from the day before
         # (NaN counts as a change). The window of day t is complete when lastnan <= t - d, and x is not
         # constant in it when lastcx >= t - d + 2.
@@ -329,6 +512,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     sxx[k] = 0.0
                     syy[k] = 0.0
                     sxy[k] = 0.0
+                    bigx[k] = 0.0
+                    bigy[k] = 0.0
                 for r in range(max(0, t - d + 1), t + 1):
                     xr = x[r, j0:j0 + w]
                     yr = y[r, j0:j0 + w]
@@ -343,6 +528,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         sxx[k] += du * du
                         syy[k] += dv * dv
                         sxy[k] += du * dv
+                        bigx[k] = max(bigx[k], abs(du))
+                        bigy[k] = max(bigy[k], abs(dv))
                 for k in range(w):
                     u = xt[k]
                     v = yt[k]
@@ -388,6 +575,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         lastnan[k] = lastnan[k] if ok else tf
                         lastcx[k] = lastcx[k] if u == xp[k] else tf
                         lastcy[k] = lastcy[k] if v == yp[k] else tf
+            lossy = 0  # usable windows whose running sums lost significance (see _LOSS)
             if corr:
                 lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;
                 # a float one would not)
@@ -395,7 +583,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
                     cxx = sxx[k] - sx[k] * sx[k] * inv_n
                     cyy = syy[k] - sy[k] * sy[k] * inv_n
-                    ok = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi) & (cxx > 0.0) & (cyy > 0.0)
+                    usable = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi)
+                    ok = usable & (cxx > 0.0) & (cyy > 0.0)
                     q = cxx * cyy
                     res = cxy / np.sqrt(q)
                     res = res if res < 1.0 else 1.0
@@ -403,25 +592,65 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     good = ok & (q > 0.0) & (q < np.inf)
                     ot[k] = res if good else np.nan
                     lost += 1 if (ok & ~good) else 0
+                    lossy += 1 if usable & _pair_lost(bigx[k], bigy[k], tol, cxx, cyy) else 0
                 for k in range(w if lost > 0 else 0):  # redo those dividing by each square root
                     if ot[k] != ot[k] and _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi):
                         cxx = sxx[k] - sx[k] * sx[k] * inv_n
                         cyy = syy[k] - sy[k] * sy[k] * inv_n
                         if cxx > 0.0 and cyy > 0.0:
                             cxy = sxy[k] - sx[k] * sy[k] * inv_n
-                            res = cxy / (np.sqrt(cxx) * np.sqrt(cyy))
-                            ot[k] = min(1.0, max(-1.0, res))
+                            ot[k] = _corr_out(cxy, cxx, cyy)
             else:
                 for k in range(w):
                     cxy = sxy[k] - sx[k] * sy[k] * inv_n
-                    ok = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi)
-                    ot[k] = cxy * inv_n1 if ok else np.nan
+                    cxx = sxx[k] - sx[k] * sx[k] * inv_n
+                    cyy = syy[k] - sy[k] * sy[k] * inv_n
+                    complete = lastnan[k] <= lo  # no NaN pair in the window
+                    usable = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi)
+                    # a constant x or y window covaries with nothing: exactly 0
+                    ot[k] = cxy * inv_n1 if usable else (0.0 if complete else np.nan)
+                    lossy += 1 if usable & _pair_lost(bigx[k], bigy[k], tol, cxx, cyy) else 0
             if t < d - 1 or d < 2:
                 ot[:] = np.nan
+            elif lossy > 0:  # rebuild those windows from their values
+                for k in range(w):
+                    cxx = sxx[k] - sx[k] * sx[k] * inv_n
+                    cyy = syy[k] - sy[k] * sy[k] * inv_n
+                    usable = _pair_window_ok(lastnan[k], lastcx[k], lastcy[k], lo, hi)
+                    if usable and _pair_lost(bigx[k], bigy[k], tol, cxx, cyy):
+                        u = xt[k]
+                        v = yt[k]
+                        sx[k], sy[k], sxx[k], syy[k], sxy[k], bigx[k], bigy[k] = _resum_pair(
+                            x, y, t, d, j0 + k, u, v)
+                        rx[k] = u
+                        ry[k] = v
+                        cxy = sxy[k] - sx[k] * sy[k] * inv_n
+                        cxx = sxx[k] - sx[k] * sx[k] * inv_n
+                        cyy = syy[k] - sy[k] * sy[k] * inv_n
+                        if corr:
+                            ok = cxx > 0.0 and cyy > 0.0
+                            ot[k] = _corr_out(cxy, cxx, cyy) if ok else np.nan
+                        else:
+                            ot[k] = cxy * inv_n1
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_comoments_body`.
 _COMOMENTS = twin(_comoments_body)
+
+
+@njit(cache=True, inline="always")
+def _resum_decay(x, t, d, j, ref):  # pragma: no cover - compiled
+    """Plain and weighted (today ``d``, oldest 1) sums of ``x[r, j] - ref`` over the window
+    ``t-d+1 .. t``, and the largest term."""
+    s = 0.0
+    ws = 0.0
+    big = 0.0
+    for r in range(t - d + 1, t + 1):
+        dv = x[r, j] - ref
+        s += dv
+        ws += float(d - (t - r)) * dv
+        big = max(big, abs(dv))
+    return s, ws, big
 
 
 def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
@@ -430,6 +659,7 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
     T, N = x.shape
     n = float(d)
     inv_total = 2.0 / (n * (n + 1.0))  # 1 / sum of the weights
+    tol = n * _LOSS
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
@@ -437,6 +667,9 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
         s = np.zeros(w)  # plain window sum of (x - ref) up to yesterday
         ws = np.zeros(w)  # weighted window sum of (x - ref) up to yesterday
         bad = np.zeros(w)
+        big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
+        lim = np.zeros(w)  # the error bound they leave (see _limit)
+        guard = False  # some stock of the block has lim > 0: check its windows (ordinary data: never)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -446,6 +679,7 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                     ref[k] = v if v == v else ref[k]
                     s[k] = 0.0
                     ws[k] = 0.0
+                    big[k] = 0.0
                 # yesterday's window: rows t-d .. t-1, row r has weight d - (t-1-r)
                 for r in range(max(0, t - d), t):
                     wt = n - float(t - 1 - r)
@@ -455,6 +689,11 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                         dv = v - ref[k] if v == v else 0.0
                         s[k] += dv
                         ws[k] += wt * dv
+                        big[k] = max(big[k], abs(dv))
+                guard = False
+                for k in range(w):
+                    lim[k] = _limit(big[k], tol, ref[k])
+                    guard = guard | (lim[k] > 0.0)
             xo = x[max(t - d, 0), j0:j0 + w]
             for k in range(w):
                 v = xt[k]
@@ -467,9 +706,19 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
                 # every old weight drops by one (minus the sum of rows t-d .. t-1), today enters with d
                 ws[k] = ws[k] - s[k] + n * dv
                 s[k] += dv - old
-                ot[k] = np.nan if bad[k] > 0.0 else ws[k] * inv_total + ref[k]
+                res = ws[k] * inv_total + ref[k]
+                ot[k] = np.nan if bad[k] > 0.0 else res
             if t < d - 1:
                 ot[:] = np.nan
+            elif guard:  # rebuild the windows whose running sums lost significance
+                for k in range(w):
+                    v = xt[k]
+                    if bad[k] == 0.0 and _lost(lim[k], v, ws[k] * inv_total + ref[k]):
+                        s[k], ws[k], big[k] = _resum_decay(x, t, d, j0 + k, v)
+                        ref[k] = v
+                        lim[k] = _limit(big[k], tol, v)
+                        guard = guard | (lim[k] > 0.0)
+                        ot[k] = ws[k] * inv_total + v
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_decay_linear_body`.
@@ -582,7 +831,12 @@ _PRODUCT = twin(_product_body)
 
 
 def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
-    """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step."""
+    """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step.
+
+    Values equal to ``SIG_DIGITS`` significant digits tie: exact comparisons decide, except for the rare
+    stocks whose window holds a value within ``NEAR_REL`` (relative) of today's but not equal to it,
+    which are redone on rounded values.
+    """
     T, N = x.shape
     n = float(d)
     inv_n = 1.0 / n  # multiply, never divide, in the inner loops (a division costs ~4 multiplies)
@@ -591,6 +845,8 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
         w = min(N, j0 + width) - j0
         bad = np.zeros(w)
         score = np.zeros(w)
+        gap = np.zeros(w)  # NEAR_REL * |today|: closer values may tie once rounded
+        close = np.zeros(w, np.int64)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
@@ -601,6 +857,8 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
             for k in range(w):
                 bad[k] += 0.0 if xt[k] == xt[k] else 1.0
                 score[k] = 0.5  # today's own tie counts one half: rank = less + (equal + 1) / 2
+                gap[k] = NEAR_REL * abs(xt[k])
+                close[k] = 0
             if t < d - 1:
                 ot[:] = np.nan
                 continue
@@ -610,8 +868,20 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
                     u = xr[k]
                     v = xt[k]
                     score[k] += 1.0 if u < v else (0.5 if u == v else 0.0)
+                    a = abs(u - v)
+                    close[k] += 1 if (a <= gap[k]) & (a > 0.0) else 0
+            lossy = 0
             for k in range(w):
                 ot[k] = np.nan if bad[k] > 0.0 else score[k] * inv_n
+                lossy += close[k]
+            for k in range(w if lossy > 0 else 0):  # near ties: compare the rounded values
+                if close[k] > 0 and bad[k] == 0.0:
+                    v = round_sig(xt[k])
+                    sc = 0.5
+                    for r in range(t - d + 1, t + 1):
+                        u = round_sig(x[r, j0 + k])
+                        sc += 1.0 if u < v else (0.5 if u == v else 0.0)
+                    ot[k] = sc * inv_n
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_ts_rank_body`.
@@ -742,5 +1012,6 @@ def product(x: np.ndarray, d: int) -> np.ndarray:
 
 def ts_rank(x: np.ndarray, d: int) -> np.ndarray:
     """Percentile rank of today's value among the window's ``d`` values: ``average rank / d`` in
-    ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged."""
+    ``[1/d, 1]`` (1 = today is the window's maximum), ties averaged; values equal to 10 significant
+    digits tie (``sortkeys.SIG_DIGITS``)."""
     return _run("ts_rank", _TS_RANK, x, d)

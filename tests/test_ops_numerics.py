@@ -1,0 +1,245 @@
+"""Numerics of the rolling kernels (issue 19, defect 10) and the conventions of defect 11.
+
+Every rolling kernel is compared, window by window, with an exact reference (Python ``Fraction``
+arithmetic on the window's values, rounded once at the end) on adversarial series: spikes of 1e±15
+entering and leaving, long constant runs, alternating signs, NaN holes. Tolerances are relative to the
+window's own scale: the largest ``|x|`` for sums, means and linear decay (what a float sum of the window
+can promise), the result itself for ``stddev``, ``sqrt(var_x * var_y)`` for ``covariance``, and 1 for the
+scale-free ``ts_zscore``, ``correlation``, ``ts_skewness``, ``ts_kurtosis``.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alpha_env.ops import KERNELS
+
+SPECIAL = [1e15, -1e15, 1e-15, -1e-15, 1.0, -1.0, 2.0, 0.0, 3.0, 1000.0, 1000.01, np.nan]
+values = st.one_of(st.sampled_from(SPECIAL),  # magnitudes >= 1e-6: a 12-day product never under/overflows
+                   st.floats(-10.0, 10.0, allow_nan=False).filter(lambda v: v == 0.0 or abs(v) >= 1e-6))
+runs = st.lists(st.tuples(values, st.integers(1, 9)), min_size=2, max_size=30)
+
+
+def _series(pairs: list[tuple[float, int]], alternate: bool) -> np.ndarray:
+    """Runs of equal values; with ``alternate`` every other day flips sign (spikes included)."""
+    s = np.concatenate([np.full(k, v) for v, k in pairs])[:90]
+    if alternate:
+        s = s * np.where(np.arange(len(s)) % 2 == 0, 1.0, -1.0)
+    return s
+
+
+def _panel(s: np.ndarray) -> np.ndarray:
+    """Three columns: the series, reversed, and shifted by a large level."""
+    return np.ascontiguousarray(np.stack([s, s[::-1], s + 1e6], axis=1))
+
+
+def _moments(w: np.ndarray) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """Exact mean and central moments m2, m3, m4 (population) of a window."""
+    f = [Fraction(float(v)) for v in w]
+    n = len(f)
+    mean = sum(f) / n
+    c = [v - mean for v in f]
+    return mean, sum(v * v for v in c) / n, sum(v**3 for v in c) / n, sum(v**4 for v in c) / n
+
+
+def _ref_one(op: str, w: np.ndarray) -> tuple[float, float]:
+    """``(exact value, tolerance scale)`` of ``op`` over the window ``w`` (oldest first, no NaN)."""
+    n = len(w)
+    scale = float(np.max(np.abs(w)))
+    constant = bool(np.all(w == w[0]))
+    if op in ("sum", "ts_mean"):
+        s = sum(Fraction(float(v)) for v in w)
+        return float(s if op == "sum" else s / n), scale * (n if op == "sum" else 1)
+    if op == "decay_linear":
+        weights = range(1, n + 1)  # oldest 1 .. today n
+        s = sum(Fraction(float(v)) * k for v, k in zip(w, weights)) / sum(weights)
+        return float(s), scale
+    if op == "product":
+        p = math.prod(Fraction(float(v)) for v in w)
+        return (float(p) if abs(p) < Fraction(1.7e308) else np.nan), 0.0
+    mean, m2, m3, m4 = _moments(w)
+    if op == "stddev":
+        if n < 2:
+            return np.nan, 0.0
+        return (0.0 if constant else math.sqrt(float(m2 * n / (n - 1)))), 0.0
+    if op == "ts_zscore":
+        if n < 2 or constant:
+            return np.nan, 1.0
+        return float(Fraction(float(w[-1])) - mean) / math.sqrt(float(m2 * n / (n - 1))), 1.0
+    if op == "ts_skewness":
+        if n < 3 or constant:
+            return np.nan, 1.0
+        return math.sqrt(n * (n - 1)) / (n - 2) * float(m3) / float(m2) ** 1.5, 1.0
+    if op == "ts_kurtosis":
+        if n < 4 or constant:
+            return np.nan, 1.0
+        return float(((n * n - 1) * m4 / (m2 * m2) - 3 * (n - 1) ** 2) / ((n - 2) * (n - 3))), 1.0
+    raise AssertionError(op)
+
+
+def _ref_pair(op: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    n = len(a)
+    if n < 2:
+        return np.nan, 0.0
+    fa = [Fraction(float(v)) for v in a]
+    fb = [Fraction(float(v)) for v in b]
+    ma, mb = sum(fa) / n, sum(fb) / n
+    cab = sum((u - ma) * (v - mb) for u, v in zip(fa, fb))
+    caa = sum((u - ma) ** 2 for u in fa)
+    cbb = sum((v - mb) ** 2 for v in fb)
+    if caa == 0 or cbb == 0:
+        return (np.nan, 0.0) if op == "correlation" else (0.0, 0.0)
+    if op == "covariance":
+        return float(cab / (n - 1)), math.sqrt(float(caa / (n - 1))) * math.sqrt(float(cbb / (n - 1)))
+    return float(cab) / (math.sqrt(float(caa)) * math.sqrt(float(cbb))), 1.0
+
+
+def _check(op: str, got: np.ndarray, windows, ref_fn, rtol: float) -> None:
+    """Compare ``got`` (T,) with the reference of every window; NaN positions must agree exactly."""
+    for t, args in windows:
+        if any(np.isnan(a).any() for a in args):
+            assert np.isnan(got[t]), (op, t)
+            continue
+        want, scale = ref_fn(op, *args)
+        if np.isnan(want):
+            assert np.isnan(got[t]), (op, t, got[t])
+            continue
+        tol = rtol * max(abs(want), scale)
+        assert abs(got[t] - want) <= tol, (op, t, got[t], want, args)
+
+
+SINGLE = ["sum", "ts_mean", "decay_linear", "product", "stddev", "ts_zscore", "ts_skewness", "ts_kurtosis"]
+RTOL = {"ts_skewness": 1e-8, "ts_kurtosis": 1e-8}
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(runs, st.booleans(), st.integers(1, 12))
+def test_rolling_kernels_match_an_exact_reference_on_adversarial_series(pairs, alternate, d):
+    x = _panel(_series(pairs, alternate))
+    T = x.shape[0]
+    for op in SINGLE:
+        out = KERNELS[op](x, d)
+        assert np.isnan(out[: d - 1]).all()
+        for j in range(x.shape[1]):
+            windows = [(t, (x[t - d + 1: t + 1, j],)) for t in range(d - 1, T)]
+            _check(op, out[:, j], windows, _ref_one, RTOL.get(op, 1e-9))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(runs, runs, st.booleans(), st.integers(1, 12))
+def test_pair_kernels_match_an_exact_reference_on_adversarial_series(pa, pb, alternate, d):
+    a, b = _series(pa, alternate), _series(pb, False)
+    T = min(len(a), len(b))
+    x, y = _panel(a[:T]), _panel(b[:T])
+    for op in ("covariance", "correlation"):
+        out = KERNELS[op](x, y, d)
+        assert np.isnan(out[: d - 1]).all()
+        for j in range(x.shape[1]):
+            windows = [(t, (x[t - d + 1: t + 1, j], y[t - d + 1: t + 1, j])) for t in range(d - 1, T)]
+            _check(op, out[:, j], windows, _ref_pair, 1e-9)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(runs, st.booleans(), st.integers(1, 12))
+def test_order_statistics_match_numpy_on_adversarial_series(pairs, alternate, d):
+    x = _panel(_series(pairs, alternate))
+    outs = {op: KERNELS[op](x, d) for op in ("ts_min", "ts_max", "ts_argmin", "ts_argmax", "ts_rank")}
+    for j in range(x.shape[1]):
+        for t in range(d - 1, x.shape[0]):
+            w = x[t - d + 1: t + 1, j]
+            if np.isnan(w).any():
+                assert all(np.isnan(o[t, j]) for o in outs.values())
+                continue
+            assert outs["ts_min"][t, j] == w.min() and outs["ts_max"][t, j] == w.max()
+            assert outs["ts_argmin"][t, j] == np.argmin(w) + 1 and outs["ts_argmax"][t, j] == np.argmax(w) + 1
+            r = np.array([float(f"{v:.9e}") for v in w])  # 10 significant digits
+            want = ((r < r[-1]).sum() + ((r == r[-1]).sum() + 1) / 2) / d
+            assert outs["ts_rank"][t, j] == pytest.approx(want, rel=1e-14)
+
+
+def test_issue_19_reproducer():
+    """A 1e15 spike that left the window no longer zeroes stddev or NaNs zscore / correlation."""
+    x = np.full((30, 1), 1.0)
+    x[::2, 0] = 2.0
+    x[11, 0] = 1e15  # windows ending at t >= 16 exclude it
+    y = (np.arange(30.0) % 7).reshape(30, 1)
+    np.testing.assert_allclose(KERNELS["stddev"](x, 5)[16:20, 0], math.sqrt(0.3), rtol=1e-12)
+    np.testing.assert_allclose(KERNELS["ts_zscore"](x, 5)[16:20, 0], [0.7302967433, -0.7302967433] * 2,
+                               rtol=1e-9)
+    np.testing.assert_allclose(KERNELS["correlation"](x, y, 5)[16:20, 0],
+                               [-0.2468709713, -0.5551361112, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(KERNELS["sum"](x, 5)[16:20, 0], [8.0, 7.0, 8.0, 7.0], rtol=1e-15)
+    np.testing.assert_allclose(KERNELS["decay_linear"](x, 5)[16:20, 0], [1.6, 1.4, 1.6, 1.4], rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["sum", "ts_mean", "stddev", "decay_linear"])
+def test_tiny_values_after_a_huge_one(op):
+    """1e-15-sized values after 1e15 left the window are summed to full relative precision."""
+    x = np.full((40, 2), 1e-15)
+    x[::3, 0] = 2e-15
+    x[5, :] = 1e15
+    x[:, 1] = -x[:, 0]
+    out = KERNELS[op](x, 6)
+    want = {"sum": lambda w: w.sum(), "ts_mean": lambda w: w.mean(), "stddev": lambda w: w.std(ddof=1),
+            "decay_linear": lambda w: w @ np.arange(1.0, 7.0) / 21.0}[op]
+    for t in range(11, 40):
+        for j in (0, 1):
+            assert out[t, j] == pytest.approx(want(x[t - 5: t + 1, j]), rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Defect 11: conventions
+# ------------------------------------------------------------------------------------------------------
+def test_covariance_of_a_constant_window_is_zero_and_correlation_nan():
+    x = np.ones((8, 1))
+    y = np.arange(8.0).reshape(8, 1)
+    np.testing.assert_array_equal(KERNELS["covariance"](x, y, 4)[3:, 0], 0.0)
+    np.testing.assert_array_equal(KERNELS["covariance"](y, x, 4)[3:, 0], 0.0)
+    assert np.isnan(KERNELS["correlation"](x, y, 4)[3:, 0]).all()
+    x[5, 0] = np.nan  # a NaN pair still makes the window NaN
+    assert np.isnan(KERNELS["covariance"](x, y, 4)[5:, 0]).all()
+
+
+def test_pow_of_one_is_one_whatever_the_exponent():
+    one = np.array([[1.0, -1.0, 2.0, np.nan]])
+    np.testing.assert_array_equal(KERNELS["pow"](one, np.nan), [[1.0, np.nan, np.nan, np.nan]])
+    np.testing.assert_array_equal(KERNELS["pow"](one, np.array([[np.inf, 0.5, np.nan, 0.0]])),
+                                  [[1.0, np.nan, np.nan, np.nan]])  # NaN ** 0 stays NaN
+    np.testing.assert_array_equal(KERNELS["signedpower"](one, np.nan), [[1.0, -1.0, np.nan, np.nan]])
+    assert np.power(1.0, np.nan) == 1.0  # the IEEE rule followed
+
+
+def _cent_market(seed: int, T: int = 30, N: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    close = np.round(rng.uniform(5, 3000, (T, N)), 2)
+    vwap = close + rng.integers(-3, 4, (T, N)) * 0.01  # cent-quoted: many equal differences
+    return close, vwap
+
+
+def test_rank_of_cent_differences_ties_and_is_scale_invariant():
+    close, vwap = _cent_market(0)
+    r = KERNELS["rank"](close - vwap)
+    np.testing.assert_array_equal(r, KERNELS["rank"](3.0 * close - 3.0 * vwap))
+    np.testing.assert_array_equal(r, KERNELS["rank"]((close - vwap) / 7.0))
+    exact = np.round(close - vwap, 2)  # the decimal differences
+    for t in range(close.shape[0]):
+        row = exact[t]
+        want = np.array([((row < v).sum() + ((row == v).sum() + 1) / 2) / len(row) for v in row])
+        np.testing.assert_allclose(r[t], want, rtol=1e-15)
+
+
+def test_ts_rank_of_cent_differences_ties_and_is_scale_invariant():
+    close, vwap = _cent_market(1, T=40, N=50)
+    r = KERNELS["ts_rank"](close - vwap, 7)
+    np.testing.assert_array_equal(r, KERNELS["ts_rank"](3.0 * close - 3.0 * vwap, 7))
+    exact = np.round(close - vwap, 2)
+    for t in range(6, 40):
+        w = exact[t - 6: t + 1]
+        want = ((w < w[-1]).sum(axis=0) + ((w == w[-1]).sum(axis=0) + 1) / 2) / 7
+        np.testing.assert_allclose(r[t], want, rtol=1e-15)
