@@ -10,6 +10,12 @@ older file in place, a newer file is refused):
 |                |                                | reason, metrics / yearly / checks / metadata (JSON)      |
 | `pnl_series`   | simulation                     | dates (int64 days since 1970), pnl and turnover (float64)|
 | `submissions`  | submit() call                  | alpha id, simulation id, submitted at, passed, checks    |
+| `pools`        | stored pool (schema 2)         | pool id (its alpha id), model, pool settings, in-sample  |
+| `pool_members` | member of a pool (schema 2)    | pool id, position, expression, weight, train IC          |
+
+Schema 2 also adds ``alphas.fingerprint`` (nullable). Dedup: a save of an alpha id that already has a
+simulation from the same code version, or of a fingerprint another alpha on the same dataset and settings
+has, writes nothing (:meth:`AlphaStore.save`).
 
 Concurrency: every connection uses WAL, ``busy_timeout``, and writes each record (alpha + simulation +
 PnL series, or a submission) in one ``BEGIN IMMEDIATE`` transaction, retried with back-off while another
