@@ -87,8 +87,13 @@ def test_save_get_round_trip(tmp_path):
         assert "a1" in store and "zz" not in store
         with pytest.raises(StoreError, match="unknown alpha id 'zz'"):
             store.get("zz")
-        # a second simulation of the same alpha: get returns the latest
-        store.save(fake_result("a1", sharpe=5.0))
+        # the same alpha saved again by the same code version: no new row (issue 15 dedup)
+        assert store.save(fake_result("a1", sharpe=2.0, seed=3)) == sim
+        assert store.counts()["simulations"] == 1
+        # a second simulation of the same alpha by another code version: get returns the latest
+        again = fake_result("a1", sharpe=5.0)
+        again.metadata["code_version"] = "test-2"
+        store.save(again)
         assert store.get("a1").metrics["train"]["sharpe"] == 5.0
         assert store.counts() == {"alphas": 1, "simulations": 2, "pnl_series": 2, "submissions": 0}
 
@@ -186,7 +191,8 @@ def test_four_processes_write_800_records_concurrently(tmp_path):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     with AlphaStore(path) as store:
-        assert store.counts() == {"alphas": 100 + 4 * 100, "simulations": 800, "pnl_series": 800,
+        # the 100 shared alphas are one simulation each however many workers saved them (issue 15 dedup)
+        assert store.counts() == {"alphas": 100 + 4 * 100, "simulations": 500, "pnl_series": 500,
                                   "submissions": 0}
         assert store.integrity_check() == "ok"
         for row in store.top("sharpe", "train", 5):
@@ -345,7 +351,8 @@ def test_bad_blob_of_a_submitted_alpha_names_it(tmp_path):
 def test_schema_1_file_missing_tables_is_refused(tmp_path):
     path = damaged_store(tmp_path, "missing_tables")
     for create in (True, False):
-        with pytest.raises(StoreError, match=r"damaged: schema version 1 without table pnl_series"):
+        with pytest.raises(StoreError, match=rf"damaged: schema version {SCHEMA_VERSION} without table "
+                                             r"pnl_series"):
             AlphaStore(path, create=create)
     bare = tmp_path / "bare.db"
     con = sqlite3.connect(bare)

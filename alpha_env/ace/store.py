@@ -10,6 +10,12 @@ older file in place, a newer file is refused):
 |                |                                | reason, metrics / yearly / checks / metadata (JSON)      |
 | `pnl_series`   | simulation                     | dates (int64 days since 1970), pnl and turnover (float64)|
 | `submissions`  | submit() call                  | alpha id, simulation id, submitted at, passed, checks    |
+| `pools`        | stored pool (schema 2)         | pool id (its alpha id), model, pool settings, in-sample  |
+| `pool_members` | member of a pool (schema 2)    | pool id, position, expression, weight, train IC          |
+
+Schema 2 also adds ``alphas.fingerprint`` (nullable). Dedup: a save of an alpha id that already has a
+simulation from the same code version, or of a fingerprint another alpha on the same dataset and settings
+has, writes nothing (:meth:`AlphaStore.save`).
 
 Concurrency: every connection uses WAL, ``busy_timeout``, and writes each record (alpha + simulation +
 PnL series, or a submission) in one ``BEGIN IMMEDIATE`` transaction, retried with back-off while another
@@ -30,7 +36,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +50,10 @@ from alpha_env.ace.result import SimulationResult
 from alpha_env.backtest.metrics import METRIC_NAMES
 from alpha_env.errors import StoreError
 
-__all__ = ["AlphaStore", "SCHEMA_VERSION", "MIGRATIONS", "TABLES", "DEFAULT_DB", "default_db_path"]
+__all__ = [
+    "AlphaStore", "SCHEMA_VERSION", "MIGRATIONS", "TABLES", "POOL_TABLES", "TABLES_BY_VERSION", "DEFAULT_DB",
+    "default_db_path",
+]
 
 #: Default file name of the store in the working directory (``$ALPHA_ENV_DB`` overrides it).
 DEFAULT_DB = "alpha_env.db"
@@ -94,11 +103,37 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX submissions_alpha ON submissions(alpha_id);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE alphas ADD COLUMN fingerprint TEXT;
+        CREATE INDEX alphas_fingerprint ON alphas(fingerprint, dataset_id);
+        CREATE TABLE pools (
+            pool_id            TEXT PRIMARY KEY REFERENCES alphas(alpha_id),
+            model              TEXT NOT NULL,
+            pool_settings_json TEXT NOT NULL,
+            in_sample_json     TEXT NOT NULL,
+            created_at         TEXT NOT NULL
+        );
+        CREATE TABLE pool_members (
+            pool_id    TEXT NOT NULL REFERENCES pools(pool_id),
+            position   INTEGER NOT NULL,
+            expression TEXT NOT NULL,
+            weight     REAL,
+            ic         REAL,
+            PRIMARY KEY (pool_id, position)
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-#: The tables a store of :data:`SCHEMA_VERSION` holds (checked when a store is opened).
+#: The alpha tables (what :meth:`AlphaStore.counts` counts).
 TABLES: tuple[str, ...] = ("alphas", "simulations", "pnl_series", "submissions")
+#: The pool tables (schema version 2 on): a pool's members and weights; its simulation is an alpha row.
+POOL_TABLES: tuple[str, ...] = ("pools", "pool_members")
+#: The tables a store of each schema version holds (checked when a store is opened).
+TABLES_BY_VERSION: dict[int, tuple[str, ...]] = {1: TABLES, 2: TABLES + POOL_TABLES}
 
 #: What a read may raise on a damaged file or row (turned into :class:`StoreError`).
 _READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -240,8 +275,8 @@ class AlphaStore:
             raise StoreError(f"{self.path} is not an alpha-env store (schema version 0, tables {shown})")
         if version == 0 and not self._create:
             raise StoreError(f"{self.path} is not an alpha-env store (an empty SQLite file)")
-        if version == SCHEMA_VERSION:
-            missing = [t for t in TABLES if t not in tables]
+        if version > 0:
+            missing = [t for t in TABLES_BY_VERSION[version] if t not in tables]
             if missing:
                 raise StoreError(
                     f"store {self.path} is damaged: schema version {version} without table "
@@ -328,14 +363,65 @@ class AlphaStore:
             return int(self._con.execute("PRAGMA user_version").fetchone()[0])
 
     # -- writes -------------------------------------------------------------------------------------
-    def save(self, result: SimulationResult) -> int:
+    def save(self, result: SimulationResult, *, fingerprint: str | None = None) -> int:
         """Store one simulation (its alpha row if new, the simulation, its PnL) in one transaction.
 
-        Returns the simulation id (also written to ``result.metadata["simulation_id"]``).
+        Deduplication (issue 15): nothing is written when
+
+        * the alpha id already has a simulation from the same code version (the id covers the canonical
+          expression, the settings and the dataset, so the stored result is this one): that simulation's
+          id is returned;
+        * ``fingerprint`` (:func:`alpha_env.pool.signal_fingerprint` of the train signal) equals the
+          fingerprint of another stored alpha with the same dataset and settings: the two are one alpha,
+          the stored one's latest simulation id is returned and ``result.metadata["duplicate_of"]`` names
+          it.
+
+        A new alpha row records ``fingerprint`` (a stored row without one gets it). Returns the simulation
+        id (also written to ``result.metadata["simulation_id"]``).
         """
+
+        def write() -> int:
+            with self._transaction() as con:
+                return self._write(con, result, fingerprint)
+
+        sim_id = self._retry(write)
+        result.metadata["simulation_id"] = sim_id
+        return sim_id
+
+    def _write(self, con: sqlite3.Connection, result: SimulationResult, fingerprint: str | None) -> int:
+        """The rows of :meth:`save`, inside the caller's transaction; returns the simulation id."""
         meta = dict(result.metadata)
         meta.pop("simulation_id", None)
+        meta.pop("duplicate_of", None)
         settings_json = json.dumps(result.settings, sort_keys=True)
+        code_version = str(meta.get("code_version", ""))
+        if fingerprint is not None:
+            dup = con.execute(
+                "SELECT alpha_id FROM alphas WHERE fingerprint = ? AND dataset_id = ? AND settings_json = ?"
+                " AND alpha_id != ? ORDER BY created_at, alpha_id LIMIT 1",
+                (fingerprint, result.dataset_id, settings_json, result.alpha_id),
+            ).fetchone()
+            if dup is not None:
+                sim = con.execute(
+                    "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (dup[0],)
+                ).fetchone()[0]
+                if sim is not None:
+                    result.metadata["duplicate_of"] = str(dup[0])
+                    return int(sim)
+        con.execute(
+            "INSERT OR IGNORE INTO alphas(alpha_id, expression, settings_json, dataset_id, created_at,"
+            " fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
+            (result.alpha_id, result.expression, settings_json, result.dataset_id, _now(), fingerprint),
+        )
+        if fingerprint is not None:
+            con.execute("UPDATE alphas SET fingerprint = ? WHERE alpha_id = ? AND fingerprint IS NULL",
+                        (fingerprint, result.alpha_id))
+        same = con.execute(
+            "SELECT MAX(id) FROM simulations WHERE alpha_id = ? AND code_version = ?",
+            (result.alpha_id, code_version),
+        ).fetchone()[0]
+        if same is not None:
+            return int(same)
         dates = np.asarray(result.dates, dtype="datetime64[D]").astype(np.int64)
         row = (
             json.dumps(_json_safe(result.metrics), allow_nan=False),
@@ -344,33 +430,58 @@ class AlphaStore:
             json.dumps(_json_safe(meta), allow_nan=False, default=str),
         )
         blobs = (_pack(dates, "<i8"), _pack(result.pnl, "<f8"), _pack(result.turnover, "<f8"))
+        cur = con.execute(
+            "INSERT INTO simulations(alpha_id, created_at, code_version, run_time_s,"
+            " degenerate_reason, metrics_json, yearly_json, checks_json, metadata_json)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (result.alpha_id, _now(), code_version, float(meta.get("run_time_s", 0.0)),
+             result.degenerate_reason, *row),
+        )
+        sim_id = int(cur.lastrowid)
+        con.execute(
+            "INSERT INTO pnl_series(simulation_id, n_days, dates, pnl, turnover) VALUES (?, ?, ?, ?, ?)",
+            (sim_id, int(dates.shape[0]), *blobs),
+        )
+        return sim_id
+
+    def save_pool(self, result: SimulationResult, pool_info: Mapping[str, Any] | None = None) -> int:
+        """Store a pool's simulation (as an alpha: id, key, PnL, metrics) with its members and weights.
+
+        Args:
+            result: the pool's :class:`SimulationResult` (:func:`alpha_env.ace.pools.simulate_pool`).
+            pool_info: ``model``, ``pool_settings`` (dict), ``in_sample`` (the splits the weights were
+                fitted on) and ``members`` (dicts with ``expression``, ``weight``, ``ic``); default
+                ``result.metadata["pool"]``.
+
+        A pool already stored (same id) keeps its rows. Returns the simulation id.
+        """
+        info = pool_info if pool_info is not None else result.metadata.get("pool")
+        if not isinstance(info, Mapping):
+            raise StoreError(f"pool {result.alpha_id!r}: no pool description (members, weights, model)")
+        try:
+            members = [(str(m["expression"]), _finite_or_none(m.get("weight")), _finite_or_none(m.get("ic")))
+                       for m in info["members"]]
+            model = str(info["model"])
+            pool_json = json.dumps(_json_safe(dict(info.get("pool_settings", {}))), sort_keys=True,
+                                   allow_nan=False, default=str)
+            in_sample = json.dumps(list(info.get("in_sample", ["train"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"pool {result.alpha_id!r}: bad pool description: {exc}") from None
 
         def write() -> int:
             with self._transaction() as con:
-                con.execute(
-                    "INSERT OR IGNORE INTO alphas(alpha_id, expression, settings_json, dataset_id,"
-                    " created_at) VALUES (?, ?, ?, ?, ?)",
-                    (result.alpha_id, result.expression, settings_json, result.dataset_id, _now()),
-                )
+                sim_id = self._write(con, result, None)
                 cur = con.execute(
-                    "INSERT INTO simulations(alpha_id, created_at, code_version, run_time_s,"
-                    " degenerate_reason, metrics_json, yearly_json, checks_json, metadata_json)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        result.alpha_id,
-                        _now(),
-                        str(meta.get("code_version", "")),
-                        float(meta.get("run_time_s", 0.0)),
-                        result.degenerate_reason,
-                        *row,
-                    ),
+                    "INSERT OR IGNORE INTO pools(pool_id, model, pool_settings_json, in_sample_json,"
+                    " created_at) VALUES (?, ?, ?, ?, ?)",
+                    (result.alpha_id, model, pool_json, in_sample, _now()),
                 )
-                sim_id = int(cur.lastrowid)
-                con.execute(
-                    "INSERT INTO pnl_series(simulation_id, n_days, dates, pnl, turnover)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (sim_id, int(dates.shape[0]), *blobs),
-                )
+                if cur.rowcount:
+                    con.executemany(
+                        "INSERT INTO pool_members(pool_id, position, expression, weight, ic)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        [(result.alpha_id, i, e, w, ic) for i, (e, w, ic) in enumerate(members)],
+                    )
                 return sim_id
 
         sim_id = self._retry(write)
@@ -448,6 +559,72 @@ class AlphaStore:
                 degenerate_reason=row["degenerate_reason"],
             )
 
+    def duplicate_of(self, fingerprint: str, dataset_id: str, settings: Mapping[str, Any]) -> str | None:
+        """The stored alpha whose signal fingerprint, dataset and settings are these (first stored), or
+        ``None``: a new alpha with this fingerprint is that one (:meth:`save` adds no row for it)."""
+        settings_json = json.dumps(dict(settings), sort_keys=True)
+        with self._reading("the alpha fingerprints"):
+            row = self._con.execute(
+                "SELECT alpha_id FROM alphas WHERE fingerprint = ? AND dataset_id = ? AND settings_json = ?"
+                " ORDER BY created_at, alpha_id LIMIT 1",
+                (fingerprint, dataset_id, settings_json),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def is_pool(self, alpha_id: str) -> bool:
+        """``alpha_id`` is a stored pool."""
+        with self._reading("the pools table"):
+            row = self._con.execute("SELECT 1 FROM pools WHERE pool_id = ?", (alpha_id,)).fetchone()
+        return row is not None
+
+    def get_pool(self, pool_id: str) -> dict[str, Any]:
+        """A stored pool: ``pool_id``, ``key`` (its canonical text), ``dataset_id``, ``settings``,
+        ``model``, ``pool_settings``, ``in_sample``, ``members`` (``expression``, ``weight``, ``ic``, in
+        stored order), ``created_at`` and ``result`` (its latest :class:`SimulationResult`).
+
+        Raises:
+            StoreError: unknown pool id (an alpha id that is no pool says so), or damaged rows.
+        """
+        with self._reading(f"pool {pool_id!r}"):
+            row = self._con.execute(
+                "SELECT p.*, a.expression, a.dataset_id, a.settings_json FROM pools p"
+                " JOIN alphas a ON a.alpha_id = p.pool_id WHERE p.pool_id = ?",
+                (pool_id,),
+            ).fetchone()
+            if row is None:
+                what = "an alpha, not a pool" if pool_id in self else "unknown pool id"
+                raise StoreError(f"{what} {pool_id!r} in store {self.path}")
+            members = self._con.execute(
+                "SELECT expression, weight, ic FROM pool_members WHERE pool_id = ? ORDER BY position",
+                (pool_id,),
+            ).fetchall()
+            out = {
+                "pool_id": row["pool_id"],
+                "key": row["expression"],
+                "dataset_id": row["dataset_id"],
+                "settings": _json_object(row["settings_json"], "settings_json"),
+                "model": row["model"],
+                "pool_settings": _json_object(row["pool_settings_json"], "pool_settings_json"),
+                "in_sample": _json_list(row["in_sample_json"], "in_sample_json"),
+                "members": [{"expression": m["expression"], "weight": _nan_if_none(m["weight"]),
+                             "ic": _nan_if_none(m["ic"])} for m in members],
+                "created_at": row["created_at"],
+            }
+        out["result"] = self.get(pool_id)
+        return out
+
+    def pools(self) -> list[dict[str, Any]]:
+        """Every stored pool (oldest first): ``pool_id``, ``model``, ``dataset_id``, ``size``,
+        ``created_at``."""
+        with self._reading("the pools"):
+            rows = self._con.execute(
+                "SELECT p.pool_id, p.model, p.created_at, a.dataset_id,"
+                " (SELECT COUNT(*) FROM pool_members m WHERE m.pool_id = p.pool_id) AS size"
+                " FROM pools p JOIN alphas a ON a.alpha_id = p.pool_id ORDER BY p.created_at, p.pool_id"
+            ).fetchall()
+        return [{"pool_id": r["pool_id"], "model": r["model"], "dataset_id": r["dataset_id"],
+                 "size": int(r["size"]), "created_at": r["created_at"]} for r in rows]
+
     def splits(self) -> list[str]:
         """The split names found in the stored metrics (first-seen order), e.g. train, valid, test, all."""
         with self._reading("the metrics of the simulations"):
@@ -468,12 +645,21 @@ class AlphaStore:
         return f" (simulation {row['id']} of alpha {row['alpha_id']!r})" if row is not None else ""
 
     def top(
-        self, by: str = "sharpe", split: str = "valid", n: int = 20, *, ascending: bool = False
+        self, by: str = "sharpe", split: str = "valid", n: int | None = 20, *, ascending: bool = False,
+        dataset_id: str | None = None, pools: bool = True,
     ) -> list[dict[str, Any]]:
         """The best ``n`` alphas by ``metrics[split][by]`` of their latest simulation.
 
+        Args:
+            n: how many (``None``: all).
+            dataset_id: only the alphas simulated on this dataset.
+            pools: include the stored pools (``False``: single alphas only).
+
         Returns dicts with ``alpha_id``, ``expression``, ``dataset_id``, ``settings`` (dict), ``value``,
-        ``metrics`` (that split), ``degenerate_reason``, ``created_at``. Degenerate alphas are listed last.
+        ``metrics`` (that split), ``degenerate_reason``, ``created_at``, ``passed`` (every check of that
+        simulation passed), ``checks`` (``[passed, total]``; both ``None`` when the checks row is damaged:
+        :meth:`get` names the damage) and ``is_pool``. Degenerate alphas are listed
+        last.
 
         Raises:
             StoreError: unknown metric, a split that no stored simulation has (names the ones there are),
@@ -483,20 +669,28 @@ class AlphaStore:
             raise StoreError(f"unknown metric {by!r}; one of {', '.join(METRIC_NAMES)}")
         if not split.isidentifier():
             raise StoreError(f"bad split name {split!r}")
-        if n < 1:
+        if n is not None and n < 1:
             raise StoreError(f"n must be >= 1, got {n}")
         order = "ASC" if ascending else "DESC"
+        where, args = "", []
+        if dataset_id is not None:
+            where += " AND a.dataset_id = ?"
+            args.append(dataset_id)
+        if not pools:
+            where += " AND s.alpha_id NOT IN (SELECT pool_id FROM pools)"
         try:
             with self._reading("the best alphas"):
                 rows = self._con.execute(
                     "SELECT s.alpha_id, a.expression, a.dataset_id, a.settings_json, s.created_at,"
                     " s.degenerate_reason, json_extract(s.metrics_json, ?) AS split_json,"
-                    " json_extract(s.metrics_json, ?) AS value"
+                    " json_extract(s.metrics_json, ?) AS value, s.checks_json,"
+                    " s.alpha_id IN (SELECT pool_id FROM pools) AS is_pool"
                     " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
                     " WHERE s.id = (SELECT MAX(id) FROM simulations WHERE alpha_id = s.alpha_id)"
+                    f"{where}"
                     f" ORDER BY s.degenerate_reason IS NOT NULL, value IS NULL, value {order}, s.alpha_id"
                     " LIMIT ?",
-                    (f'$."{split}"', f'$."{split}"."{by}"', int(n)),
+                    (f'$."{split}"', f'$."{split}"."{by}"', *args, -1 if n is None else int(n)),
                 ).fetchall()
         except StoreError as exc:
             raise StoreError(f"{exc}{self._bad_json_row('metrics_json')}") from exc.__cause__
@@ -507,6 +701,7 @@ class AlphaStore:
         out = []
         for r in rows:
             with self._reading(f"the latest simulation of alpha {r['alpha_id']!r}"):
+                checks = _checks_summary(r["checks_json"])
                 out.append({
                     "alpha_id": r["alpha_id"],
                     "expression": r["expression"],
@@ -516,6 +711,9 @@ class AlphaStore:
                     "metrics": _json_object(r["split_json"], split) if r["split_json"] else None,
                     "degenerate_reason": r["degenerate_reason"],
                     "created_at": r["created_at"],
+                    "passed": None if checks is None else bool(checks[1]) and checks[0] == checks[1],
+                    "checks": checks,
+                    "is_pool": bool(r["is_pool"]),
                 })
         return out
 
@@ -582,6 +780,29 @@ class AlphaStore:
         with self._reading("the file for its integrity check"):
             rows = self._con.execute("PRAGMA integrity_check").fetchall()
         return "\n".join(str(r[0]) for r in rows)
+
+
+def _checks_summary(text: Any) -> list[int] | None:
+    """``[passed, total]`` of a ``checks_json`` column, ``None`` when it is not a JSON list of checks."""
+    try:
+        checks = _json_list(text, "checks_json")
+    except ValueError:
+        return None
+    if not all(isinstance(c, dict) for c in checks):
+        return None
+    return [sum(bool(c.get("passed")) for c in checks), len(checks)]
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """A float for a finite number, ``None`` (SQL NULL) for NaN/inf/None: a NaN never becomes 0."""
+    if value is None:
+        return None
+    x = float(value)
+    return x if math.isfinite(x) else None
+
+
+def _nan_if_none(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _column(unpack: Callable[..., np.ndarray], blob: Any, dtype: str, n: int, *, name: str) -> np.ndarray:

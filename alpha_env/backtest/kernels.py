@@ -16,8 +16,8 @@ Scale: the book is the same for a signal and that signal times any positive numb
 ``1 / gross`` or the group sums would overflow) is first rescaled by the power of two that brings its
 largest ``|x|`` into ``[0.5, 1)`` (exact for every value that stays normal); days of ordinary data are
 never rescaled, so their books are bit for bit what they were. A decayed value whose weighted sum of
-huge finite values overflows is recomputed on values scaled by a power of two. A day whose Pearson IC is NaN is
-recomputed on rescaled values when its largest ``|x|`` is outside ``[_IC_LO, _IC_HI]``.
+huge finite values overflows is recomputed on values scaled by a power of two. A day whose Pearson IC is
+NaN is recomputed on rescaled values when its largest ``|x|`` is outside ``[_IC_LO, _IC_HI]``.
 
 :func:`rank_ic_series` (the rank IC the engine uses) is the one Python-level composition here: Numba
 passes around NumPy's SIMD row sort.
