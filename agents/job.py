@@ -128,8 +128,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     )
     from agents.runs import cache_stats_of, ensure_pretrained, env_label, make_env_fn, make_vec, run_name
     from alpha_env.ace import ACE
+    from alpha_env.ace.pools import new_pool
     from alpha_env.data import resolve_panel
-    from alpha_env.env import build_pool
     from alpha_env.env.rewards import POOL_REWARD
     from alpha_env.grammar import Codebook
     from alpha_env.search.tracking import AlphaTracker
@@ -164,7 +164,7 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     report_ace = ACE(panel, settings)  # metrics for reports only (valid/test never reach the reward)
     pool = None  # reward "pool": one pool shared by the in-process environments (subproc: one per worker)
     if args.env.reward == POOL_REWARD and args.vec_env == "dummy":
-        pool = build_pool(report_ace, args.env.pool)
+        pool = new_pool(report_ace, args.env.pool)
     env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
                          document_embeddings=embeddings, alpha_pool=pool)
     vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from panel_support import scramble_after
 
+from alpha_env.ace.pools import new_pool
 from alpha_env.data import synthetic_market
-from alpha_env.env import AlphaStackEnv, EnvSettings, build_pool
+from alpha_env.env import AlphaStackEnv, EnvSettings
 from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook, parse
 from alpha_env.pool import AlphaPool, PoolSettings
@@ -59,7 +60,7 @@ def test_pool_rewards_read_train_days_only(panel):
 
 def test_in_process_envs_can_share_one_pool_and_scale_the_reward(panel):
     a = AlphaStackEnv(panel, reward="pool", max_len=20)
-    shared = build_pool(a.ace, PoolSettings())
+    shared = new_pool(a.ace, PoolSettings())
     a = AlphaStackEnv(panel, reward="pool", max_len=20, alpha_pool=shared, reward_scale=10.0)
     b = AlphaStackEnv(panel, reward="pool", max_len=20, alpha_pool=shared)
     first, info = _write(a, EXPRS[0])

@@ -221,7 +221,7 @@ def test_callable_objective_is_maximised():
 def test_settings_and_shapes_are_checked():
     for bad in ({"capacity": 0}, {"model": "ols"}, {"rule": "x"}, {"max_corr": 1.5}, {"horizon": 0},
                 {"ridge_alpha": -1.0}, {"refit_every": 0}, {"lookback": 0}, {"objective": "sortino"},
-                {"holdout": 1.0}, {"holdout": -0.1}, {"holdout": 0.3, "model": "rolling"},
+                {"holdout": 1.0}, {"holdout": -0.1}, {"min_ic_t": -1.0}, {"holdout": 0.3, "model": "rolling"},
                 {"rule": "alphagen", "model": "ridge"}, {"replace_by": "size"}):
         with pytest.raises(SettingsError):
             PoolSettings(**bad)
@@ -283,3 +283,12 @@ def test_holdout_fits_weights_before_the_held_out_rows_and_scores_on_them():
     target = forward_returns(close, horizon=1, delay=1)
     expected = np.nanmean(daily_ic(combined[score], target[score], pool.universe[score]))
     assert pool.objective == pytest.approx(expected, abs=1e-9)
+
+
+def test_min_ic_t_refuses_insignificant_candidates_with_zero_gain():
+    pool, close, _ = _pool(PoolSettings(capacity=3, min_ic_t=3.0))
+    noise = np.random.default_rng(7).normal(size=close.shape)
+    r = pool.offer("noise", noise)
+    assert not r.accepted and r.gain == 0.0 and "t-statistic" in r.reason and len(pool) == 0
+    strong = forward_returns(close, horizon=1, delay=1)  # the target itself: a perfect alpha (test only)
+    assert pool.offer("oracle", np.nan_to_num(strong)).accepted

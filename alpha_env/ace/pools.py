@@ -103,6 +103,19 @@ def pool_info(pool: AlphaPool) -> dict[str, Any]:
     }
 
 
+def new_pool(ace: ACE, settings: PoolSettings | None = None) -> AlphaPool:
+    """An empty :class:`~alpha_env.pool.AlphaPool` on ``ace.panel``: target aligned with the ACE's delay;
+    objective ``"sharpe"`` is the ACE's own train Sharpe of the combined signal (its universe,
+    neutralization, costs and return cleaning). The one way the env, the CLI and the main job make pools."""
+    settings = settings if settings is not None else PoolSettings()
+    objective_fn = None
+    if settings.objective == "sharpe":
+        def objective_fn(combined: np.ndarray) -> float:
+            return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
+    return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.backtest.delay,
+                                objective_fn=objective_fn)
+
+
 def build_pool(ace: ACE, expressions: Iterable[str], settings: PoolSettings | None = None, *,
                offer: bool = False) -> tuple[AlphaPool, list[tuple[str, OfferResult | None]]]:
     """A pool on the ACE's panel (target aligned with its delay) holding ``expressions``.
@@ -127,7 +140,7 @@ def build_pool(ace: ACE, expressions: Iterable[str], settings: PoolSettings | No
         from dataclasses import replace
 
         settings = replace(settings, capacity=len(texts))
-    pool = AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.backtest.delay)
+    pool = new_pool(ace, settings)
     log: list[tuple[str, OfferResult | None]] = []
     for text in texts:
         tree, canon = ace.canonical(text)

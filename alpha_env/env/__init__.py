@@ -13,7 +13,7 @@ See ``docs/env.md`` for the agents (SB3 PPO/A2C/DQN, sb3-contrib MaskablePPO, ve
 """
 
 from alpha_env.data.sources import resolve_panel
-from alpha_env.env.alpha_stack_env import DEFAULT_DOCUMENT_DIM, AlphaStackEnv, build_pool
+from alpha_env.env.alpha_stack_env import DEFAULT_DOCUMENT_DIM, AlphaStackEnv
 from alpha_env.env.embeddings import (
     EmbeddingTable,
     EpisodeWindow,
@@ -37,7 +37,6 @@ from alpha_env.env.wrappers import FlattenAlphaObservation, MaskedRandomAgent, p
 
 __all__ = [
     "EnvSettings",
-    "build_pool",
     "QUALIFIED_IDS",
     "MASK_DTYPES",
     "AlphaStackEnv",

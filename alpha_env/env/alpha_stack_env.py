@@ -17,7 +17,7 @@ from alpha_env.env.rewards import POOL_REWARD, FoundAlphas, reward_metric, windo
 from alpha_env.env.settings import EnvSettings
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError
 
-__all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM", "build_pool"]
+__all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM"]
 
 #: Length of the (all-zero) document vector when no embeddings are given: the size of the bundled
 #: offline encoder (all-MiniLM-L6-v2), so one policy architecture fits runs with and without news.
@@ -274,7 +274,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             return pool
         if self.reward_name != POOL_REWARD:
             return None
-        return build_pool(self.ace, self.config.pool)
+        from alpha_env.ace.pools import new_pool
+
+        return new_pool(self.ace, self.config.pool)
 
     # ------------------------------------------------------------------ vocabulary
     def _build_vocabulary(self, vocabulary: Any) -> np.ndarray:
@@ -515,26 +517,18 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             reward = value - self.correlation_penalty * corr
             info.update(max_correlation=corr, most_correlated=corr_id)
             self.found.add(score.alpha_id, score.pnl)
-        if self.store is not None:
-            self.store.save(self.ace.complete(score))
+        if self.store is not None and score.alpha_id not in self.store:
+            # one row per alpha: an id already stored is not simulated in full again, and a signal that
+            # repeats a stored alpha's (same ranks on train) adds no row (the store checks its fingerprint)
+            from alpha_env.pool import signal_fingerprint
+
+            fingerprint = signal_fingerprint(score.signal, self.train)
+            self.store.save(self.ace.complete(score), fingerprint=fingerprint)
         info.update(reason="complete", raw_reward=value)
         if not math.isfinite(reward):  # window_degenerate_reason rules this out; kept as a guard
             info.update(reason="degenerate", degenerate_reason="non-finite reward")
             return float(self.degenerate_penalty), info
         return float(reward), info
-
-
-def build_pool(ace: Any, settings: Any) -> Any:
-    """A new :class:`~alpha_env.pool.AlphaPool` on ``ace.panel`` for the pool reward, aligned with the ACE's
-    delay; objective ``"sharpe"`` is the ACE's own train Sharpe of the combined signal (its universe,
-    neutralization, costs and return cleaning)."""
-    from alpha_env.pool import AlphaPool
-
-    objective_fn = None
-    if settings.objective == "sharpe":
-        def objective_fn(combined: np.ndarray) -> float:
-            return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
-    return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.delay, objective_fn=objective_fn)
 
 
 def _env_settings(base: EnvSettings | None, options: Mapping[str, Any]) -> EnvSettings:

@@ -320,6 +320,14 @@ class AlphaPool:
         w[slot] = 1.0
         return w
 
+    def _ic_t(self, slot: int) -> float:
+        """t-statistic of the mean daily IC of ``slot`` alone on the score rows: mean / sd · sqrt(days)."""
+        ic = self._daily_ic(self._unit(slot), self.score_rows)
+        ic = ic[np.isfinite(ic)]
+        if ic.size < 3 or not ic.std(ddof=1) > 0:
+            return float("nan")
+        return float(ic.mean() / ic.std(ddof=1) * np.sqrt(ic.size))
+
     def _single_ic(self, slot: int) -> float:
         return _nanmean(self._daily_ic(self._unit(slot), self.score_rows))
 
@@ -425,6 +433,11 @@ class AlphaPool:
         ic = self._single_ic(slot)
         if not np.isfinite(ic):
             return self._refuse(before, f"{expr!r} has no defined train IC")
+        if self.settings.min_ic_t > 0:
+            t = self._ic_t(slot)
+            if not abs(t) >= self.settings.min_ic_t:
+                return self._refuse(before, f"train IC t-statistic {t:.2f} is below min_ic_t "
+                                            f"{self.settings.min_ic_t:g}")
         if self.settings.rule == "alphagen":
             return self._offer_alphagen(expr, signal, slot, before)
         corr = self._corr(slot, self._slots)

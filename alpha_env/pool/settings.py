@@ -69,6 +69,10 @@ class PoolSettings:
             the members' single ICs are scored while the weights are fitted on the rows before (whose
             targets are known before the held-out rows start); 0 = fit and score on the same rows
             (AlphaGen's in-sample objective, which rewards alphas that only fit noise). Not with rolling.
+        min_ic_t: a candidate whose single train IC is not significant, |t| = |mean / sd| · sqrt(days) of
+            its daily IC on the scored train rows below this, is refused (0 = off). With thousands of
+            candidates, noise alone reaches |t| of 2 to 3 often; planted effects of the embedded market
+            reach 4 to 5.
         objective: ic (mean daily Pearson IC of the combined signal on train), sharpe (annualized train
             Sharpe of the combined signal's backtest: the ACE's when the pool is built by the env, else
             :func:`alpha_env.pool.sharpe_objective` with default backtest settings) or a callable
@@ -85,6 +89,7 @@ class PoolSettings:
     refit_every: int = 20
     lookback: int = 250
     holdout: float = 0.0
+    min_ic_t: float = 0.0
     objective: Objective = "ic"
 
     def __post_init__(self) -> None:
@@ -117,6 +122,10 @@ class PoolSettings:
             raise SettingsError("pool setting holdout applies to fixed weights; rolling weights are already "
                                 "fitted only on days before the day they apply to")
         put(self, "holdout", float(h))
+        t = self.min_ic_t
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+            raise SettingsError(f"pool setting min_ic_t must be a finite number >= 0, got {t!r}")
+        put(self, "min_ic_t", float(t))
         if not (self.objective in OBJECTIVES or callable(self.objective)):
             raise SettingsError(f"pool setting objective must be one of {', '.join(OBJECTIVES)} or a "
                                 f"callable, got {self.objective!r}")
