@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "top",
     "report",
     "submit",
+    "serve",
 )
 
 # What `alpha-env --help` lists for each subcommand (its module is not imported to print this).
@@ -41,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "top": "list the best stored alphas",
     "report": "show a stored alpha (metrics per split and year, checks, submissions)",
     "submit": "check a stored alpha and record its submission",
+    "serve": "browse the alpha store in a read-only web dashboard",
 }
 
 #: Exit code of a command whose output pipe was closed by the reader (128 + SIGPIPE).

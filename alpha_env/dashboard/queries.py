@@ -1,0 +1,403 @@
+"""Read-only queries of the dashboard: the alpha index (latest simulation of every alpha, sortable and
+filterable in memory), pools and runs when the store has them, and PnL correlations.
+
+The store is opened read-only (SQLite ``mode=ro``): the dashboard never writes, not even the WAL
+switch. The table page must stay fast with 100,000 alphas, so :class:`AlphaIndex` reads the metrics of
+every alpha's latest simulation once into a pandas frame (about a second per 100,000 alphas) and then
+only the simulations stored since (``id > last seen``), so a store that a training run keeps filling is
+shown up to date at the cost of one ``MAX(id)`` per request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from alpha_env.ace.report import settings_label
+from alpha_env.ace.store import SCHEMA_VERSION, TABLES, _unpack  # the store's own blob format
+from alpha_env.errors import StoreError
+
+__all__ = [
+    "connect_readonly", "AlphaIndex", "TableQuery", "TablePage", "TABLE_METRICS", "SORT_DIRECTIONS",
+    "table_names", "pools", "runs", "load_pnl", "similar_alphas", "correlation_matrix",
+]
+
+#: Metrics of each split kept in the index (columns ``"{split}.{metric}"``), in display order.
+TABLE_METRICS: tuple[str, ...] = ("sharpe", "ic", "rank_ic", "turnover", "fitness", "max_drawdown",
+                                  "annual_return")
+
+#: Sort directions accepted by :class:`TableQuery`.
+SORT_DIRECTIONS: tuple[str, ...] = ("desc", "asc")
+
+#: Columns of the index that are not per-split metrics, and may be sorted on.
+_PLAIN_SORTS: tuple[str, ...] = ("alpha_id", "expression", "dataset_id", "settings", "checks_passed",
+                                 "created_at", "run")
+
+# What a read of a damaged file or row raises (turned into StoreError naming the store).
+_READ_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, ValueError, zlib.error, KeyError,
+                                                 TypeError)
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the alpha store at ``path`` (checked to be one).
+
+    Raises:
+        StoreError: no file there, not SQLite, a foreign database, a newer schema, or missing tables.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no alpha store at {path}")
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30.0,
+                              check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        tables = set(table_names(con))
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store {path} read-only: {exc}") from exc
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise StoreError(f"store {path} has schema version {version}, newer than this alpha-env "
+                         f"({SCHEMA_VERSION}); upgrade alpha-env")
+    missing = [t for t in TABLES if t not in tables]
+    if version == 0 or missing:
+        con.close()
+        what = "schema version 0" if version == 0 else f"no table {', '.join(missing)}"
+        raise StoreError(f"{path} is not a readable alpha-env store ({what})")
+    return con
+
+
+def table_names(con: sqlite3.Connection) -> list[str]:
+    """Names of the user tables of the database (from ``sqlite_master``)."""
+    rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                       " ORDER BY name").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """One view of the alpha table.
+
+    Attributes:
+        sort: ``"{split}.{metric}"`` (e.g. ``valid.sharpe``) or a plain column (``created_at``,
+            ``checks_passed``, ...).
+        direction: ``desc`` or ``asc``; missing values (NaN) always come last.
+        dataset: keep only this dataset id (``""``: all).
+        settings: keep only this settings label (as shown in the table, e.g. ``d1 market dc0 0bps``).
+        passed: ``"yes"`` every check passed, ``"no"`` some failed, ``""`` both.
+        search: keep expressions containing this text (case-insensitive, literal).
+        page: 1-based page number.
+        per_page: rows per page (1 to 500).
+    """
+
+    sort: str = "train.sharpe"
+    direction: str = "desc"
+    dataset: str = ""
+    settings: str = ""
+    passed: str = ""
+    search: str = ""
+    page: int = 1
+    per_page: int = 50
+
+    def __post_init__(self) -> None:
+        if self.direction not in SORT_DIRECTIONS:
+            raise StoreError(f"bad sort direction {self.direction!r}; one of {', '.join(SORT_DIRECTIONS)}")
+        if self.passed not in ("", "yes", "no"):
+            raise StoreError(f"bad checks filter {self.passed!r}; one of yes, no or empty")
+        if self.page < 1:
+            raise StoreError(f"page must be >= 1, got {self.page}")
+        if not 1 <= self.per_page <= 500:
+            raise StoreError(f"per_page must be in [1, 500], got {self.per_page}")
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """One page of the alpha table: ``rows`` (dicts of the index columns), ``total`` matching rows,
+    ``pages`` (at least 1), and the query that made it."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    pages: int
+    query: TableQuery
+
+
+class AlphaIndex:
+    """The latest simulation of every alpha of one store, as a frame to sort, filter and page.
+
+    One row per alpha: ``alpha_id``, ``expression``, ``dataset_id``, ``settings`` (label),
+    ``created_at`` (found at), ``run`` (``metadata["run"]`` if a run recorded one), ``degenerate``,
+    ``checks_passed`` / ``checks_total`` and ``"{split}.{metric}"`` for every split and
+    :data:`TABLE_METRICS` (NaN where undefined).
+
+    Thread-safe: :meth:`refresh` takes a lock, and a page is computed on the frame as it was.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._frame = pd.DataFrame()
+        self.splits: list[str] = []
+        self.refresh()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The current index (one row per alpha, indexed by alpha id)."""
+        return self._frame
+
+    def refresh(self) -> int:
+        """Read the simulations stored since the last refresh; returns how many were read."""
+        with self._lock:
+            con = connect_readonly(self.path)
+            try:
+                top = con.execute("SELECT MAX(id) FROM simulations").fetchone()[0]
+                if top is None or int(top) <= self._last_id:
+                    return 0
+                try:
+                    rows = con.execute(
+                        "SELECT s.id, s.alpha_id, a.expression, a.dataset_id, a.settings_json,"
+                        " a.created_at, s.degenerate_reason, s.metrics_json, s.checks_json,"
+                        " json_extract(s.metadata_json, '$.run') AS run"
+                        " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
+                        " WHERE s.id > ? ORDER BY s.id",
+                        (self._last_id,),
+                    ).fetchall()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"store {self.path}: cannot read the simulations: {exc}") from exc
+            finally:
+                con.close()
+            new = pd.DataFrame.from_records([self._row(r) for r in rows]).set_index("alpha_id", drop=False)
+            new = new[~new.index.duplicated(keep="last")]
+            frame = new if self._frame.empty else pd.concat(
+                [self._frame.drop(index=new.index, errors="ignore"), new])
+            for split in sorted({c.split(".", 1)[0] for c in frame.columns if "." in c}):
+                if split not in self.splits:
+                    self.splits.append(split)
+            for split in self.splits:
+                for metric in TABLE_METRICS:
+                    col = f"{split}.{metric}"
+                    if col not in frame.columns:
+                        frame[col] = np.nan
+            self._frame = frame.sort_values("sim_id", kind="stable")
+            self._last_id = int(top)
+            return len(rows)
+
+    def _row(self, r: sqlite3.Row) -> dict[str, Any]:
+        """One index row from a simulation row (StoreError naming the alpha for damaged JSON)."""
+        try:
+            metrics = json.loads(r["metrics_json"])
+            checks = json.loads(r["checks_json"])
+            settings = json.loads(r["settings_json"])
+            out: dict[str, Any] = {
+                "sim_id": int(r["id"]), "alpha_id": r["alpha_id"], "expression": r["expression"],
+                "dataset_id": r["dataset_id"], "settings": settings_label(settings),
+                "created_at": r["created_at"], "run": r["run"] or "",
+                "degenerate": r["degenerate_reason"] or "",
+                "checks_passed": sum(bool(c.get("passed")) for c in checks),
+                "checks_total": len(checks),
+            }
+            for split, values in metrics.items():
+                for metric in TABLE_METRICS:
+                    v = values.get(metric)
+                    out[f"{split}.{metric}"] = math.nan if v is None else float(v)
+        except _READ_ERRORS + (AttributeError, json.JSONDecodeError) as exc:
+            raise StoreError(f"store {self.path}: cannot read simulation {r['id']} of alpha "
+                             f"{r['alpha_id']!r}: {exc}") from exc
+        return out
+
+    def sort_keys(self) -> list[str]:
+        """Every accepted :attr:`TableQuery.sort` value."""
+        return [*_PLAIN_SORTS, *(f"{s}.{m}" for s in self.splits for m in TABLE_METRICS)]
+
+    def choices(self, column: str) -> list[str]:
+        """The distinct values of ``dataset_id`` or ``settings`` (for the filter menus), sorted."""
+        if self._frame.empty:
+            return []
+        return sorted(self._frame[column].unique().tolist())
+
+    def page(self, query: TableQuery) -> TablePage:
+        """The rows of ``query``'s page.
+
+        Raises:
+            StoreError: a sort key the index does not have (names the ones there are).
+        """
+        frame = self._frame
+        if query.sort not in self.sort_keys():
+            raise StoreError(f"unknown sort column {query.sort!r}; one of {', '.join(self.sort_keys())}")
+        if frame.empty:
+            return TablePage([], 0, 1, query)
+        mask = np.ones(len(frame), dtype=bool)
+        if query.dataset:
+            mask &= (frame["dataset_id"] == query.dataset).to_numpy()
+        if query.settings:
+            mask &= (frame["settings"] == query.settings).to_numpy()
+        if query.passed:
+            all_passed = (frame["checks_passed"] == frame["checks_total"]).to_numpy()
+            mask &= all_passed if query.passed == "yes" else ~all_passed
+        if query.search:
+            mask &= frame["expression"].str.contains(query.search, case=False, regex=False).to_numpy()
+        view = frame[mask]
+        total = len(view)
+        pages = max(1, -(-total // query.per_page))
+        start = (query.page - 1) * query.per_page
+        if start >= total:
+            return TablePage([], total, pages, query)
+        view = view.sort_values([query.sort, "alpha_id"], ascending=[query.direction == "asc", True],
+                                na_position="last", kind="stable")
+        rows = view.iloc[start:start + query.per_page].to_dict("records")
+        return TablePage(rows, total, pages, query)
+
+
+def _generic_rows(con: sqlite3.Connection, table: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of ``table`` as dicts (newest rowid first)."""
+    rows = con.execute(f'SELECT * FROM "{table}" ORDER BY rowid DESC LIMIT ?', (int(limit),)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def pools(con: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The stored pools (rows of a ``pools`` table, newest first); ``[]`` when the store has none.
+
+    Each dict holds the table's columns and ``members``: the rows of ``pool_members`` of that pool
+    (matched on ``pool_id``) when that table exists.
+    """
+    names = set(table_names(con))
+    if "pools" not in names:
+        return []
+    out = _generic_rows(con, "pools", limit)
+    if "pool_members" in names:
+        member_cols = {r[1] for r in con.execute('PRAGMA table_info("pool_members")').fetchall()}
+        for pool in out:
+            key = pool.get("pool_id", pool.get("id"))
+            if "pool_id" in member_cols and key is not None:
+                pool["members"] = [dict(r) for r in con.execute(
+                    'SELECT * FROM "pool_members" WHERE pool_id = ?', (key,)).fetchall()]
+    return out
+
+
+def runs(con: sqlite3.Connection, index: AlphaIndex, limit: int = 200) -> list[dict[str, Any]]:
+    """What the store knows of training runs: the rows of a ``runs`` table when there is one, else the
+    alphas grouped by the ``run`` their simulation metadata names; ``[]`` when neither exists.
+
+    Grouped runs hold ``run``, ``alphas`` (count), ``first`` / ``last`` (found at) and ``best`` (the
+    five alphas of the run with the highest train Sharpe: id, expression, Sharpe).
+    """
+    if "runs" in table_names(con):
+        return _generic_rows(con, "runs", limit)
+    frame = index.frame
+    if frame.empty or not (frame["run"] != "").any():
+        return []
+    out = []
+    sharpe = "train.sharpe" if "train.sharpe" in frame.columns else None
+    for run, group in frame[frame["run"] != ""].groupby("run", sort=True):
+        best = group.sort_values(sharpe, ascending=False, na_position="last") if sharpe else group
+        out.append({
+            "run": run, "alphas": len(group), "first": group["created_at"].min(),
+            "last": group["created_at"].max(),
+            "best": best.head(5)[["alpha_id", "expression", *([sharpe] if sharpe else [])]]
+            .to_dict("records"),
+        })
+    return out[:limit]
+
+
+def load_pnl(con: sqlite3.Connection, alpha_ids: list[str], path: str | Path
+             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``alpha_id -> (dates, net pnl)`` of the latest simulation of each alpha (ids not stored are left
+    out). Raises :class:`StoreError` naming the store and alpha for a damaged series."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for start in range(0, len(alpha_ids), 500):
+        chunk = alpha_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        try:
+            rows = con.execute(
+                "SELECT s.alpha_id, p.n_days, p.dates, p.pnl FROM pnl_series p"
+                " JOIN simulations s ON s.id = p.simulation_id"
+                f" WHERE s.id IN (SELECT MAX(id) FROM simulations WHERE alpha_id IN ({marks})"
+                " GROUP BY alpha_id)",
+                chunk,
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {path}: cannot read PnL series: {exc}") from exc
+        for r in rows:
+            try:
+                n = int(r["n_days"])
+                dates = _unpack(r["dates"], "<i8", n).astype("datetime64[D]")
+                pnl = _unpack(r["pnl"], "<f8", n).astype(np.float64)
+            except (zlib.error, ValueError, TypeError) as exc:
+                raise StoreError(f"store {path}: corrupt PnL series of alpha {r['alpha_id']!r}: {exc}"
+                                 ) from exc
+            out[r["alpha_id"]] = (dates, pnl)
+    return out
+
+
+def _aligned(series: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(dates, (n, T) pnl)`` on the union of dates; NaN where a series has no value."""
+    dates = np.unique(np.concatenate([d for d, _ in series])) if series else np.array([], "datetime64[D]")
+    out = np.full((len(series), dates.shape[0]), np.nan)
+    for i, (d, p) in enumerate(series):
+        out[i, np.searchsorted(dates, d)] = p
+    return dates, out
+
+
+def correlation_matrix(series: list[tuple[np.ndarray, np.ndarray]], min_overlap: int = 20) -> np.ndarray:
+    """``(n, n)`` Pearson correlations of daily PnL on the common finite days of each pair (NaN with
+    fewer than ``min_overlap`` of them, 0 when a series is flat there)."""
+    _, values = _aligned(series)
+    n = len(series)
+    out = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(i, n):
+            ok = np.isfinite(values[i]) & np.isfinite(values[j])
+            if ok.sum() < min_overlap:
+                continue
+            a = values[i, ok] - values[i, ok].mean()
+            b = values[j, ok] - values[j, ok].mean()
+            den = math.sqrt(float(a @ a) * float(b @ b))
+            out[i, j] = out[j, i] = float(a @ b) / den if den > 0 else 0.0
+    return out
+
+
+def similar_alphas(con: sqlite3.Connection, index: AlphaIndex, alpha_id: str, *, n: int = 10,
+                   candidates: int = 2000, min_overlap: int = 20) -> list[dict[str, Any]]:
+    """The ``n`` stored alphas whose daily net PnL correlates most (by ``|corr|``) with ``alpha_id``'s.
+
+    Searched among the ``candidates`` alphas of the same dataset with the highest train Sharpe (reading
+    every PnL series of a 100,000-alpha store per page view would take seconds). Each dict: ``alpha_id``,
+    ``expression``, ``correlation``, ``days`` (common days).
+    """
+    frame = index.frame
+    if alpha_id not in frame.index:
+        return []
+    me = frame.loc[alpha_id]
+    pool = frame[(frame["dataset_id"] == me["dataset_id"]) & (frame.index != alpha_id)]
+    if "train.sharpe" in pool.columns:
+        pool = pool.sort_values("train.sharpe", ascending=False, na_position="last")
+    ids = pool.index[:candidates].tolist()
+    pnl = load_pnl(con, [alpha_id, *ids], index.path)
+    if alpha_id not in pnl:
+        return []
+    d0, p0 = pnl.pop(alpha_id)
+    ok0 = np.isfinite(p0)
+    out = []
+    for other, (d, p) in pnl.items():
+        common, ia, ib = np.intersect1d(d0, d, assume_unique=True, return_indices=True)
+        ok = ok0[ia] & np.isfinite(p[ib])
+        if ok.sum() < min_overlap:
+            continue
+        a = p0[ia][ok] - p0[ia][ok].mean()
+        b = p[ib][ok] - p[ib][ok].mean()
+        den = math.sqrt(float(a @ a) * float(b @ b))
+        corr = float(a @ b) / den if den > 0 else 0.0
+        out.append({"alpha_id": other, "expression": frame.at[other, "expression"], "correlation": corr,
+                    "days": int(ok.sum())})
+    out.sort(key=lambda r: -abs(r["correlation"]))
+    return out[:n]
