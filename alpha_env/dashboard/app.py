@@ -38,7 +38,7 @@ from alpha_env.dashboard.queries import (
     similar_alphas,
     table_names,
 )
-from alpha_env.errors import AlphaEnvError, StoreError
+from alpha_env.errors import AlphaEnvError, ExpressionError, StoreError
 
 __all__ = ["create_app", "DashboardState", "reproduce_commands", "expression_tree"]
 
@@ -187,7 +187,13 @@ def create_app(db: str | Path) -> Flask:
         with AlphaStore(path, create=False) as store:
             result = store.get(alpha_id)
             submissions = store.submissions(alpha_id)
-        expr = parse(result.expression)
+        try:
+            expr = parse(result.expression)
+            forms = {"canonical": canonical(expr), "stack": stack_text(to_stack(expr)),
+                     "level_order": stack_text(to_tree(expr)), "tree": expression_tree(result.expression)}
+        except ExpressionError as exc:  # stored by an older grammar, or written behind the store's back
+            forms = {"canonical": result.expression, "stack": f"(does not parse: {exc})",
+                     "level_order": "–", "tree": None}
         splits = {k: (int(a), int(b)) for k, (a, b) in result.metadata.get("splits", {}).items()}
         cost = float(result.settings.get("cost_bps", 0.0)) * 1e-4
         gross = result.pnl + cost * result.turnover
@@ -197,8 +203,7 @@ def create_app(db: str | Path) -> Flask:
         finally:
             con.close()
         return render_template(
-            "alpha.html", r=result, canonical=canonical(expr), stack=stack_text(to_stack(expr)),
-            level_order=stack_text(to_tree(expr)), tree=expression_tree(result.expression),
+            "alpha.html", r=result, **forms,
             pnl_svg=charts.pnl_chart(result.dates, result.pnl, gross, splits),
             drawdown_svg=charts.drawdown_chart(result.dates, result.pnl, splits),
             similar=similar, submissions=submissions, splits=splits,

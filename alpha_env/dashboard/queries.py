@@ -176,7 +176,8 @@ class AlphaIndex:
                     raise StoreError(f"store {self.path}: cannot read the simulations: {exc}") from exc
             finally:
                 con.close()
-            new = pd.DataFrame.from_records([self._row(r) for r in rows]).set_index("alpha_id", drop=False)
+            new = pd.DataFrame.from_records([self._row(r) for r in rows])
+            new.index = pd.Index(new["alpha_id"].to_numpy())
             new = new[~new.index.duplicated(keep="last")]
             frame = new if self._frame.empty else pd.concat(
                 [self._frame.drop(index=new.index, errors="ignore"), new])
@@ -188,7 +189,7 @@ class AlphaIndex:
                     col = f"{split}.{metric}"
                     if col not in frame.columns:
                         frame[col] = np.nan
-            self._frame = frame.sort_values("sim_id", kind="stable")
+            self._frame = frame.sort_index()
             self._last_id = int(top)
             return len(rows)
 
@@ -252,9 +253,10 @@ class AlphaIndex:
         start = (query.page - 1) * query.per_page
         if start >= total:
             return TablePage([], total, pages, query)
-        view = view.sort_values([query.sort, "alpha_id"], ascending=[query.direction == "asc", True],
-                                na_position="last", kind="stable")
-        rows = view.iloc[start:start + query.per_page].to_dict("records")
+        # the frame is ordered by alpha id, so a stable sort breaks ties by alpha id
+        order = view[query.sort].sort_values(ascending=query.direction == "asc", na_position="last",
+                                             kind="stable")
+        rows = view.loc[order.index[start:start + query.per_page]].to_dict("records")
         return TablePage(rows, total, pages, query)
 
 
