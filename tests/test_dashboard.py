@@ -261,7 +261,8 @@ def test_missing_foreign_and_damaged_stores(tmp_path):
     con.close()
     page = app.test_client().get("/")
     html = page.get_data(as_text=True)
-    assert page.status_code == 500 and "cannot read simulation" in html and str(path) in html
+    assert page.status_code == 500 and "cannot read the simulations (simulation 1 of alpha" in html
+    assert str(path) in html
     assert "Traceback" not in html
 
 

@@ -29,9 +29,12 @@ def _figure(height: float = 3.6):
 
 def _svg(fig) -> str:
     """The figure as an ``<svg>`` element (the XML prolog and doctype removed)."""
-    fig.tight_layout()
+    from matplotlib import rc_context
+
     buf = io.StringIO()
-    fig.savefig(buf, format="svg")
+    with rc_context({"svg.fonttype": "none"}):  # text as <text> elements, not glyph paths: 3x faster
+        fig.tight_layout()
+        fig.savefig(buf, format="svg")
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

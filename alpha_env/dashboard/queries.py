@@ -163,58 +163,68 @@ class AlphaIndex:
                 top = con.execute("SELECT MAX(id) FROM simulations").fetchone()[0]
                 if top is None or int(top) <= self._last_id:
                     return 0
-                try:
-                    rows = con.execute(
-                        "SELECT s.id, s.alpha_id, a.expression, a.dataset_id, a.settings_json,"
-                        " a.created_at, s.degenerate_reason, s.metrics_json, s.checks_json,"
-                        " json_extract(s.metadata_json, '$.run') AS run"
-                        " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
-                        " WHERE s.id > ? ORDER BY s.id",
-                        (self._last_id,),
-                    ).fetchall()
-                except sqlite3.Error as exc:
-                    raise StoreError(f"store {self.path}: cannot read the simulations: {exc}") from exc
+                new = self._read(con, self._last_id)
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: cannot read the simulations{_bad_json(con)}: "
+                                 f"{exc}") from exc
             finally:
                 con.close()
-            new = pd.DataFrame.from_records([self._row(r) for r in rows])
-            new.index = pd.Index(new["alpha_id"].to_numpy())
             new = new[~new.index.duplicated(keep="last")]
             frame = new if self._frame.empty else pd.concat(
                 [self._frame.drop(index=new.index, errors="ignore"), new])
-            for split in sorted({c.split(".", 1)[0] for c in frame.columns if "." in c}):
-                if split not in self.splits:
-                    self.splits.append(split)
             for split in self.splits:
                 for metric in TABLE_METRICS:
-                    col = f"{split}.{metric}"
-                    if col not in frame.columns:
-                        frame[col] = np.nan
+                    if f"{split}.{metric}" not in frame.columns:
+                        frame[f"{split}.{metric}"] = np.nan
             self._frame = frame.sort_index()
             self._last_id = int(top)
-            return len(rows)
+            return len(new)
 
-    def _row(self, r: sqlite3.Row) -> dict[str, Any]:
-        """One index row from a simulation row (StoreError naming the alpha for damaged JSON)."""
+    def _read(self, con: sqlite3.Connection, after: int) -> pd.DataFrame:
+        """The index rows of the simulations with ``id > after`` (one per simulation, in id order).
+
+        SQLite pulls the :data:`TABLE_METRICS` of every split out of each metrics document in one
+        ``json_extract`` (a short JSON array), and Python parses all those arrays in one ``json.loads``:
+        parsing every full metrics document in Python would take ten times longer.
+        """
+        keys = con.execute("SELECT DISTINCT j.key FROM simulations s, json_each(s.metrics_json) j"
+                           " WHERE s.id > ?", (after,)).fetchall()
+        for (split,) in keys:
+            if split not in self.splits:
+                if not str(split).isidentifier():
+                    raise StoreError(f"store {self.path}: bad split name {split!r} in the metrics")
+                self.splits.append(str(split))
+        columns = [f"{s}.{m}" for s in self.splits for m in TABLE_METRICS]
+        paths = ", ".join(f"'$.\"{c.split('.')[0]}\".{c.split('.')[1]}'" for c in columns)
+        rows = con.execute(
+            "SELECT s.id, s.alpha_id, a.expression, a.dataset_id, a.settings_json, a.created_at,"
+            " s.degenerate_reason, json_extract(s.metadata_json, '$.run') AS run, s.checks_json,"
+            f" json_extract(s.metrics_json, {paths}) AS metrics"
+            " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id WHERE s.id > ? ORDER BY s.id",
+            (after,),
+        ).fetchall()
         try:
-            metrics = json.loads(r["metrics_json"])
-            checks = json.loads(r["checks_json"])
-            settings = json.loads(r["settings_json"])
-            out: dict[str, Any] = {
-                "sim_id": int(r["id"]), "alpha_id": r["alpha_id"], "expression": r["expression"],
-                "dataset_id": r["dataset_id"], "settings": settings_label(settings),
-                "created_at": r["created_at"], "run": r["run"] or "",
-                "degenerate": r["degenerate_reason"] or "",
-                "checks_passed": sum(bool(c.get("passed")) for c in checks),
-                "checks_total": len(checks),
-            }
-            for split, values in metrics.items():
-                for metric in TABLE_METRICS:
-                    v = values.get(metric)
-                    out[f"{split}.{metric}"] = math.nan if v is None else float(v)
-        except _READ_ERRORS + (AttributeError, json.JSONDecodeError) as exc:
-            raise StoreError(f"store {self.path}: cannot read simulation {r['id']} of alpha "
-                             f"{r['alpha_id']!r}: {exc}") from exc
-        return out
+            values = np.array(json.loads("[" + ",".join(r["metrics"] for r in rows) + "]"), dtype=float)
+            checks = json.loads("[" + ",".join(r["checks_json"] for r in rows) + "]")
+            passed = [sum(bool(c.get("passed")) for c in row) for row in checks]
+            labels: dict[str, str] = {}
+            for r in rows:
+                if r["settings_json"] not in labels:
+                    labels[r["settings_json"]] = settings_label(json.loads(r["settings_json"]))
+        except (*_READ_ERRORS, AttributeError) as exc:
+            bad = _first_bad_row(rows)
+            raise StoreError(f"store {self.path}: cannot read simulation {bad}: {exc}") from exc
+        frame = pd.DataFrame({
+            "sim_id": [r["id"] for r in rows], "alpha_id": [r["alpha_id"] for r in rows],
+            "expression": [r["expression"] for r in rows], "dataset_id": [r["dataset_id"] for r in rows],
+            "settings": [labels[r["settings_json"]] for r in rows],
+            "created_at": [r["created_at"] for r in rows], "run": [str(r["run"] or "") for r in rows],
+            "degenerate": [r["degenerate_reason"] or "" for r in rows],
+            "checks_passed": passed, "checks_total": [len(c) for c in checks],
+        })
+        frame[columns] = values.reshape(len(rows), len(columns))
+        frame.index = pd.Index(frame["alpha_id"].to_numpy())
+        return frame
 
     def sort_keys(self) -> list[str]:
         """Every accepted :attr:`TableQuery.sort` value."""
@@ -258,6 +268,31 @@ class AlphaIndex:
                                              kind="stable")
         rows = view.loc[order.index[start:start + query.per_page]].to_dict("records")
         return TablePage(rows, total, pages, query)
+
+
+def _first_bad_row(rows: list[sqlite3.Row]) -> str:
+    """``"ID of alpha 'X'"`` for the first row whose checks, settings or metrics are not JSON."""
+    for r in rows:
+        try:
+            for column in ("checks_json", "settings_json", "metrics"):
+                json.loads(r[column])
+        except (ValueError, TypeError):
+            return f"{r['id']} of alpha {r['alpha_id']!r} (bad {column})"
+    return "(unknown row)"
+
+
+def _bad_json(con: sqlite3.Connection) -> str:
+    """`` (simulation ID of alpha 'X', bad COLUMN)`` for the first row with a JSON column SQLite cannot
+    read, else ``""``."""
+    for column in ("metrics_json", "metadata_json"):
+        try:
+            row = con.execute(f"SELECT id, alpha_id FROM simulations WHERE NOT json_valid({column})"
+                              " ORDER BY id LIMIT 1").fetchone()
+        except sqlite3.Error:
+            return ""
+        if row is not None:
+            return f" (simulation {row['id']} of alpha {row['alpha_id']!r}, bad {column})"
+    return ""
 
 
 def _generic_rows(con: sqlite3.Connection, table: str, limit: int) -> list[dict[str, Any]]:
@@ -368,6 +403,21 @@ def correlation_matrix(series: list[tuple[np.ndarray, np.ndarray]], min_overlap:
     return out
 
 
+def _masked_correlations(x: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation of ``x`` ``(T,)`` with each row of ``ys`` ``(k, T)`` on the days where both
+    are finite; returns ``(correlations (k,), days (k,))`` (0 where a series is flat, NaN without days)."""
+    mask = np.isfinite(ys) & np.isfinite(x)[None, :]
+    days = mask.sum(axis=1)
+    xs = np.where(mask, x[None, :], 0.0)
+    ys = np.where(mask, ys, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xs = xs - (xs.sum(axis=1) / days)[:, None] * mask
+        ys = ys - (ys.sum(axis=1) / days)[:, None] * mask
+        den = np.sqrt((xs * xs).sum(axis=1) * (ys * ys).sum(axis=1))
+        corr = np.where(den > 0, (xs * ys).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
+    return np.where(days > 0, corr, np.nan), days
+
+
 def similar_alphas(con: sqlite3.Connection, index: AlphaIndex, alpha_id: str, *, n: int = 10,
                    candidates: int = 2000, min_overlap: int = 20) -> list[dict[str, Any]]:
     """The ``n`` stored alphas whose daily net PnL correlates most (by ``|corr|``) with ``alpha_id``'s.
@@ -388,18 +438,19 @@ def similar_alphas(con: sqlite3.Connection, index: AlphaIndex, alpha_id: str, *,
     if alpha_id not in pnl:
         return []
     d0, p0 = pnl.pop(alpha_id)
-    ok0 = np.isfinite(p0)
     out = []
-    for other, (d, p) in pnl.items():
-        common, ia, ib = np.intersect1d(d0, d, assume_unique=True, return_indices=True)
-        ok = ok0[ia] & np.isfinite(p[ib])
-        if ok.sum() < min_overlap:
-            continue
-        a = p0[ia][ok] - p0[ia][ok].mean()
-        b = p[ib][ok] - p[ib][ok].mean()
-        den = math.sqrt(float(a @ a) * float(b @ b))
-        corr = float(a @ b) / den if den > 0 else 0.0
-        out.append({"alpha_id": other, "expression": frame.at[other, "expression"], "correlation": corr,
-                    "days": int(ok.sum())})
-    out.sort(key=lambda r: -abs(r["correlation"]))
+    same = [k for k, (d, _) in pnl.items() if d.shape == d0.shape and bool((d == d0).all())]
+    if same:  # the usual case, one panel's dates: every correlation at once
+        corr, days = _masked_correlations(p0, np.stack([pnl[k][1] for k in same]))
+        out += [{"alpha_id": k, "correlation": float(c), "days": int(m)}
+                for k, c, m in zip(same, corr, days) if m >= min_overlap]
+    for other in sorted(set(pnl) - set(same)):
+        d, p = pnl[other]
+        _, ia, ib = np.intersect1d(d0, d, assume_unique=True, return_indices=True)
+        corr, days = _masked_correlations(p0[ia], p[ib][None, :])
+        if days[0] >= min_overlap:
+            out.append({"alpha_id": other, "correlation": float(corr[0]), "days": int(days[0])})
+    for r in out:
+        r["expression"] = frame.at[r["alpha_id"], "expression"]
+    out.sort(key=lambda r: (-abs(r["correlation"]), r["alpha_id"]))
     return out[:n]
