@@ -245,3 +245,53 @@ def test_serve_is_registered_and_refuses_a_missing_store(tmp_path, capsys):
     assert "serve" in SUMMARIES
     assert main(["serve", "--db", str(tmp_path / "none.db"), "--port", "0"]) == 2
     assert "no alpha store" in capsys.readouterr().err
+
+
+def test_masked_correlations_match_numpy_on_the_common_finite_days():
+    from alpha_env.dashboard.queries import _masked_correlations, correlation_matrix
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=200)
+    ys = rng.normal(size=(4, 200)) + 0.5 * x
+    ys[1, :50] = np.nan
+    ys[2] = 1.0  # flat: correlation 0, not NaN
+    corr, days = _masked_correlations(x, ys)
+    assert days.tolist() == [200, 150, 200, 200]
+    assert corr[0] == pytest.approx(np.corrcoef(x, ys[0])[0, 1])
+    assert corr[1] == pytest.approx(np.corrcoef(x[50:], ys[1, 50:])[0, 1])
+    assert corr[2] == 0.0
+    dates = np.arange("2010-01-01", 200, dtype="datetime64[D]")[:200]
+    m = correlation_matrix([(dates, x), (dates[10:], ys[0, 10:])])
+    assert m[0, 0] == pytest.approx(1.0) and m[0, 1] == pytest.approx(np.corrcoef(x[10:], ys[0, 10:])[0, 1])
+
+
+def test_damaged_checks_name_the_simulation(tmp_path):
+    path = tmp_path / "bad.db"
+    with AlphaStore(path) as s:
+        s.save(make_result(1))
+        s.save(make_result(2))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE simulations SET checks_json = '[{' WHERE id = 2")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"simulation 2 of alpha '[0-9a-f]+' \(bad checks_json\)"):
+        create_app(path)
+
+
+def test_serve_answers_on_a_free_local_port(store):
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+
+    path, results = store
+    proc = subprocess.Popen([sys.executable, "-m", "alpha_env", "serve", "--db", str(path), "--port", "0",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["url"].startswith("http://127.0.0.1:") and info["read_only"] is True
+        with urllib.request.urlopen(info["url"] + f"alpha/{results[0].alpha_id}", timeout=60) as page:
+            assert page.status == 200 and results[0].expression in page.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(30)
