@@ -26,7 +26,12 @@ import numpy as np
 
 from alpha_env.ace import AlphaStore
 from alpha_env.backtest import METRIC_NAMES
-from alpha_env.dashboard import create_app
+
+try:
+    from alpha_env.dashboard import create_app
+except ImportError as exc:  # `make bench` without the dashboard extra: say so, do not fail the loop
+    print(f"bench_dashboard skipped: {exc.name} is not installed (pip install -e '.[dashboard]')")
+    sys.exit(0)
 
 SPLITS = ("train", "valid", "test", "all")
 FIELDS = ("close", "open", "high", "low", "volume", "vwap")
