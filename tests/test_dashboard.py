@@ -175,6 +175,13 @@ def test_pools_page_before_and_after_a_pools_table(store, tmp_path):
     con.close()
     html = _client(copy).get("/pools").get_data(as_text=True)
     assert "best pool" in html and "0.75" in html and f"/alpha/{results[0].alpha_id}" in html
+    con = sqlite3.connect(copy)  # another name for the member table
+    con.execute("ALTER TABLE pool_members RENAME TO pool_alphas")
+    con.execute("INSERT INTO pools VALUES (2, '<i>empty</i> pool', NULL)")
+    con.commit()
+    con.close()
+    html = _client(copy).get("/pools").get_data(as_text=True)
+    assert "0.75" in html and "&lt;i&gt;empty&lt;/i&gt; pool" in html
 
 
 def test_runs_page_only_when_the_store_records_runs(store, tmp_path):

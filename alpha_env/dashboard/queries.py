@@ -304,20 +304,23 @@ def _generic_rows(con: sqlite3.Connection, table: str, limit: int) -> list[dict[
 def pools(con: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
     """The stored pools (rows of a ``pools`` table, newest first); ``[]`` when the store has none.
 
-    Each dict holds the table's columns and ``members``: the rows of ``pool_members`` of that pool
-    (matched on ``pool_id``) when that table exists.
+    Each dict holds the table's columns and ``members``: the rows of the member table of that pool,
+    matched on ``pool_id`` (the pool's ``pool_id`` or ``id`` column). The member table is
+    ``pool_members`` when it exists, else the first other ``pool_*`` table with a ``pool_id`` column;
+    without one, ``members`` is ``[]``. The columns are shown as stored, so the page follows the pool
+    schema as it grows.
     """
-    names = set(table_names(con))
+    names = table_names(con)
     if "pools" not in names:
         return []
     out = _generic_rows(con, "pools", limit)
-    if "pool_members" in names:
-        member_cols = {r[1] for r in con.execute('PRAGMA table_info("pool_members")').fetchall()}
-        for pool in out:
-            key = pool.get("pool_id", pool.get("id"))
-            if "pool_id" in member_cols and key is not None:
-                pool["members"] = [dict(r) for r in con.execute(
-                    'SELECT * FROM "pool_members" WHERE pool_id = ?', (key,)).fetchall()]
+    candidates = ["pool_members"] + [t for t in names if t.startswith("pool_") and t != "pool_members"]
+    member_table = next((t for t in candidates if t in names and "pool_id" in
+                         {r[1] for r in con.execute(f'PRAGMA table_info("{t}")').fetchall()}), None)
+    for pool in out:
+        key = pool.get("pool_id", pool.get("id"))
+        pool["members"] = [] if member_table is None or key is None else [dict(r) for r in con.execute(
+            f'SELECT * FROM "{member_table}" WHERE pool_id = ? ORDER BY rowid', (key,)).fetchall()]
     return out
 
 
