@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "submit",
     "pool",
+    "serve",
 )
 
 # What `alpha-env --help` lists for each subcommand (its module is not imported to print this).
@@ -43,6 +44,7 @@ SUMMARIES: dict[str, str] = {
     "report": "show a stored alpha (metrics per split and year, checks, submissions)",
     "submit": "check a stored alpha and record its submission",
     "pool": "simulate, build from the store or show a pool of alphas combined by fitted weights",
+    "serve": "browse the alpha store in a read-only web dashboard",
 }
 
 #: Exit code of a command whose output pipe was closed by the reader (128 + SIGPIPE).

@@ -1,0 +1,278 @@
+"""The dashboard's Flask application: pages over one alpha store, read-only.
+
+| route            | page                                                                            |
+|------------------|---------------------------------------------------------------------------------|
+| `/`              | the alpha table: sort, filter (dataset, settings, checks, text), paginate       |
+| `/alpha/<id>`    | one alpha: expression forms, PnL and drawdown charts, splits, years, checks,    |
+|                  | most correlated stored alphas, the commands that reproduce it                   |
+| `/compare?ids=`  | two or more alphas: cumulative PnL on one chart, correlation matrix             |
+| `/pools`         | the stored pools (empty until the store has a ``pools`` table)                  |
+| `/runs`          | training runs, when the store records any (404 otherwise)                       |
+
+Only GET routes exist: nothing on these pages can change the store. Every string from the store is
+HTML-escaped by Jinja2's autoescaping; an unknown alpha id is a 404 page, a bad query argument a 400
+page, a damaged store a 500 page naming the store, never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from alpha_env.dashboard import charts
+from alpha_env.dashboard.queries import (
+    TABLE_METRICS,
+    AlphaIndex,
+    TableQuery,
+    connect_readonly,
+    correlation_matrix,
+    load_pnl,
+    pools,
+    runs,
+    similar_alphas,
+    table_names,
+)
+from alpha_env.errors import AlphaEnvError, ExpressionError, StoreError
+
+__all__ = ["create_app", "DashboardState", "reproduce_commands", "expression_tree"]
+
+#: Metrics of the per-split and per-year tables of the alpha page: (key, title, format).
+_DETAIL_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("sharpe", "Sharpe", "{:.2f}"), ("annual_return", "Return", "{:.2%}"),
+    ("turnover", "Turnover", "{:.1%}"), ("fitness", "Fitness", "{:.2f}"),
+    ("max_drawdown", "Drawdown", "{:.2%}"), ("margin_bps", "Margin bps", "{:.2f}"),
+    ("ic", "IC", "{:.4f}"), ("rank_ic", "Rank IC", "{:.4f}"), ("coverage", "Coverage", "{:.0%}"),
+    ("long_count", "Long", "{:.0f}"), ("short_count", "Short", "{:.0f}"), ("days", "Days", "{:.0f}"),
+)
+
+#: Format of each :data:`TABLE_METRICS` column of the alpha table.
+_TABLE_FORMATS: dict[str, str] = {"sharpe": "{:.2f}", "ic": "{:.4f}", "rank_ic": "{:.4f}",
+                                  "turnover": "{:.1%}", "fitness": "{:.2f}", "max_drawdown": "{:.2%}",
+                                  "annual_return": "{:.2%}"}
+
+
+@dataclass
+class DashboardState:
+    """What the app holds: the store path and its alpha index (kept in ``app.extensions``)."""
+
+    path: Path
+    index: AlphaIndex
+
+
+def fmt(value: Any, pattern: str = "{:.4g}") -> str:
+    """``pattern.format(value)``, or ``–`` for a missing or non-finite number (a NaN stays visible)."""
+    if value is None:
+        return "–"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "–" if not math.isfinite(number) else pattern.format(number)
+
+
+def expression_tree(expression: str) -> dict[str, Any]:
+    """The parsed expression as ``{"label": str, "children": [...]}`` (operators with their operands)."""
+    from alpha_env.grammar import Call, parse, token_text
+
+    def node(e) -> dict[str, Any]:
+        if isinstance(e, Call):
+            return {"label": e.op, "children": [node(a) for a in e.args]}
+        return {"label": token_text(e), "children": []}
+
+    return node(parse(expression))
+
+
+def reproduce_commands(alpha_id: str, expression: str, settings: dict[str, Any], db: Path) -> list[str]:
+    """Shell commands that show (``report``) and re-simulate (``simulate``) the alpha.
+
+    ``simulate`` gets every setting that differs from the defaults; its ``--data`` must point to the
+    dataset the alpha was simulated on (the store keeps the dataset id, not its location).
+    """
+    from alpha_env.ace.settings import SimulationSettings
+    from alpha_env.options import option_names
+
+    known = option_names(SimulationSettings)
+    defaults = SimulationSettings().to_dict()
+    args = ["alpha-env", "simulate", expression]
+    for key, value in settings.items():
+        if key not in known or defaults.get(key, object()) == value:
+            continue
+        option = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(option if value else "--no-" + key.replace("_", "-"))
+        else:
+            args += [option, "none" if value is None else str(value)]
+    args += ["--db", str(db)]
+    return [shlex.join(["alpha-env", "report", alpha_id, "--db", str(db)]), shlex.join(args)]
+
+
+def _query_from_args(index: AlphaIndex) -> TableQuery:
+    """The :class:`TableQuery` of the request's arguments (400 for a bad one)."""
+    a = request.args
+    default_sort = "train.sharpe" if "train" in index.splits else "created_at"
+    try:
+        return TableQuery(
+            sort=a.get("sort", default_sort), direction=a.get("dir", "desc"),
+            dataset=a.get("dataset", ""), settings=a.get("settings", ""), passed=a.get("passed", ""),
+            search=a.get("q", ""), page=int(a.get("page", 1)), per_page=int(a.get("per_page", 50)),
+        )
+    except ValueError as exc:
+        abort(400, f"bad page or per_page: {exc}")
+    except StoreError as exc:
+        abort(400, str(exc))
+
+
+def create_app(db: str | Path) -> Flask:
+    """The dashboard app over the alpha store at ``db`` (opened read-only; checked now).
+
+    Raises:
+        StoreError: no store there, or one that cannot be read.
+    """
+    path = Path(db)
+    connect_readonly(path).close()
+    app = Flask(__name__)
+    state = DashboardState(path, AlphaIndex(path))
+    app.extensions["alpha_dashboard"] = state
+    app.jinja_env.filters["fmt"] = fmt
+    app.jinja_env.globals.update(table_formats=_TABLE_FORMATS, detail_metrics=_DETAIL_METRICS,
+                                 store_path=str(path))
+
+    def has_runs() -> bool:
+        frame = state.index.frame
+        if not frame.empty and bool((frame["run"] != "").any()):
+            return True
+        con = connect_readonly(path)
+        try:
+            return "runs" in table_names(con)
+        finally:
+            con.close()
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        return {"show_runs": has_runs()}
+
+    @app.get("/")
+    def alphas():
+        state.index.refresh()
+        query = _query_from_args(state.index)
+        try:
+            page = state.index.page(query)
+        except StoreError as exc:
+            abort(400, str(exc))
+        split = request.args.get("split", "valid" if "valid" in state.index.splits else
+                                 (state.index.splits[0] if state.index.splits else ""))
+        if split and split not in state.index.splits:
+            abort(400, f"unknown split {split!r}; one of {', '.join(state.index.splits)}")
+        return render_template(
+            "alphas.html", page=page, query=query, split=split, splits=state.index.splits,
+            metrics=TABLE_METRICS, datasets=state.index.choices("dataset_id"),
+            settings_choices=state.index.choices("settings"), sort_keys=state.index.sort_keys(),
+            args=request.args.to_dict(),
+        )
+
+    @app.get("/alpha/<alpha_id>")
+    def alpha(alpha_id: str):
+        from alpha_env.ace import AlphaStore
+        from alpha_env.grammar import canonical, parse, stack_text, to_stack, to_tree
+
+        state.index.refresh()
+        if alpha_id not in state.index.frame.index:
+            abort(404, f"no alpha {alpha_id!r} in store {path}")
+        with AlphaStore(path, create=False) as store:
+            result = store.get(alpha_id)
+            submissions = store.submissions(alpha_id)
+        try:
+            expr = parse(result.expression)
+            forms = {"canonical": canonical(expr), "stack": stack_text(to_stack(expr)),
+                     "level_order": stack_text(to_tree(expr)), "tree": expression_tree(result.expression)}
+        except ExpressionError as exc:  # stored by an older grammar, or written behind the store's back
+            forms = {"canonical": result.expression, "stack": f"(does not parse: {exc})",
+                     "level_order": "–", "tree": None}
+        splits = {k: (int(a), int(b)) for k, (a, b) in result.metadata.get("splits", {}).items()}
+        cost = float(result.settings.get("cost_bps", 0.0)) * 1e-4
+        gross = result.pnl + cost * result.turnover
+        con = connect_readonly(path)
+        try:
+            similar = similar_alphas(con, state.index, alpha_id)
+        finally:
+            con.close()
+        return render_template(
+            "alpha.html", r=result, **forms,
+            pnl_svg=charts.pnl_chart(result.dates, result.pnl, gross, splits),
+            drawdown_svg=charts.drawdown_chart(result.dates, result.pnl, splits),
+            similar=similar, submissions=submissions, splits=splits,
+            commands=reproduce_commands(alpha_id, result.expression, result.settings, path),
+            row=state.index.frame.loc[alpha_id].to_dict(),
+        )
+
+    @app.get("/compare")
+    def compare():
+        state.index.refresh()
+        ids = [i for raw in request.args.getlist("ids") for i in raw.replace(",", " ").split() if i]
+        ids = list(dict.fromkeys(ids))
+        if len(ids) < 2:
+            abort(400, "compare needs two or more alpha ids: /compare?ids=ID1,ID2")
+        unknown = [i for i in ids if i not in state.index.frame.index]
+        if unknown:
+            abort(404, f"no alpha {unknown[0]!r} in store {path}")
+        con = connect_readonly(path)
+        try:
+            pnl = load_pnl(con, ids, path)
+        finally:
+            con.close()
+        series = [pnl[i] for i in ids]
+        matrix = correlation_matrix(series)
+        frame = state.index.frame
+        return render_template(
+            "compare.html", ids=ids, chart_svg=charts.compare_chart({i: pnl[i] for i in ids}),
+            matrix=matrix.tolist(), expressions={i: frame.at[i, "expression"] for i in ids},
+            rows=[frame.loc[i].to_dict() for i in ids], splits=state.index.splits,
+        )
+
+    @app.get("/pools")
+    def pools_page():
+        con = connect_readonly(path)
+        try:
+            rows = pools(con)
+        finally:
+            con.close()
+        return render_template("pools.html", pools=rows)
+
+    @app.get("/runs")
+    def runs_page():
+        state.index.refresh()
+        con = connect_readonly(path)
+        try:
+            rows = runs(con, state.index)
+        finally:
+            con.close()
+        if not rows:
+            abort(404, f"store {path} records no training runs")
+        return render_template("runs.html", runs=rows)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return render_template("error.html", code=exc.code, title=exc.name,
+                               message=exc.description), exc.code
+
+    @app.errorhandler(AlphaEnvError)
+    def store_error(exc: AlphaEnvError):
+        return render_template("error.html", code=500, title="Store error", message=str(exc)), 500
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        app.logger.exception("dashboard page failed")
+        return render_template("error.html", code=500, title="Internal error",
+                               message=f"{type(exc).__name__}: {exc}"), 500
+
+    return app
+
+
