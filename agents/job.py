@@ -22,6 +22,7 @@ import numpy as np
 from agents.builders import FineTuneSettings
 from alpha_env.ace import SimulationSettings
 from alpha_env.env.settings import EnvSettings
+from alpha_env.pool.settings import PoolSettings
 
 __all__ = ["PPOJobSettings", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
 
@@ -95,12 +96,13 @@ class PPOJobSettings:
     """show a progress bar"""
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """the backtest and universe (each field is an option: --delay, --neutralization, --cost-bps, ...)"""
-    env: EnvSettings = field(default_factory=lambda: EnvSettings(max_len=15, cache_bytes=64 * 2**20,
-                                                                 reward="pool"))
+    env: EnvSettings = field(default_factory=lambda: EnvSettings(
+        max_len=15, cache_bytes=64 * 2**20, reward="pool", pool=PoolSettings(min_ic_t=3.0)))
     """the episodes and their reward (--reward, --max-len, --pool-capacity, --correlation-penalty, ...); the
     main job rewards what an alpha adds to the run's pool (reward pool; one pool shared by the in-process
-    environments), writes at most 15 tokens (the pretrained actor's corpus length) and caches 64 MiB per
-    environment"""
+    environments) and admits only alphas whose train IC is significant (--pool-min-ic-t 3: without it the
+    pool fills with alphas that fit noise), writes at most 15 tokens (the pretrained actor's corpus length)
+    and caches 64 MiB per environment"""
     fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))
     """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts"""
 

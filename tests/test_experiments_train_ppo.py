@@ -110,16 +110,23 @@ def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
     from alpha_env.options import build_parser, option_fields, parse_args
 
     leaves = {opt.name: opt for opt in option_fields(PPOJobSettings)}
-    for cls in (BacktestSettings, SimulationSettings, EnvSettings, FineTuneSettings):
-        names = {f.name for f in dataclasses.fields(cls)} - {"backtest"}
+    from alpha_env.pool import PoolSettings
+
+    for cls, prefix in ((BacktestSettings, ""), (SimulationSettings, ""), (EnvSettings, ""),
+                        (FineTuneSettings, ""), (PoolSettings, "pool_")):
+        names = {prefix + f.name for f in dataclasses.fields(cls)} - {"backtest", "pool"}
         assert names <= set(leaves), (cls.__name__, names - set(leaves))
-    job_choices = {"max_len": 15, "cache_bytes": 64 * 2**20, "n_steps": 64}  # documented on PPOJobSettings
+    job_choices = {"max_len": 15, "cache_bytes": 64 * 2**20, "n_steps": 64,  # documented on PPOJobSettings
+                   "reward": "pool", "pool_min_ic_t": 3.0}
     for name, opt in leaves.items():
         owner = {"simulation": SimulationSettings(), "env": EnvSettings(), "fine_tune": FineTuneSettings()}
         if opt.path[0] in owner and name in job_choices:
             assert opt.default == job_choices[name], name
         elif opt.path[0] in owner:
-            assert opt.default == getattr(owner[opt.path[0]], name), name
+            value = owner[opt.path[0]]
+            for part in opt.path[1:]:
+                value = getattr(value, part)
+            assert opt.default == value, name
     help_text = build_parser(PPOJobSettings).format_help()
     for flag in ("--reward", "--decay", "--truncation", "--correlation-penalty", "--neutralization"):
         assert flag in help_text
