@@ -136,3 +136,22 @@ def test_bad_settings_are_clear_errors(panel):
     with pytest.raises(ExpressionError, match="initial individual"):
         genetic_search(lambda e: 0.0, Primitives.for_panel(panel), GPSettings(budget=5),
                        np.random.default_rng(0), initial=[parse("rank(cap)")])
+
+
+def test_pool_fitness_pays_the_pool_gain_and_zero_when_refused():
+    """GP with the pool reward: each individual is offered to the pool; its fitness is the gain."""
+    from alpha_env.ace import ACE
+    from alpha_env.ace.pools import new_pool
+    from alpha_env.data import synthetic_market
+    from alpha_env.grammar import parse
+    from alpha_env.pool import PoolSettings
+    from alpha_env.search import pool_fitness
+
+    ace = ACE(synthetic_market(seed=0, n_stocks=30, n_days=300))
+    pool = new_pool(ace, PoolSettings(capacity=3))
+    offers = []
+    fitness = pool_fitness(ace, pool, on_offer=lambda text, offer: offers.append((text, offer)))
+    first = fitness(parse("rank(-delta(close, 5))"))
+    assert first == offers[0][1].gain and offers[0][1].accepted and len(pool) == 1
+    assert fitness(parse("rank(-1 * delta(close, 5))")) == 0.0  # the same ranks: refused, gain 0
+    assert fitness(parse("close - close")) == float("-inf")  # degenerate

@@ -29,7 +29,7 @@ from alpha_env.search.random_search import random_search as random_search
 _MODULES: dict[str, tuple[str, ...]] = {
     "alpha_env.search.genetic": (
         "DEFAULT_EXCLUDED_OPERATORS", "GPResult", "GPSettings", "GenerationStats", "Primitives",
-        "TypedTreeFactory", "Variation", "ace_fitness", "genetic_search",
+        "TypedTreeFactory", "Variation", "ace_fitness", "genetic_search", "pool_fitness",
     ),
     "alpha_env.search.selection": (
         "EULER_GAMMA", "at_cost", "deflated_sharpe_from_pnl", "deflated_sharpe_ratio", "expected_max_sharpe",

@@ -82,6 +82,7 @@ __all__ = [
     "Variation",
     "genetic_search",
     "ace_fitness",
+    "pool_fitness",
     "DEFAULT_EXCLUDED_OPERATORS",
 ]
 
@@ -718,5 +719,32 @@ def ace_fitness(
         if result.degenerate_reason is not None:
             return -math.inf
         return float(result.metrics["train"][metric])
+
+    return fitness
+
+
+def pool_fitness(
+    ace: ACE,
+    pool: Any,
+    *,
+    on_offer: Callable[[str, Any], Any] | None = None,
+) -> Callable[[Expr], float]:
+    """The pool reward as a GP fitness: each evaluated individual is offered to ``pool`` (an
+    :class:`~alpha_env.pool.AlphaPool` on ``ace.panel``, e.g. :func:`alpha_env.ace.pools.new_pool`) and
+    scores the gain of the pool objective (exactly 0 when refused), as the env's ``reward="pool"`` pays, so
+    GP and PPO are compared pool to pool. The pool changes as the search runs (the fitness of an
+    expression depends on when it is offered); degenerate alphas score ``-inf``. Only train data is read
+    (:meth:`ACE.score` of the train window, the pool's train fit). ``on_offer(text, offer)`` sees every
+    offer.
+    """
+
+    def fitness(expr: Expr) -> float:
+        score = ace.score(expr, "train", rank_ic=False)
+        if score.degenerate_reason is not None or not math.isfinite(score.metrics.get("sharpe", math.nan)):
+            return -math.inf
+        offer = pool.offer(score.expression, score.signal)
+        if on_offer is not None:
+            on_offer(score.expression, offer)
+        return float(offer.gain)
 
     return fitness
