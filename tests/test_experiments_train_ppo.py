@@ -135,3 +135,17 @@ def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
     assert args.env.reward == "ic" and args.env.max_len == 15 and args.fine_tune.n_steps == 32
     with pytest.raises(SettingsError, match="truncation"):
         parse_args(PPOJobSettings, ["--truncation", "2"])
+
+
+@pytest.mark.slow
+def test_compare_rewards_runs_both_rewards_and_judges_both_pools(tmp_path):
+    script = ROOT / "experiments" / "compare_rewards.py"
+    proc = subprocess.run([sys.executable, str(script), "--seeds", "0", "--total-timesteps", "64",
+                           "--n-envs", "2", "--quick-pretrain", "--checkpoint", str(tmp_path / "d.pt"),
+                           "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "compare_rewards.json").read_text())
+    assert [r["reward"] for r in doc["runs"]] == ["pool", "sharpe"]
+    assert all(r["evaluations"] > 0 and r["distinct"] <= r["evaluations"] for r in doc["runs"])
+    assert (tmp_path / "out" / "compare_rewards.md").read_text().count("| 0 |") == 2
