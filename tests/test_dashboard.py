@@ -159,29 +159,24 @@ def test_html_in_the_store_renders_as_text(tmp_path):
         assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
 
 
-def test_pools_page_before_and_after_a_pools_table(store, tmp_path):
+def test_pools_page_before_and_after_a_stored_pool(store, tmp_path):
+    """An empty pools page, then a real pool stored by the ACE (schema 2): its id, model and members."""
+    from alpha_env.ace import ACE
+    from alpha_env.ace.pools import build_pool, simulate_pool
+    from alpha_env.data import synthetic_market
+    from alpha_env.pool import PoolSettings
+
     path, results = store
     page = _client(path).get("/pools")
     assert page.status_code == 200 and "holds no pools" in page.get_data(as_text=True)
-    copy = tmp_path / "pooled.db"
-    with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
-        src.backup(dst)
-    con = sqlite3.connect(copy)
-    con.execute("CREATE TABLE pools (pool_id INTEGER PRIMARY KEY, name TEXT, ic REAL)")
-    con.execute("CREATE TABLE pool_members (pool_id INTEGER, alpha_id TEXT, weight REAL)")
-    con.execute("INSERT INTO pools VALUES (1, 'best pool', 0.05)")
-    con.execute("INSERT INTO pool_members VALUES (1, ?, 0.75)", (results[0].alpha_id,))
-    con.commit()
-    con.close()
-    html = _client(copy).get("/pools").get_data(as_text=True)
-    assert "best pool" in html and "0.75" in html and f"/alpha/{results[0].alpha_id}" in html
-    con = sqlite3.connect(copy)  # another name for the member table
-    con.execute("ALTER TABLE pool_members RENAME TO pool_alphas")
-    con.execute("INSERT INTO pools VALUES (2, '<i>empty</i> pool', NULL)")
-    con.commit()
-    con.close()
-    html = _client(copy).get("/pools").get_data(as_text=True)
-    assert "0.75" in html and "&lt;i&gt;empty&lt;/i&gt; pool" in html
+    ace = ACE(synthetic_market(seed=0, n_stocks=30, n_days=300))
+    pool, _ = build_pool(ace, ["rank(-delta(close, 5))", "ts_rank(volume, 10)"], PoolSettings())
+    result = simulate_pool(ace, pool)
+    with AlphaStore(path) as s:
+        s.save_pool(result)
+    html = _client(path).get("/pools").get_data(as_text=True)
+    assert result.alpha_id in html and "lstsq" in html
+    assert "rank(-delta(close, 5))" in html and f"{pool.members[0].weight:.4g}"[:4] in html
 
 
 def test_runs_page_only_when_the_store_records_runs(store, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -80,10 +80,10 @@ class PoolSettings:
     """
 
     capacity: int = 20
-    model: str = field(default="lstsq", metadata={"choices": MODELS})
-    rule: str = field(default="pool", metadata={"choices": RULES})
+    model: str = "lstsq"
+    rule: str = "pool"
     max_corr: float | None = None
-    replace_by: str = field(default="objective", metadata={"choices": REPLACE_BY})
+    replace_by: str = "objective"
     horizon: int = 1
     ridge_alpha: float = 1e-3
     refit_every: int = 20
