@@ -93,3 +93,17 @@ def test_a_killed_actor_is_restarted_and_the_rollout_goes_on(ray_local, env_fn):
         assert done_later > 0
     finally:
         remote.close()
+
+
+def test_train_ppo_job_with_ray_environments(ray_local, tmp_path):
+    """``train_ppo.py --ray ... --workers 2``: the job trains with its environments in Ray actors."""
+    from agents.builders import FineTuneSettings
+    from agents.job import PPOJobSettings, run_ppo_job
+
+    args = PPOJobSettings(ray="auto", workers=2, n_envs=2, total_timesteps=64, quick_pretrain=True,
+                          checkpoint=str(tmp_path / "decoder.pt"), runs_dir=str(tmp_path / "runs"),
+                          progress=False, time_limit_minutes=3,
+                          fine_tune=FineTuneSettings(n_steps=32, batch_size=32, n_epochs=1))
+    summary = run_ppo_job(args, root=tmp_path)
+    assert summary["timesteps"] >= 64 and summary["evaluations"] > 0
+    assert "pool" not in summary  # the in-process shared pool is not used across actors
