@@ -56,10 +56,12 @@ def init_ray(address: str | None = "auto", *, num_cpus: int | None = None) -> No
             anything else: the address of a cluster head (``host:6379`` or ``ray://host:10001``).
         num_cpus: CPUs of a local instance (ignored when joining a cluster).
     """
-    import ray
-
     from alpha_env.errors import SettingsError
 
+    try:
+        import ray
+    except ImportError:
+        raise SettingsError("Ray is not installed: pip install 'alpha-env[ray]' (needed by --ray)") from None
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
