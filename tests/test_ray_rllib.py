@@ -62,11 +62,12 @@ def ray_local():
     ray.shutdown()
 
 
-def test_rllib_ppo_with_masking_rl_module_in_a_remote_env_runner(ray_local):
-    config = (
+def _config(env_id: str) -> PPOConfig:
+    """One short PPO iteration: one remote EnvRunner, 64 env steps, minibatches of 32."""
+    return (
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
-        .environment(ENV_ID, env_config=ENV_CONFIG)
+        .environment(env_id, env_config=ENV_CONFIG)
         .env_runners(num_env_runners=1, num_envs_per_env_runner=1, rollout_fragment_length=64,
                      num_cpus_per_env_runner=1)
         .learners(num_learners=0)
@@ -74,7 +75,10 @@ def test_rllib_ppo_with_masking_rl_module_in_a_remote_env_runner(ray_local):
         .rl_module(rl_module_spec=RLModuleSpec(module_class=MaskedTokenModule, model_config={"hidden": 32}))
         .debugging(seed=0)
     )
-    algo = config.build_algo()
+
+
+def test_rllib_ppo_with_masking_rl_module_in_a_remote_env_runner(ray_local):
+    algo = _config(ENV_ID).build_algo()
     try:
         result = algo.train()
         runners = result["env_runners"]
@@ -92,5 +96,20 @@ def test_rllib_ppo_with_masking_rl_module_in_a_remote_env_runner(ray_local):
         logits = module.forward_inference(batch)[Columns.ACTION_DIST_INPUTS][0]
         forbidden = obs["action_mask"] == 0
         assert forbidden.any() and bool((logits[forbidden] < -1e30).all())
+    finally:
+        algo.stop()
+
+
+def test_plain_id_in_remote_env_runners_through_ray_tune_registry(ray_local):
+    """The plain Gymnasium id is unknown in a fresh worker (NamespaceNotFound: nothing imported
+    alpha_env.env there); registered with Ray's registry in the driver, it resolves in every worker."""
+    from ray.tune.registry import register_env
+
+    from alpha_env.env.registration import ALPHA_STACK_ID, make_alpha_stack
+
+    register_env(ALPHA_STACK_ID, lambda config: make_alpha_stack(**config))
+    algo = _config(ALPHA_STACK_ID).build_algo()
+    try:
+        assert algo.train()["env_runners"]["num_env_steps_sampled_lifetime"] >= 64
     finally:
         algo.stop()
