@@ -144,9 +144,9 @@ def gp_population(panel, population: int, workers: int = 2) -> dict:
         return [factory.random_individual(rng, 2 + k % 4, full=bool(k % 2)) for k in range(n)]
 
     fitness = ace_fitness(ACE(panel))
-    warm, exprs = draw(2 * workers), draw(population)
+    warm, exprs = draw(population), draw(population)  # warm-up: every operator loaded on both sides
     remote = RayMap(workers)
-    remote(fitness, warm)  # workers load the kernels (Numba cache) and the panel
+    remote(fitness, warm)  # workers load the kernels (Numba cache: once per operator and process)
     local_map(fitness, warm)
     start = time.perf_counter()
     a = local_map(ace_fitness(ACE(panel)), exprs)  # fresh ACE: no cached sub-expressions
