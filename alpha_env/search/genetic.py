@@ -533,6 +533,7 @@ def genetic_search(
     *,
     initial: Sequence[Expr] = (),
     on_generation: Callable[[GenerationStats], None] | None = None,
+    map_fn: Callable[[Callable[[Expr], float], list[Expr]], Sequence[float]] | None = None,
 ) -> GPResult:
     """Evolve alphas with a budget of ``settings.budget`` distinct fitness evaluations.
 
@@ -545,6 +546,9 @@ def genetic_search(
         initial: optional expressions placed in the initial population first (invalid ones are refused
             with an :class:`~alpha_env.errors.ExpressionError`).
         on_generation: called with the statistics of each finished generation.
+        map_fn: optional executor hook ``map_fn(fn, exprs) -> values`` (in order) that evaluates a
+            generation's new expressions, e.g. as Ray tasks (:mod:`alpha_env.search.distributed`);
+            default: one after the other in this process. The search is the same either way.
 
     Returns:
         a :class:`GPResult`.
@@ -556,22 +560,34 @@ def genetic_search(
     cache: dict[str, float] = {}
     history = SearchHistory()
 
-    def score(expr: Expr) -> float | None:
-        """Fitness of ``expr``; ``None`` when the budget is spent and ``expr`` is new."""
-        key = canonical(expr)
-        if key in cache:
-            return cache[key]
-        if len(cache) >= settings.budget:
-            return None
+    def safe_fitness(expr: Expr) -> float:
         try:
             value = float(fitness(expr))
         except AlphaEnvError:
             value = -math.inf
-        if not math.isfinite(value):
-            value = -math.inf
-        cache[key] = value
-        history.add(value if math.isfinite(value) else float("nan"), key, math.isfinite(value), length(expr))
-        return value
+        return value if math.isfinite(value) else -math.inf
+
+    def score_many(exprs: list[Expr]) -> list[float | None]:
+        """Fitness of each of ``exprs`` (new ones evaluated together, in order, within the budget);
+        ``None`` for a new expression beyond the budget."""
+        new: dict[str, Expr] = {}
+        for expr in exprs:
+            key = canonical(expr)
+            if key not in cache and key not in new and len(cache) + len(new) < settings.budget:
+                new[key] = expr
+        if new:
+            todo = list(new.values())
+            values = map_fn(safe_fitness, todo) if map_fn is not None else [safe_fitness(e) for e in todo]
+            for (key, expr), value in zip(new.items(), values, strict=True):
+                value = float(value) if math.isfinite(value) else -math.inf
+                cache[key] = value
+                history.add(value if math.isfinite(value) else float("nan"), key, math.isfinite(value),
+                            length(expr))
+        return [cache.get(canonical(expr)) for expr in exprs]
+
+    def score(expr: Expr) -> float | None:
+        """Fitness of ``expr``; ``None`` when the budget is spent and ``expr`` is new."""
+        return score_many([expr])[0]
 
     # ---- generation 0: the given expressions, then ramped half-and-half
     pop: list[Expr] = []
@@ -599,12 +615,19 @@ def genetic_search(
     lo, hi = settings.init_depth
     heights = list(range(lo, hi + 1))
     attempts = 0
-    while len(pop) < settings.population_size and len(cache) < settings.budget \
+    batch: list[Expr] = []  # drawn first, then evaluated together (same draws as one by one)
+    while len(pop) + len(batch) < settings.population_size and len(cache) + len(batch) < settings.budget \
             and attempts < 50 * settings.population_size:
         height = heights[attempts % len(heights)]
         expr = factory.random_individual(rng, height, full=bool((attempts // len(heights)) % 2))
         attempts += 1
-        admit(expr)
+        key = canonical(expr)
+        if key not in seen:
+            seen.add(key)
+            batch.append(expr)
+    for expr, value in zip(batch, score_many(batch), strict=True):
+        pop.append(expr)
+        fit.append(value)
     generations = [_stats(0, fit, len(fit), len(cache))]
     if on_generation is not None:
         on_generation(generations[-1])
@@ -628,16 +651,21 @@ def genetic_search(
                 new_pop.append(pop[i])
                 new_fit.append(fit[i])
         stalled = 0
-        while len(new_pop) < settings.population_size:
+        children: list[Expr] = []  # drawn first, then evaluated together (same draws as one by one)
+        pending: set[str] = set()
+        while len(new_pop) + len(children) < settings.population_size:
             child = _make_child(pop, fit, factory, variation, probs, settings, rng)
             key = canonical(child)
             if key in keys and stalled < settings.max_tries:
                 stalled += 1
                 continue
-            value = score(child)
-            if value is None:
-                break
+            if key not in cache and key not in pending:
+                if len(cache) + len(pending) >= settings.budget:
+                    break
+                pending.add(key)
             keys.add(key)
+            children.append(child)
+        for child, value in zip(children, score_many(children), strict=True):
             new_pop.append(child)
             new_fit.append(value)
         if len(cache) == before and len(cache) < settings.budget:
