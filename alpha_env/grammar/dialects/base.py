@@ -67,9 +67,9 @@ def bind(dialect: str, call: SCall, params: tuple[Param, ...], text: str) -> lis
     """
     name = call.name
     if len(call.args) > len(params):
+        names = ", ".join(p.name for p in params)
         raise ExpressionError(f"{name} takes at most {len(params)} argument{'s' * (len(params) != 1)} in the "
-                              f"{dialect} dialect ({', '.join(p.name for p in params)}), got {len(call.args)}",
-                              call.pos, text)
+                              f"{dialect} dialect ({names}), got {len(call.args)}", call.pos, text)
     out: list[Any] = list(call.args) + [None] * (len(params) - len(call.args))
     index = {p.name.lower(): i for i, p in enumerate(params)}
     for key, value, pos in call.kwargs:

@@ -26,7 +26,8 @@ __all__ = ["SYNTAX", "RULES", "VARIADIC", "UNSUPPORTED", "build", "names"]
 SYNTAX = Syntax(
     name="brain",
     binary={"||": (2, "or"), "&&": (3, "and"),
-            "==": (4, "eq"), "!=": (4, "ne"), "<": (4, "lt"), "<=": (4, "le"), ">": (4, "gt"), ">=": (4, "ge"),
+            "==": (4, "eq"), "!=": (4, "ne"), "<": (4, "lt"), "<=": (4, "le"), ">": (4, "gt"),
+            ">=": (4, "ge"),
             "+": (5, "add"), "-": (5, "sub"), "*": (6, "mul"), "/": (6, "div"), "^": (8, "pow")},
     right_assoc=frozenset({"^"}),
     prefix={"-": (7, "neg"), "!": (7, "not")},
@@ -81,7 +82,8 @@ def _regression(b: Builder, a: list[Any], pos: int) -> Any:
     lag_days = _number(b, lag, "lag", "ts_regression")
     kind = _number(b, rettype, "rettype", "ts_regression")
     if lag_days < 0:
-        raise ExpressionError("look-ahead: ts_regression with a negative lag reads the future", lag.pos, b.text)
+        raise ExpressionError("look-ahead: ts_regression with a negative lag reads the future", lag.pos,
+                              b.text)
     if lag_days > 0:
         x = b.apply("delay", [x, lag], pos)
     if kind == 6:
@@ -195,14 +197,18 @@ VARIADIC: dict[str, str] = {"add": "add", "multiply": "mul", "max": "max", "min"
 
 #: BRAIN names that are recognised but refused, with the reason.
 UNSUPPORTED: dict[str, str] = {
-    "trade_when": "it keeps yesterday's value unless a trigger fires, a state alpha-env's operators do not hold",
+    "trade_when": "it keeps yesterday's value unless a trigger fires, a state alpha-env's operators do not "
+                  "hold",
     "bucket": "it builds groups from values; alpha-env's groups are fixed classifications",
-    "ts_quantile": "BRAIN's ts_quantile is an inverse distribution function of ts_rank, not an operator here",
+    "ts_quantile": "BRAIN's ts_quantile is an inverse distribution function of ts_rank, not an operator "
+                   "here",
     "quantile": "BRAIN's quantile is an inverse distribution function of rank, not an operator here",
-    "ts_backfill": "alpha-env's windows are NaN when they hold a NaN; a backfill operator is not in the table",
+    "ts_backfill": "alpha-env's windows are NaN when they hold a NaN; a backfill operator is not in the "
+                   "table",
     "ts_count_nans": "alpha-env's windows are NaN when they hold a NaN; a NaN count is not in the table",
     "is_nan": "a comparison with NaN is NaN in alpha-env; no operator turns NaN into a value",
-    "ts_step": "a day counter is not a field of alpha-env", "step": "a day counter is not a field of alpha-env",
+    "ts_step": "a day counter is not a field of alpha-env",
+    "step": "a day counter is not a field of alpha-env",
 }
 
 
@@ -211,10 +217,11 @@ def _variadic(conv: Converter, node: SCall) -> Any:
     op = VARIADIC[node.name.lower()]
     for key, value, kpos in node.kwargs:
         if key != "filter":
-            raise ExpressionError(f"{node.name} has no keyword argument {key!r} in the brain dialect", kpos, b.text)
+            raise ExpressionError(f"{node.name} has no keyword argument {key!r} in the brain dialect", kpos,
+                                  b.text)
         if _flag(b, conv(value), "filter", node.name):
-            raise ExpressionError(f"{node.name}: filter=true (NaN read as a number) is not supported: a NaN never "
-                                  "becomes a value in alpha-env", kpos, b.text)
+            raise ExpressionError(f"{node.name}: filter=true (NaN read as a number) is not supported: a NaN "
+                                  "never becomes a value in alpha-env", kpos, b.text)
     if len(node.args) < 2 or (op == "sub" and len(node.args) != 2):
         raise ExpressionError(f"{node.name} needs {'two' if op == 'sub' else 'at least two'} inputs (brain "
                               "dialect)", node.pos, b.text)
@@ -253,4 +260,5 @@ def build(text: str, builder: Builder) -> Any:
             keyword argument, or any type/window error of the 101 language.
     """
     root, env = parse_surface(text, SYNTAX)
-    return _BrainConverter("brain", builder, RULES, fallback=_fallback, env=env, unsupported=UNSUPPORTED)(root)
+    convert = _BrainConverter("brain", builder, RULES, fallback=_fallback, env=env, unsupported=UNSUPPORTED)
+    return convert(root)

@@ -24,13 +24,14 @@ __all__ = ["SYNTAX", "RULES", "UNSUPPORTED", "build", "names"]
 
 SYNTAX = Syntax(
     name="qlib",
-    binary={"<": (2, "lt"), "<=": (2, "le"), ">": (2, "gt"), ">=": (2, "ge"), "==": (2, "eq"), "!=": (2, "ne"),
-            "|": (3, "or"), "&": (4, "and"), "+": (5, "add"), "-": (5, "sub"), "*": (6, "mul"), "/": (6, "div"),
-            "**": (8, "pow")},
+    binary={"<": (2, "lt"), "<=": (2, "le"), ">": (2, "gt"), ">=": (2, "ge"), "==": (2, "eq"),
+            "!=": (2, "ne"), "|": (3, "or"), "&": (4, "and"), "+": (5, "add"), "-": (5, "sub"),
+            "*": (6, "mul"), "/": (6, "div"), "**": (8, "pow")},
     right_assoc=frozenset({"**"}),
     non_assoc=frozenset({"<", "<=", ">", ">=", "==", "!="}),
     prefix={"-": (7, "neg")},
     field_prefix="$",
+    strings=True,
 )
 
 _X = (Param("feature"), Param("N"))
@@ -40,7 +41,7 @@ _ONE = (Param("feature"),)
 
 
 def _days(b: Builder, node: Any, name: str, minimum: int = 1) -> int:
-    """Qlib's ``N`` as whole days; refuses Qlib's expanding (``N = 0``) and EWM-alpha (``0 < N < 1``) forms."""
+    """Qlib's ``N`` as whole days; refuses the expanding (``N = 0``) and EWM-alpha (``0 < N < 1``) forms."""
     value = const_of(node)
     if value is None:
         raise ExpressionError(f"{name}: N must be a number of days (qlib dialect)", node.pos, b.text)
@@ -96,12 +97,10 @@ def _med(b: Builder, a: list[Any], pos: int) -> Any:
 
 def _quantile(b: Builder, a: list[Any], pos: int) -> Any:
     _days(b, a[1], "Quantile")
+    q = const_of(a[2])
+    if q is None or not 0.0 <= q <= 1.0:
+        raise ExpressionError("Quantile: qscore must be a number in [0, 1]", a[2].pos, b.text)
     return b.apply("ts_quantile", [a[0], a[1], a[2]], pos)
-
-
-def _count(b: Builder, a: list[Any], pos: int) -> Any:
-    d = _days(b, a[1], "Count")
-    return b.apply("sub", [b.number(float(d), pos), b.apply("ts_count_nans", [a[0], a[1]], pos)], pos)
 
 
 def _wma(b: Builder, a: list[Any], pos: int) -> Any:
@@ -143,7 +142,6 @@ RULES: dict[str, tuple[tuple[Param, ...], Rule]] = {
     "med": (_X, _med),
     "mad": _rolling("ts_mad", "Mad"),
     "rank": (_X, _rank),
-    "count": (_X, _count),
     "delta": _rolling("delta", "Delta"),
     "slope": _rolling("ts_slope", "Slope", minimum=2),
     "rsquare": _rolling("ts_rsquare", "Rsquare", minimum=2),
@@ -166,6 +164,8 @@ RULES: dict[str, tuple[tuple[Param, ...], Rule]] = {
 #: Qlib names that are recognised but refused, with the reason.
 UNSUPPORTED: dict[str, str] = {
     "mask": "it reads another instrument's series, which a cross-sectional panel alpha cannot express",
+    "count": "Qlib's Count is the number of valid values in the window; alpha-env's windows are NaN when "
+             "they hold a NaN (on a full window Count is the constant N)",
     "ema": "Qlib's EMA is an exponentially weighted mean over the whole history (pandas ewm, span N), "
            "not a fixed window; no operator of alpha-env has that semantics yet",
 }
