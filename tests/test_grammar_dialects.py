@@ -342,3 +342,19 @@ def test_new_operators_are_parse_only_and_the_default_codebook_is_unchanged():
     assert book.texts == texts and book.version == version
     for name in ("ts_quantile", "ts_mad", "ts_slope", "ts_rsquare", "ts_resi"):
         assert OpToken(name) not in book.tokens
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def test_cli_parse_and_simulate_take_a_dialect(capsys, tmp_path):
+    import json
+
+    from alpha_env.cli import main
+
+    assert main(["parse", "--dialect", "qlib", "Mean($close, 5)/$close", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["canonical"] == "ts_mean(close, 5) / close"
+    assert main(["parse", "--dialect", "qlib", "Ref($close, -5)"]) != 0
+    assert "look-ahead" in capsys.readouterr().err
+    alpha = "reverse(ts_av_diff(close, 10))"
+    assert main(["simulate", "--dialect", "brain", "--no-store", "--json", alpha]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "ts_mean(close, 10)" in json.dumps(out)
