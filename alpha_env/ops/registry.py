@@ -92,8 +92,8 @@ OPERATOR_CLASS: MappingProxyType[str, str] = MappingProxyType({
         "signedpower max min").split()},
     **{k: "timeseries" for k in (
         "delay delta sum product stddev ts_min ts_max ts_argmin ts_argmax ts_rank decay_linear "
-        "ts_skewness ts_kurtosis ts_mean ts_zscore correlation covariance ts_quantile ts_mad ts_slope ts_rsquare "
-        "ts_resi").split()},
+        "ts_skewness ts_kurtosis ts_mean ts_zscore correlation covariance ts_quantile ts_mad ts_slope "
+        "ts_rsquare ts_resi").split()},
     **{k: "crosssection" for k in ("rank", "zscore", "scale")},
     **{k: "group" for k in ("indneutralize", "group_rank", "group_mean", "group_zscore")},
 })

@@ -127,7 +127,8 @@ def ts_quantile(x: np.ndarray, d: int, q: float) -> np.ndarray:
         ExpressionError: ``q`` outside ``[0, 1]`` or not a number.
     """
     if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 <= float(q) <= 1.0:
-        raise ExpressionError(f"ts_quantile: q must be a number in [0, 1], got {q!r}", expression="ts_quantile")
+        raise ExpressionError(f"ts_quantile: q must be a number in [0, 1], got {q!r}",
+                              expression="ts_quantile")
     return _run("ts_quantile", _QUANTILE, x, d, float(q))
 
 
