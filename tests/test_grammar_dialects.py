@@ -126,6 +126,24 @@ def test_names_map_onto_the_one_table_and_round_trip(dialect, cases, ev):
         np.testing.assert_array_equal(a, b)  # the same signal
 
 
+def test_auto_dialect_reads_the_one_notation_or_names_the_ambiguity():
+    assert canonical(parse("Mean($close, 5)/$close", dialect="auto")) == "ts_mean(close, 5) / close"
+    assert canonical(parse("ts_std_dev(close, 20)", dialect="auto")) == "stddev(close, 20)"
+    assert canonical(parse("rank(close)", dialect="auto")) == "rank(close)"  # the same tree in two notations
+    message = r"the dialects alpha101, brain read it differently \(alpha101: ts_max\(close, 5\); brain: max"
+    with pytest.raises(ExpressionError, match="ambiguous expression: " + message):
+        parse("max(close, 5)", dialect="auto")
+    with pytest.raises(ExpressionError, match="look-ahead"):
+        parse("Ref($close, -1)", dialect="auto")
+
+
+@pytest.mark.parametrize("text", ["foo(", "Mean($close,", "a = ; 1", "f(x=)", "(", "$", "'abc", "1 ? 2", ""])
+@pytest.mark.parametrize("dialect", ["qlib", "brain", "auto"])
+def test_malformed_text_gives_expression_errors(dialect, text):
+    with pytest.raises(ExpressionError):
+        parse(text, dialect=dialect)
+
+
 def test_default_dialect_unchanged_and_unknown_dialect_refused():
     assert DIALECTS == ("alpha101", "qlib", "brain")
     assert parse("rank(-delta(close, 5))") == parse("rank(-delta(close, 5))", dialect="alpha101")

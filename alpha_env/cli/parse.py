@@ -12,7 +12,7 @@ from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import token_text
 from alpha_env.grammar.codebook import Codebook
 from alpha_env.grammar.forms import depth, length, lookback, to_stack, to_tree
-from alpha_env.grammar.parser import DIALECTS, parse_with_value
+from alpha_env.grammar.parser import DIALECT_CHOICES, parse_with_value
 from alpha_env.grammar.printer import canonical
 
 __all__ = ["register", "describe"]
@@ -78,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", default=None,
                    help="comma-separated custom fields; when given, other unknown names are errors")
     p.add_argument("--units", action="store_true", help="also check units (price / volume / dimensionless)")
-    p.add_argument("--dialect", choices=DIALECTS, default="alpha101",
-                   help='notation of the expression: alpha101 (default), qlib ("Mean($close, 5)") or brain '
-                        '("ts_std_dev(close, 20)"); see docs/grammar.md, "Dialects"')
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, default="alpha101",
+                   help='notation of the expression: alpha101 (default), qlib ("Mean($close, 5)"), brain '
+                        '("ts_std_dev(close, 20)") or auto; see docs/grammar.md, "Dialects"')
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

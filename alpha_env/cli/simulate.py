@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from alpha_env.grammar.parser import DIALECTS
+from alpha_env.grammar.parser import DIALECT_CHOICES
 
 __all__ = ["register", "settings_from_args", "add_settings_arguments"]
 
@@ -80,8 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "simulation to the alpha store and, with --png PATH, write a PNG of its cumulative PnL.",
     )
     p.add_argument("expression", help='the alpha, e.g. "rank(-delta(close, 5))"')
-    p.add_argument("--dialect", choices=DIALECTS, default="alpha101",
-                   help="notation of the expression: alpha101 (default), qlib or brain (docs/grammar.md)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, default="alpha101",
+                   help="notation of the expression: alpha101 (default), qlib, brain or auto "
+                        "(docs/grammar.md)")
     p.add_argument("--data", default=None,
                    help="dataset folder, price file or synthetic[:SEED] "
                         "(default: the embedded synthetic market)")

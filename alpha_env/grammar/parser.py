@@ -46,12 +46,16 @@ from alpha_env.grammar.dialects import qlib as qlib_dialect
 from alpha_env.grammar.kinds import SERIES_LIKE, Kind, Value
 from alpha_env.grammar.lexer import MAX_CHARS, Lexeme, tokenize
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
+from alpha_env.grammar.printer import canonical
 
-__all__ = ["parse", "parse_with_value", "expression_error", "DIALECTS", "MAX_DEPTH", "MAX_NODES", "MAX_DAYS",
-           "MAX_CHARS"]
+__all__ = ["parse", "parse_with_value", "expression_error", "DIALECTS", "DIALECT_CHOICES", "MAX_DEPTH",
+           "MAX_NODES", "MAX_DAYS", "MAX_CHARS"]
 
-#: Accepted values of ``dialect``: the 101-Alphas language (default), Qlib expressions, BRAIN FASTEXPR.
+#: The notations: the 101-Alphas language (default), Qlib expressions, BRAIN FASTEXPR.
 DIALECTS: tuple[str, ...] = ("alpha101", "qlib", "brain")
+#: Accepted values of ``dialect``: a notation, or ``auto`` (the one notation that reads the text, or the
+#: several that read it into the same tree; different readings are an error naming them).
+DIALECT_CHOICES: tuple[str, ...] = ("auto", *DIALECTS)
 
 _BINARY_LEVELS: dict[str, tuple[int, str]] = {
     "||": (2, "or"), "&&": (3, "and"),
@@ -380,8 +384,10 @@ def _field_set(fields: Iterable[str] | None) -> frozenset[str] | None:
 def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: bool = False,
                      dialect: str = "alpha101") -> tuple[Expr, Value]:
     """Like :func:`parse`, also returning the expression's abstract value (kind and unit)."""
+    if dialect == "auto":
+        return _auto(text, fields, units)
     if dialect not in DIALECTS:
-        raise ExpressionError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+        raise ExpressionError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECT_CHOICES)}")
     try:
         if dialect == "alpha101":
             node = _Parser(text, _field_set(fields), units).parse()
@@ -396,6 +402,25 @@ def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: b
     return node.expr, node.value
 
 
+def _auto(text: str, fields: Iterable[str] | None, units: bool) -> tuple[Expr, Value]:
+    """Read ``text`` in every notation; one tree wins, or several identical ones (see DIALECT_CHOICES)."""
+    readings: dict[str, tuple[Expr, Value]] = {}
+    errors: dict[str, ExpressionError] = {}
+    for name in DIALECTS:
+        try:
+            readings[name] = parse_with_value(text, fields=fields, units=units, dialect=name)
+        except ExpressionError as exc:
+            errors[name] = exc
+    trees = {expr for expr, _ in readings.values()}
+    if len(trees) == 1:
+        return next(iter(readings.values()))
+    if not readings:  # the error of the notation the text looks most like
+        raise errors["qlib" if "$" in text else "alpha101"]
+    shown = "; ".join(f"{name}: {canonical(expr)}" for name, (expr, _) in readings.items())
+    raise ExpressionError(f"ambiguous expression: the dialects {', '.join(readings)} read it differently "
+                          f"({shown}); choose one with dialect=", None, text)
+
+
 def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False,
           dialect: str = "alpha101") -> Expr:
     """Parse infix ``text`` into an expression tree.
@@ -406,9 +431,9 @@ def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False
             identifier that is not an operator or group as a field.
         units: also check units (price / volume / dimensionless).
         dialect: ``alpha101`` (the language of ``docs/grammar.md``), ``qlib`` (Qlib expressions:
-            ``Mean($close, 5)``) or ``brain`` (WorldQuant BRAIN FASTEXPR: ``ts_std_dev(close, 20)``); every
-            dialect gives the same tree, whose canonical text is the 101 language's (see the "Dialects"
-            section of ``docs/grammar.md``).
+            ``Mean($close, 5)``), ``brain`` (WorldQuant BRAIN FASTEXPR: ``ts_std_dev(close, 20)``) or
+            ``auto`` (see :data:`DIALECT_CHOICES`); every dialect gives the same kind of tree, whose
+            canonical text is the 101 language's (the "Dialects" section of ``docs/grammar.md``).
 
     Returns:
         The tree; its value is a series or a boolean series.

@@ -333,7 +333,7 @@ class _SurfaceParser:
                 return SCall(name.text, name.pos, ())
             while True:
                 tok = self.cur
-                nxt = self.toks[self.i + 1]
+                nxt = self.toks[min(self.i + 1, len(self.toks) - 1)]
                 if self.syntax.keywords and tok.kind == "name" and nxt.kind == "symbol" and nxt.text == "=":
                     self.i += 2
                     if any(k == tok.text.lower() for k, _, _ in kwargs):
