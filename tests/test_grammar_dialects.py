@@ -376,3 +376,32 @@ def test_cli_parse_and_simulate_take_a_dialect(capsys, tmp_path):
     assert main(["simulate", "--dialect", "brain", "--no-store", "--json", alpha]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "ts_mean(close, 10)" in json.dumps(out)
+
+
+# ------------------------------------------------------------------------------- printing back
+@pytest.mark.parametrize("dialect,cases", [("qlib", QLIB_CASES), ("brain", BRAIN_CASES)])
+def test_dialect_to_ast_to_dialect_round_trips(dialect, cases):
+    from alpha_env.grammar.dialects.printing import to_dialect
+
+    for name, (text, _) in cases.items():
+        expr = parse(text, dialect=dialect)
+        printed = to_dialect(expr, dialect)
+        assert parse(printed, dialect=dialect) == expr, (name, printed)
+
+
+def test_the_101_alphas_print_in_brain_and_qlib_names_what_it_cannot_express(ev):
+    from alpha_env.grammar import alpha101
+    from alpha_env.grammar.dialects.printing import to_dialect
+
+    for alpha in alpha101():
+        assert parse(to_dialect(alpha.expr, "brain"), dialect="brain") == alpha.expr, alpha.number
+    with pytest.raises(ExpressionError, match="operator 'rank' is not expressible in the qlib dialect"):
+        to_dialect(parse("rank(close)"), "qlib")
+    with pytest.raises(ExpressionError, match="'ts_quantile' is not expressible in the brain dialect"):
+        to_dialect(parse("ts_quantile(close, 5, 0.2)"), "brain")
+    # operators Qlib spells differently print as an equivalent text (same values, another tree)
+    for text in ("ts_rank(close, 10)", "decay_linear(close, 5)", "ts_zscore(close, 10)", "sqrt(volume)",
+                 "signedpower(close - open, 2)"):
+        expr = parse(text)
+        back = parse(to_dialect(expr, "qlib"), dialect="qlib")
+        np.testing.assert_allclose(ev.evaluate(back), ev.evaluate(expr), rtol=1e-9, atol=1e-12)

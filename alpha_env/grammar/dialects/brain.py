@@ -62,7 +62,7 @@ def _av_diff(b: Builder, a: list[Any], pos: int) -> Any:
 def _arg_extreme(op: str) -> Rule:
     # BRAIN: 0 = today, 1 = yesterday, ...; alpha-env's ts_argmax: 1 = oldest day .. d = today
     def rule(b: Builder, a: list[Any], pos: int) -> Any:
-        d = window_of(a[1], f"ts_arg_{op[5:]}", b.text)
+        d = window_of(a[1], f"ts_arg_{op[6:]}", b.text)
         return b.apply("sub", [b.number(float(d), pos), b.apply(op, [a[0], a[1]], pos)], pos)
     return rule
 
