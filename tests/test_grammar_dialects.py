@@ -362,6 +362,16 @@ def test_new_operators_are_parse_only_and_the_default_codebook_is_unchanged():
         assert OpToken(name) not in book.tokens
 
 
+def test_genetic_search_keeps_to_the_agent_vocabulary(panel):
+    from alpha_env.grammar import OPERATORS
+    from alpha_env.search.genetic import DEFAULT_EXCLUDED_OPERATORS, Primitives
+
+    ops = Primitives.for_panel(panel).operators
+    assert not {"ts_quantile", "ts_mad", "ts_slope", "ts_rsquare", "ts_resi"} & set(ops)
+    vocabulary = {t.name for t in Codebook.default().tokens if isinstance(t, OpToken)}
+    assert set(ops) == {op for op in OPERATORS if op in vocabulary} - DEFAULT_EXCLUDED_OPERATORS
+
+
 # ----------------------------------------------------------------------------------------------- CLI
 def test_cli_parse_and_simulate_take_a_dialect(capsys, tmp_path):
     import json
