@@ -148,6 +148,7 @@ for name, fn in KERNELS.items():
     elif name in ("indneutralize", "group_rank", "group_mean", "group_zscore"): fn(x, g)
     elif name == "if_else": fn(x, x, x)
     elif name == "scale": fn(x, 1.0)
+    elif name == "ts_quantile": fn(x, 3, 0.5)
     elif name in ("rank", "zscore", "neg", "not", "abs", "log", "sign", "sqrt", "vec_avg"): fn(x)
     elif name in ("add sub mul div pow lt le gt ge eq ne or and signedpower max min".split()): fn(x, x)
     else: fn(x, 3)
@@ -177,6 +178,8 @@ def operator_args(name: str, x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tup
         return (y, x, -x)
     if name == "scale":
         return (x, 1.0)
+    if name == "ts_quantile":
+        return (x, WINDOW, 0.8)
     if name in ("rank", "zscore", "neg", "not", "abs", "log", "sign", "sqrt", "vec_avg"):
         return (x,)
     if name in ("pow", "signedpower"):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from alpha_env.grammar import OPERATORS
+from alpha_env.grammar import OPERATORS, Kind
 from alpha_env.ops import KERNELS
 
 T, N, D = 40, 6, 5
@@ -84,6 +84,8 @@ def _call(name: str, x: np.ndarray, y: np.ndarray, d: int = D) -> np.ndarray:
         return KERNELS[name](x, GROUPS)
     if spec.category == "cross_section":
         return KERNELS[name](x)
+    if spec.arg_kinds[1:] == (Kind.WINDOW, Kind.CONST):  # ts_quantile(x, d, q): the median
+        return KERNELS[name](x, d, 0.5)
     if spec.arity == 3:
         return KERNELS[name](x, y, d)
     return KERNELS[name](x, d)

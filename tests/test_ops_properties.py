@@ -97,14 +97,16 @@ def test_no_look_ahead_and_warm_up(op):
     x = rng.standard_normal((40, 5))
     y = rng.standard_normal((40, 5))
     d = 6
-    args = (x, y, d) if op in ("correlation", "covariance") else (x, d)
+    args = (x, y, d) if op in ("correlation", "covariance") else (x, d, 0.3) if op == "ts_quantile" \
+        else (x, d)
     base = KERNELS[op](*args)
     warm = d if op in ("delay", "delta") else d - 1
     assert np.isnan(base[:warm]).all()
     assert not np.isnan(base[warm:]).any()
     x2 = x.copy()
     x2[25:] = rng.standard_normal((15, 5)) * 100  # change the future only
-    args2 = (x2, y, d) if op in ("correlation", "covariance") else (x2, d)
+    args2 = (x2, y, d) if op in ("correlation", "covariance") else (x2, d, 0.3) if op == "ts_quantile" \
+        else (x2, d)
     np.testing.assert_array_equal(KERNELS[op](*args2)[:25], base[:25])
 
 

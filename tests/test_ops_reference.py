@@ -116,6 +116,18 @@ def ref_delta(x: np.ndarray, d: int) -> np.ndarray:
     return (_df(x) - _df(x).shift(d)).to_numpy()
 
 
+def _line(w: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares line of ``w`` against the day numbers 1..d (polyfit): slope, R², today's residual."""
+    if len(w) < 2:
+        return np.nan, np.nan, np.nan
+    days = np.arange(1, len(w) + 1, dtype=np.float64)
+    slope, intercept = np.polyfit(days, w, 1)
+    fitted = intercept + slope * days
+    total = float(((w - w.mean()) ** 2).sum())
+    r2 = 1.0 - float(((w - fitted) ** 2).sum()) / total if total > 0 else np.nan
+    return float(slope), r2, float(w[-1] - fitted[-1])
+
+
 def round10(x: np.ndarray) -> np.ndarray:
     """Values rounded to 10 significant digits through their decimal text (the ranking convention)."""
     flat = [v if not np.isfinite(v) or v == 0 or not 1e-290 <= abs(v) <= 1e290 else float(f"{v:.9e}")
@@ -231,6 +243,11 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
     "product": lambda x, d: _nan_inf(_apply(x, d, np.prod)),
     "decay_linear": lambda x, d: _apply(x, d, _decay),
     "ts_rank": lambda x, d: _df(round10(x)).rolling(d).rank(pct=True).to_numpy(),
+    "ts_quantile": lambda x, d, q: _df(x).rolling(d).quantile(q).to_numpy().copy(),
+    "ts_mad": lambda x, d: _apply(x, d, lambda w: float(np.mean(np.abs(w - w.mean())))),
+    "ts_slope": lambda x, d: _apply(x, d, lambda w: _line(w)[0]),
+    "ts_rsquare": lambda x, d: _apply(x, d, lambda w: _line(w)[1]),
+    "ts_resi": lambda x, d: _apply(x, d, lambda w: _line(w)[2]),
     "covariance": lambda x, y, d: _pairs(x, y, d, _cov),
     "correlation": lambda x, y, d: _pairs(x, y, d, _corr),
     "rank": ref_rank,
@@ -268,7 +285,8 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
 """Canonical operator name -> straightforward pandas/numpy reference with the same signature."""
 
 TS_OPS = ["delay", "delta", "sum", "ts_mean", "stddev", "ts_zscore", "ts_skewness", "ts_kurtosis", "ts_min",
-          "ts_max", "ts_argmax", "ts_argmin", "product", "decay_linear", "ts_rank"]
+          "ts_max", "ts_argmax", "ts_argmin", "product", "decay_linear", "ts_rank", "ts_mad", "ts_slope",
+          "ts_rsquare", "ts_resi"]
 PAIR_OPS = ["covariance", "correlation"]
 CS_OPS = ["rank", "zscore"]
 GROUP_OPS = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
@@ -299,7 +317,8 @@ def assert_same(ours: np.ndarray, ref: np.ndarray, rtol: float = 1e-9, atol: flo
 
 def test_table_covers_every_kernel():
     assert set(REFERENCE) == set(KERNELS)
-    assert set(TS_OPS + PAIR_OPS + CS_OPS + GROUP_OPS + EW2 + EW1 + ["scale", "if_else"]) == set(KERNELS)
+    assert set(TS_OPS + PAIR_OPS + CS_OPS + GROUP_OPS + EW2 + EW1 + ["scale", "if_else", "ts_quantile"]) == \
+        set(KERNELS)
 
 
 @pytest.mark.parametrize("density", NAN_DENSITY)
@@ -311,6 +330,22 @@ def test_time_series(op, d, density):
     ref = REFERENCE[op](x, d)
     tol = 1e-9
     assert_same(ours, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.2, 0.5, 0.8, 1.0])
+@pytest.mark.parametrize("density", NAN_DENSITY)
+@pytest.mark.parametrize("d", WINDOWS)
+def test_ts_quantile(q, d, density):
+    x = make_panel(d * 10 + int(density * 100) + 7, density)
+    assert_same(KERNELS["ts_quantile"](x, d, q), REFERENCE["ts_quantile"](x, d, q))
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_ts_quantile_refuses_q_outside_0_1(q):
+    from alpha_env.errors import ExpressionError
+
+    with pytest.raises(ExpressionError, match="q must be a number in"):
+        KERNELS["ts_quantile"](make_panel(0, 0.0), 5, q)
 
 
 @pytest.mark.parametrize("density", NAN_DENSITY)

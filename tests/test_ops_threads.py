@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpha_env.ops import KERNELS, OPERATOR_CLASS, crosssection, group, sortkeys, timeseries
+from alpha_env.ops import KERNELS, OPERATOR_CLASS, crosssection, group, sortkeys, timeseries, windowstats
 from alpha_env.ops.threads import PARALLEL_MIN_CELLS, block_width, twin, use_parallel
 
-MODULES = (timeseries, crosssection, group, sortkeys)
+MODULES = (timeseries, crosssection, group, sortkeys, windowstats)
 
 
 def _panel(rng: np.random.Generator, T: int = 60, N: int = 300) -> np.ndarray:
@@ -25,6 +25,8 @@ def _call(op: str, x: np.ndarray, y: np.ndarray, g: np.ndarray) -> np.ndarray:
     fn = KERNELS[op]
     if op in ("correlation", "covariance"):
         return fn(x, y, 6)
+    if op == "ts_quantile":
+        return fn(x, 6, 0.3)
     if fam == "timeseries":
         return fn(x, 6)
     if fam == "group":

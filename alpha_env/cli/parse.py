@@ -1,4 +1,5 @@
-"""``alpha-env parse "EXPR" [--json]``: canonical text, AlphaStack, AlphaTree, depth, length, look-back."""
+"""``alpha-env parse "EXPR" [--dialect D] [--json]``: canonical text, AlphaStack, AlphaTree, depth, length,
+look-back."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from alpha_env.errors import ExpressionError
 from alpha_env.grammar.ast import token_text
 from alpha_env.grammar.codebook import Codebook
 from alpha_env.grammar.forms import depth, length, lookback, to_stack, to_tree
-from alpha_env.grammar.parser import parse_with_value
+from alpha_env.grammar.parser import DIALECT_CHOICES, parse_with_value
 from alpha_env.grammar.printer import canonical
 
 __all__ = ["register", "describe"]
 
 
-def describe(text: str, *, fields: list[str] | None = None, units: bool = False) -> dict[str, Any]:
-    """Everything ``alpha-env parse`` reports about an expression, as plain data."""
-    expr, value = parse_with_value(text, fields=fields, units=units)
+def describe(text: str, *, fields: list[str] | None = None, units: bool = False,
+             dialect: str = "alpha101") -> dict[str, Any]:
+    """Everything ``alpha-env parse`` reports about an expression (written in ``dialect``), as plain data."""
+    expr, value = parse_with_value(text, fields=fields, units=units, dialect=dialect)
     book = Codebook.default()
     if fields:
         book = book.extend(fields=fields)
@@ -45,7 +47,7 @@ def describe(text: str, *, fields: list[str] | None = None, units: bool = False)
 
 def _run(args: argparse.Namespace) -> int:
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
-    info = describe(args.expression, fields=fields, units=args.units)
+    info = describe(args.expression, fields=fields, units=args.units, dialect=args.dialect)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -76,5 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", default=None,
                    help="comma-separated custom fields; when given, other unknown names are errors")
     p.add_argument("--units", action="store_true", help="also check units (price / volume / dimensionless)")
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, default="alpha101",
+                   help='notation of the expression: alpha101 (default), qlib ("Mean($close, 5)"), brain '
+                        '("ts_std_dev(close, 20)") or auto; see docs/grammar.md, "Dialects"')
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

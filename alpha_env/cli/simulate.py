@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from alpha_env.grammar.parser import DIALECT_CHOICES
+
 __all__ = ["register", "settings_from_args", "add_settings_arguments"]
 
 
@@ -34,11 +36,11 @@ def _run(args: argparse.Namespace) -> int:
     from alpha_env.grammar import parse
 
     settings = settings_from_args(args)
-    parse(args.expression)  # a bad expression fails before any data is loaded
+    expr = parse(args.expression, dialect=args.dialect)  # a bad expression fails before any data is loaded
     panel = resolve_panel(args.data)
     store = None if args.no_store else AlphaStore(args.db or default_db_path())
     try:
-        result = ACE(panel, settings, store=store).simulate(args.expression)
+        result = ACE(panel, settings, store=store).simulate(expr)
     finally:
         if store is not None:
             store.close()
@@ -78,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "simulation to the alpha store and, with --png PATH, write a PNG of its cumulative PnL.",
     )
     p.add_argument("expression", help='the alpha, e.g. "rank(-delta(close, 5))"')
+    p.add_argument("--dialect", choices=DIALECT_CHOICES, default="alpha101",
+                   help="notation of the expression: alpha101 (default), qlib, brain or auto "
+                        "(docs/grammar.md)")
     p.add_argument("--data", default=None,
                    help="dataset folder, price file or synthetic[:SEED] "
                         "(default: the embedded synthetic market)")

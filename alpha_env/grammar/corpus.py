@@ -15,7 +15,7 @@ from importlib import resources
 import numpy as np
 
 from alpha_env.errors import ExpressionError
-from alpha_env.grammar.ast import Call, Const, Expr, Field, Window
+from alpha_env.grammar.ast import Call, Const, Expr, Field, OpToken, Window
 from alpha_env.grammar.checker import check
 from alpha_env.grammar.codebook import Codebook
 from alpha_env.grammar.forms import length
@@ -114,8 +114,10 @@ def mutate(expr: Expr, codebook: Codebook, rng: np.random.Generator, *, max_len:
         new = _pick(rng, [t for t in agent if isinstance(t, Field)])
     elif isinstance(node, Call) and rng.random() < 0.5:
         spec = OPERATORS[node.op]
+        agent_ops = {t.name for t in agent if isinstance(t, OpToken)}  # newer operators are parse-only
         same = [s.name for s in OPERATORS.values()
-                if s.arg_kinds == spec.arg_kinds and s.result_kind == spec.result_kind]
+                if s.arg_kinds == spec.arg_kinds and s.result_kind == spec.result_kind
+                and s.name in agent_ops] or [node.op]
         new = Call(_pick(rng, same), node.args)
     else:
         budget = max(1, max_len - length(expr) + length(node))

@@ -222,6 +222,15 @@ _SPECS: tuple[OperatorSpec, ...] = (
     _spec("covariance", (S, S, W), S, "sample covariance of a and b over the window (NaN when either is "
           "constant or d = 1)", lookback=-1, category="time_series", unit_rule="covariance", ddof=1,
           aliases=("ts_covariance", "cov")),
+    # window statistics of the Qlib dialect (parse-only until a new vocabulary version, see codebook)
+    _spec("ts_quantile", (S, W, C), S, "q-quantile of the window (0 <= q <= 1), linear interpolation between "
+          "order statistics (pandas rolling quantile)", lookback=-1, category="time_series"),
+    _ts("ts_mad", "mean absolute deviation around the window's mean"),
+    _ts("ts_slope", "least-squares slope of the window against the day number 1..d (per day; NaN for d = 1)"),
+    _ts("ts_rsquare", "R^2 of the window's least-squares line against the day number (NaN on a constant "
+        "window or d = 1)", unit="dimless"),
+    _ts("ts_resi", "today's residual from the window's least-squares line against the day number (NaN for "
+        "d = 1)"),
     # cross-section
     _spec("rank", (S,), S, "cross-sectional rank / n scaled to (0, 1] (average ties, NaN ignored)",
           category="cross_section", unit_rule="dimless"),

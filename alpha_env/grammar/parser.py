@@ -41,11 +41,21 @@ from alpha_env.grammar.checker import (
     apply_operator,
     leaf_value,
 )
+from alpha_env.grammar.dialects import brain as brain_dialect
+from alpha_env.grammar.dialects import qlib as qlib_dialect
 from alpha_env.grammar.kinds import SERIES_LIKE, Kind, Value
 from alpha_env.grammar.lexer import MAX_CHARS, Lexeme, tokenize
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
+from alpha_env.grammar.printer import canonical
 
-__all__ = ["parse", "parse_with_value", "expression_error", "MAX_DEPTH", "MAX_NODES", "MAX_DAYS", "MAX_CHARS"]
+__all__ = ["parse", "parse_with_value", "expression_error", "DIALECTS", "DIALECT_CHOICES", "MAX_DEPTH",
+           "MAX_NODES", "MAX_DAYS", "MAX_CHARS"]
+
+#: The notations: the 101-Alphas language (default), Qlib expressions, BRAIN FASTEXPR.
+DIALECTS: tuple[str, ...] = ("alpha101", "qlib", "brain")
+#: Accepted values of ``dialect``: a notation, or ``auto`` (the one notation that reads the text, or the
+#: several that read it into the same tree; different readings are an error naming them).
+DIALECT_CHOICES: tuple[str, ...] = ("auto", *DIALECTS)
 
 _BINARY_LEVELS: dict[str, tuple[int, str]] = {
     "||": (2, "or"), "&&": (3, "and"),
@@ -84,13 +94,26 @@ class _Node:
 
 
 class _Parser:
-    def __init__(self, text: str, fields: frozenset[str] | None, units: bool):
+    def __init__(self, text: str, fields: frozenset[str] | None, units: bool, scan: bool = True):
         self.text = text
         self.fields = fields
         self.units = units
-        self.lexemes = tokenize(text)
+        self.lexemes = tokenize(text) if scan else [Lexeme("eof", "", len(text))]
         self.i = 0
         self.nesting = 0
+
+    # ---------------------------------------------------------------- builder (dialect front ends)
+    def number(self, value: float, pos: int) -> _Node:
+        """A literal node (the dialect front ends' :class:`~alpha_env.grammar.dialects.base.Builder`)."""
+        return _Node(Const(value), pos, Value(Kind.CONST))
+
+    def leaf(self, name: str, pos: int) -> _Node:
+        """A field or group node for ``name``, checked as a bare name of the 101 language."""
+        return self.name(Lexeme("name", name, pos))
+
+    def apply(self, op: str, args: list[_Node], pos: int) -> _Node:
+        """Operator ``op`` (canonical name of the one table) on built ``args``, typed and folded."""
+        return self.make_call(OPERATORS[op], list(args), args[0].pos if args else pos, pos)
 
     # ---------------------------------------------------------------- helpers
     def error(self, message: str, pos: int | None, hint: str | None = None) -> ExpressionError:
@@ -358,11 +381,19 @@ def _field_set(fields: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(f.lower() for f in fields)
 
 
-def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: bool = False
-                     ) -> tuple[Expr, Value]:
+def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: bool = False,
+                     dialect: str = "alpha101") -> tuple[Expr, Value]:
     """Like :func:`parse`, also returning the expression's abstract value (kind and unit)."""
+    if dialect == "auto":
+        return _auto(text, fields, units)
+    if dialect not in DIALECTS:
+        raise ExpressionError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECT_CHOICES)}")
     try:
-        node = _Parser(text, _field_set(fields), units).parse()
+        if dialect == "alpha101":
+            node = _Parser(text, _field_set(fields), units).parse()
+        else:
+            front = qlib_dialect if dialect == "qlib" else brain_dialect
+            node = front.build(text, _Parser(text, _field_set(fields), units, scan=False))
     except RecursionError:  # a safety net: MAX_DEPTH is meant to stop every deep input first
         raise expression_error(f"expression nested deeper than {MAX_DEPTH} levels", None, text) from None
     if node.value.kind not in SERIES_LIKE:
@@ -371,7 +402,27 @@ def parse_with_value(text: str, *, fields: Iterable[str] | None = None, units: b
     return node.expr, node.value
 
 
-def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False) -> Expr:
+def _auto(text: str, fields: Iterable[str] | None, units: bool) -> tuple[Expr, Value]:
+    """Read ``text`` in every notation; one tree wins, or several identical ones (see DIALECT_CHOICES)."""
+    readings: dict[str, tuple[Expr, Value]] = {}
+    errors: dict[str, ExpressionError] = {}
+    for name in DIALECTS:
+        try:
+            readings[name] = parse_with_value(text, fields=fields, units=units, dialect=name)
+        except ExpressionError as exc:
+            errors[name] = exc
+    trees = {expr for expr, _ in readings.values()}
+    if len(trees) == 1:
+        return next(iter(readings.values()))
+    if not readings:  # the error of the notation the text looks most like
+        raise errors["qlib" if "$" in text else "alpha101"]
+    shown = "; ".join(f"{name}: {canonical(expr)}" for name, (expr, _) in readings.items())
+    raise ExpressionError(f"ambiguous expression: the dialects {', '.join(readings)} read it differently "
+                          f"({shown}); choose one with dialect=", None, text)
+
+
+def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False,
+          dialect: str = "alpha101") -> Expr:
     """Parse infix ``text`` into an expression tree.
 
     Args:
@@ -379,6 +430,10 @@ def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False
         fields: allowed custom field names besides the base fields and ``adv{d}``; ``None`` accepts any
             identifier that is not an operator or group as a field.
         units: also check units (price / volume / dimensionless).
+        dialect: ``alpha101`` (the language of ``docs/grammar.md``), ``qlib`` (Qlib expressions:
+            ``Mean($close, 5)``), ``brain`` (WorldQuant BRAIN FASTEXPR: ``ts_std_dev(close, 20)``) or
+            ``auto`` (see :data:`DIALECT_CHOICES`); every dialect gives the same kind of tree, whose
+            canonical text is the 101 language's (the "Dialects" section of ``docs/grammar.md``).
 
     Returns:
         The tree; its value is a series or a boolean series.
@@ -386,4 +441,4 @@ def parse(text: str, *, fields: Iterable[str] | None = None, units: bool = False
     Raises:
         ExpressionError: with ``position`` the 0-based column of the problem.
     """
-    return parse_with_value(text, fields=fields, units=units)[0]
+    return parse_with_value(text, fields=fields, units=units, dialect=dialect)[0]

@@ -36,6 +36,7 @@ from alpha_env.ops.timeseries import (
     ts_sum,
     ts_zscore,
 )
+from alpha_env.ops.windowstats import ts_mad, ts_quantile, ts_resi, ts_rsquare, ts_slope
 
 __all__ = [
     "KERNELS",
@@ -56,11 +57,16 @@ __all__ = [
     "ts_argmax",
     "ts_argmin",
     "ts_kurtosis",
+    "ts_mad",
     "ts_max",
     "ts_mean",
     "ts_min",
+    "ts_quantile",
     "ts_rank",
+    "ts_resi",
+    "ts_rsquare",
     "ts_skewness",
+    "ts_slope",
     "ts_sum",
     "ts_zscore",
     "zscore",

@@ -17,6 +17,7 @@ from alpha_env.ops import crosssection as cs
 from alpha_env.ops import elementwise as ew
 from alpha_env.ops import group as gr
 from alpha_env.ops import timeseries as ts
+from alpha_env.ops import windowstats as wst
 
 __all__ = ["KERNELS", "OPERATOR_CLASS"]
 
@@ -58,6 +59,12 @@ KERNELS: MappingProxyType[str, Callable[..., np.ndarray]] = MappingProxyType({
     # time series (S, S, W) -> S
     "correlation": ts.correlation,
     "covariance": ts.covariance,
+    # window statistics (Qlib dialect)
+    "ts_quantile": wst.ts_quantile,
+    "ts_mad": wst.ts_mad,
+    "ts_slope": wst.ts_slope,
+    "ts_rsquare": wst.ts_rsquare,
+    "ts_resi": wst.ts_resi,
     # cross-section
     "rank": cs.rank,
     "zscore": cs.zscore,
@@ -85,7 +92,8 @@ OPERATOR_CLASS: MappingProxyType[str, str] = MappingProxyType({
         "signedpower max min").split()},
     **{k: "timeseries" for k in (
         "delay delta sum product stddev ts_min ts_max ts_argmin ts_argmax ts_rank decay_linear "
-        "ts_skewness ts_kurtosis ts_mean ts_zscore correlation covariance").split()},
+        "ts_skewness ts_kurtosis ts_mean ts_zscore correlation covariance ts_quantile ts_mad ts_slope "
+        "ts_rsquare ts_resi").split()},
     **{k: "crosssection" for k in ("rank", "zscore", "scale")},
     **{k: "group" for k in ("indneutralize", "group_rank", "group_mean", "group_zscore")},
 })

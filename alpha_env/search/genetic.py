@@ -61,6 +61,7 @@ from alpha_env.grammar import (
     Field,
     Group,
     Kind,
+    OpToken,
     Window,
     canonical,
     check,
@@ -150,7 +151,8 @@ class Primitives:
         Args:
             panel: the market panel.
             codebook: source of the windows and constants (agent vocabulary; default codebook).
-            operators: canonical names (default: every operator but :data:`DEFAULT_EXCLUDED_OPERATORS`).
+            operators: canonical names (default: every operator of the codebook's agent vocabulary but
+                :data:`DEFAULT_EXCLUDED_OPERATORS`; operators newer than the vocabulary are parse-only).
             fields: field names (default: every field of the panel, i.e. ``panel.field_names``).
             max_window: longest window (default: a quarter of the train split, at most 250 days).
         """
@@ -166,8 +168,9 @@ class Primitives:
         missing = [f for f in names if not panel.has_field(f)]
         if missing:
             raise SettingsError(f"field(s) {missing} are not on the panel; it has {list(panel.field_names)}")
+        agent_ops = {t.name for t in agent if isinstance(t, OpToken)}
         ops = tuple(operators) if operators is not None else tuple(
-            op for op in OPERATORS if op not in DEFAULT_EXCLUDED_OPERATORS
+            op for op in OPERATORS if op not in DEFAULT_EXCLUDED_OPERATORS and op in agent_ops
         )
         return cls(
             fields=names,
