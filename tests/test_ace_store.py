@@ -501,3 +501,24 @@ def test_postgres_integrity_check_names_a_simulation_without_pnl(pg_server):
                      " WHERE alpha_id = 'a2')")
     with AlphaStore(url) as store:
         assert "of alpha 'a2' has no PnL series" in store.integrity_check()
+
+
+def test_postgres_schema_1_store_migrates_forward(pg_server):
+    """A schema-1 PostgreSQL store (MIGRATIONS[0] in its dialect) gains schema 2 when opened."""
+    from alpha_env.ace.store import MIGRATIONS
+    from alpha_env.ace.store_backends import PostgresBackend
+
+    url = pg_server.new_database()
+    backend = PostgresBackend(url)
+    con = backend.connect(create=True, busy_timeout_s=5)
+    with con.transaction():
+        for statement in backend.migration(MIGRATIONS[0][1]):
+            con.execute(statement)
+        con.execute("INSERT INTO alphas VALUES ('old', 'close', '{}', 'ds', '2020-01-01')")
+        backend.set_version(con, 1)
+    con.close()
+    with AlphaStore(url, create=False) as store:
+        assert "old" in store and store.schema_version == SCHEMA_VERSION
+        assert store.duplicate_of("fp", "ds", {}) is None and store.pools() == []
+        store.save(fake_result("new"), fingerprint="fp")
+        assert store.duplicate_of("fp", "ds", {"delay": 1}) == "new"
