@@ -522,3 +522,19 @@ def test_postgres_schema_1_store_migrates_forward(pg_server):
         assert store.duplicate_of("fp", "ds", {}) is None and store.pools() == []
         store.save(fake_result("new"), fingerprint="fp")
         assert store.duplicate_of("fp", "ds", {"delay": 1}) == "new"
+
+
+def test_cli_reads_a_postgres_store_from_db_and_env(pg_server, capsys, monkeypatch):
+    """``--db postgresql://...`` and ``$ALPHA_ENV_DB`` reach the store as a URL, never as a file path."""
+    import json
+
+    from alpha_env.cli import main
+
+    url = str(_store_with(Path("."), url=pg_server.new_database()))
+    assert main(["top", "--db", url, "--json", "--n", "2"]) == 0
+    assert [r["alpha_id"] for r in json.loads(capsys.readouterr().out)] == ["a2", "a1"]
+    monkeypatch.setenv("ALPHA_ENV_DB", url)
+    assert main(["report", "a1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["alpha_id"] == "a1"
+    assert main(["report", "zz", "--json"]) == 2
+    assert "unknown alpha id 'zz' in store postgresql://" in capsys.readouterr().err
