@@ -538,3 +538,30 @@ def test_cli_reads_a_postgres_store_from_db_and_env(pg_server, capsys, monkeypat
     assert json.loads(capsys.readouterr().out)["alpha_id"] == "a1"
     assert main(["report", "zz", "--json"]) == 2
     assert "unknown alpha id 'zz' in store postgresql://" in capsys.readouterr().err
+
+
+def test_four_processes_saving_equal_signals_store_each_once(store_url):
+    """Different alpha ids with one fingerprint, saved at once by 4 processes: one alpha per signal
+    (PostgreSQL writers of different alphas run concurrently; a fingerprint group still has one writer)."""
+    code = f"""
+        import os
+        from alpha_env.ace import AlphaStore
+        worker = int(os.environ["WORKER"])
+        with AlphaStore(r"{store_url}") as store:
+            for i in range(30):
+                store.save(fake_result(f"w{{worker}}-{{i:03d}}", seed=i), fingerprint=f"fp{{i}}")
+        print("done", worker)
+    """
+    procs = [
+        subprocess.Popen([sys.executable, "-c", FAKE + textwrap.dedent(code)], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "WORKER": str(w)})
+        for w in range(4)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with AlphaStore(store_url) as store:
+        assert store.counts() == {"alphas": 30, "simulations": 30, "pnl_series": 30, "submissions": 0}
+        for i in range(30):
+            assert store.duplicate_of(f"fp{i}", "ds", {"delay": 1}) is not None

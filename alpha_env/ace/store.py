@@ -277,7 +277,7 @@ class AlphaStore:
         version, _ = self._inspect()
         if version == SCHEMA_VERSION:
             return
-        with self._transaction():
+        with self._transaction(exclusive=True):
             version, tables = self._inspect()  # another process may have won
             self._check_schema(version, tables)
             for target, sql in MIGRATIONS:
@@ -298,9 +298,14 @@ class AlphaStore:
             raise StoreError(f"store {self.path}: cannot read {what}: {detail}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[Callable[..., Any]]:
-        """A write transaction holding the store's write lock; yields :meth:`_run`."""
-        self._b.begin(self._con)
+    def _transaction(self, *keys: str, exclusive: bool = False) -> Iterator[Callable[..., Any]]:
+        """A write transaction holding the store's write lock; yields :meth:`_run`.
+
+        ``keys`` name what the transaction's dedup reads depend on (alpha id, fingerprint): PostgreSQL
+        serialises only the writers that share one (SQLite has one writer at a time anyway);
+        ``exclusive`` (migrations) waits for every writer.
+        """
+        self._b.begin(self._con, keys, exclusive=exclusive)
         try:
             yield self._run
             self._con.execute("COMMIT")
@@ -358,7 +363,9 @@ class AlphaStore:
         """
 
         def write() -> int:
-            with self._transaction() as con:
+            keys = (f"alpha {result.alpha_id}",) + (
+                () if fingerprint is None else (_fingerprint_key(fingerprint, result),))
+            with self._transaction(*keys) as con:
                 return self._write(con, result, fingerprint)
 
         sim_id = self._retry(write)
@@ -446,7 +453,7 @@ class AlphaStore:
             raise StoreError(f"pool {result.alpha_id!r}: bad pool description: {exc}") from None
 
         def write() -> int:
-            with self._transaction() as run:
+            with self._transaction(f"alpha {result.alpha_id}") as run:
                 sim_id = self._write(run, result, None)
                 cur = run(
                     "INSERT OR IGNORE INTO pools(pool_id, model, pool_settings_json, in_sample_json,"
@@ -476,7 +483,7 @@ class AlphaStore:
         passed = int(all_passed(checks))
 
         def write() -> int:
-            with self._transaction() as run:
+            with self._transaction(f"alpha {alpha_id}") as run:
                 cur = run(
                     "INSERT INTO submissions(alpha_id, simulation_id, submitted_at, passed, checks_json)"
                     " VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -753,6 +760,11 @@ class AlphaStore:
         """
         with self._reading("the file for its integrity check"):
             return self._b.integrity_check(self._con)
+
+
+def _fingerprint_key(fingerprint: str, result: SimulationResult) -> str:
+    """The lock key of a fingerprint's dedup group (same fingerprint, dataset and settings)."""
+    return f"fingerprint {fingerprint} {result.dataset_id} {json.dumps(result.settings, sort_keys=True)}"
 
 
 def _checks_summary(text: Any) -> list[int] | None:

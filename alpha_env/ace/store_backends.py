@@ -7,8 +7,10 @@ The store writes one schema and one set of statements in SQLite's dialect (``?``
 * column types: ``BLOB``, ``REAL``, ``AUTOINCREMENT`` vs ``BYTEA``, ``DOUBLE PRECISION``, identity column
   (and ``TEXT COLLATE "C"``, so ids and dates sort by bytes as in SQLite);
 * schema version: ``PRAGMA user_version`` vs the ``schema_version`` row of table ``alpha_env_meta``;
-* write lock: ``BEGIN IMMEDIATE`` + ``busy_timeout`` vs ``BEGIN`` + ``pg_advisory_xact_lock`` +
-  ``lock_timeout``;
+* write lock: ``BEGIN IMMEDIATE`` + ``busy_timeout`` (one writer at a time) vs ``BEGIN`` +
+  transaction-scoped advisory locks + ``lock_timeout``: a shared store lock (exclusive for migrations)
+  and one lock per key the dedup reads depend on (the alpha id, the fingerprint group), so writers of
+  different alphas run at once;
 * JSON in SQL: ``json_extract`` / ``json_each`` vs ``::json ->`` / ``json_each ... WITH ORDINALITY``;
 * integrity check: ``PRAGMA integrity_check`` vs every table present and every simulation with its PnL;
 * journal: WAL with ``synchronous = NORMAL`` vs the server's own WAL.
@@ -19,6 +21,7 @@ only when a ``postgresql://`` store is opened.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sqlite3
@@ -33,8 +36,13 @@ __all__ = ["Backend", "SqliteBackend", "PostgresBackend", "open_backend", "is_st
 #: The URL schemes of a PostgreSQL store (``postgres://`` is libpq's alias).
 URL_SCHEMES: tuple[str, ...] = ("postgresql://", "postgres://")
 
-#: The key of the advisory lock that serialises PostgreSQL writers of one database (any fixed int64).
+#: The key of the store-wide advisory lock (writers hold it shared, migrations exclusive); any fixed int64.
 _PG_LOCK_KEY = 0x616C7068615F656E  # "alpha_en"
+
+
+def _lock_id(key: str) -> int:
+    """A signed int64 advisory-lock id for ``key`` (blake2b; a collision only serialises two writers)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 #: The table that holds a PostgreSQL store's schema version (SQLite keeps it in ``PRAGMA user_version``).
 _PG_META = "alpha_env_meta"
@@ -107,8 +115,8 @@ class Backend:
     def configure_after(self, con: Any) -> None:
         """Settings applied once the schema check passed (may write to the database)."""
 
-    def begin(self, con: Any) -> None:  # pragma: no cover - abstract
-        """Start a write transaction holding the store's write lock."""
+    def begin(self, con: Any, keys: tuple[str, ...] = (), *, exclusive: bool = False) -> None:
+        """Start a write transaction holding the store's write lock (see :meth:`AlphaStore._transaction`)."""
         raise NotImplementedError
 
     def in_transaction(self, con: Any) -> bool:  # pragma: no cover - abstract
@@ -194,8 +202,8 @@ class SqliteBackend(Backend):
         con.execute("PRAGMA synchronous = NORMAL")
         con.execute("PRAGMA foreign_keys = ON")
 
-    def begin(self, con: sqlite3.Connection) -> None:
-        con.execute("BEGIN IMMEDIATE")
+    def begin(self, con: sqlite3.Connection, keys: tuple[str, ...] = (), *, exclusive: bool = False) -> None:
+        con.execute("BEGIN IMMEDIATE")  # one writer at a time: keys need no locks of their own
 
     def in_transaction(self, con: sqlite3.Connection) -> bool:
         return bool(con.in_transaction)
@@ -243,9 +251,10 @@ _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO (.*)$", re.S)
 class PostgresBackend(Backend):
     """A PostgreSQL database (``postgresql://user[:password]@host[:port]/db``) through psycopg 3.
 
-    Writers serialise on one transaction-scoped advisory lock, so the dedup rules hold exactly as with
-    SQLite's single writer; a killed writer's connection drops, the server rolls its transaction back and
-    the lock goes with it. Reads run in autocommit, each statement on its own snapshot (as in SQLite).
+    Writers of one alpha id or one fingerprint group serialise on transaction-scoped advisory locks, so
+    the dedup rules hold exactly as with SQLite's single writer, while writers of different alphas run
+    at once; a killed writer's connection drops, the server rolls its transaction back and the locks go
+    with it. Reads run in autocommit, each statement on its own snapshot (as in SQLite).
     """
 
     no_limit = None
@@ -301,9 +310,15 @@ class PostgresBackend(Backend):
     def configure_before(self, con: Any, busy_ms: int) -> None:
         con.execute(f"SET lock_timeout = {int(busy_ms)}")
 
-    def begin(self, con: Any) -> None:
+    def begin(self, con: Any, keys: tuple[str, ...] = (), *, exclusive: bool = False) -> None:
         con.execute("BEGIN")
-        con.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+        if exclusive:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+            return
+        # the key locks in one sorted order: two writers never wait on each other crosswise
+        ids = sorted({_lock_id(k) for k in keys})
+        con.execute("SELECT pg_advisory_xact_lock_shared(%s)" + "".join(
+            ", pg_advisory_xact_lock(%s)" for _ in ids), (_PG_LOCK_KEY, *ids))
 
     def in_transaction(self, con: Any) -> bool:
         return con.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
