@@ -565,3 +565,20 @@ def test_four_processes_saving_equal_signals_store_each_once(store_url):
         assert store.counts() == {"alphas": 30, "simulations": 30, "pnl_series": 30, "submissions": 0}
         for i in range(30):
             assert store.duplicate_of(f"fp{i}", "ds", {"delay": 1}) is not None
+
+
+def test_postgres_dropped_connection_is_a_store_error(pg_server):
+    """The server ending the session (restart, admin, network) is a one-line StoreError naming the store
+    on the next write or read, never a raw psycopg error."""
+    import re
+
+    url = pg_server.new_database()
+    with AlphaStore(url) as store:
+        store.save(fake_result("a"))
+        raw_execute(url, "SELECT pg_terminate_backend(?)", (store._con.info.backend_pid,))
+        with pytest.raises(StoreError, match=f"store {re.escape(url)}"):
+            store.save(fake_result("b"))
+        with pytest.raises(StoreError, match=f"store {re.escape(url)}: cannot read the row counts"):
+            store.counts()
+    with AlphaStore(url) as store:
+        assert store.counts()["simulations"] == 1 and "b" not in store

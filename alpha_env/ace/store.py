@@ -310,8 +310,11 @@ class AlphaStore:
             yield self._run
             self._con.execute("COMMIT")
         except BaseException:
-            if self._b.in_transaction(self._con):
-                self._con.execute("ROLLBACK")
+            try:
+                if self._b.in_transaction(self._con):
+                    self._con.execute("ROLLBACK")
+            except self._b.errors:  # a dropped connection: the server rolled back; report the first error
+                pass
             raise
 
     def _retry(self, fn: Callable[[], _T]) -> _T:
