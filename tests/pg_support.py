@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["PgServer", "find_pg_bin", "pg_server", "store_url", "raw_execute", "write_lock_is_held"]
+__all__ = ["PgServer", "find_pg_bin", "pg_server", "store_url", "raw_execute", "write_lock_is_held", "is_pg",
+           "require_psycopg"]
 
 
 def find_pg_bin() -> Path | None:
@@ -101,10 +102,18 @@ class PgServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def require_psycopg() -> None:
+    """Skip the calling test where psycopg cannot be imported."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"psycopg not installed (pip install 'alpha-env[postgres]'): {exc}")
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A running :class:`PgServer` for the session (skips where PostgreSQL or psycopg is absent)."""
-    pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'alpha-env[postgres]')")
+    require_psycopg()
     bin_dir = find_pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")

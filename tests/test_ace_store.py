@@ -176,7 +176,7 @@ def test_bad_locations(tmp_path, monkeypatch):
 
 
 def test_postgres_url_errors_name_the_store_not_the_password(monkeypatch):
-    pytest.importorskip("psycopg")
+    pg_support.require_psycopg()
     # nothing listens on port 1: the open fails with a one-line StoreError, the password is not shown
     with pytest.raises(StoreError, match=r"cannot open store postgresql://u:\*\*\*@127\.0\.0\.1:1/db") as err:
         AlphaStore("postgresql://u:secret@127.0.0.1:1/db", busy_timeout_s=1)
