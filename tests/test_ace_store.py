@@ -1,4 +1,7 @@
-"""AlphaStore: round trips, ranking, submissions, schema versions, concurrent writers, crashes."""
+"""AlphaStore: round trips, ranking, submissions, schema versions, concurrent writers, crashes.
+
+The cases that apply to both backends run on SQLite and on a throwaway PostgreSQL server
+(``store_url``, tests/pg_support.py; the PostgreSQL cases skip where the server cannot be started)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ import pytest
 from alpha_env.ace import AlphaStore, CheckResult, default_db_path
 from alpha_env.ace.store import SCHEMA_VERSION
 from alpha_env.errors import StoreError
+from tests import pg_support
+from tests.pg_support import is_pg, raw_execute, write_lock_is_held
+
+pg_server, store_url = pg_support.pg_server, pg_support.store_url  # fixtures (tests/pg_support.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,8 +80,8 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     return proc.stdout.readline()
 
 
-def test_save_get_round_trip(tmp_path):
-    with AlphaStore(tmp_path / "a.db") as store:
+def test_save_get_round_trip(store_url):
+    with AlphaStore(store_url) as store:
         r = fake_result("a1", sharpe=2.0, seed=3)
         sim = store.save(r)
         got = store.get("a1")
@@ -98,24 +105,24 @@ def test_save_get_round_trip(tmp_path):
         assert store.counts() == {"alphas": 1, "simulations": 2, "pnl_series": 2, "submissions": 0}
 
 
-def test_undefined_metrics_are_stored_as_null_and_read_back_as_nan(tmp_path):
+def test_undefined_metrics_are_stored_as_null_and_read_back_as_nan(store_url):
     """An alpha fine on train but with no finite PnL on valid must be stored, not crash the writer."""
     import math
 
     r = fake_result("n1", sharpe=2.0)
     r.metrics["valid"]["sharpe"] = float("nan")
     r.metrics["test"]["fitness"] = float("inf")
-    with AlphaStore(tmp_path / "n.db") as store:
+    with AlphaStore(store_url) as store:
         store.save(r)
         got = store.get("n1")
         assert math.isnan(got.metrics["valid"]["sharpe"]) and math.isnan(got.metrics["test"]["fitness"])
         assert got.metrics["train"] == r.metrics["train"]
-    raw = sqlite3.connect(tmp_path / "n.db").execute("SELECT metrics_json FROM simulations").fetchone()[0]
+    raw = raw_execute(store_url, "SELECT metrics_json FROM simulations", fetch=True)[0][0]
     assert "NaN" not in raw and "Infinity" not in raw and "null" in raw
 
 
-def test_top_orders_by_split_metric(tmp_path):
-    with AlphaStore(f"sqlite:///{tmp_path / 'b.db'}") as store:
+def test_top_orders_by_split_metric(store_url):
+    with AlphaStore(store_url if is_pg(store_url) else f"sqlite:///{store_url}") as store:
         for i, s in enumerate([0.5, 3.0, 1.5, -1.0]):
             store.save(fake_result(f"id{i}", sharpe=s))
         top = store.top("sharpe", "valid", 3)
@@ -126,8 +133,8 @@ def test_top_orders_by_split_metric(tmp_path):
             store.top("bogus")
 
 
-def test_submissions_and_submitted_pnl(tmp_path):
-    with AlphaStore(tmp_path / "c.db") as store:
+def test_submissions_and_submitted_pnl(store_url):
+    with AlphaStore(store_url) as store:
         store.save(fake_result("good"))
         store.save(fake_result("bad"))
         ok = [CheckResult("sharpe", 2.0, 1.25, True, "")]
@@ -156,17 +163,34 @@ def test_schema_version_and_newer_file_refused(tmp_path):
 
 def test_bad_locations(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match="only sqlite"):
-        AlphaStore("postgres://host/db")
+        AlphaStore("mysql://host/db")
     with pytest.raises(StoreError, match="does not exist"):
         AlphaStore(tmp_path / "missing" / "x.db")
     monkeypatch.setenv("ALPHA_ENV_DB", str(tmp_path / "env.db"))
     assert default_db_path() == tmp_path / "env.db"
     monkeypatch.delenv("ALPHA_ENV_DB")
     assert default_db_path() == Path("alpha_env.db")
+    # a server URL stays a URL (a Path would fold its "//")
+    monkeypatch.setenv("ALPHA_ENV_DB", "postgresql://u@db.example:5432/alphas")
+    assert default_db_path() == "postgresql://u@db.example:5432/alphas"
 
 
-def test_four_processes_write_800_records_concurrently(tmp_path):
-    path = tmp_path / "concurrent.db"
+def test_postgres_url_errors_name_the_store_not_the_password(monkeypatch):
+    pg_support.require_psycopg()
+    # nothing listens on port 1: the open fails with a one-line StoreError, the password is not shown
+    with pytest.raises(StoreError, match=r"cannot open store postgresql://u:\*\*\*@127\.0\.0\.1:1/db") as err:
+        AlphaStore("postgresql://u:secret@127.0.0.1:1/db", busy_timeout_s=1)
+    assert "secret" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_postgres_url_without_the_driver_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg -> ImportError
+    with pytest.raises(StoreError, match=r"alpha-env\[postgres\]"):
+        AlphaStore("postgresql://u@host/db")
+
+
+def test_four_processes_write_800_records_concurrently(store_url):
+    path = store_url
     code = f"""
         import os
         from alpha_env.ace import AlphaStore
@@ -199,8 +223,8 @@ def test_four_processes_write_800_records_concurrently(tmp_path):
             np.testing.assert_array_equal(store.get(row["alpha_id"]).turnover, 0.2)
 
 
-def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
-    path = tmp_path / "crash.db"
+def test_writer_killed_mid_transaction_leaves_no_partial_record(store_url):
+    path = store_url
     with AlphaStore(path) as store:
         store.save(fake_result("before"))
     code = f"""
@@ -228,10 +252,7 @@ def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
         line = _readline(proc, timeout=60)
         assert line.strip() == "stalled", line
         # the write lock is held: another connection cannot start a write transaction now
-        probe = sqlite3.connect(path, timeout=0.1, isolation_level=None)
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            probe.execute("BEGIN IMMEDIATE")
-        probe.close()
+        assert write_lock_is_held(path)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -245,8 +266,9 @@ def test_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
 
 
 # -- damaged and foreign files (issue 19, defect 7) --------------------------------------------------------
-def _store_with(tmp_path: Path, n_alphas: int = 3, name: str = "s.db") -> Path:
-    path = tmp_path / name
+def _store_with(tmp_path: Path, n_alphas: int = 3, name: str = "s.db", url: str | None = None) -> Path | str:
+    """A store with ``n_alphas`` alphas and a passed submission of ``a0`` (at ``url`` when given)."""
+    path = url if url is not None and is_pg(url) else tmp_path / name
     with AlphaStore(path) as store:
         for i in range(n_alphas):
             store.save(fake_result(f"a{i}", sharpe=float(i), seed=i))
@@ -254,8 +276,11 @@ def _store_with(tmp_path: Path, n_alphas: int = 3, name: str = "s.db") -> Path:
     return path
 
 
-def damaged_store(tmp_path: Path, kind: str) -> Path:
-    """A store damaged one way (built with raw sqlite3 / raw bytes); alpha ``a1`` is the damaged one."""
+def damaged_store(tmp_path: Path, kind: str, url: str | None = None) -> Path | str:
+    """A store damaged one way (built with raw SQL / raw bytes); alpha ``a1`` is the damaged one.
+
+    ``url``: a PostgreSQL database to damage instead of a SQLite file in ``tmp_path`` (not ``pages``).
+    """
     if kind == "pages":  # header and schema page intact, every page behind them overwritten
         path = _store_with(tmp_path, n_alphas=40)
         size = path.stat().st_size
@@ -265,26 +290,24 @@ def damaged_store(tmp_path: Path, kind: str) -> Path:
             f.seek(2 * page)
             f.write(b"\xa5" * (size - 3 * page))
         return path
-    path = _store_with(tmp_path)
-    con = sqlite3.connect(path)
-    sim = con.execute("SELECT MAX(id) FROM simulations WHERE alpha_id = 'a1'").fetchone()[0]
+    path = _store_with(tmp_path, url=url)
+    sim = raw_execute(str(path), "SELECT MAX(id) FROM simulations WHERE alpha_id = 'a1'", fetch=True)[0][0]
     if kind == "metrics_json":
-        con.execute("UPDATE simulations SET metrics_json = '{\"train\": {' WHERE id = ?", (sim,))
+        statement = ("UPDATE simulations SET metrics_json = '{\"train\": {' WHERE id = ?", (sim,))
     elif kind == "checks_json":
-        con.execute("UPDATE simulations SET checks_json = 'not json' WHERE id = ?", (sim,))
+        statement = ("UPDATE simulations SET checks_json = 'not json' WHERE id = ?", (sim,))
     elif kind == "settings_json":
-        con.execute("UPDATE alphas SET settings_json = '[1, 2' WHERE alpha_id = 'a1'")
+        statement = ("UPDATE alphas SET settings_json = '[1, 2' WHERE alpha_id = 'a1'", ())
     elif kind == "pnl_blob":
-        con.execute("UPDATE pnl_series SET pnl = x'00ff00ff' WHERE simulation_id = ?", (sim,))
+        statement = ("UPDATE pnl_series SET pnl = ? WHERE simulation_id = ?", (b"\x00\xff\x00\xff", sim))
     elif kind == "pnl_length":
-        con.execute("UPDATE pnl_series SET pnl = ? WHERE simulation_id = ?",
-                    (zlib.compress(np.zeros(7).tobytes()), sim))
+        statement = ("UPDATE pnl_series SET pnl = ? WHERE simulation_id = ?",
+                     (zlib.compress(np.zeros(7).tobytes()), sim))
     elif kind == "missing_tables":
-        con.execute("DROP TABLE pnl_series")
+        statement = ("DROP TABLE pnl_series", ())
     else:
         raise AssertionError(kind)
-    con.commit()
-    con.close()
+    raw_execute(str(path), *statement)
     return path
 
 
@@ -328,8 +351,8 @@ def test_damaged_pages_behind_an_intact_header_raise_store_error(tmp_path):
         ("pnl_length", {"get"}),
     ],
 )
-def test_bad_rows_raise_store_error_naming_store_and_alpha(tmp_path, kind, failing):
-    path = damaged_store(tmp_path, kind)
+def test_bad_rows_raise_store_error_naming_store_and_alpha(tmp_path, kind, failing, store_url):
+    path = damaged_store(tmp_path, kind, url=store_url)
     got = _read_all(path)
     assert {name for name, msg in got.items() if msg != "ok"} == failing, got
     for name in failing:
@@ -337,13 +360,10 @@ def test_bad_rows_raise_store_error_naming_store_and_alpha(tmp_path, kind, faili
     assert got["counts"] == "ok"
 
 
-def test_bad_blob_of_a_submitted_alpha_names_it(tmp_path):
-    path = _store_with(tmp_path)
-    con = sqlite3.connect(path)
-    con.execute("UPDATE pnl_series SET dates = 'text' WHERE simulation_id ="
+def test_bad_blob_of_a_submitted_alpha_names_it(tmp_path, store_url):
+    path = _store_with(tmp_path, url=store_url)
+    raw_execute(str(path), "UPDATE pnl_series SET dates = 'text' WHERE simulation_id ="
                 " (SELECT MAX(id) FROM simulations WHERE alpha_id = 'a0')")
-    con.commit()
-    con.close()
     with AlphaStore(path) as store, pytest.raises(StoreError, match=r"submitted alpha 'a0'.*dates"):
         store.submitted()
 
@@ -402,11 +422,11 @@ def test_top_rejects_a_split_no_simulation_has(tmp_path):
         assert row["dataset_id"] == "ds" and row["settings"] == {"delay": 1}
 
 
-def test_failed_save_rolls_back_and_releases_the_write_lock(tmp_path, monkeypatch):
+def test_failed_save_rolls_back_and_releases_the_write_lock(store_url, monkeypatch):
     """An error inside a save's transaction (after ``BEGIN IMMEDIATE`` and two inserts) leaves no
     partial record, the connection out of its transaction, the next save working, and the file writable
     by another process at once."""
-    path = tmp_path / "rollback.db"
+    path = store_url
     store = AlphaStore(path, busy_timeout_s=2)
     store.save(fake_result("before"))
 
@@ -428,7 +448,7 @@ def test_failed_save_rolls_back_and_releases_the_write_lock(tmp_path, monkeypatc
         store.save(fake_result("victim"))
     monkeypatch.setattr(store, "_con", real)
     store.save(fake_result("after"))  # no "cannot start a transaction within a transaction"
-    assert not real.in_transaction
+    assert not store._b.in_transaction(real)
     assert "victim" not in store
     assert store.counts() == {"alphas": 2, "simulations": 2, "pnl_series": 2, "submissions": 0}
     # another process writes while this connection stays open (the lock was released)
@@ -446,3 +466,119 @@ def test_failed_save_rolls_back_and_releases_the_write_lock(tmp_path, monkeypatc
     assert proc.returncode == 0 and out.strip() == "written", err
     assert "other" in store and store.counts()["simulations"] == 3
     store.close()
+
+
+def test_postgres_schema_guards(pg_server):
+    """A PostgreSQL store is refused like a SQLite file: newer schema, foreign tables, a missing table;
+    ``create=False`` never creates tables in an empty database."""
+    empty = pg_server.new_database()
+    with pytest.raises(StoreError, match=r"not an alpha-env store \(an empty database\)"):
+        AlphaStore(empty, create=False)
+    assert raw_execute(empty, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                       fetch=True)[0][0] == 0
+    with AlphaStore(empty) as store:
+        assert store.schema_version == SCHEMA_VERSION and store.integrity_check() == "ok"
+    raw_execute(empty, "UPDATE alpha_env_meta SET value = ? WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StoreError, match="newer than this alpha-env"):
+        AlphaStore(empty)
+    foreign = pg_server.new_database()
+    raw_execute(foreign, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"not an alpha-env store \(schema version 0, tables users\)"):
+            AlphaStore(foreign, create=create)
+    tables = raw_execute(foreign, "SELECT table_name FROM information_schema.tables"
+                                  " WHERE table_schema = 'public'", fetch=True)
+    assert [t[0] for t in tables] == ["users"]
+    damaged = damaged_store(Path("."), "missing_tables", url=pg_server.new_database())
+    with pytest.raises(StoreError, match=rf"damaged: schema version {SCHEMA_VERSION} without table pnl_"):
+        AlphaStore(damaged)
+
+
+def test_postgres_integrity_check_names_a_simulation_without_pnl(pg_server):
+    url = _store_with(Path("."), url=pg_server.new_database())
+    raw_execute(url, "DELETE FROM pnl_series WHERE simulation_id = (SELECT MAX(id) FROM simulations"
+                     " WHERE alpha_id = 'a2')")
+    with AlphaStore(url) as store:
+        assert "of alpha 'a2' has no PnL series" in store.integrity_check()
+
+
+def test_postgres_schema_1_store_migrates_forward(pg_server):
+    """A schema-1 PostgreSQL store (MIGRATIONS[0] in its dialect) gains schema 2 when opened."""
+    from alpha_env.ace.store import MIGRATIONS
+    from alpha_env.ace.store_backends import PostgresBackend
+
+    url = pg_server.new_database()
+    backend = PostgresBackend(url)
+    con = backend.connect(create=True, busy_timeout_s=5)
+    with con.transaction():
+        for statement in backend.migration(MIGRATIONS[0][1]):
+            con.execute(statement)
+        con.execute("INSERT INTO alphas VALUES ('old', 'close', '{}', 'ds', '2020-01-01')")
+        backend.set_version(con, 1)
+    con.close()
+    with AlphaStore(url, create=False) as store:
+        assert "old" in store and store.schema_version == SCHEMA_VERSION
+        assert store.duplicate_of("fp", "ds", {}) is None and store.pools() == []
+        store.save(fake_result("new"), fingerprint="fp")
+        assert store.duplicate_of("fp", "ds", {"delay": 1}) == "new"
+
+
+def test_cli_reads_a_postgres_store_from_db_and_env(pg_server, capsys, monkeypatch):
+    """``--db postgresql://...`` and ``$ALPHA_ENV_DB`` reach the store as a URL, never as a file path."""
+    import json
+
+    from alpha_env.cli import main
+
+    url = str(_store_with(Path("."), url=pg_server.new_database()))
+    assert main(["top", "--db", url, "--json", "--n", "2"]) == 0
+    assert [r["alpha_id"] for r in json.loads(capsys.readouterr().out)] == ["a2", "a1"]
+    monkeypatch.setenv("ALPHA_ENV_DB", url)
+    assert main(["report", "a1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["alpha_id"] == "a1"
+    assert main(["report", "zz", "--json"]) == 2
+    assert "unknown alpha id 'zz' in store postgresql://" in capsys.readouterr().err
+
+
+def test_four_processes_saving_equal_signals_store_each_once(store_url):
+    """Different alpha ids with one fingerprint, saved at once by 4 processes: one alpha per signal
+    (PostgreSQL writers of different alphas run concurrently; a fingerprint group still has one writer)."""
+    code = f"""
+        import os
+        from alpha_env.ace import AlphaStore
+        worker = int(os.environ["WORKER"])
+        with AlphaStore(r"{store_url}") as store:
+            for i in range(30):
+                store.save(fake_result(f"w{{worker}}-{{i:03d}}", seed=i), fingerprint=f"fp{{i}}")
+        print("done", worker)
+    """
+    procs = [
+        subprocess.Popen([sys.executable, "-c", FAKE + textwrap.dedent(code)], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "WORKER": str(w)})
+        for w in range(4)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with AlphaStore(store_url) as store:
+        assert store.counts() == {"alphas": 30, "simulations": 30, "pnl_series": 30, "submissions": 0}
+        for i in range(30):
+            assert store.duplicate_of(f"fp{i}", "ds", {"delay": 1}) is not None
+
+
+def test_postgres_dropped_connection_is_a_store_error(pg_server):
+    """The server ending the session (restart, admin, network) is a one-line StoreError naming the store
+    on the next write or read, never a raw psycopg error."""
+    import re
+
+    url = pg_server.new_database()
+    with AlphaStore(url) as store:
+        store.save(fake_result("a"))
+        raw_execute(url, "SELECT pg_terminate_backend(?)", (store._con.info.backend_pid,))
+        with pytest.raises(StoreError, match=f"store {re.escape(url)}"):
+            store.save(fake_result("b"))
+        with pytest.raises(StoreError, match=f"store {re.escape(url)}: cannot read the row counts"):
+            store.counts()
+    with AlphaStore(url) as store:
+        assert store.counts()["simulations"] == 1 and "b" not in store

@@ -15,7 +15,11 @@ from alpha_env.ace.store import MIGRATIONS, SCHEMA_VERSION, TABLES_BY_VERSION
 from alpha_env.data import synthetic_market
 from alpha_env.errors import SettingsError, StoreError
 from alpha_env.pool import AlphaPool, PoolSettings, signal_fingerprint
+from tests import pg_support
+from tests.pg_support import raw_execute
 from tests.test_ace_store import fake_result
+
+pg_server, store_url = pg_support.pg_server, pg_support.store_url  # fixtures: SQLite and PostgreSQL
 
 EXPRS = ("rank(-delta(close, 5))", "ts_rank(volume, 10)", "-rank(close)")
 
@@ -26,8 +30,8 @@ def ace():
 
 
 # -- dedup ------------------------------------------------------------------------------------------------
-def test_resaving_the_same_alpha_adds_no_row(tmp_path):
-    with AlphaStore(tmp_path / "d.db") as store:
+def test_resaving_the_same_alpha_adds_no_row(store_url):
+    with AlphaStore(store_url) as store:
         first = store.save(fake_result("a1"))
         for _ in range(3):
             assert store.save(fake_result("a1")) == first
@@ -38,8 +42,8 @@ def test_resaving_the_same_alpha_adds_no_row(tmp_path):
         assert store.counts()["simulations"] == 2
 
 
-def test_a_duplicate_signal_never_adds_a_store_row(tmp_path):
-    with AlphaStore(tmp_path / "f.db") as store:
+def test_a_duplicate_signal_never_adds_a_store_row(store_url):
+    with AlphaStore(store_url) as store:
         sim = store.save(fake_result("orig", expression="rank(close)"), fingerprint="fp1")
         before = store.counts()
         dup = fake_result("copy", expression="close", sharpe=9.0)
@@ -164,10 +168,10 @@ def test_pool_errors(ace):
         simulate_pool(ace, d0)
 
 
-def test_save_pool_stores_members_and_weights(ace, tmp_path):
+def test_save_pool_stores_members_and_weights(ace, store_url):
     pool, _ = build_pool(ace, EXPRS, PoolSettings())
     r = simulate_pool(ace, pool)
-    with AlphaStore(tmp_path / "p.db") as store:
+    with AlphaStore(store_url) as store:
         sim = store.save_pool(r)
         assert store.save_pool(simulate_pool(ace, pool)) == sim  # again: no new rows
         assert store.counts() == {"alphas": 1, "simulations": 1, "pnl_series": 1, "submissions": 0}
@@ -193,20 +197,20 @@ def test_save_pool_stores_members_and_weights(ace, tmp_path):
             store.save_pool(fake_result("bare"))
 
 
-def test_nan_weight_is_stored_as_null_not_zero(tmp_path):
+def test_nan_weight_is_stored_as_null_not_zero(store_url):
     r = fake_result("p1", expression="pool[x](...)")
     info = {"model": "rolling", "pool_settings": {}, "in_sample": ["train"],
             "members": [{"expression": "close", "weight": float("nan"), "ic": 0.1}]}
-    with AlphaStore(tmp_path / "n.db") as store:
+    with AlphaStore(store_url) as store:
         store.save_pool(r, info)
         m = store.get_pool("p1")["members"][0]
         assert np.isnan(m["weight"]) and m["ic"] == 0.1
-    raw = sqlite3.connect(tmp_path / "n.db").execute("SELECT weight FROM pool_members").fetchone()[0]
+    raw = raw_execute(store_url, "SELECT weight FROM pool_members", fetch=True)[0][0]
     assert raw is None
 
 
-def test_top_filters_by_dataset(tmp_path):
-    with AlphaStore(tmp_path / "t.db") as store:
+def test_top_filters_by_dataset(store_url):
+    with AlphaStore(store_url) as store:
         store.save(fake_result("a"))
         b = fake_result("b")
         b.metadata["dataset_id"] = "other"

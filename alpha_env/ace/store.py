@@ -1,7 +1,11 @@
-"""``AlphaStore``: simulated and submitted alphas in SQLite (WAL), safe for several writing processes.
+"""``AlphaStore``: simulated and submitted alphas in SQLite (WAL) or PostgreSQL, safe for several writers.
 
-Schema (version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version``; :data:`MIGRATIONS` upgrades an
-older file in place, a newer file is refused):
+A file path (or ``sqlite:///PATH``) is an embedded SQLite store; ``postgresql://user@host/db`` is a
+PostgreSQL database that every worker of a cluster can share (optional extra ``alpha-env[postgres]``).
+One schema and one set of statements serve both; :mod:`alpha_env.ace.store_backends` carries what differs.
+
+Schema (version :data:`SCHEMA_VERSION`, kept in ``PRAGMA user_version`` or PostgreSQL's ``alpha_env_meta``
+table; :data:`MIGRATIONS` upgrades an older store in place, a newer store is refused):
 
 | table          | one row per                    | columns                                                  |
 |----------------|--------------------------------|----------------------------------------------------------|
@@ -17,15 +21,17 @@ Schema 2 also adds ``alphas.fingerprint`` (nullable). Dedup: a save of an alpha 
 simulation from the same code version, or of a fingerprint another alpha on the same dataset and settings
 has, writes nothing (:meth:`AlphaStore.save`).
 
-Concurrency: every connection uses WAL, ``busy_timeout``, and writes each record (alpha + simulation +
-PnL series, or a submission) in one ``BEGIN IMMEDIATE`` transaction, retried with back-off while another
-process holds the write lock. A process killed mid-transaction leaves no partial record: SQLite rolls
-the open transaction back when the database is next opened.
+Concurrency: every record (alpha + simulation + PnL series, or a submission) is written in one
+transaction that holds the store's write lock (SQLite: WAL, ``busy_timeout`` and ``BEGIN IMMEDIATE``;
+PostgreSQL: a transaction-scoped advisory lock and ``lock_timeout``), retried with back-off while another
+process holds it. A process killed mid-transaction leaves no partial record: SQLite rolls the open
+transaction back when the database is next opened, PostgreSQL when the connection drops.
 
 Damage: every read raises :class:`~alpha_env.errors.StoreError` naming the store (and the alpha id and
 simulation row where one is at fault) for damaged pages, malformed JSON, corrupt PnL blobs or missing
-tables, never a raw ``sqlite3``/``json``/``zlib`` error. A foreign SQLite file (schema version 0 holding
-other tables) is refused, and ``AlphaStore(path, create=False)`` (the read commands) never creates a file.
+tables, never a raw ``sqlite3``/``psycopg``/``json``/``zlib`` error. A foreign database (schema version 0
+holding other tables) is refused, and ``AlphaStore(path, create=False)`` (the read commands) never
+creates a file or tables.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -41,12 +46,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import numpy as np
 
 from alpha_env.ace.checks import CheckResult, all_passed
 from alpha_env.ace.result import SimulationResult
+from alpha_env.ace.store_backends import Backend, is_store_url, open_backend
 from alpha_env.backtest.metrics import METRIC_NAMES
 from alpha_env.errors import StoreError
 
@@ -135,30 +140,21 @@ POOL_TABLES: tuple[str, ...] = ("pools", "pool_members")
 #: The tables a store of each schema version holds (checked when a store is opened).
 TABLES_BY_VERSION: dict[int, tuple[str, ...]] = {1: TABLES, 2: TABLES + POOL_TABLES}
 
-#: What a read may raise on a damaged file or row (turned into :class:`StoreError`).
-_READ_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.Error, ValueError, zlib.error, KeyError, IndexError, TypeError,
-)
+#: What a read may raise on a damaged row, besides the driver's errors (turned into :class:`StoreError`).
+_READ_ERRORS: tuple[type[BaseException], ...] = (ValueError, zlib.error, KeyError, IndexError, TypeError)
 
 
-def default_db_path() -> Path:
-    """``$ALPHA_ENV_DB`` if set, else ``alpha_env.db`` in the working directory."""
-    return Path(os.environ.get("ALPHA_ENV_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """``$ALPHA_ENV_DB`` if set, else ``alpha_env.db`` in the working directory.
+
+    A ``postgresql://`` URL is returned as it is (a ``Path`` would fold its ``//``).
+    """
+    text = os.environ.get("ALPHA_ENV_DB") or DEFAULT_DB
+    return text if is_store_url(text) else Path(text)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _resolve(path_or_url: str | os.PathLike[str]) -> str:
-    text = os.fspath(path_or_url)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    elif "://" in text:
-        raise StoreError(f"unsupported store URL {text!r}: only sqlite:///PATH or a file path")
-    if not text:
-        raise StoreError("empty store path")
-    return text
 
 
 def _pack(array: np.ndarray, dtype: str) -> bytes:
@@ -201,18 +197,22 @@ def _nan_from_null(value: Any) -> Any:
 
 
 class AlphaStore:
-    """SQLite store of alphas, simulations, PnL series and submissions.
+    """Store of alphas, simulations, PnL series, submissions and pools (SQLite or PostgreSQL).
 
     Args:
-        path_or_url: a file path, ``sqlite:///PATH``, or ``":memory:"``.
+        path_or_url: a file path, ``sqlite:///PATH``, ``":memory:"``, or
+            ``postgresql://user[:password]@host[:port]/db`` (needs ``alpha-env[postgres]``).
         busy_timeout_s: how long one statement waits for another process's lock.
         retries: how many times a write transaction is retried when the database stays locked.
         create: create the file and its tables when missing (``False`` for read-only use: a missing
             file or one without the alpha tables is a :class:`StoreError` and nothing is written).
 
+    ``path`` is what messages name: the file path, or the URL without its password.
+
     Raises:
-        StoreError: a missing folder, a file that is not SQLite, damaged, from a newer alpha-env, or a
-            foreign SQLite database (other tables, no alpha-env schema version).
+        StoreError: a missing folder, a file that is not SQLite, damaged, from a newer alpha-env, a
+            foreign database (other tables, no alpha-env schema version), an unreachable server, or a
+            PostgreSQL URL without the driver installed.
 
     One instance per process (connections are not shared across processes or threads). Use as a
     context manager or call :meth:`close`.
@@ -226,26 +226,12 @@ class AlphaStore:
         retries: int = 20,
         create: bool = True,
     ):
-        self.path = _resolve(path_or_url)
+        self._b: Backend = open_backend(path_or_url)
+        self.path = self._b.label
         self._retries = max(1, int(retries))
         self._busy_ms = max(0, int(busy_timeout_s * 1000))
         self._create = bool(create)
-        memory = self.path == ":memory:"
-        if not memory:
-            parent = Path(self.path).resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"cannot open store {self.path}: folder {parent} does not exist")
-            if not create and not Path(self.path).is_file():
-                raise StoreError(f"no alpha store at {self.path}")
-        try:
-            if create or memory:
-                self._con = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-            else:  # mode=rw: fails instead of creating a file that vanished meanwhile
-                uri = f"file:{quote(str(Path(self.path).resolve()))}?mode=rw"
-                self._con = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
-        self._con.row_factory = sqlite3.Row
+        self._con = self._b.connect(create=create, busy_timeout_s=busy_timeout_s)
         try:
             self._retry(self._configure)
             self._retry(self._migrate)
@@ -255,13 +241,12 @@ class AlphaStore:
 
     # -- connection ---------------------------------------------------------------------------------
     def _inspect(self) -> tuple[int, list[str]]:
-        """``(schema version, user tables)`` read in one statement, so both come from one snapshot."""
-        row = self._con.execute(
-            "SELECT (SELECT user_version FROM pragma_user_version),"
-            " (SELECT group_concat(name, char(31)) FROM (SELECT name FROM sqlite_master"
-            "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name))"
-        ).fetchone()
-        return int(row[0]), (str(row[1]).split("\x1f") if row[1] else [])
+        """``(schema version, user tables)`` of the open database, from one snapshot."""
+        return self._b.inspect(self._con)
+
+    def _run(self, sql: str, args: Any = ()) -> Any:
+        """Execute ``sql`` (SQLite dialect, ``?`` placeholders) on this store's database; the cursor."""
+        return self._con.execute(self._b.sql(sql), args)
 
     def _check_schema(self, version: int, tables: list[str]) -> None:
         """Refuse a newer schema, a foreign database, a damaged store, or (``create=False``) a bare file."""
@@ -274,7 +259,7 @@ class AlphaStore:
             shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
             raise StoreError(f"{self.path} is not an alpha-env store (schema version 0, tables {shown})")
         if version == 0 and not self._create:
-            raise StoreError(f"{self.path} is not an alpha-env store (an empty SQLite file)")
+            raise StoreError(f"{self.path} is not an alpha-env store (an empty {self._b.empty_name})")
         if version > 0:
             missing = [t for t in TABLES_BY_VERSION[version] if t not in tables]
             if missing:
@@ -284,28 +269,22 @@ class AlphaStore:
                 )
 
     def _configure(self) -> None:
-        con = self._con
-        con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        self._b.configure_before(self._con, self._busy_ms)
         self._check_schema(*self._inspect())  # before WAL: a refused file is left as it was
-        if self.path != ":memory:":
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"store {self.path}: cannot switch to WAL mode (got {mode})")
-        con.execute("PRAGMA synchronous = NORMAL")
-        con.execute("PRAGMA foreign_keys = ON")
+        self._b.configure_after(self._con)
 
     def _migrate(self) -> None:
         version, _ = self._inspect()
         if version == SCHEMA_VERSION:
             return
-        with self._transaction() as con:
+        with self._transaction(exclusive=True):
             version, tables = self._inspect()  # another process may have won
             self._check_schema(version, tables)
             for target, sql in MIGRATIONS:
                 if target > version:
-                    for statement in filter(str.strip, sql.split(";")):
-                        con.execute(statement)
-                    con.execute(f"PRAGMA user_version = {int(target)}")
+                    for statement in self._b.migration(sql):
+                        self._con.execute(statement)
+                    self._b.set_version(self._con, target)
 
     @contextmanager
     def _reading(self, what: str) -> Iterator[None]:
@@ -314,20 +293,28 @@ class AlphaStore:
             yield
         except StoreError:
             raise
-        except _READ_ERRORS as exc:
+        except (*_READ_ERRORS, *self._b.errors) as exc:
             detail = str(exc) or type(exc).__name__
             raise StoreError(f"store {self.path}: cannot read {what}: {detail}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        con = self._con
-        con.execute("BEGIN IMMEDIATE")
+    def _transaction(self, *keys: str, exclusive: bool = False) -> Iterator[Callable[..., Any]]:
+        """A write transaction holding the store's write lock; yields :meth:`_run`.
+
+        ``keys`` name what the transaction's dedup reads depend on (alpha id, fingerprint): PostgreSQL
+        serialises only the writers that share one (SQLite has one writer at a time anyway);
+        ``exclusive`` (migrations) waits for every writer.
+        """
+        self._b.begin(self._con, keys, exclusive=exclusive)
         try:
-            yield con
-            con.execute("COMMIT")
+            yield self._run
+            self._con.execute("COMMIT")
         except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
+            try:
+                if self._b.in_transaction(self._con):
+                    self._con.execute("ROLLBACK")
+            except self._b.errors:  # a dropped connection: the server rolled back; report the first error
+                pass
             raise
 
     def _retry(self, fn: Callable[[], _T]) -> _T:
@@ -335,15 +322,13 @@ class AlphaStore:
         for attempt in range(self._retries):
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
-                message = str(exc).lower()
-                if ("locked" not in message and "busy" not in message) or attempt == self._retries - 1:
-                    raise StoreError(f"store {self.path}: {exc}") from exc
+            except self._b.errors as exc:
+                if not self._b.is_busy(exc) or attempt == self._retries - 1:
+                    detail = " ".join(str(exc).split()) or type(exc).__name__
+                    raise StoreError(f"store {self.path}: {detail}") from exc
                 # back off with a per-process jitter (no shared RNG state)
                 time.sleep(delay * (1.0 + (os.getpid() % 7) / 7.0))
                 delay = min(delay * 2.0, 1.0)
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"store {self.path}: {exc}") from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -360,7 +345,7 @@ class AlphaStore:
     def schema_version(self) -> int:
         """Schema version of the open database."""
         with self._reading("the schema version"):
-            return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+            return self._inspect()[0]
 
     # -- writes -------------------------------------------------------------------------------------
     def save(self, result: SimulationResult, *, fingerprint: str | None = None) -> int:
@@ -381,14 +366,16 @@ class AlphaStore:
         """
 
         def write() -> int:
-            with self._transaction() as con:
+            keys = (f"alpha {result.alpha_id}",) + (
+                () if fingerprint is None else (_fingerprint_key(fingerprint, result),))
+            with self._transaction(*keys) as con:
                 return self._write(con, result, fingerprint)
 
         sim_id = self._retry(write)
         result.metadata["simulation_id"] = sim_id
         return sim_id
 
-    def _write(self, con: sqlite3.Connection, result: SimulationResult, fingerprint: str | None) -> int:
+    def _write(self, run: Callable[..., Any], result: SimulationResult, fingerprint: str | None) -> int:
         """The rows of :meth:`save`, inside the caller's transaction; returns the simulation id."""
         meta = dict(result.metadata)
         meta.pop("simulation_id", None)
@@ -396,27 +383,27 @@ class AlphaStore:
         settings_json = json.dumps(result.settings, sort_keys=True)
         code_version = str(meta.get("code_version", ""))
         if fingerprint is not None:
-            dup = con.execute(
+            dup = run(
                 "SELECT alpha_id FROM alphas WHERE fingerprint = ? AND dataset_id = ? AND settings_json = ?"
                 " AND alpha_id != ? ORDER BY created_at, alpha_id LIMIT 1",
                 (fingerprint, result.dataset_id, settings_json, result.alpha_id),
             ).fetchone()
             if dup is not None:
-                sim = con.execute(
+                sim = run(
                     "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (dup[0],)
                 ).fetchone()[0]
                 if sim is not None:
                     result.metadata["duplicate_of"] = str(dup[0])
                     return int(sim)
-        con.execute(
+        run(
             "INSERT OR IGNORE INTO alphas(alpha_id, expression, settings_json, dataset_id, created_at,"
             " fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
             (result.alpha_id, result.expression, settings_json, result.dataset_id, _now(), fingerprint),
         )
         if fingerprint is not None:
-            con.execute("UPDATE alphas SET fingerprint = ? WHERE alpha_id = ? AND fingerprint IS NULL",
+            run("UPDATE alphas SET fingerprint = ? WHERE alpha_id = ? AND fingerprint IS NULL",
                         (fingerprint, result.alpha_id))
-        same = con.execute(
+        same = run(
             "SELECT MAX(id) FROM simulations WHERE alpha_id = ? AND code_version = ?",
             (result.alpha_id, code_version),
         ).fetchone()[0]
@@ -430,15 +417,15 @@ class AlphaStore:
             json.dumps(_json_safe(meta), allow_nan=False, default=str),
         )
         blobs = (_pack(dates, "<i8"), _pack(result.pnl, "<f8"), _pack(result.turnover, "<f8"))
-        cur = con.execute(
+        cur = run(
             "INSERT INTO simulations(alpha_id, created_at, code_version, run_time_s,"
             " degenerate_reason, metrics_json, yearly_json, checks_json, metadata_json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (result.alpha_id, _now(), code_version, float(meta.get("run_time_s", 0.0)),
              result.degenerate_reason, *row),
         )
-        sim_id = int(cur.lastrowid)
-        con.execute(
+        sim_id = int(cur.fetchone()[0])
+        run(
             "INSERT INTO pnl_series(simulation_id, n_days, dates, pnl, turnover) VALUES (?, ?, ?, ?, ?)",
             (sim_id, int(dates.shape[0]), *blobs),
         )
@@ -469,17 +456,17 @@ class AlphaStore:
             raise StoreError(f"pool {result.alpha_id!r}: bad pool description: {exc}") from None
 
         def write() -> int:
-            with self._transaction() as con:
-                sim_id = self._write(con, result, None)
-                cur = con.execute(
+            with self._transaction(f"alpha {result.alpha_id}") as run:
+                sim_id = self._write(run, result, None)
+                cur = run(
                     "INSERT OR IGNORE INTO pools(pool_id, model, pool_settings_json, in_sample_json,"
                     " created_at) VALUES (?, ?, ?, ?, ?)",
                     (result.alpha_id, model, pool_json, in_sample, _now()),
                 )
                 if cur.rowcount:
-                    con.executemany(
+                    self._con.cursor().executemany(self._b.sql(
                         "INSERT INTO pool_members(pool_id, position, expression, weight, ic)"
-                        " VALUES (?, ?, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?, ?)"),
                         [(result.alpha_id, i, e, w, ic) for i, (e, w, ic) in enumerate(members)],
                     )
                 return sim_id
@@ -499,20 +486,20 @@ class AlphaStore:
         passed = int(all_passed(checks))
 
         def write() -> int:
-            with self._transaction() as con:
-                cur = con.execute(
+            with self._transaction(f"alpha {alpha_id}") as run:
+                cur = run(
                     "INSERT INTO submissions(alpha_id, simulation_id, submitted_at, passed, checks_json)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?) RETURNING id",
                     (alpha_id, sim, _now(), passed, payload),
                 )
-                return int(cur.lastrowid)
+                return int(cur.fetchone()[0])
 
         return self._retry(write)
 
     # -- reads --------------------------------------------------------------------------------------
     def _latest_simulation_id(self, alpha_id: str) -> int:
         with self._reading(f"the simulations of alpha {alpha_id!r}"):
-            row = self._con.execute(
+            row = self._run(
                 "SELECT MAX(id) FROM simulations WHERE alpha_id = ?", (alpha_id,)
             ).fetchone()
         if row is None or row[0] is None:
@@ -521,7 +508,7 @@ class AlphaStore:
 
     def __contains__(self, alpha_id: object) -> bool:
         with self._reading("the alphas table"):
-            row = self._con.execute("SELECT 1 FROM alphas WHERE alpha_id = ?", (alpha_id,)).fetchone()
+            row = self._run("SELECT 1 FROM alphas WHERE alpha_id = ?", (alpha_id,)).fetchone()
         return row is not None
 
     def get(self, alpha_id: str) -> SimulationResult:
@@ -534,7 +521,7 @@ class AlphaStore:
 
     def _load(self, sim_id: int) -> SimulationResult:
         with self._reading(f"simulation {sim_id}"):
-            row = self._con.execute(
+            row = self._run(
                 "SELECT s.*, a.expression, p.n_days, p.dates, p.pnl, p.turnover FROM simulations s"
                 " JOIN alphas a ON a.alpha_id = s.alpha_id JOIN pnl_series p ON p.simulation_id = s.id"
                 " WHERE s.id = ?",
@@ -564,7 +551,7 @@ class AlphaStore:
         ``None``: a new alpha with this fingerprint is that one (:meth:`save` adds no row for it)."""
         settings_json = json.dumps(dict(settings), sort_keys=True)
         with self._reading("the alpha fingerprints"):
-            row = self._con.execute(
+            row = self._run(
                 "SELECT alpha_id FROM alphas WHERE fingerprint = ? AND dataset_id = ? AND settings_json = ?"
                 " ORDER BY created_at, alpha_id LIMIT 1",
                 (fingerprint, dataset_id, settings_json),
@@ -574,7 +561,7 @@ class AlphaStore:
     def is_pool(self, alpha_id: str) -> bool:
         """``alpha_id`` is a stored pool."""
         with self._reading("the pools table"):
-            row = self._con.execute("SELECT 1 FROM pools WHERE pool_id = ?", (alpha_id,)).fetchone()
+            row = self._run("SELECT 1 FROM pools WHERE pool_id = ?", (alpha_id,)).fetchone()
         return row is not None
 
     def get_pool(self, pool_id: str) -> dict[str, Any]:
@@ -586,7 +573,7 @@ class AlphaStore:
             StoreError: unknown pool id (an alpha id that is no pool says so), or damaged rows.
         """
         with self._reading(f"pool {pool_id!r}"):
-            row = self._con.execute(
+            row = self._run(
                 "SELECT p.*, a.expression, a.dataset_id, a.settings_json FROM pools p"
                 " JOIN alphas a ON a.alpha_id = p.pool_id WHERE p.pool_id = ?",
                 (pool_id,),
@@ -594,7 +581,7 @@ class AlphaStore:
             if row is None:
                 what = "an alpha, not a pool" if pool_id in self else "unknown pool id"
                 raise StoreError(f"{what} {pool_id!r} in store {self.path}")
-            members = self._con.execute(
+            members = self._run(
                 "SELECT expression, weight, ic FROM pool_members WHERE pool_id = ? ORDER BY position",
                 (pool_id,),
             ).fetchall()
@@ -617,7 +604,7 @@ class AlphaStore:
         """Every stored pool (oldest first): ``pool_id``, ``model``, ``dataset_id``, ``size``,
         ``created_at``."""
         with self._reading("the pools"):
-            rows = self._con.execute(
+            rows = self._run(
                 "SELECT p.pool_id, p.model, p.created_at, a.dataset_id,"
                 " (SELECT COUNT(*) FROM pool_members m WHERE m.pool_id = p.pool_id) AS size"
                 " FROM pools p JOIN alphas a ON a.alpha_id = p.pool_id ORDER BY p.created_at, p.pool_id"
@@ -628,19 +615,14 @@ class AlphaStore:
     def splits(self) -> list[str]:
         """The split names found in the stored metrics (first-seen order), e.g. train, valid, test, all."""
         with self._reading("the metrics of the simulations"):
-            rows = self._con.execute(
-                "SELECT j.key FROM simulations s, json_each(s.metrics_json) j"
-                " GROUP BY j.key ORDER BY MIN(s.id), MIN(j.id)"
-            ).fetchall()
+            rows = self._run(self._b.splits_sql()).fetchall()
         return [str(r[0]) for r in rows]
 
     def _bad_json_row(self, column: str) -> str:
         """`` (simulation ID of alpha 'X')`` for the first row whose ``column`` is not JSON, else ``""``."""
         try:
-            row = self._con.execute(
-                f"SELECT id, alpha_id FROM simulations WHERE NOT json_valid({column}) ORDER BY id LIMIT 1"
-            ).fetchone()
-        except sqlite3.Error:
+            row = self._b.bad_json_row(self._con, column)
+        except self._b.errors:
             return ""
         return f" (simulation {row['id']} of alpha {row['alpha_id']!r})" if row is not None else ""
 
@@ -680,17 +662,18 @@ class AlphaStore:
             where += " AND s.alpha_id NOT IN (SELECT pool_id FROM pools)"
         try:
             with self._reading("the best alphas"):
-                rows = self._con.execute(
-                    "SELECT s.alpha_id, a.expression, a.dataset_id, a.settings_json, s.created_at,"
-                    " s.degenerate_reason, json_extract(s.metrics_json, ?) AS split_json,"
-                    " json_extract(s.metrics_json, ?) AS value, s.checks_json,"
-                    " s.alpha_id IN (SELECT pool_id FROM pools) AS is_pool"
+                rows = self._run(
+                    "SELECT * FROM (SELECT s.alpha_id, a.expression, a.dataset_id, a.settings_json,"
+                    f" s.created_at, s.degenerate_reason, {self._b.json_text('s.metrics_json', '?')}"
+                    f" AS split_json, {self._b.json_number('s.metrics_json', ('?', '?'))} AS value,"
+                    " s.checks_json, s.alpha_id IN (SELECT pool_id FROM pools) AS is_pool"
                     " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id"
                     " WHERE s.id = (SELECT MAX(id) FROM simulations WHERE alpha_id = s.alpha_id)"
-                    f"{where}"
-                    f" ORDER BY s.degenerate_reason IS NOT NULL, value IS NULL, value {order}, s.alpha_id"
+                    f"{where}) q"
+                    f" ORDER BY q.degenerate_reason IS NOT NULL, q.value IS NULL, q.value {order}, q.alpha_id"
                     " LIMIT ?",
-                    (f'$."{split}"', f'$."{split}"."{by}"', *args, -1 if n is None else int(n)),
+                    (*self._b.json_path_args(split), *self._b.json_path_args(split, by), *args,
+                     self._b.no_limit if n is None else int(n)),
                 ).fetchall()
         except StoreError as exc:
             raise StoreError(f"{exc}{self._bad_json_row('metrics_json')}") from exc.__cause__
@@ -720,7 +703,7 @@ class AlphaStore:
     def submitted(self, *, exclude: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``alpha_id -> (dates, pnl)`` of every alpha with a passed submission (its submitted simulation)."""
         with self._reading("the submissions"):
-            rows = self._con.execute(
+            rows = self._run(
                 "SELECT sub.alpha_id, MAX(sub.simulation_id) AS sim FROM submissions sub"
                 " WHERE sub.passed = 1 GROUP BY sub.alpha_id"
             ).fetchall()
@@ -729,7 +712,7 @@ class AlphaStore:
             if r["alpha_id"] == exclude:
                 continue
             with self._reading(f"the PnL of submitted alpha {r['alpha_id']!r} (simulation {r['sim']})"):
-                p = self._con.execute(
+                p = self._run(
                     "SELECT n_days, dates, pnl FROM pnl_series WHERE simulation_id = ?", (r["sim"],)
                 ).fetchone()
                 if p is None:
@@ -752,7 +735,7 @@ class AlphaStore:
             sql += " WHERE alpha_id = ?"
             args = (alpha_id,)
         with self._reading("the submissions" if alpha_id is None else f"the submissions of {alpha_id!r}"):
-            rows = self._con.execute(sql + " ORDER BY id DESC", args).fetchall()
+            rows = self._run(sql + " ORDER BY id DESC", args).fetchall()
         out = []
         for r in rows:
             with self._reading(f"submission {r['id']} of alpha {r['alpha_id']!r}"):
@@ -769,17 +752,22 @@ class AlphaStore:
     def counts(self) -> dict[str, int]:
         """Row counts per table."""
         with self._reading("the row counts"):
-            return {t: int(self._con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
+            return {t: int(self._run(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
 
     def integrity_check(self) -> str:
-        """``PRAGMA integrity_check``: ``"ok"`` for a sound file, else SQLite's list of problems.
+        """``"ok"`` for a sound store, else the list of problems (SQLite: ``PRAGMA integrity_check``;
+        PostgreSQL: every table present, every simulation with its PnL series).
 
         Raises:
-            StoreError: the file is too damaged for SQLite to run the check.
+            StoreError: the store is too damaged to run the check.
         """
         with self._reading("the file for its integrity check"):
-            rows = self._con.execute("PRAGMA integrity_check").fetchall()
-        return "\n".join(str(r[0]) for r in rows)
+            return self._b.integrity_check(self._con)
+
+
+def _fingerprint_key(fingerprint: str, result: SimulationResult) -> str:
+    """The lock key of a fingerprint's dedup group (same fingerprint, dataset and settings)."""
+    return f"fingerprint {fingerprint} {result.dataset_id} {json.dumps(result.settings, sort_keys=True)}"
 
 
 def _checks_summary(text: Any) -> list[int] | None:

@@ -16,10 +16,12 @@ def _run(args: argparse.Namespace) -> int:
 
     from alpha_env.ace import AlphaStore, default_db_path
     from alpha_env.ace.report import plot_pnl, print_report
+    from alpha_env.ace.store_backends import is_store_url
     from alpha_env.errors import StoreError
 
     db = str(args.db or default_db_path())
-    if not Path(db.removeprefix("sqlite:///")).is_file():  # a read command never creates a store
+    # a read command never creates a store (a postgresql:// URL is no file: AlphaStore checks it)
+    if not is_store_url(db) and not Path(db.removeprefix("sqlite:///")).is_file():
         raise StoreError(f"unknown alpha id {args.alpha_id!r}: no alpha store at {db} (see --db)")
     with AlphaStore(db, create=False) as store:
         result = store.get(args.alpha_id)
