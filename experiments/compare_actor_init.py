@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_CHECKPOINT, ROOT, load_market, parse_args
+from _common import DEFAULT_CHECKPOINT, ROOT, load_market, parse_args, run_cli
 
 from alpha_env.provenance import (
     check_publish,
@@ -213,4 +213,4 @@ def _table(finals: dict[str, list[dict[str, Any]]], planted: float, args: Args) 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_cli(main, "compare_actor_init", sys.argv[1:]))

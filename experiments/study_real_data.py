@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "experiments") not in sys.path:
     sys.path.insert(0, str(ROOT / "experiments"))
 
-from _common import build_parser  # noqa: E402
+from _common import build_parser, run_cli  # noqa: E402
 
 from alpha_env.options import build_from_namespace  # noqa: E402
 from alpha_env.provenance import (  # noqa: E402
@@ -103,4 +103,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, "study_real_data", sys.argv[1:]))
