@@ -175,3 +175,16 @@ def test_study_prose_matches_its_json(readme, study):
     best_searched = max(statistics.mean(r["dsr"] for r in _runs(study, "us_2006_2013", m, c))
                         for m in STUDY_ROWS.values() if m != "alpha101" for c in (0.0, 5.0))
     assert f"the best DSR is {best_searched:.2f}" in flat
+
+
+# ------------------------------------------------------------------------------------ make figures
+def test_make_figures_plans_every_published_file(experiments, capsys):
+    make_figures = experiments("make_figures")
+    assert make_figures.uncovered() == []
+    for step in make_figures.PLAN:
+        assert (ROOT / step.argv[0]).is_file(), step.argv[0]
+        assert ("--publish" in step.argv) == bool(step.outputs), step.name
+        assert step.expected_seconds > 0
+    assert make_figures.main(["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "python experiments/compare_actor_init.py --publish" in out and "expected in all" in out
