@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench figures clean
 
 # The main job needs the core and the rl extra (torch, SB3, transformers, tensorboard).
 $(STAMP): pyproject.toml
@@ -35,6 +35,11 @@ test: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+# Regenerates every published figure under docs/ in order (hours; commit first: a dirty tree is refused).
+# `$(PY) experiments/make_figures.py --dry-run` prints the plan with each step's expected time.
+figures: $(STAMP)
+	$(PY) experiments/make_figures.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -14,7 +14,9 @@ Reported on the 20% test split, side by side with FinBERT's published figures: a
 (c) fine-tuning after it. Also embeddings per second of MiniLM and of a BERT-base-sized model (randomly
 initialised ``BertConfig()``: only its speed matters) on this CPU, in one run.
 
-Writes to ``--out`` (default ``runs/adapt_document_encoder/``): ``results.json``, ``results.md``, and two
+Writes to ``--out`` (default ``runs/adapt_document_encoder/``; under ``docs/`` only with ``--publish``
+from a clean tree): ``results.json`` (with the provenance block: command, seed, commit, packages, machine,
+wall time), ``results.md``, and two
 model folders that ``DocumentEncoder(model=<folder>)`` loads: ``finbert-minilm/`` (domain-adapted and
 sentiment fine-tuned; ``.sentiment()`` works) and ``minilm-reuters-mlm/`` (domain-adapted encoder only).
 
@@ -27,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import sys
 import time
@@ -37,6 +38,8 @@ from typing import Any
 
 import numpy as np
 from _common import ROOT, parse_args, run_cli
+
+from alpha_env.provenance import check_publish, git_state, provenance, write_figure_json
 
 __all__ = ["Args", "main", "FINBERT_PUBLISHED"]
 
@@ -63,6 +66,10 @@ class Args:
     """prices file whose trading dates define the train split"""
     out: str = "runs/adapt_document_encoder"
     """output folder (results.json, results.md, model folders)"""
+    publish: bool = False
+    """allow writing under docs/ (refused from a tree with uncommitted changes)"""
+    allow_dirty: bool = False
+    """with --publish, accept uncommitted changes and mark the files dirty"""
     seed: int = 0
     """seed of the split, the news sample, masking, initialisation and training"""
     threads: int = 2
@@ -180,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(Args, argv)
     if args.quick:
         args = _quick(args)
+    git = git_state()  # the code that runs: read now
+    check_publish(Path(args.out) / "results.json", git, args.publish, args.allow_dirty)  # fail before work
     import torch
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
@@ -215,7 +224,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     def save(stage: str) -> None:
         results["seconds_total"] = round(time.perf_counter() - started, 1)
-        (out / "results.json").write_text(json.dumps(results, indent=2))
+        results["provenance"] = provenance(argv, [args.seed], started,
+                                           script="experiments/adapt_document_encoder.py", git=git)
+        write_figure_json(out / "results.json", results, results["provenance"], args.publish,
+                          allow_dirty=args.allow_dirty, indent=2)
         print(f"[{results['seconds_total']:.0f} s] {stage} done")
 
     # ---- data

@@ -10,15 +10,21 @@ episodes (backtests) on the same market. Writes, under ``--out``:
   of evaluations each run needed to reach 80 % of the best planted signal;
 * ``compare_actor_init.md`` — the summary table (pasted into ``docs/agents.md``).
 
+The default folder is ``runs/compare_actor_init/``; only ``--publish`` writes the published figures
+(``docs/figures/``), and only from a clean tree (``alpha_env.provenance``). The JSON carries the provenance
+block (command, seeds, commit, packages, machine, wall time). Runs stop on the evaluation budget; the
+wall-clock guard ``--minutes-per-run`` only catches a hung run, and when it fires the run is marked
+``stopped_by_time_limit`` and the file ``"incomplete": true``.
+
 Usage::
 
     python experiments/compare_actor_init.py                       # 3 seeds x 2,500 evaluations (~10 min)
+    python experiments/compare_actor_init.py --publish             # the same, into docs/figures/
     python experiments/compare_actor_init.py --quick --out /tmp/cmp
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +34,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_CHECKPOINT, ROOT, load_market, parse_args
+from _common import DEFAULT_CHECKPOINT, ROOT, load_market, parse_args, run_cli
+
+from alpha_env.provenance import (
+    check_publish,
+    git_state,
+    incomplete_marker,
+    output_folder,
+    provenance,
+    write_figure_json,
+)
 
 __all__ = ["Args", "main"]
 
@@ -47,10 +62,16 @@ class Args:
     """stage-1 actor (pretrained first when missing)"""
     max_len: int = 15
     """most tokens per expression"""
-    out: str = str(ROOT / "runs" / "compare_actor_init")
-    """output folder of the PNG, JSON and Markdown table (the published figures: --out docs/figures)"""
-    minutes_per_run: float = 6.0
-    """wall-clock guard per PPO run"""
+    out: str | None = None
+    """output folder of the PNG, JSON and Markdown table (default: runs/compare_actor_init, with --publish
+    docs/figures)"""
+    publish: bool = False
+    """write the published figures (docs/figures); refused from a tree with uncommitted changes"""
+    allow_dirty: bool = False
+    """with --publish, accept uncommitted changes and mark the files dirty"""
+    minutes_per_run: float = 60.0
+    """wall-clock guard per PPO run, against a hung run (the evaluation budget ends a run); a guard that
+    fires marks the results incomplete"""
     quick: bool = False
     """tiny budgets and a tiny pretrained actor (for tests)"""
 
@@ -58,6 +79,9 @@ class Args:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the comparison; returns the JSON document."""
     args = parse_args(Args, argv)
+    git = git_state()  # the code that runs: read now
+    out = output_folder(args.out, args.publish, "docs/figures", "compare_actor_init")
+    check_publish(out / "compare_actor_init.json", git, args.publish, args.allow_dirty)  # fail before work
     from agents.job import PPOJobSettings, run_ppo_job
     from alpha_env.ace import ACE
     from alpha_env.env import AlphaStackEnv
@@ -70,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ace = ACE(panel)
     curves: dict[str, list[list[float]]] = {m: [] for m in METHODS}
     finals: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
+    stopped: list[bool] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = str(Path(tmp) / "decoder.pt") if args.quick else args.checkpoint
@@ -87,6 +112,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 best = summary["top"][0] if summary["top"] else None
                 finals[method].append(_final(best["expression"] if best else "", ace, seed,
                                              summary["evaluations"]))
+                finals[method][-1]["stopped_by_time_limit"] = bool(summary["stopped_by_time_limit"])
+                stopped.append(bool(summary["stopped_by_time_limit"]))
             env = AlphaStackEnv(panel, max_len=args.max_len)
             history = random_search(env, args.evaluations, seed=seed)
             env.close()
@@ -97,16 +124,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for method in METHODS:
         for curve, final in zip(curves[method], finals[method]):
             final["evaluations_to_80pct"] = _first(curve, 0.8 * planted)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     png = _plot(curves, planted, out / "compare_actor_init.png", args.evaluations)
     table = _table(finals, planted, args)
     (out / "compare_actor_init.md").write_text(table + "\n")
-    result = {"evaluations": args.evaluations, "seeds": args.seeds, "best_planted_train_sharpe": planted,
-              "curves": curves, "finals": finals, "png": str(png), "seconds": time.perf_counter() - started}
+    guards = incomplete_marker({"minutes_per_run": any(stopped)})
+    prov = provenance(argv, args.seeds, started, script="experiments/compare_actor_init.py", git=git)
+    result = {**guards, "evaluations": args.evaluations, "seeds": args.seeds,
+              "best_planted_train_sharpe": planted, "curves": curves, "finals": finals, "png": str(png),
+              "seconds": time.perf_counter() - started, "provenance": prov}
     compact = {**result, "curves": {m: [[None if np.isnan(v) else round(v, 4) for v in run] for run in runs]
                                     for m, runs in curves.items()}}
-    (out / "compare_actor_init.json").write_text(json.dumps(compact, default=float))
+    write_figure_json(out / "compare_actor_init.json", compact, prov, args.publish,
+                      allow_dirty=args.allow_dirty, indent=None, default=float)
+    if guards["incomplete"]:
+        print("INCOMPLETE: a PPO run was stopped by --minutes-per-run before its evaluation budget")
     print(table)
     print(f"figure: {png}")
     return result
@@ -181,4 +213,4 @@ def _table(finals: dict[str, list[dict[str, Any]]], planted: float, args: Args) 
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_cli(main, "compare_actor_init", sys.argv[1:]))

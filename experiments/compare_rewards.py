@@ -5,7 +5,11 @@ with ``--reward sharpe`` (round 1's single-alpha reward). The single-alpha run h
 its distinct evaluated alphas are offered afterwards, in the order it found them, to a pool with the same
 settings; both pools are then judged on the valid split (weights fitted on train). Also reported: distinct
 alphas, the share of new expressions over the last quarter of the run, the best single alpha's valid
-Sharpe. Writes ``compare_rewards.json`` and ``compare_rewards.md`` to ``--out``.
+Sharpe. Writes ``compare_rewards.json`` (with the provenance block: command, seeds, commit, packages,
+machine, wall time) and ``compare_rewards.md`` to ``--out`` (default ``runs/compare_rewards/``; into
+``docs/`` only with ``--publish`` from a clean tree). Runs stop on ``--total-timesteps``; the 60-minute
+wall-clock guard of each run only catches a hung run, and when it fires the row says
+``stopped_by_time_limit`` and the file ``"incomplete": true``.
 
 Usage::
 
@@ -18,11 +22,14 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _common import DEFAULT_CHECKPOINT, ROOT, parse_args, run_cli
+
+from alpha_env.provenance import check_publish, git_state, incomplete_marker, provenance, write_figure_json
 
 __all__ = ["Args", "main", "cli"]
 
@@ -41,6 +48,10 @@ class Args:
     """stage-1 actor (pretrained first when missing)"""
     out: str = str(ROOT / "runs" / "compare_rewards")
     """output folder of the JSON and Markdown table"""
+    publish: bool = False
+    """allow writing under docs/ (refused from a tree with uncommitted changes)"""
+    allow_dirty: bool = False
+    """with --publish, accept uncommitted changes and mark the file dirty"""
     quick_pretrain: bool = False
     """pretrain a tiny actor if the checkpoint is missing (tests)"""
     n_envs: int = 8
@@ -50,6 +61,10 @@ class Args:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the comparison; returns the JSON document."""
     args = parse_args(Args, argv, description=__doc__.splitlines()[0])
+    started = time.perf_counter()
+    git = git_state()  # the code that runs: read now
+    out = Path(args.out)
+    check_publish(out / "compare_rewards.json", git, args.publish, args.allow_dirty)  # fail before the work
     from agents.job import PPOJobSettings, run_ppo_job
     from alpha_env.ace import ACE
     from alpha_env.ace.pools import build_pool
@@ -84,12 +99,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "pool_valid_sharpe": report["metrics"].get("valid", {}).get("sharpe@0", float("nan")),
                     "pool_valid_ic": report["metrics"].get("valid", {}).get("ic", float("nan")),
                     "best_single_valid_sharpe": best,
+                    "stopped_by_time_limit": bool(summary["stopped_by_time_limit"]),
                 })
                 print(json.dumps(rows[-1]))
-    doc = {"args": {k: getattr(args, k) for k in ("seeds", "total_timesteps")}, "runs": rows}
-    out = Path(args.out)
+    guards = incomplete_marker({"time_limit_minutes": any(r["stopped_by_time_limit"] for r in rows)})
+    doc = {**guards, "args": {k: getattr(args, k) for k in ("seeds", "total_timesteps")}, "runs": rows}
+    doc["provenance"] = provenance(argv, args.seeds, started, script="experiments/compare_rewards.py",
+                                   git=git)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare_rewards.json").write_text(json.dumps(doc, indent=2))
+    write_figure_json(out / "compare_rewards.json", doc, doc["provenance"], args.publish,
+                      allow_dirty=args.allow_dirty, indent=2)
     (out / "compare_rewards.md").write_text(_markdown(rows))
     print(_markdown(rows))
     return doc

@@ -31,15 +31,18 @@ Usage::
     python experiments/doc_conditioning.py                       # contrast market, 3 seeds (~10 min)
     python experiments/doc_conditioning.py --market default --seeds 0,1
     python experiments/doc_conditioning.py --quick               # seconds: a smoke test
+    python experiments/doc_conditioning.py --publish --name contrast_hindsight   # docs/doc_conditioning/
 
-Writes ``runs/doc_conditioning/<market>.json`` (every figure, every held-out episode) and ``<market>.md``
-(the table).
+Writes ``runs/doc_conditioning/<name>.json`` (``--name``, default the market: every figure, every
+held-out episode, and the provenance block: command, seeds, commit, packages, machine, wall time) and
+``<name>.md`` (the table); only ``--publish`` writes into ``docs/doc_conditioning/``, and only from a clean
+tree. Each training run stops on its evaluation budget; ``--time-limit-minutes`` only catches a hung run,
+and a run it stops is marked ``stopped_by_time_limit`` and the file ``"incomplete": true``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -56,6 +59,15 @@ from _common import (
     make_vec,
     parse_args,
     run_cli,
+)
+
+from alpha_env.provenance import (
+    check_publish,
+    git_state,
+    incomplete_marker,
+    output_folder,
+    provenance,
+    write_figure_json,
 )
 
 __all__ = ["Args", "CONDITIONS", "contrast_planted", "build_market", "document_table", "main", "cli"]
@@ -109,8 +121,9 @@ class Args:
     """steps per environment per rollout"""
     batch_size: int = 128
     """PPO minibatch size"""
-    time_limit_minutes: float = 4.0
-    """wall-clock guard per training run"""
+    time_limit_minutes: float = 60.0
+    """wall-clock guard per training run, against a hung run (the evaluation budget ends a run); a guard
+    that fires marks the results incomplete"""
     threads: int = 1
     """torch intra-op threads"""
     hindsight: bool = True
@@ -124,8 +137,15 @@ class Args:
     """teacher-forcing epochs of the hindsight stage"""
     hindsight_lr: float = 2e-3
     """peak learning rate of the hindsight stage"""
-    out: str = "runs/doc_conditioning"
-    """output folder (JSON + markdown)"""
+    out: str | None = None
+    """output folder (JSON + markdown; default: runs/doc_conditioning, with --publish
+    docs/doc_conditioning)"""
+    name: str | None = None
+    """file name stem of the JSON and markdown (default: the market, plus _quick with --quick)"""
+    publish: bool = False
+    """write the published figures (docs/doc_conditioning); refused from a tree with uncommitted changes"""
+    allow_dirty: bool = False
+    """with --publish, accept uncommitted changes and mark the files dirty"""
     quick: bool = False
     """smoke test: 1 seed, 40 evaluations, a small market, few evaluation dates"""
 
@@ -188,7 +208,8 @@ def evaluation_panel(panel: Any, split: str) -> tuple[Any, np.ndarray]:
 
 # --------------------------------------------------------------------------- training and evaluation
 def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict) -> Any:
-    """Train one agent until ``args.evaluations`` episodes finished; returns ``(model, tracker, secs)``."""
+    """Train one agent until ``args.evaluations`` episodes finished; returns ``(model, tracker, secs,
+    stopped)``, ``stopped`` telling whether the wall-clock guard ended the run before its budget."""
     from stable_baselines3.common.callbacks import CallbackList
 
     from agents import (
@@ -211,16 +232,16 @@ def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path,
     model = build_agent("ppo", vec_env, decoder_config=config, init_checkpoint=checkpoint, settings=settings,
                         seed=seed)
     tracker = AlphaTracker(ACE(panel), top_k=5)
+    guard = TimeLimitCallback(args.time_limit_minutes * 60.0)
     callbacks = CallbackList([AlphaMetricsCallback(tracker),
-                              EvaluationBudgetCallback(tracker, args.evaluations),
-                              TimeLimitCallback(args.time_limit_minutes * 60.0)])
+                              EvaluationBudgetCallback(tracker, args.evaluations), guard])
     # enough timesteps for the budget at the longest expressions; the budget callback stops first
     started = time.perf_counter()
     model.learn(total_timesteps=args.evaluations * (args.max_len + 1) + args.n_envs * args.n_steps,
                 callback=callbacks, progress_bar=False)
     seconds = time.perf_counter() - started
     vec_env.close()
-    return model, tracker, seconds
+    return model, tracker, seconds, bool(guard.stopped)
 
 
 def hindsight_checkpoint(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, folder: Path,
@@ -377,6 +398,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(Args, argv)
     from alpha_env.errors import SettingsError
 
+    git = git_state()  # the code that runs: read now
+    out = output_folder(args.out, args.publish, "docs/doc_conditioning", "doc_conditioning")
+    out = out if out.is_absolute() else ROOT / out
+    name = args.name or args.market + ("_quick" if args.quick else "")
+    check_publish(out / f"{name}.json", git, args.publish, args.allow_dirty)  # fail before the work
+
     if args.quick:
         args.seeds, args.evaluations, args.eval_samples, args.eval_stride = "0", 40, 1, 10
         args.n_envs, args.n_steps, args.batch_size = 4, 16, 32
@@ -422,7 +449,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     reference = reference_levels(panel, eval_panel, eval_idx, train_idx, args, regime)
 
     runs: list[dict[str, Any]] = []
-    out = Path(args.out) if Path(args.out).is_absolute() else ROOT / args.out
     for seed in seeds:
         for condition in CONDITIONS:
             table = document_table(panel, None if condition == "matching" else 10_000 + seed)
@@ -441,7 +467,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               f"{targets['distinct_first_targets']} distinct first targets, held-out "
                               f"{before['mean_reward']:+.3f} (calm {before['calm']:+.2f}, stressed "
                               f"{before['stressed']:+.2f}) before PPO; KL {before['doc_sensitivity']:.1e}")
-            model, tracker, seconds = train_agent(args, panel, table, seed, init, env_kwargs)
+            model, tracker, seconds, stopped = train_agent(args, panel, table, seed, init, env_kwargs)
             rewards = tracker.history.rewards
             q = max(1, len(rewards) // 4)
             episodes = evaluate_policy(model.policy, envs, dates[eval_idx], args.eval_samples, 20_000 + seed)
@@ -453,6 +479,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             top = tracker.top(1)
             run = {"seed": seed, "condition": condition, "train_seconds": seconds,
                    "evaluations": tracker.n_evaluations,
+                   "stopped_by_time_limit": stopped,
                    "train_reward_first_quarter": float(np.mean(rewards[:q])),
                    "train_reward_last_quarter": float(np.mean(rewards[-q:])),
                    "top_expression": top[0].expression if top else None,
@@ -466,9 +493,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           f"first-token KL calm vs stressed {sensitivity:.1e}")
 
     report = _report(args, seeds, runs, reference, eval_idx, dates, time.perf_counter() - started)
-    out.mkdir(parents=True, exist_ok=True)
-    name = args.market + ("_quick" if args.quick else "")
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    guards = incomplete_marker({"time_limit_minutes": any(r["stopped_by_time_limit"] for r in runs)})
+    report = {**guards, **report}
+    if guards["incomplete"]:
+        report["markdown"] = ("**INCOMPLETE**: the wall-clock guard stopped a training run before its "
+                              "evaluation budget.\n\n" + report["markdown"])
+    report["provenance"] = provenance(argv, seeds, started, script="experiments/doc_conditioning.py", git=git)
+    write_figure_json(out / f"{name}.json", report, report["provenance"], args.publish,
+                      allow_dirty=args.allow_dirty, indent=2)
     (out / f"{name}.md").write_text(report["markdown"])
     console.print(report["markdown"])
     console.print(f"Written: {out / (name + '.json')} and {out / (name + '.md')}")

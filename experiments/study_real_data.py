@@ -5,20 +5,24 @@ the same evaluation budget on each dataset and cost setting, selects on train+va
 test split. The study itself is :mod:`alpha_env.search.study` (methods, trial book, selection, deflated
 Sharpe) and its report :mod:`alpha_env.search.study_report`; this script parses the options (one per
 field of :class:`~alpha_env.search.study.StudySettings`), runs the study and writes ``results.md``, the
-PNG charts and ``results/study.json`` (with seeds, settings and the git commit) into ``--out``
-(default ``docs/``). See ``docs/study.md``.
+PNG charts and ``results/study.json`` (with seeds, settings, the git commit and the provenance block:
+command, packages, machine, wall time) into ``--out`` (default ``runs/study/``; ``--publish`` writes the
+published ``docs/results.md`` and ``docs/results/``, and only from a clean tree). A PPO run that its
+wall-clock guard (``--ppo-minutes``) stopped before the evaluation budget is marked
+``stopped_by_time_limit`` and makes the file ``"incomplete": true``. See ``docs/study.md``.
 
 Usage::
 
     python experiments/study_real_data.py --quick            # < 1 minute: slices, tiny budgets
     python experiments/study_real_data.py                    # full settings (offline, < 2 hours)
+    python experiments/study_real_data.py --publish          # the same, into docs/
     python experiments/study_real_data.py --methods gp random alpha101 --budget 500
 """
 
 from __future__ import annotations
 
-import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,35 +33,74 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "experiments") not in sys.path:
     sys.path.insert(0, str(ROOT / "experiments"))
 
-from _common import parse_args  # noqa: E402
+from _common import build_parser, run_cli  # noqa: E402
 
-from alpha_env.search.study import StudySettings, apply_quick, run_study  # noqa: E402
+from alpha_env.options import build_from_namespace  # noqa: E402
+from alpha_env.provenance import (  # noqa: E402
+    check_publish,
+    git_state,
+    incomplete_marker,
+    output_folder,
+    provenance,
+    write_figure_json,
+)
+from alpha_env.search.study import PPO_METHODS, StudySettings, apply_quick, run_study  # noqa: E402
 from alpha_env.search.study_report import cumulative_pnl_charts, json_default, render_markdown  # noqa: E402
 
-__all__ = ["parse_arguments", "main"]
+__all__ = ["parse_arguments", "parse_command", "main"]
+
+
+def parse_command(argv: Sequence[str] | None = None) -> tuple[StudySettings, bool, bool]:
+    """Parse the command line into :class:`StudySettings` (``--kebab-case`` per field; lists take several
+    values) and the flags ``--publish`` and ``--allow-dirty``. ``--out`` defaults to ``runs/study``, or
+    to ``docs`` with ``--publish``."""
+    parser = build_parser(StudySettings, description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--publish", action="store_true",
+                        help="write the published docs/results.md and docs/results/ (clean tree only)")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="with --publish, accept uncommitted changes and mark the files dirty")
+    parser.set_defaults(out=None)
+    ns = parser.parse_args(argv)
+    ns.out = str(output_folder(ns.out, ns.publish, "docs", "study", root=ROOT))
+    return build_from_namespace(StudySettings, ns), ns.publish, ns.allow_dirty
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> StudySettings:
-    """Parse the command line into :class:`StudySettings` (``--kebab-case`` per field; lists take several
-    values)."""
-    return parse_args(StudySettings, argv, description=(__doc__ or "").splitlines()[0])
+    """The :class:`StudySettings` of a command line (see :func:`parse_command`)."""
+    return parse_command(argv)[0]
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the study; returns the JSON document also written to ``<out>/results/study.json``."""
-    args = apply_quick(parse_arguments(argv))
+    started = time.perf_counter()
+    settings, publish, allow_dirty = parse_command(argv)
+    args = apply_quick(settings)
     given = list(argv) if argv is not None else sys.argv[1:]
     command = " ".join(["python experiments/study_real_data.py", *given])
+    git = git_state()  # the code that runs: read now
     out = Path(args.out)
     figures = out / "results"
+    check_publish(figures / "study.json", git, publish, allow_dirty)  # fail before hours of work
     figures.mkdir(parents=True, exist_ok=True)
     outcome = run_study(args, command, train_ppo=ROOT / "experiments" / "train_ppo.py")
     doc = outcome.doc
+    for run in doc["runs"]:  # train_ppo stops on --max-evaluations; fewer means its time guard fired
+        run["stopped_by_time_limit"] = bool(run["method"] in PPO_METHODS and not run["note"].startswith(
+            "failed") and run["evaluations"] < args.budget)
+    guards = incomplete_marker({"ppo_minutes": any(r["stopped_by_time_limit"] for r in doc["runs"])})
+    doc = {**guards, **doc}
     doc["charts"] = cumulative_pnl_charts(outcome.runs, outcome.books, figures, doc["net_cost"])
-    (figures / "study.json").write_text(json.dumps(doc, indent=1, default=json_default))
-    (out / "results.md").write_text(render_markdown(doc))
+    doc["provenance"] = provenance(argv, args.seeds, started, script="experiments/study_real_data.py",
+                                   git=git)
+    write_figure_json(figures / "study.json", doc, doc["provenance"], publish, allow_dirty=allow_dirty,
+                      default=json_default)
+    markdown = render_markdown(doc)
+    if guards["incomplete"]:
+        markdown = ("**INCOMPLETE**: a PPO run was stopped by its wall-clock guard (--ppo-minutes) before "
+                    "the evaluation budget.\n\n" + markdown)
+    (out / "results.md").write_text(markdown)
     return doc
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, "study_real_data", sys.argv[1:]))
