@@ -148,4 +148,5 @@ def test_compare_rewards_runs_both_rewards_and_judges_both_pools(tmp_path):
     doc = json.loads((tmp_path / "out" / "compare_rewards.json").read_text())
     assert [r["reward"] for r in doc["runs"]] == ["pool", "sharpe"]
     assert all(r["evaluations"] > 0 and r["distinct"] <= r["evaluations"] for r in doc["runs"])
-    assert (tmp_path / "out" / "compare_rewards.md").read_text().count("| 0 |") == 2
+    table = (tmp_path / "out" / "compare_rewards.md").read_text()
+    assert "| 0 | pool |" in table and "| 0 | sharpe |" in table
