@@ -762,7 +762,7 @@ class AlphaStore:
             StoreError: the store is too damaged to run the check.
         """
         with self._reading("the file for its integrity check"):
-            return self._b.integrity_check(self._con)
+            return self._b.integrity_check(self._con, TABLES_BY_VERSION)
 
 
 def _fingerprint_key(fingerprint: str, result: SimulationResult) -> str:

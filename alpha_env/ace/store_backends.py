@@ -153,8 +153,9 @@ class Backend:
         """``(id, alpha_id)`` of the first simulation whose ``column`` is not JSON, or ``None``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def integrity_check(self, con: Any) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def integrity_check(self, con: Any, tables_by_version: dict[int, tuple[str, ...]]) -> str:
+        """Problems found (one per line), or ``"ok"``; ``tables_by_version`` are the store's tables."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
 
 class SqliteBackend(Backend):
@@ -233,7 +234,7 @@ class SqliteBackend(Backend):
             f"SELECT id, alpha_id FROM simulations WHERE NOT json_valid({column}) ORDER BY id LIMIT 1"
         ).fetchone()
 
-    def integrity_check(self, con: sqlite3.Connection) -> str:
+    def integrity_check(self, con: sqlite3.Connection, tables_by_version: dict[int, tuple[str, ...]]) -> str:
         return "\n".join(str(r[0]) for r in con.execute("PRAGMA integrity_check").fetchall())
 
 
@@ -367,11 +368,9 @@ class PostgresBackend(Backend):
                 return row
         return None
 
-    def integrity_check(self, con: Any) -> str:
-        from alpha_env.ace.store import TABLES_BY_VERSION  # the store module imports this one
-
+    def integrity_check(self, con: Any, tables_by_version: dict[int, tuple[str, ...]]) -> str:
         version, tables = self.inspect(con)
-        problems = [f"table {t} is missing" for t in TABLES_BY_VERSION.get(version, ()) if t not in tables]
+        problems = [f"table {t} is missing" for t in tables_by_version.get(version, ()) if t not in tables]
         if not problems:
             for row in con.execute(
                 "SELECT s.id, s.alpha_id FROM simulations s LEFT JOIN pnl_series p ON p.simulation_id = s.id"
