@@ -47,9 +47,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 __all__ = [
-    "Failure", "random_expression", "adversarial_panel", "write_bad_data_file", "build_store",
-    "damage_store", "check_parse", "check_simulation", "check_episode", "check_data_file", "check_store",
-    "check_failed_write", "run_cli", "main",
+    "Failure", "random_expression", "adversarial_panel", "simulation_probes", "write_bad_data_file",
+    "build_store", "damage_store", "check_parse", "check_simulation", "check_episode", "check_data_file",
+    "check_store", "check_failed_write", "run_cli", "main",
 ]
 
 #: Names the parser knows (fields, groups, operators) plus near misses, for the parser generator.
@@ -87,7 +87,7 @@ def _raw(where: str, exc: BaseException, text: str) -> Failure:
     return Failure(f"{where}:{type(exc).__name__}", text, detail)
 
 
-# -- parser -----------------------------------------------------------------------------------------------
+# -- parser --------------------------------------------------------------------------------------------------
 def random_expression(rng: np.random.Generator) -> str:
     """Random text from the grammar's tokens and junk: well-formed calls, unbalanced parentheses, huge
     numbers, unicode, deep nesting (``x ^ x ^ ...``, ``-(-(...))``, ``rank(rank(...))``) and long inputs."""
@@ -129,7 +129,8 @@ def _tree(rng: np.random.Generator, depth: int) -> str:
     a, b = _tree(rng, depth - 1), _tree(rng, depth - 1)
     d = str(rng.choice(("1", "5", "9.91", "0", "-4", "10001", "1e9", "close")))
     return str(rng.choice((
-        f"rank({a})", f"ts_rank({a}, {d})", f"correlation({a}, {b}, {d})", f"({a}) {rng.choice(_SYMBOLS)} {b}",
+        f"rank({a})", f"ts_rank({a}, {d})", f"correlation({a}, {b}, {d})",
+        f"({a}) {rng.choice(_SYMBOLS)} {b}",
         f"{a} ? {b} : {a}", f"indneutralize({a}, IndClass.sector)", f"signedpower({a}, {b})", f"-{a}",
         f"decay_linear({a}, {d})", f"{a} ^ {b}", f"log({a})", f"scale({a}, {d})",
     )))
@@ -177,8 +178,8 @@ def run_cli(argv: list[str], label: str) -> Failure | None:
     return None
 
 
-# -- simulations and episodes -------------------------------------------------------------------------------
-def adversarial_panel(rng: np.random.Generator, n_stocks: int = 12, n_days: int = 80) -> Any:
+# -- simulations and episodes --------------------------------------------------------------------------------
+def adversarial_panel(rng: np.random.Generator, n_stocks: int = 12, n_days: int = 250) -> Any:
     """A small synthetic market whose prices and volumes hold NaN runs, ±inf, subnormals (1e-310), huge
     values (1e300), zeros and constant stocks (a :class:`~alpha_env.data.MarketPanel`)."""
     from alpha_env.data import MarketPanel, synthetic_market
@@ -212,6 +213,21 @@ def adversarial_panel(rng: np.random.Generator, n_stocks: int = 12, n_days: int 
     return MarketPanel(base.dates, base.tickers, fields, groups=groups, splits=dict(base.splits))
 
 
+#: Expressions of issue 19's reproducers, simulated on every adversarial panel.
+_PROBES = ("product(returns, 60) ^ 3", "close * 1e306", "signedpower(adv20, returns ^ -1)", "close / 1e-300",
+           "1 / (close - close)", "stddev(close, 5)", "ts_zscore(close * 1e15, 5)", "rank(close - vwap)")
+
+
+def simulation_probes(rng: np.random.Generator, n_random: int = 4, n_corpus: int = 3) -> list[str]:
+    """Expressions to simulate on one panel: issue 19's reproducers, ``n_random`` random well-formed
+    trees and ``n_corpus`` alphas of the 101-alpha corpus."""
+    from alpha_env.grammar import alpha101, canonical
+
+    corpus = alpha101()
+    picks = [canonical(corpus[int(k)].expr) for k in rng.integers(len(corpus), size=n_corpus)]
+    return [*_PROBES, *(_tree(rng, int(rng.integers(1, 5))) for _ in range(n_random)), *picks]
+
+
 def check_simulation(ace: Any, text: str) -> Failure | None:
     """Simulate ``text`` with ``ace``; a failure for a raw exception, a non-degenerate result whose PnL is
     not finite, or a split metric that is a number where the split's PnL holds a NaN/inf."""
@@ -234,6 +250,10 @@ def check_simulation(ace: Any, text: str) -> Failure | None:
         sharpe = metrics.get("sharpe")
         if not np.isfinite(pnl[window]).all() and sharpe is not None and np.isfinite(sharpe):
             return Failure("simulate:metric from nan pnl", text, f"{split} sharpe {sharpe} with NaN PnL")
+        held = pnl[window][np.asarray(result.backtest.held)[window]]
+        if sharpe == 0.0 and np.isfinite(held).all() and held.size > 1 and np.any(held != held[0]):
+            return Failure("simulate:sharpe 0 on varying pnl", text,
+                           f"{split}: max |PnL| {np.abs(held).max():g}")
     return None
 
 
@@ -264,7 +284,8 @@ def check_episode(env: Any, agent: Any, seed: int) -> Failure | None:
             env.reset(seed=seed)
             _, reward, terminated, _, info = env.step(action)
             if not terminated or info.get("reason") != "invalid_action" or not np.isfinite(reward):
-                return Failure("env:bad action accepted", f"{label}: action {action!r}", repr(info.get("reason")))
+                return Failure("env:bad action accepted", f"{label}: action {action!r}",
+                               repr(info.get("reason")))
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -272,7 +293,7 @@ def check_episode(env: Any, agent: Any, seed: int) -> Failure | None:
     return None
 
 
-# -- data files ------------------------------------------------------------------------------------------------
+# -- data files ----------------------------------------------------------------------------------------------
 _DATA_KINDS = ("missing_column", "bad_date", "duplicate", "intraday", "non_finite", "truncated_gz", "empty",
                "header_only", "garbage", "negative", "stray_date", "short", "good")
 
@@ -301,7 +322,8 @@ def write_bad_data_file(rng: np.random.Generator, folder: Path) -> tuple[Path, s
         extra["date"] = extra["date"].str.replace("15:30", "10:00")
         df = pd.concat([df, extra], ignore_index=True)
     elif kind == "non_finite":
-        df.loc[r, str(rng.choice(["close", "high"]))] = str(rng.choice(["inf", "-inf", "1e400", "nan", "NaN"]))
+        column = str(rng.choice(["close", "high"]))
+        df.loc[r, column] = str(rng.choice(["inf", "-inf", "1e400", "nan", "NaN"]))
     elif kind == "negative":
         df.loc[r, "close"] = float(rng.choice([-5.0, 0.0, 1e-310, 1e300]))
     elif kind == "stray_date":
@@ -346,7 +368,8 @@ def check_data_file(path: Path, kind: str = "", *, cli: bool = True) -> Failure 
             raise
         return _raw("data", exc, label)
     if panel is not None:
-        prices = [np.asarray(panel.field(f)) for f in ("open", "high", "low", "close") if f in panel.field_names]
+        names = [f for f in ("open", "high", "low", "close") if f in panel.field_names]
+        prices = [np.asarray(panel.field(f)) for f in names]
         if any(np.isinf(p).any() for p in prices):
             return Failure("data:inf price loaded", label, "an infinite price loaded without an error")
         if any(s.stop - s.start <= 0 for s in _slices(panel)):
@@ -389,8 +412,8 @@ def damage_store(rng: np.random.Generator, path: Path) -> str:
             if kind == "bad_json":
                 column = str(rng.choice(["metrics_json", "yearly_json", "checks_json", "metadata_json"]))
                 value = str(rng.choice(["{", "[1,2", "nan", "null", '"x"', "{\"train\": 5}", "\xff"]))
-                con.execute(f"UPDATE simulations SET {column} = ? WHERE id = (SELECT MIN(id) FROM simulations)",
-                            (value,))
+                con.execute(f"UPDATE simulations SET {column} = ?"
+                            " WHERE id = (SELECT MIN(id) FROM simulations)", (value,))
             elif kind == "bad_blob":
                 column = str(rng.choice(["pnl", "turnover", "dates"]))
                 blob = rng.integers(0, 256, size=int(rng.integers(0, 64)), dtype=np.uint8).tobytes()
@@ -489,7 +512,7 @@ def check_failed_write(path: Path, ace: Any, text: str) -> Failure | None:
     return None
 
 
-# -- the run ---------------------------------------------------------------------------------------------------
+# -- the run -------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Tally:
     """Inputs tried and failures per area."""
@@ -533,8 +556,7 @@ def run(n_parser: int, n_episodes: int, n_data: int, n_stores: int, seed: int, f
             panel = adversarial_panel(rng)
             env = gym.make("AlphaEnv/AlphaStack-v0", data=panel, max_len=int(rng.integers(8, 20)))
             ace = env.unwrapped.ace
-            for text in ("product(returns, 60) ^ 3", "close * 1e306", "signedpower(adv20, returns ^ -1)",
-                         "close / 1e-300", "1 / (close - close)"):
+            for text in simulation_probes(rng):
                 tally.add("simulations", check_simulation(ace, text))
         tally.add("episodes", check_episode(env, MaskedRandomAgent(seed=i), seed=i))
     if env is not None:
@@ -595,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{area:<16}{n:>8}{tally.seconds.get(area, 0):>9.0f}")
     n_fail = sum(len(v) for v in tally.failures.values())
     print(f"failures: {n_fail}")
-    for kind, items in sorted(tally.failures.items()):
+    for _kind, items in sorted(tally.failures.items()):
         print(f"  {len(items):>5}  {items[0].short()}")
     return 1 if n_fail else 0
 
