@@ -411,7 +411,8 @@ def damage_store(rng: np.random.Generator, path: Path) -> str:
         with con:
             if kind == "bad_json":
                 column = str(rng.choice(["metrics_json", "yearly_json", "checks_json", "metadata_json"]))
-                value = str(rng.choice(["{", "[1,2", "nan", "null", '"x"', "{\"train\": 5}", "\xff"]))
+                value = str(rng.choice(["{", "[1,2", "nan", "null", '"x"', '{"train": 5}',
+                                         '{"train": {"sharpe": "x"}}', '{"valid": [1]}', "\xff"]))
                 con.execute(f"UPDATE simulations SET {column} = ?"
                             " WHERE id = (SELECT MIN(id) FROM simulations)", (value,))
             elif kind == "bad_blob":
