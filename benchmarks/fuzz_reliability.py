@@ -257,9 +257,9 @@ def check_simulation(ace: Any, text: str) -> Failure | None:
     return None
 
 
-def check_episode(env: Any, agent: Any, seed: int) -> Failure | None:
+def check_episode(env: Any, agent: Any, seed: int, reasons: Counter[str] | None = None) -> Failure | None:
     """One masked random episode: no step may raise, the reward must be finite, and a ``complete`` episode
-    must have a finite train-window PnL."""
+    must have a finite train-window PnL (``reasons`` counts the episodes' end reasons)."""
     label = f"episode seed {seed}"
     try:
         obs, info = env.reset(seed=seed)
@@ -270,6 +270,8 @@ def check_episode(env: Any, agent: Any, seed: int) -> Failure | None:
             label = f"episode seed {seed}: {info.get('expression') or env.unwrapped.stack_text()}"
             if not isinstance(reward, float | int) or not np.isfinite(reward):
                 return Failure("env:non-finite reward", label, repr(reward))
+        if reasons is not None:
+            reasons[str(info.get("reason"))] += 1
         if info.get("reason") == "complete":
             score = env.unwrapped.ace.score(info["expression"], "train")
             if not np.isfinite(score.pnl[env.unwrapped.panel.splits["train"]]).all():
@@ -520,6 +522,7 @@ class Tally:
 
     tried: Counter[str] = dataclasses.field(default_factory=Counter)
     failures: dict[str, list[Failure]] = dataclasses.field(default_factory=dict)
+    reasons: Counter[str] = dataclasses.field(default_factory=Counter)
     seconds: Counter[str] = dataclasses.field(default_factory=Counter)
 
     def add(self, area: str, failure: Failure | None) -> None:
@@ -559,7 +562,7 @@ def run(n_parser: int, n_episodes: int, n_data: int, n_stores: int, seed: int, f
             ace = env.unwrapped.ace
             for text in simulation_probes(rng):
                 tally.add("simulations", check_simulation(ace, text))
-        tally.add("episodes", check_episode(env, MaskedRandomAgent(seed=i), seed=i))
+        tally.add("episodes", check_episode(env, MaskedRandomAgent(seed=i), seed=i, reasons=tally.reasons))
     if env is not None:
         env.close()
     tally.seconds["episodes"] = time.perf_counter() - t0
@@ -616,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'area':<16}{'tried':>8}{'seconds':>9}")
     for area, n in tally.tried.items():
         print(f"{area:<16}{n:>8}{tally.seconds.get(area, 0):>9.0f}")
+    print("episode ends: " + ", ".join(f"{k} {v}" for k, v in tally.reasons.most_common()))
     n_fail = sum(len(v) for v in tally.failures.values())
     print(f"failures: {n_fail}")
     for _kind, items in sorted(tally.failures.items()):
