@@ -16,7 +16,7 @@ bounded hypothesis suite ``tests/test_fuzz_*.py``, which loads this file by path
 
 Usage::
 
-    python benchmarks/fuzz_reliability.py --quick          # smoke run, about 1 minute
+    python benchmarks/fuzz_reliability.py --quick          # smoke run, 1-2 minutes (Numba compiles first)
     python benchmarks/fuzz_reliability.py --parser 20000 --episodes 2000 --data-files 200 --stores 100
 
 Prints the inputs tried and the failures per class (with the first example of each); exit code 1 when
