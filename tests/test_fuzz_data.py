@@ -35,3 +35,22 @@ def test_every_kind_of_bad_file(tmp_path, kind):
             assert_no_failure(fuzz.check_data_file(path, kind))
             return
     pytest.fail(f"no seed below 2000 makes a {kind!r} file")
+
+
+@pytest.mark.parametrize(("spike", "at"), [(1e17, [3]), (1e308, [2, 3])])
+def test_adv_is_exact_after_a_huge_dollar_volume_leaves_the_window(spike, at):
+    """Regression (found by the fuzz run's overflow warnings): ``adv{d}`` was a running total minus
+    another, so one huge dollar volume spoiled every later value of the stock (rounded away below
+    1e17; inf - inf = NaN forever after two values near 1e308)."""
+    from alpha_env.data.fields import adv_field
+
+    close = np.ones((40, 2))
+    volume = np.tile([1.3, 2.7], (20, 2)).reshape(40, 2)
+    volume[at, 0] = spike
+    got = adv_field(close, volume, 5)
+    with np.errstate(over="ignore"):
+        want = np.array([volume[t - 4 : t + 1].mean(axis=0) for t in range(4, 40)])
+    after = max(at) + 5 - 4  # first row of ``want`` whose window excludes the spike
+    np.testing.assert_allclose(got[max(at) + 5 :], want[after:], rtol=1e-12)
+    np.testing.assert_allclose(got[4:, 1], want[:, 1], rtol=1e-12)
+    assert np.isnan(got[:4]).all()
