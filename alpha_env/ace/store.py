@@ -329,6 +329,8 @@ class AlphaStore:
                 # back off with a per-process jitter (no shared RNG state)
                 time.sleep(delay * (1.0 + (os.getpid() % 7) / 7.0))
                 delay = min(delay * 2.0, 1.0)
+            except UnicodeDecodeError as exc:  # damaged pages can hold text that is not UTF-8
+                raise StoreError(f"store {self.path} is damaged: text that is not UTF-8 ({exc})") from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -536,8 +538,8 @@ class AlphaStore:
             return SimulationResult(
                 alpha_id=row["alpha_id"],
                 expression=row["expression"],
-                metrics=_nan_from_null(_json_object(row["metrics_json"], "metrics_json")),
-                yearly=_nan_from_null(_json_object(row["yearly_json"], "yearly_json")),
+                metrics=_nan_from_null(_metric_table(row["metrics_json"], "metrics_json")),
+                yearly=_nan_from_null(_metric_table(row["yearly_json"], "yearly_json")),
                 pnl=_column(_unpack, row["pnl"], "<f8", n, name="pnl").astype(np.float64),
                 turnover=_column(_unpack, row["turnover"], "<f8", n, name="turnover").astype(np.float64),
                 dates=_column(_unpack, row["dates"], "<i8", n, name="dates").astype("datetime64[D]"),
@@ -690,8 +692,9 @@ class AlphaStore:
                     "expression": r["expression"],
                     "dataset_id": r["dataset_id"],
                     "settings": _json_object(r["settings_json"], "settings_json"),
-                    "value": r["value"],
-                    "metrics": _json_object(r["split_json"], split) if r["split_json"] else None,
+                    "value": _metric_value(r["value"], f"metrics_json {split}.{by}"),
+                    "metrics": _metric_row(_json_object(r["split_json"], split), split) if r["split_json"]
+                    else None,
                     "degenerate_reason": r["degenerate_reason"],
                     "created_at": r["created_at"],
                     "passed": None if checks is None else bool(checks[1]) and checks[0] == checks[1],
@@ -806,6 +809,31 @@ def _json_object(text: Any, column: str) -> dict[str, Any]:
     value = _json_value(text, column)
     if not isinstance(value, dict):
         raise ValueError(f"{column} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _metric_table(text: Any, column: str) -> dict[str, dict[str, float | None]]:
+    """A JSON object of metric rows (split or year → metric → number or null), checked (``ValueError``
+    naming the column and key otherwise), so a well-formed but wrong JSON row never reaches a report."""
+    table = _json_object(text, column)
+    for key, row in table.items():
+        if not isinstance(row, dict):
+            raise ValueError(f"{column}: {key!r} is a JSON {type(row).__name__}, not an object of metrics")
+        _metric_row(row, f"{column} {key}")
+    return table
+
+
+def _metric_row(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """``row`` when every value is a number or null (``ValueError`` naming the metric otherwise)."""
+    for name, value in row.items():
+        _metric_value(value, f"{where}.{name}")
+    return row
+
+
+def _metric_value(value: Any, where: str) -> Any:
+    """``value`` when it is a number or ``None`` (``ValueError`` naming ``where`` otherwise)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"{where} is {type(value).__name__} {str(value)[:40]!r}, not a number")
     return value
 
 

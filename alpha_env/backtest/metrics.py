@@ -66,6 +66,9 @@ def annualized_sharpe(pnl: np.ndarray) -> float:
         return math.nan
     if pnl.shape[0] < 2:
         return 0.0
+    peak = float(np.abs(pnl).max())
+    if peak > 0.0:  # the ratio is scale-free: dividing first keeps the variance of |PnL| > 1e154 (or of
+        pnl = pnl / peak  # subnormal PnL) from overflowing (underflowing) into a Sharpe of 0
     sd = float(pnl.std(ddof=1))
     if not sd > 0.0 or not math.isfinite(sd):
         return 0.0

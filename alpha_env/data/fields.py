@@ -22,17 +22,37 @@ def returns_field(close: np.ndarray) -> np.ndarray:
 
 def adv_field(close: np.ndarray, volume: np.ndarray, d: int) -> np.ndarray:
     """Rolling mean of ``close * volume`` over ``d`` days ending at t; NaN unless all ``d`` are finite."""
-    dv = close * volume
+    with np.errstate(over="ignore", invalid="ignore"):
+        dv = close * volume
     ok = np.isfinite(dv)
     filled = np.where(ok, dv, 0.0)
     t = dv.shape[0]
-    csum = np.zeros((t + 1, dv.shape[1]))
-    np.cumsum(filled, axis=0, out=csum[1:])
     ccount = np.zeros((t + 1, dv.shape[1]), dtype=np.int64)
     np.cumsum(ok, axis=0, out=ccount[1:])
     out = np.full(dv.shape, np.nan)
     if d <= t:
-        s = csum[d:] - csum[:-d]
         c = ccount[d:] - ccount[:-d]
-        out[d - 1 :] = np.where(c == d, s / d, np.nan)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[d - 1 :] = np.where(c == d, _window_sums(filled, d) / d, np.nan)
     return out
+
+
+def _window_sums(x: np.ndarray, d: int) -> np.ndarray:
+    """``(T-d+1, N)`` sums of ``x[t-d+1 .. t]`` for ``t = d-1 .. T-1`` (``x`` finite, ``(T, N)``, ``d <= T``).
+
+    Each sum adds only values inside its window, never a running total minus another: a prefix sum within
+    blocks of ``d`` rows plus a suffix sum within the previous block (a window spans at most two blocks).
+    A huge value therefore cannot spoil the sums after it leaves the window (a global cumulative sum lost
+    every later value of a stock once one day's dollar volume was 1e15 times the rest, and overflowed
+    to inf - inf = NaN forever after two values near 1e308)."""
+    t, n = x.shape
+    blocks = -(-t // d)
+    padded = np.zeros((blocks * d, n))
+    padded[:t] = x
+    tiles = padded.reshape(blocks, d, n)
+    prefix = np.cumsum(tiles, axis=1).reshape(-1, n)[:t]
+    suffix = np.cumsum(tiles[:, ::-1], axis=1)[:, ::-1].reshape(-1, n)[:t]
+    start = np.arange(t - d + 1)
+    end = start + d - 1
+    aligned = (start % d == 0)[:, None]  # the window is one whole block
+    return np.where(aligned, prefix[end], suffix[start] + prefix[end])
