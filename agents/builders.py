@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,13 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.policy import DecoderActorCriticPolicy, MaskableDecoderActorCriticPolicy
+from agents.policy import ALPHA_ENCODERS, DecoderActorCriticPolicy, MaskableDecoderActorCriticPolicy
 from alpha_env.errors import SettingsError
 from encoders.finetune import SlantedTriangular, constant_schedule
+from encoders.fusion import FUSION_KINDS
 
-__all__ = ["ALGORITHMS", "FineTuneSettings", "build_agent", "load_agent", "policy_kwargs_for"]
+__all__ = ["ALGORITHMS", "EncoderSettings", "FineTuneSettings", "build_agent", "load_agent",
+           "policy_kwargs_for"]
 
 ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], type]] = {
     "ppo": (PPO, DecoderActorCriticPolicy),
@@ -105,14 +107,64 @@ class FineTuneSettings:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class EncoderSettings:
+    """The policy's encoders of the partial expression, and how their encoding meets the document.
+
+    Attributes:
+        alpha_encoder: none (the decoder alone) or stack (a frozen pretrained AlphaEncoder over the partial
+            AlphaStack, fused with the document vector into the decoder's cross-attention memory).
+        fusion: with --alpha-encoder stack: concat, cross_attention (alpha tokens query the document's
+            key/value slots) or gated (a learned gate between the alpha and the document).
+        alpha_checkpoint: with --alpha-encoder stack: the pretrained AlphaEncoder checkpoint
+            (experiments/pretrain_alpha_encoder.py writes runs/<run>/alpha_encoder.pt).
+    """
+
+    alpha_encoder: str = field(default="none", metadata={"choices": ALPHA_ENCODERS})
+    fusion: str = field(default="concat", metadata={"choices": FUSION_KINDS})
+    alpha_checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha_encoder not in ALPHA_ENCODERS:
+            raise SettingsError(f"alpha_encoder must be one of {ALPHA_ENCODERS}, got {self.alpha_encoder!r}")
+        if self.fusion not in FUSION_KINDS:
+            raise SettingsError(f"fusion must be one of {FUSION_KINDS}, got {self.fusion!r}")
+
+    def describe(self) -> str:
+        """``alpha encoder stack, fusion gated`` (or ``alpha encoder none``), for messages."""
+        if self.alpha_encoder == "none":
+            return "alpha encoder none"
+        return f"alpha encoder {self.alpha_encoder}, fusion {self.fusion}"
+
+
+def _encoder_kwargs(encoder: EncoderSettings, codebook_version: str) -> dict[str, Any]:
+    """The policy keyword arguments of ``encoder`` (the AlphaEncoder's config is read from its checkpoint)."""
+    if encoder.alpha_encoder == "none":
+        return {"alpha_encoder": "none", "alpha_encoder_config": None, "alpha_checkpoint": None,
+                "fusion": encoder.fusion}
+    if encoder.alpha_checkpoint is None:
+        raise SettingsError(
+            f"--alpha-encoder {encoder.alpha_encoder} needs --alpha-checkpoint (a pretrained AlphaEncoder: "
+            "python experiments/pretrain_alpha_encoder.py)"
+        )
+    from encoders import load_checkpoint
+
+    loaded = load_checkpoint(encoder.alpha_checkpoint, codebook_version, kind="alpha_encoder").model
+    return {"alpha_encoder": encoder.alpha_encoder, "alpha_encoder_config": loaded.config.to_dict(),
+            "alpha_checkpoint": str(encoder.alpha_checkpoint), "fusion": encoder.fusion}
+
+
 def policy_kwargs_for(
     decoder_config: dict[str, Any],
     init_checkpoint: str | Path | None,
     settings: FineTuneSettings,
     init_seed: int | None = 0,
+    encoder: EncoderSettings | None = None,
 ) -> dict[str, Any]:
     """The ``policy_kwargs`` of a decoder policy (plain values, saved with the model)."""
+    encoder_kwargs = _encoder_kwargs(encoder or EncoderSettings(), str(decoder_config["codebook_version"]))
     return {
+        **encoder_kwargs,
         "decoder_config": dict(decoder_config),
         "init_checkpoint": None if init_checkpoint is None else str(init_checkpoint),
         "init_seed": init_seed,
@@ -135,6 +187,7 @@ def build_agent(
     tensorboard_log: str | Path | None = None,
     verbose: int = 0,
     device: str = "cpu",
+    encoder: EncoderSettings | None = None,
 ) -> BaseAlgorithm:
     """A PPO-family agent with the decoder actor.
 
@@ -149,6 +202,7 @@ def build_agent(
         tensorboard_log: folder of the TensorBoard logs (``None``: no TensorBoard).
         verbose: SB3 verbosity.
         device: torch device.
+        encoder: the alpha encoder and fusion (default: none, the decoder alone).
     """
     if algo not in ALGORITHMS:
         raise SettingsError(f"algo must be one of {sorted(ALGORITHMS)}, got {algo!r}")
@@ -173,7 +227,7 @@ def build_agent(
         vf_coef=settings.vf_coef,
         max_grad_norm=settings.max_grad_norm,
         target_kl=settings.target_kl,
-        policy_kwargs=policy_kwargs_for(decoder_config, init_checkpoint, settings, seed),
+        policy_kwargs=policy_kwargs_for(decoder_config, init_checkpoint, settings, seed, encoder),
         tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
         seed=seed,
         verbose=verbose,
@@ -182,13 +236,20 @@ def build_agent(
 
 
 def load_agent(
-    algo: str | None, path: str | Path, env: VecEnv | None = None, *, device: str = "cpu"
+    algo: str | None,
+    path: str | Path,
+    env: VecEnv | None = None,
+    *,
+    device: str = "cpu",
+    encoder: EncoderSettings | None = None,
 ) -> BaseAlgorithm:
     """Reload a saved agent (``model.save(path)``) to continue training or to act.
 
     ``algo`` may be ``None``: the algorithm is then read from the saved policy class. The stage-1
     checkpoint is not read again: the saved weights (actor, critic, frozen reference and optimizer state)
-    replace everything, so a resumed run does not need the original checkpoint file.
+    replace everything, so a resumed run does not need the original checkpoint file (nor the alpha
+    encoder's). With ``encoder`` given, the saved model must have been built with the same alpha encoder
+    and fusion (``alpha_checkpoint`` is not compared): other options are a :class:`SettingsError`.
     """
     if algo is not None and algo not in ALGORITHMS:
         raise SettingsError(f"algo must be one of {sorted(ALGORITHMS)}, got {algo!r}")
@@ -208,6 +269,16 @@ def load_agent(
         raise SettingsError(f"{source} holds an unknown policy class {data.get('policy_class')!r}")
     if algo is not None and algo != saved:
         raise SettingsError(f"{source} was saved by {saved}, not {algo}")
+    if encoder is not None:
+        saved_encoder = EncoderSettings(alpha_encoder=kwargs.get("alpha_encoder", "none"),
+                                        fusion=kwargs.get("fusion", "concat"))
+        wanted = EncoderSettings(alpha_encoder=encoder.alpha_encoder, fusion=encoder.fusion)
+        if saved_encoder.describe() != wanted.describe():
+            raise SettingsError(
+                f"{source} was saved with {saved_encoder.describe()}, not {wanted.describe()}: "
+                "resume with the options it was trained with"
+            )
     kwargs["init_checkpoint"] = None
+    kwargs["alpha_checkpoint"] = None
     algorithm, _ = ALGORITHMS[saved]
     return algorithm.load(source, env=env, device=device, custom_objects={"policy_kwargs": kwargs})

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.builders import FineTuneSettings
+from agents.builders import EncoderSettings, FineTuneSettings
 from alpha_env.ace import SimulationSettings
 from alpha_env.env.settings import EnvSettings
 from alpha_env.pool.settings import PoolSettings
@@ -110,6 +110,9 @@ class PPOJobSettings:
     and caches 64 MiB per environment"""
     fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))
     """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts"""
+    encoder: EncoderSettings = field(default_factory=EncoderSettings)
+    """the policy's alpha encoder and its fusion with the document (--alpha-encoder, --fusion,
+    --alpha-checkpoint); recorded in the saved model, and a resume with other options fails"""
 
 
 def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
@@ -180,7 +183,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     # ---- the agent
     fine_tune = args.fine_tune
     if resume_model is not None:  # the saved model holds the actor: no stage-1 checkpoint needed
-        model = load_agent(None, resume_model, vec_env)  # the algorithm the run was saved with
+        # the algorithm the run was saved with; its alpha encoder and fusion must be the ones asked for
+        model = load_agent(None, resume_model, vec_env, encoder=args.encoder)
         console.print(f"Resuming {resume_model} at timestep {model.num_timesteps}")
         checkpoint = Path(str(model.policy.init_checkpoint or args.checkpoint))
         decoder_config = model.policy.decoder_config
@@ -204,7 +208,7 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
         decoder_config = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model.config.to_dict()
         model = build_agent(args.algo, vec_env, decoder_config=decoder_config,
                             init_checkpoint=checkpoint if args.actor_init == "pretrained" else None,
-                            settings=fine_tune, seed=seed)
+                            settings=fine_tune, seed=seed, encoder=args.encoder)
     from stable_baselines3.common.logger import configure
 
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))

@@ -10,6 +10,15 @@ its cross-attention memory (``AlphaDecoder.memory``); an all-zero vector (no new
 leaving the null memory the decoder was pretrained with, so a run without documents sees exactly the
 stage-1 actor.
 
+Alpha encoder and fusion (``alpha_encoder_config`` given): a frozen pretrained
+:class:`encoders.AlphaEncoder` encodes the partial AlphaStack (the observation's ``tokens``, BOS
+prepended); an :class:`encoders.Fusion` (``concat``, ``cross_attention`` with the alpha tokens as queries
+over the document's key/value slots, or ``gated``) combines its token states with the document vector
+into one vector of the document's width, which takes the document's place in the decoder's memory: the
+decoder cross-attends to the fused memory. The fusion learns with PPO (full rate); the alpha encoder
+stays frozen. With the alpha encoder the document slots are never hidden (the fused vector carries the
+expression even without news).
+
 Two classes share one implementation (:class:`_DecoderPolicyMixin`):
 
 * :class:`DecoderActorCriticPolicy` — an SB3 ``ActorCriticPolicy`` for ``PPO`` / ``A2C``;
@@ -31,6 +40,11 @@ Policy keyword arguments (``policy_kwargs``; all plain values, so saved models r
 ``kl_coef``           weight of KL(π ‖ π₀) to the frozen initial actor (0 = off); needs ``ent_coef``
 ``ent_coef``          the algorithm's entropy coefficient (the KL term is folded into the entropy
                       term the algorithm weighs by it: ``ent_coef·H − kl_coef·KL``)
+``alpha_encoder``     ``"none"`` (default) or ``"stack"`` (the AlphaEncoder over the partial stack)
+``alpha_encoder_config`` dict of :class:`encoders.AlphaEncoderConfig` (``alpha_encoder="stack"``)
+``alpha_checkpoint``  pretrained AlphaEncoder checkpoint loaded into it (``None``: the weights come
+                      from a saved model, as when an agent is reloaded)
+``fusion``            ``concat``, ``cross_attention`` or ``gated`` (with ``alpha_encoder="stack"``)
 ===================== ========================================================================
 """
 
@@ -57,7 +71,12 @@ __all__ = [
     "MaskableDecoderActorCriticPolicy",
     "masked_logits",
     "build_decoder",
+    "build_alpha_encoder",
+    "ALPHA_ENCODERS",
 ]
+
+ALPHA_ENCODERS = ("none", "stack")
+"""Encoders of the partial expression the policy can use (``none``: the decoder alone)."""
 
 MASKED_LOGIT = -1e8
 """Logit given to forbidden tokens (as sb3-contrib does): its softmax probability is exactly 0.0."""
@@ -98,6 +117,32 @@ def build_decoder(
     return loaded
 
 
+def build_alpha_encoder(alpha_encoder_config: dict[str, Any], alpha_checkpoint: str | None) -> nn.Module:
+    """The frozen AlphaEncoder: loaded from ``alpha_checkpoint`` (which must match the config) or built
+    from ``alpha_encoder_config`` (its weights then come from a saved model's state dict)."""
+    from encoders import AlphaEncoder, AlphaEncoderConfig, load_checkpoint
+
+    config = AlphaEncoderConfig(**alpha_encoder_config)
+    if alpha_checkpoint is None:
+        encoder = AlphaEncoder(config, seed=0)
+    else:
+        encoder = load_checkpoint(alpha_checkpoint, config.codebook_version, kind="alpha_encoder").model
+        if encoder.config != config:
+            saved = encoder.config.to_dict()
+            diff = {k: (v, getattr(config, k)) for k, v in saved.items() if getattr(config, k) != v}
+            raise SettingsError(
+                f"alpha encoder checkpoint {alpha_checkpoint} does not match alpha_encoder_config: {diff} "
+                "(saved, wanted)"
+            )
+    encoder.eval()
+    encoder.requires_grad_(False)
+    return encoder
+
+
+def _heads_for(width: int) -> int:
+    return next(h for h in (4, 2, 1) if width % h == 0)
+
+
 class _DecoderPolicyMixin:
     """The shared implementation of the two decoder policies (see the module docstring)."""
 
@@ -115,6 +160,10 @@ class _DecoderPolicyMixin:
         layer_lr_decay: float = 1.0,
         kl_coef: float = 0.0,
         ent_coef: float = 0.0,
+        alpha_encoder: str = "none",
+        alpha_encoder_config: dict[str, Any] | None = None,
+        alpha_checkpoint: str | None = None,
+        fusion: str = "concat",
         **kwargs: Any,
     ):
         if decoder_config is None:
@@ -131,6 +180,18 @@ class _DecoderPolicyMixin:
             raise SettingsError(
                 "kl_coef > 0 needs ent_coef > 0: the KL penalty is folded into the algorithm's entropy term"
             )
+        if alpha_encoder not in ALPHA_ENCODERS:
+            raise SettingsError(f"alpha_encoder must be one of {ALPHA_ENCODERS}, got {alpha_encoder!r}")
+        if alpha_encoder != "none" and alpha_encoder_config is None:
+            raise SettingsError(f"alpha_encoder={alpha_encoder!r} needs alpha_encoder_config")
+        from encoders import FUSION_KINDS
+
+        if fusion not in FUSION_KINDS:
+            raise SettingsError(f"fusion must be one of {FUSION_KINDS}, got {fusion!r}")
+        self.alpha_encoder_kind = alpha_encoder
+        self.alpha_encoder_config = None if alpha_encoder_config is None else dict(alpha_encoder_config)
+        self.alpha_checkpoint = None if alpha_checkpoint is None else str(alpha_checkpoint)
+        self.fusion_kind = fusion
         self.decoder_config = dict(decoder_config)
         self.init_checkpoint = None if init_checkpoint is None else str(init_checkpoint)
         self.init_seed = init_seed
@@ -166,6 +227,31 @@ class _DecoderPolicyMixin:
                 f"the environment gives {self.document_dim}"
             )
         self.bos_id = int(cfg.bos_id)
+        self.alpha_encoder = None
+        self.fusion = None
+        if self.alpha_encoder_kind != "none":
+            from encoders import Fusion
+
+            if not cfg.doc_dim:
+                raise SettingsError(
+                    "the fused alpha/document vector takes the document's place in the decoder's memory: "
+                    "the decoder needs doc_dim > 0 (it was built with doc_dim=0)"
+                )
+            self.alpha_encoder = build_alpha_encoder(self.alpha_encoder_config, self.alpha_checkpoint)
+            enc_cfg = self.alpha_encoder.config
+            if enc_cfg.vocab_size != n_actions or enc_cfg.codebook_version != cfg.codebook_version:
+                raise SettingsError(
+                    f"the alpha encoder was made for codebook {enc_cfg.codebook_version!r} "
+                    f"({enc_cfg.vocab_size} tokens), the decoder for {cfg.codebook_version!r} "
+                    f"({cfg.vocab_size} tokens)"
+                )
+            if enc_cfg.max_len < max_len:
+                raise SettingsError(
+                    f"the environment writes up to {max_len} tokens, "
+                    f"the alpha encoder reads {enc_cfg.max_len}"
+                )
+            self.fusion = Fusion(self.fusion_kind, enc_cfg.hidden_size, self.document_dim, cfg.doc_dim,
+                                 num_heads=_heads_for(cfg.doc_dim))
         d_model = int(cfg.d_model)
         self.value_net = nn.Sequential(
             nn.Linear(d_model + self.document_dim + 1, self.value_hidden),
@@ -174,11 +260,15 @@ class _DecoderPolicyMixin:
         )
         self.max_len = max_len
         self.reference = None
+        self.reference_fusion = None
         if self.kl_coef > 0:
             self.reference = copy.deepcopy(self.decoder)
             for p in self.reference.parameters():
                 p.requires_grad_(False)
             self.reference.eval()
+            if self.fusion is not None:
+                self.reference_fusion = copy.deepcopy(self.fusion)
+                self.reference_fusion.requires_grad_(False)
         self.optimizer = ScaledAdam(self._param_groups(), lr=lr_schedule(1), **self.optimizer_kwargs)
         self.train(self.training)
 
@@ -203,6 +293,8 @@ class _DecoderPolicyMixin:
             out.append({"params": rest, "lr_scale": 1.0, "name": "decoder_other"})
         if document:
             out.append({"params": document, "lr_scale": 1.0, "name": "document_pathway"})
+        if self.fusion is not None:
+            out.append({"params": list(self.fusion.parameters()), "lr_scale": 1.0, "name": "fusion"})
         out.append({"params": list(self.value_net.parameters()), "lr_scale": 1.0, "name": "value_head"})
         return out
 
@@ -221,6 +313,10 @@ class _DecoderPolicyMixin:
             layer_lr_decay=self.layer_lr_decay,
             kl_coef=self.kl_coef,
             ent_coef=self.ent_coef,
+            alpha_encoder=self.alpha_encoder_kind,
+            alpha_encoder_config=self.alpha_encoder_config,
+            alpha_checkpoint=self.alpha_checkpoint,
+            fusion=self.fusion_kind,
         )
         return data
 
@@ -228,11 +324,22 @@ class _DecoderPolicyMixin:
     def _inputs(self, obs: Any) -> DecoderInputs:
         return read_observation(obs, self.bos_id)
 
-    def _run(self, decoder: nn.Module, inputs: DecoderInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fused_document(self, fusion: nn.Module, inputs: DecoderInputs) -> torch.Tensor:
+        """``(B, doc_dim)``: the fusion of the alpha encoding of the written prefix and the document."""
+        width = max(int(inputs.position.max()) if inputs.position.numel() else 0, 0) + 1
+        encoding = self.alpha_encoder(inputs.ids[:, :width])  # BOS + prefix, PAD after the position
+        return fusion(encoding.sequence, inputs.document, encoding.mask)
+
+    def _run(
+        self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position."""
         prefix = inputs.ids[:, 1:]
         memory = None
-        if decoder.config.doc_dim:
+        fusion = self.fusion if fusion is None else fusion
+        if fusion is not None:
+            memory = decoder.memory(doc=self._fused_document(fusion, inputs))
+        elif decoder.config.doc_dim:
             memory = decoder.memory(doc=inputs.document)
             empty = ~(inputs.document != 0).any(dim=1)
             if bool(empty.any()):  # no news: the doc slots are hidden, only the null memory remains
@@ -285,7 +392,8 @@ class _DecoderPolicyMixin:
         self._stats["policy_entropy"].append(float(entropy.mean().detach()))
         if self.reference is not None:
             with torch.no_grad():
-                ref_logits = masked_logits(self._run(self.reference, inputs)[0], inputs.mask)
+                ref_logits = masked_logits(
+                    self._run(self.reference, inputs, self.reference_fusion)[0], inputs.mask)
                 ref_logp = torch.log_softmax(ref_logits, dim=-1)
             logp = torch.log_softmax(logits, dim=-1)
             kl = (logp.exp() * (logp - ref_logp)).sum(dim=-1)
@@ -312,9 +420,10 @@ class _DecoderPolicyMixin:
         decoder = self.__dict__.get("_modules", {}).get("decoder")
         if decoder is not None:
             decoder.eval()
-        reference = self.__dict__.get("_modules", {}).get("reference")
-        if reference is not None:
-            reference.eval()
+        for name in ("reference", "alpha_encoder", "reference_fusion"):
+            module = self.__dict__.get("_modules", {}).get(name)
+            if module is not None:
+                module.eval()
         return self
 
     def _predict(

@@ -27,6 +27,7 @@ from encoders.finetune import (
     unfrozen_groups,
 )
 from encoders.fusion import FUSION_KINDS, Fusion, masked_mean
+from encoders.observation import ENCODED_POOLINGS, EncodedAlphaObservation
 from encoders.pooling import POOLINGS, pool
 from encoders.pretrain import (
     PretrainHistory,
@@ -58,6 +59,8 @@ __all__ = [
     "DecoderMemory",
     "DocumentEncoder",
     "EmbeddingCache",
+    "ENCODED_POOLINGS",
+    "EncodedAlphaObservation",
     "FUSION_KINDS",
     "Fusion",
     "MODEL_KINDS",

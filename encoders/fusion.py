@@ -4,17 +4,20 @@
 ``kind``           features
 =================  ===================================================================================
 ``concat``         MLP of ``[alpha summary, document]`` (LayerNorm, Linear, GELU, Linear)
-``cross_attention`` the document (projected) is the query of a multi-head attention over the alpha
-                   token states; the features are an MLP of ``[attended, query]``
+``cross_attention`` the alpha is the query: each alpha token state (projected) attends, multi-head,
+                   over the document expanded into ``doc_slots`` key/value vectors; the features are
+                   an MLP of the masked mean over tokens of ``[attended, query]``
 ``gated``          ``g * A(alpha summary) + (1 - g) * D(document)`` with ``g = sigmoid(W [alpha, doc])``
                    elementwise, then an MLP; ``g`` says how much the news matters at this state
 =================  ===================================================================================
 
 The alpha side is either pooled, shape ``(B, alpha_dim)``, or a sequence of token states
 ``(B, L, alpha_dim)`` with a mask ``(B, L)`` (True = real token). The "alpha summary" of a sequence is the
-masked mean over its real tokens, and cross-attention masks padded keys, so padding positions never
-change the features. A row whose mask is all False gets a zero summary (and, for cross-attention, an
-all-zero attended vector) rather than NaN.
+masked mean over its real tokens; cross-attention computes one output per alpha token (the queries) and
+averages them over the real tokens, so padding positions never change the features and get no gradient.
+A row whose mask is all False gets a zero summary (cross-attention: a zero mean) rather than NaN. The
+document is one vector, so cross-attention first expands it into ``doc_slots`` (default 4) learned
+key/value slots: over one key the softmax would be 1 whatever the query, and the alpha would not choose.
 
 Example:
     >>> fusion = Fusion("gated", alpha_dim=128, doc_dim=384, out_dim=64)
@@ -60,6 +63,7 @@ class Fusion(nn.Module):
         out_dim: width of the output features.
         num_heads: attention heads of ``cross_attention`` (``out_dim`` must be a multiple).
         dropout: dropout inside the MLP and the attention.
+        doc_slots: key/value slots the document is expanded into (``cross_attention``).
     """
 
     def __init__(
@@ -71,11 +75,13 @@ class Fusion(nn.Module):
         *,
         num_heads: int = 4,
         dropout: float = 0.0,
+        doc_slots: int = 4,
     ):
         super().__init__()
         if kind not in FUSION_KINDS:
             raise SettingsError(f"unknown fusion kind {kind!r}; choose one of {FUSION_KINDS}")
-        check_positive("Fusion", alpha_dim=alpha_dim, doc_dim=doc_dim, out_dim=out_dim, num_heads=num_heads)
+        check_positive("Fusion", alpha_dim=alpha_dim, doc_dim=doc_dim, out_dim=out_dim, num_heads=num_heads,
+                       doc_slots=doc_slots)
         self.kind = kind
         self.alpha_dim = alpha_dim
         self.doc_dim = doc_dim
@@ -85,8 +91,10 @@ class Fusion(nn.Module):
         elif kind == "cross_attention":
             if out_dim % num_heads:
                 raise SettingsError(f"Fusion: out_dim {out_dim} is not a multiple of num_heads {num_heads}")
-            self.query = nn.Linear(doc_dim, out_dim)
-            self.key_value = nn.Linear(alpha_dim, out_dim)
+            self.doc_slots = doc_slots
+            self.query = nn.Linear(alpha_dim, out_dim)
+            self.key_value = nn.Linear(doc_dim, doc_slots * out_dim)
+            self.slot_norm = nn.LayerNorm(out_dim)
             self.attention = nn.MultiheadAttention(out_dim, num_heads, dropout=dropout, batch_first=True)
             self.head = _mlp(2 * out_dim, out_dim, dropout)
         else:
@@ -128,15 +136,11 @@ class Fusion(nn.Module):
             )
         doc = doc.to(seq.dtype)
         if self.kind == "cross_attention":
-            query = self.query(doc).unsqueeze(1)
-            keys = self.key_value(seq)
-            empty = ~mask.any(dim=1)
-            # An all-padding row would make the softmax NaN: let it attend to position 0, then zero it.
-            safe_mask = mask.clone()
-            safe_mask[empty, 0] = True
-            attended, _ = self.attention(query, keys, keys, key_padding_mask=~safe_mask, need_weights=False)
-            attended = attended.squeeze(1) * (~empty).unsqueeze(-1).to(seq.dtype)
-            return self.head(torch.cat([attended, query.squeeze(1)], dim=-1))
+            # alpha tokens are the queries; the document's slots are the keys and values
+            query = self.query(seq)
+            slots = self.slot_norm(self.key_value(doc).view(doc.shape[0], self.doc_slots, self.out_dim))
+            attended, _ = self.attention(query, slots, slots, need_weights=False)
+            return self.head(masked_mean(torch.cat([attended, query], dim=-1), mask))
         summary = masked_mean(seq, mask)
         if self.kind == "concat":
             return self.head(torch.cat([summary, doc], dim=-1))

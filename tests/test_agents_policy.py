@@ -215,3 +215,116 @@ def test_document_pathway_learns_at_the_full_rate():
     # every parameter is in exactly one group
     ids = [id(p) for g in policy.optimizer.param_groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(policy.parameters()))
+
+
+# --------------------------------------------------------------------------- alpha encoder + fusion
+@pytest.fixture(scope="module")
+def alpha_checkpoint(tmp_path_factory) -> str:
+    """A tiny AlphaEncoder (16 wide, 1 layer) saved as a checkpoint (random weights: the wiring is tested)."""
+    from encoders import AlphaEncoder, AlphaEncoderConfig, save_checkpoint
+
+    config = AlphaEncoderConfig.from_codebook(CODEBOOK, max_len=16, hidden_size=16, num_layers=1,
+                                              num_heads=2, intermediate_size=32)
+    path = tmp_path_factory.mktemp("alpha") / "alpha_encoder.pt"
+    return str(save_checkpoint(AlphaEncoder(config, seed=0), path))
+
+
+def _alpha_policy(checkpoint: str, fusion: str, cls=DecoderActorCriticPolicy, **kwargs):
+    from agents.builders import EncoderSettings, FineTuneSettings, policy_kwargs_for
+
+    encoder = EncoderSettings(alpha_encoder="stack", fusion=fusion, alpha_checkpoint=checkpoint)
+    policy_kwargs = policy_kwargs_for(_config(), None, FineTuneSettings(), 0, encoder)
+    policy_kwargs.update(kwargs)
+    return cls(_obs_space(), spaces.Discrete(N), constant_schedule(1e-3), **policy_kwargs)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "cross_attention", "gated"])
+def test_alpha_encoding_reaches_the_logits(alpha_checkpoint, fusion):
+    policy = _alpha_policy(alpha_checkpoint, fusion)
+    assert not any(p.requires_grad for p in policy.alpha_encoder.parameters())  # frozen
+    captured = {}
+
+    def keep(module, args, output):
+        output.sequence = output.sequence.detach().requires_grad_(True)
+        captured["sequence"], captured["mask"] = output.sequence, output.mask
+        return output
+
+    handle = policy.alpha_encoder.register_forward_hook(keep)
+    obs, mask = _batch(np.random.default_rng(4), 5, 0.3, True)
+    logits, _, _ = policy._logits_and_values(obs)
+    handle.remove()
+    logits.masked_select(torch.as_tensor(mask)).sum().backward()
+    grad = captured["sequence"].grad
+    real = captured["mask"]
+    assert grad[real].abs().sum() > 0  # the alpha encoding changes the next-token logits
+    assert grad[~real].abs().sum() == 0  # padding never does
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.fusion.parameters())
+    groups = {g["name"]: g for g in policy.optimizer.param_groups}
+    assert {id(p) for p in groups["fusion"]["params"]} == {id(p) for p in policy.fusion.parameters()}
+    frozen = {id(p) for p in policy.alpha_encoder.parameters()}
+    assert not frozen & {id(p) for g in policy.optimizer.param_groups for p in g["params"]}
+
+
+def test_alpha_policy_masks_and_kl_reference(alpha_checkpoint):
+    policy = _alpha_policy(alpha_checkpoint, "gated", MaskableDecoderActorCriticPolicy, kl_coef=0.5,
+                           ent_coef=0.01)
+    obs, mask = _batch(np.random.default_rng(5), 6, 0.2, False)  # no news: the fused memory still reads
+    with torch.no_grad():
+        actions, values, log_prob = policy(obs)
+        probs = policy.action_probabilities(obs).numpy()
+    assert mask[np.arange(6), actions.numpy()].all() and (probs[~mask] == 0).all()
+    policy.evaluate_actions(obs, actions)
+    assert policy.pop_update_stats()["kl_to_init"] == pytest.approx(0.0, abs=1e-6)
+    assert not policy.alpha_encoder.training
+
+
+def test_alpha_policy_bad_settings_are_clear(alpha_checkpoint, tmp_path):
+    from agents.builders import EncoderSettings, FineTuneSettings, policy_kwargs_for
+
+    with pytest.raises(SettingsError, match="fusion must be one of"):
+        EncoderSettings(fusion="sum")
+    with pytest.raises(SettingsError, match="needs --alpha-checkpoint"):
+        policy_kwargs_for(_config(), None, FineTuneSettings(), 0, EncoderSettings(alpha_encoder="stack"))
+    no_doc = AlphaDecoderConfig.from_codebook(CODEBOOK, max_len=16, d_model=16, num_layers=1, num_heads=2,
+                                              ff_size=32, doc_dim=0).to_dict()
+    kwargs = policy_kwargs_for(no_doc, None, FineTuneSettings(), 0,
+                               EncoderSettings(alpha_encoder="stack", alpha_checkpoint=alpha_checkpoint))
+    with pytest.raises(SettingsError, match="doc_dim > 0"):
+        DecoderActorCriticPolicy(_obs_space(), spaces.Discrete(N), constant_schedule(1e-3), **kwargs)
+
+
+def _vec_env():
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import alpha_env.env as E
+
+    kw = {"data": {"seed": 0, "n_stocks": 30, "n_days": 300}, "max_len": 8, "document_dim": DOC_DIM,
+          "cache_bytes": 0}
+    return DummyVecEnv([lambda: gym.make(E.ALPHA_STACK_ID, **kw)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fusion", ["concat", "cross_attention", "gated"])
+def test_short_ppo_run_with_each_fusion_and_reload(alpha_checkpoint, fusion, tmp_path):
+    from agents.builders import EncoderSettings, FineTuneSettings, build_agent, load_agent
+
+    encoder = EncoderSettings(alpha_encoder="stack", fusion=fusion, alpha_checkpoint=alpha_checkpoint)
+    tune = FineTuneSettings(n_steps=32, batch_size=16, n_epochs=1, target_kl=None)
+    model = build_agent("ppo", _vec_env(), decoder_config=_config(), init_checkpoint=None, settings=tune,
+                        encoder=encoder)
+    before = [p.detach().clone() for p in model.policy.fusion.parameters()]
+    frozen = [p.detach().clone() for p in model.policy.alpha_encoder.parameters()]
+    model.learn(total_timesteps=32)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.fusion.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.policy.alpha_encoder.parameters()))
+    model.save(tmp_path / "model.zip")
+    loaded = load_agent("ppo", tmp_path / "model.zip", encoder=EncoderSettings("stack", fusion))
+    assert loaded.policy.fusion_kind == fusion and loaded.policy.alpha_checkpoint is None
+    for a, b in zip(model.policy.alpha_encoder.parameters(), loaded.policy.alpha_encoder.parameters()):
+        torch.testing.assert_close(a, b)  # the encoder's weights come from the saved model
+    other = "gated" if fusion != "gated" else "concat"
+    with pytest.raises(SettingsError, match=f"saved with alpha encoder stack, fusion {fusion}"):
+        load_agent("ppo", tmp_path / "model.zip", encoder=EncoderSettings("stack", other))
+    with pytest.raises(SettingsError, match="not alpha encoder none"):
+        load_agent("ppo", tmp_path / "model.zip", encoder=EncoderSettings())

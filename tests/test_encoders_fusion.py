@@ -103,3 +103,25 @@ def test_masked_mean() -> None:
     states = torch.tensor([[[1.0], [3.0], [100.0]]])
     assert masked_mean(states, torch.tensor([[True, True, False]])).item() == 2.0
     assert masked_mean(states, torch.tensor([[False, False, False]])).item() == 0.0
+
+
+def test_cross_attention_alpha_queries_document_keys() -> None:
+    fusion = make("cross_attention")
+    alpha, doc, mask = inputs()
+    seen = {}
+
+    def record(module, args, kwargs):
+        query, key, value = args
+        seen.update(query=query.shape, key=key.shape)
+
+    handle = fusion.attention.register_forward_pre_hook(record, with_kwargs=True)
+    fusion(alpha, doc, mask)
+    handle.remove()
+    assert seen["query"] == (B, L, OUT)  # one query per alpha token
+    assert seen["key"] == (B, fusion.doc_slots, OUT)  # keys/values: the document's slots
+    # the alpha chooses among the slots: two alpha tokens of one row attend differently
+    query = fusion.query(alpha)
+    slots = fusion.slot_norm(fusion.key_value(doc).view(B, fusion.doc_slots, OUT))
+    _, weights = fusion.attention(query, slots, slots, need_weights=True)
+    assert weights.shape == (B, L, fusion.doc_slots)
+    assert not torch.allclose(weights[0, 0], weights[0, 1])

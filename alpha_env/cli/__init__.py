@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "submit",
     "pool",
     "serve",
+    "generate",
 )
 
 # What `alpha-env --help` lists for each subcommand (its module is not imported to print this).
@@ -45,6 +46,7 @@ SUMMARIES: dict[str, str] = {
     "submit": "check a stored alpha and record its submission",
     "pool": "simulate, build from the store or show a pool of alphas combined by fitted weights",
     "serve": "browse the alpha store in a read-only web dashboard",
+    "generate": "sample alphas from the trained actor conditioned on news, simulate and rank them (rl extra)",
 }
 
 #: Exit code of a command whose output pipe was closed by the reader (128 + SIGPIPE).
