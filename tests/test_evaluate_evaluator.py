@@ -159,3 +159,36 @@ def test_repeated_and_cached_subexpressions_still_share_work():
     plain = evaluate("ts_mean(close, 5) - ts_mean(close, 5) / ts_mean(close, 5)", panel)
     m = evaluate("ts_mean(close, 5)", panel)
     np.testing.assert_array_equal(plain, m - m / m)
+
+
+def test_derived_fields_are_kept_beyond_the_panel_memo(monkeypatch):
+    import alpha_env.data.panel as panel_module
+
+    market = synthetic_market(seed=1, n_stocks=10, n_days=80, news=False)
+    names = [f"adv{d}" for d in range(2, 2 + 2 * panel_module.FIELD_MEMO_ENTRIES)]
+    expected = {name: evaluate(f"rank({name})", market) for name in names}
+    calls: list[int] = []
+    real = panel_module.adv_field
+
+    def counting(close, volume, d):
+        calls.append(d)
+        return real(close, volume, d)
+
+    monkeypatch.setattr(panel_module, "adv_field", counting)
+    ev = Evaluator(market)
+    for _ in range(2):
+        for name in names:
+            np.testing.assert_array_equal(ev.evaluate(f"rank({name})"), expected[name])
+            ev._cache.clear()  # the rank results are recomputed; the fields must not be
+    assert sorted(calls) == sorted(int(n[3:]) for n in names)  # each computed once by the evaluator
+    assert ev.cache_stats().entries == 0  # fields are not sub-expression entries
+
+
+def test_big_blocks_stay_in_the_heap_on_glibc():
+    import platform
+
+    from alpha_env.evaluate.malloc import keep_big_blocks
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_big_blocks() is True

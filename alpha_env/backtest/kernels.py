@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from alpha_env.ops.sortkeys import linked, take_run
+from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
 from alpha_env.ops.threads import twin
 
 __all__ = [
@@ -703,7 +703,8 @@ def rank_ic_series(
 ) -> np.ndarray:
     """Spearman rank IC by holding day, identical to ``ic_kernel(..., ranked=True)`` (bit for bit).
 
-    Builds the order keys of a block of days in one Numba pass, sorts them with NumPy's (SIMD) row sort,
+    Builds the order keys of a block of days in one Numba pass, sorts them (:func:`sort_key_rows`: NumPy's
+    SIMD row sort of 32-bit coarse keys, refined),
     and decodes average ranks and the Pearson correlation of the ranks in a second pass; buffers are
     allocated once per call and reused across blocks.
 
@@ -734,7 +735,7 @@ def rank_ic_series(
         bx, by, bv, bm = kx[:D], ky[:D], vx[:D], m[:D]
         chunks = min(n_chunks, D) if parallel else 1
         keys(signal, returns, universe, decay, lag, bits, t0, bx, by, bv, bm, chunks)
-        bx.sort(axis=1)
-        by.sort(axis=1)
+        sort_key_rows(bx, bits, parallel)
+        sort_key_rows(by, bits, parallel)
         decode(bx, by, bv, returns, lag, bits, t0, bm, out, chunks)
     return out

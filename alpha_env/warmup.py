@@ -1,0 +1,100 @@
+"""Fill Numba's on-disk cache: compile every operator kernel, the backtest and the metrics once.
+
+Every kernel is compiled with ``cache=True``, so a compiled kernel is written to the cache directory
+(``__pycache__`` next to the sources, or ``NUMBA_CACHE_DIR``) and later processes load it instead of
+compiling it again (about 1 s per process instead of a cold compile of many seconds; figures in
+``docs/ops.md``, Performance). ``make install`` runs this module once, so the user's first simulation,
+and every RL or search worker process, starts warm. Numba recompiles by itself when a source file
+changes (its cache is keyed by the file's modification time) or the CPU differs.
+
+Usage::
+
+    python -m alpha_env.warmup            # one-thread kernels, and parallel ones when Numba has threads
+
+Each operator is called once (in call syntax, with ``close``/``open``, window 5, constant 2, group
+``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
+thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
+backtest and its metrics.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from alpha_env.errors import AlphaEnvError
+
+__all__ = ["operator_calls", "warm", "main"]
+
+_ARGS = {"series": ("close", "open", "volume"), "bool": ("close > open", "volume > adv20"), "window": ("5",),
+         "const": ("2",), "group": ("sector",)}
+
+
+def operator_calls() -> list[str]:
+    """One call of every operator of the grammar, in call syntax (e.g. ``correlation(close, open, 5)``)."""
+    from alpha_env.grammar import OPERATORS
+
+    calls = []
+    for name, spec in OPERATORS.items():
+        used: dict[str, int] = {}
+        args = []
+        for kind in spec.arg_kinds:
+            pool = _ARGS[kind.value]
+            args.append(pool[used.get(kind.value, 0) % len(pool)])
+            used[kind.value] = used.get(kind.value, 0) + 1
+        calls.append(f"{name}({', '.join(args)})")
+    return calls
+
+
+def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
+    """Compile (or load from the cache) every kernel the reward path uses.
+
+    Args:
+        parallel: also warm the parallel kernels (``None``: when Numba has more than one thread).
+
+    Returns:
+        ``(calls evaluated, calls refused)``: a refused call is one that the grammar does not accept in
+        this plain form (e.g. an operator that needs a vector field), reported, not fatal.
+    """
+    import numba
+
+    from alpha_env.ace import ACE
+    from alpha_env.data import synthetic_market
+    from alpha_env.evaluate import Evaluator
+    from alpha_env.ops.threads import PARALLEL_MIN_CELLS
+
+    if parallel is None:
+        parallel = numba.get_num_threads() > 1
+    panels = [synthetic_market(seed=0, n_stocks=20, n_days=120, news=False)]
+    if parallel:
+        n_stocks = 500
+        panels.append(synthetic_market(seed=0, n_stocks=n_stocks, n_days=PARALLEL_MIN_CELLS // n_stocks + 20,
+                                       news=False))
+    done = 0
+    refused: list[str] = []
+    for i, panel in enumerate(panels):
+        ev = Evaluator(panel, cache_bytes=0)
+        for call in operator_calls():
+            try:
+                ev.evaluate(call)
+                done += 1
+            except AlphaEnvError:
+                if i == 0:
+                    refused.append(call)
+        ACE(panel, evaluator=ev).simulate("rank(ts_argmax(close, 5)) - rank(volume)", save=False)
+    return done, refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m alpha_env.warmup``: warm the cache and print what it took."""
+    del argv
+    t0 = time.perf_counter()
+    done, refused = warm()
+    print(f"alpha_env.warmup: {done} operator calls and the simulation compiled or loaded from Numba's cache "
+          f"in {time.perf_counter() - t0:.1f} s"
+          + (f"; not in plain form: {', '.join(refused)}" if refused else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

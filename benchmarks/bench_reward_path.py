@@ -1,0 +1,266 @@
+"""Benchmark of the reward path (issue 16, item 1), one process, one Numba thread.
+
+Prints, side by side in one run:
+
+1. ``rank`` and the backtest's rank IC with the 32-bit coarse key sort
+   (:func:`alpha_env.ops.sortkeys.sort_key_rows`) vs NumPy's 64-bit row sort (the previous path, patched
+   in for the comparison), interleaved, on a 1,260 x 500 panel;
+2. A101's element-wise part and cycle with glibc's default allocator settings, then with big blocks kept
+   in the heap (``mallopt`` ``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB; in a child process:
+   the setting cannot be undone; ``alpha_env.evaluate`` sets them when imported: evaluate/malloc.py);
+3. evaluate + backtest cycle times of A101, A1 and AMIX on ``sp500_2013_2018`` (or the synthetic market
+   when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, and the physical floor
+   (a NumPy sum over each field the expression reads);
+4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018`` and the synthetic market;
+5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
+   directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
+
+Usage::
+
+    python benchmarks/bench_reward_path.py                 # all but the cold start
+    python benchmarks/bench_reward_path.py --cold --seconds 20
+
+Figures before this branch cannot be produced in the same process across commits: run the script at the
+base commit and at the branch head and compare (docs/ops.md, Performance, lists both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "sp500_2013_2018"
+
+EXPRESSIONS = {
+    "A101": "(close - open) / ((high - low) + .001)",
+    "A1": "rank(ts_argmax(signedpower(((returns < 0) ? stddev(returns, 20) : close), 2.), 5)) - 0.5",
+    "AMIX": "ts_rank(decay_linear(correlation(rank(close), rank(volume), 10), 5), 10)"
+            " * rank(ts_argmax(close, 10))",
+}
+FIELDS = {"A101": ("close", "open", "high", "low"), "A1": ("returns", "close"), "AMIX": ("close", "volume")}
+
+
+def best_ms(fn, repeat: int) -> float:
+    """Best of ``repeat`` wall times of ``fn()`` in milliseconds (the least disturbed run)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return 1e3 * best
+
+
+@contextmanager
+def numpy_row_sort():
+    """Patch the previous key sort (NumPy's 64-bit row sort) into ``rank`` and the rank IC."""
+    import alpha_env.backtest.kernels as K
+    import alpha_env.ops.sortkeys as S
+
+    def plain(keys, bits, parallel=False):
+        keys.sort(axis=1)
+
+    saved = S.sort_key_rows, K.sort_key_rows
+    S.sort_key_rows = K.sort_key_rows = plain
+    try:
+        yield
+    finally:
+        S.sort_key_rows, K.sort_key_rows = saved
+
+
+def bench_rank(repeat: int) -> None:
+    import numpy as np
+
+    import alpha_env.ops.sortkeys as S
+
+    if not hasattr(S, "sort_key_rows"):
+        print("\n1. key sort: n/a (this commit has only NumPy's 64-bit row sort)")
+        return
+    from alpha_env.backtest.kernels import rank_ic_series
+    from alpha_env.ops.crosssection import rank
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1260, 500))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    r = rng.standard_normal(x.shape) * 0.02
+    u = np.ones(x.shape, bool)
+    cases = {"rank": lambda: rank(x), "rank IC series": lambda: rank_ic_series(x, r, u, 1, 1)}
+    print(f"\n1. key sort, 1,260 x 500 (best of {repeat}, interleaved)")
+    print(f"{'call':<18} {'numpy u64 sort':>15} {'coarse u32 sort':>16} {'speed-up':>9} {'same bits':>10}")
+    for name, fn in cases.items():
+        with numpy_row_sort():
+            ref = fn()
+        same = np.array_equal(ref, fn(), equal_nan=True)
+        old = new = float("inf")
+        for _ in range(3):
+            with numpy_row_sort():
+                old = min(old, best_ms(fn, repeat))
+            new = min(new, best_ms(fn, repeat))
+        print(f"{name:<18} {old:>12.2f} ms {new:>13.2f} ms {old / new:>8.1f}x {str(same):>10}")
+
+
+_MALLOC_PROBE = """
+import os, time, numpy as np
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+from alpha_env.backtest import run_backtest
+import ctypes
+def keep_big_blocks():  # evaluate/malloc.py's settings; importing alpha_env.evaluate would set them now
+    mallopt = ctypes.CDLL("libc.so.6").mallopt
+    return mallopt(-3, 32 << 20) == 1 and mallopt(-1, 256 << 20) == 1
+rng = np.random.default_rng(0)
+o, h, l, c = (100 + rng.standard_normal((1260, 500)) for _ in range(4))
+ret = rng.standard_normal((1260, 500)) * 0.02
+u = np.ones((1260, 500), bool)
+def ew():
+    return (c - o) / ((h - l) + .001)
+def cycle():
+    run_backtest(ew(), ret, u)
+def best(fn):
+    b = 1e9
+    for _ in range(REPEAT):
+        t = time.perf_counter(); fn(); b = min(b, time.perf_counter() - t)
+    return 1e3 * b
+cycle()
+before = best(ew), best(cycle)
+ok = keep_big_blocks()
+after = best(ew), best(cycle)
+print(f"{before[0]:.2f} {after[0]:.2f} {before[1]:.2f} {after[1]:.2f} {ok}")
+"""
+
+
+def bench_malloc(repeat: int) -> None:
+    code = _MALLOC_PROBE.replace("REPEAT", str(repeat))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    ew0, ew1, cy0, cy1, ok = out.stdout.split()
+    print("\n2. A101 on 1,260 x 500, fresh process: glibc defaults, then mallopt big blocks kept "
+          f"(set: {ok}), best of {repeat}")
+    print(f"element-wise (4 results) {float(ew0):.2f} -> {float(ew1):.2f} ms; "
+          f"with the backtest {float(cy0):.2f} -> {float(cy1):.2f} ms")
+
+
+def load_real(path: Path):
+    if not path.exists():
+        return None
+    from alpha_env.data import load_panel
+
+    return load_panel(path)
+
+
+def bench_cycles(panel, label: str, repeat: int) -> None:
+    import numpy as np
+
+    from alpha_env.ace import ACE
+    from alpha_env.backtest import run_backtest
+    from alpha_env.evaluate import Evaluator
+
+    ev = Evaluator(panel, cache_bytes=0)
+    ace = ACE(panel, evaluator=Evaluator(panel, cache_bytes=0))
+    returns, universe = ace._returns, ace._universe
+    print(f"\n3. cycles on {label} ({panel.n_dates} x {panel.n_stocks}), best of {repeat}, cache off")
+    print(f"{'alpha':<6} {'floor':>9} {'evaluate':>9} {'cycle':>9} {'x floor':>8} {'score':>9} "
+          f"{'simulate':>9} {'sim/cycle':>9}")
+    for name, text in EXPRESSIONS.items():
+        fields = [np.asarray(panel.field(f)) for f in FIELDS[name]]
+        floor = best_ms(lambda fs=fields: [np.sum(f) for f in fs], repeat)
+        evaluate = best_ms(lambda e=text: ev.evaluate(e), repeat)
+        cycle = best_ms(lambda e=text: run_backtest(ev.evaluate(e), returns, universe, ace._groups,
+                                                    ace._backtest_settings), repeat)
+        score = best_ms(lambda e=text: ace.score(e, "train"), repeat)
+        simulate = best_ms(lambda e=text: ace.simulate(e, save=False), repeat)
+        print(f"{name:<6} {floor:>6.2f} ms {evaluate:>6.2f} ms {cycle:>6.2f} ms {cycle / floor:>7.1f}x "
+              f"{score:>6.2f} ms {simulate:>6.2f} ms {simulate / cycle:>8.2f}x")
+
+
+def bench_env(panel, label: str, seconds: float, warmup: int) -> None:
+    import gymnasium as gym
+
+    import alpha_env.env as E
+
+    env = gym.make(E.ALPHA_STACK_ID, data=panel)
+    agent = E.MaskedRandomAgent(0)
+    for ep in range(warmup):
+        E.play_episode(env, agent, seed=ep)
+    steps = episodes = rewarded = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        _, n, info = E.play_episode(env, agent)
+        steps += n
+        episodes += 1
+        rewarded += info["reason"] == "complete"
+    wall = time.perf_counter() - start
+    env.close()
+    print(f"{label:<34} {steps / wall:>9.0f} {episodes / wall:>11.1f} {rewarded / wall:>11.1f}")
+
+
+_COLD_PROBE = """
+import time
+t0 = time.perf_counter()
+from alpha_env.ace import ACE
+from alpha_env.data import synthetic_market
+t1 = time.perf_counter()
+ACE(synthetic_market(seed=0)).simulate("rank(ts_argmax(close, 5)) - rank(volume)", save=False)
+t2 = time.perf_counter()
+print(f"{t1 - t0:.1f} {t2 - t1:.1f}")
+"""
+
+
+def bench_cold() -> None:
+    print("\n5. cold start in a fresh process (import, then first simulate), NUMBA_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=cache)
+        for label in ("empty cache", "cache from the run before"):
+            out = subprocess.run([sys.executable, "-c", _COLD_PROBE], capture_output=True, text=True,
+                                 env=env, check=True)
+            imp, first = out.stdout.split()
+            print(f"{label:<26} import {imp:>5} s, first simulate {first:>5} s")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="wall time per env measurement")
+    p.add_argument("--warmup", type=int, default=20, help="env episodes before timing")
+    p.add_argument("--repeat", type=int, default=10, help="runs per timed call (best is reported)")
+    p.add_argument("--data", type=Path, default=DATA, help="the sp500_2013_2018 data set directory")
+    p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
+    p.add_argument("--sections", default="1234", help="which of sections 1-4 to run (e.g. 4: the env only)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    print(f"reward path benchmark: NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}, "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    from alpha_env.data import synthetic_market
+
+    if "1" in args.sections:
+        bench_rank(args.repeat)
+    if "2" in args.sections:
+        bench_malloc(args.repeat)
+    real = load_real(args.data) if "3" in args.sections or "4" in args.sections else None
+    synth = synthetic_market(seed=0)
+    if not args.data.exists():
+        print(f"\n({args.data} is absent: the real-data rows are skipped)")
+    if "3" in args.sections:
+        bench_cycles(real if real is not None else synth,
+                     "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
+    if "4" in args.sections:
+        print(f"\n4. env, masked random agent, {args.seconds:.0f} s each")
+        print(f"{'panel':<34} {'steps/s':>9} {'episodes/s':>11} {'rewarded/s':>11}")
+        if real is not None:
+            bench_env(real, f"sp500_2013_2018 {real.n_dates} x {real.n_stocks}", args.seconds, args.warmup)
+        bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}", args.seconds, args.warmup)
+    if args.cold:
+        bench_cold()
+
+
+if __name__ == "__main__":
+    main()
