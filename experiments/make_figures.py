@@ -64,6 +64,8 @@ PLAN: tuple[Step, ...] = (
          ("docs/results.md", "docs/results/*"), 3025.0, "study.json: seconds"),
     Step("compare_actor_init", ("experiments/compare_actor_init.py", "--publish"),
          ("docs/figures/compare_actor_init.*",), 577.0, "compare_actor_init.json: seconds"),
+    Step("compare_rewards", ("experiments/compare_rewards.py", "--publish"),
+         ("docs/figures/compare_rewards.*",), 900.0, "docs/pool.md: 3 seeds x 2 rewards, about 15 min (loaded)"),
     Step("doc_conditioning", ("experiments/doc_conditioning.py", "--publish", "--name", "contrast_hindsight"),
          ("docs/doc_conditioning/contrast_hindsight.*",), 1310.0, "contrast_hindsight.md: wall time"),
     Step("doc_conditioning_seeds_3_4", ("experiments/doc_conditioning.py", "--publish", "--seeds", "3,4",
