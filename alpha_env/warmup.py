@@ -11,7 +11,7 @@ Usage::
 
     python -m alpha_env.warmup            # one-thread kernels, and parallel ones when Numba has threads
 
-Each operator is called once (in call syntax, with ``close``/``open``, window 5, constant 2, group
+Each operator is called once (in call syntax, with ``close``/``open``, window 5, constant 0.5, group
 ``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
 thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
 backtest and its metrics.
@@ -27,7 +27,7 @@ from alpha_env.errors import AlphaEnvError
 __all__ = ["operator_calls", "warm", "main"]
 
 _ARGS = {"series": ("close", "open", "volume"), "bool": ("close > open", "volume > adv20"), "window": ("5",),
-         "const": ("2",), "group": ("sector",)}
+         "const": ("0.5",), "group": ("sector",)}
 
 
 def operator_calls() -> list[str]:
