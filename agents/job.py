@@ -44,7 +44,7 @@ class PPOJobSettings:
     data: str | None = None
     """dataset folder or price file (default: the embedded synthetic market)"""
     total_timesteps: int = 25_000
-    """environment steps (tokens written) to train for"""
+    """environment steps (tokens written) of the run; --resume continues the run up to this total"""
     max_evaluations: int | None = None
     """stop once this many alphas (finished episodes) were evaluated (equal budgets in comparisons)"""
     time_limit_minutes: float = 6.0
@@ -155,8 +155,10 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     seed = int(args.seed)
 
     # ---- run folder
+    previous: dict[str, Any] = {}
     if resume_model is not None:
         name = run_dir.name
+        previous = _previous_run(run_dir)
     else:
         label = env_label(args.data)
         label = label.replace("AlphaStack", "AlphaStackNews") if args.doc_mode else label
@@ -175,6 +177,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     pool = None  # reward "pool": one pool shared by the in-process environments (subproc: one per worker)
     if args.env.reward == POOL_REWARD and args.vec_env == "dummy" and not args.ray:
         pool = new_pool(report_ace, args.env.pool)
+        for member in (previous.get("summary", {}).get("pool") or {}).get("members", []):  # --resume
+            pool.add(member["expression"], report_ace.evaluator.evaluate(member["expression"]))
     env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
                          document_embeddings=embeddings, alpha_pool=pool)
     vec_env = make_vec(env_fn, args.n_envs, seed, "ray" if args.ray else args.vec_env, ray_address=args.ray,
@@ -221,6 +225,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     # with the pool reward an episode pays a gain to the pool: the top table ranks alphas by train Sharpe
     tracker = AlphaTracker(report_ace, top_k=args.show_top,
                            rank_by="sharpe" if args.env.reward == POOL_REWARD else None)
+    if "tracker" in previous:  # --resume: counters, best-so-far and the top table carry on
+        tracker.restore(previous["tracker"])
     time_limit = TimeLimitCallback(args.time_limit_minutes * 60.0)
     callbacks = [
         AlphaMetricsCallback(tracker, hparams=hparams, cache_stats=cache_stats_of(vec_env),
@@ -240,11 +246,17 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     console.print(f"[bold]{name}[/bold]: {args.algo} · actor {args.actor_init} · {args.n_envs} envs · "
                   f"{args.total_timesteps} timesteps · logs in {run_dir}")
     train_start = time.perf_counter()
-    model.learn(total_timesteps=args.total_timesteps, callback=CallbackList(callbacks),
-                progress_bar=args.progress, reset_num_timesteps=resume_model is None)
-    train_seconds = time.perf_counter() - train_start
+    remaining = args.total_timesteps - (model.num_timesteps if resume_model is not None else 0)
+    if remaining > 0:
+        model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
+                    progress_bar=args.progress, reset_num_timesteps=resume_model is None)
+    else:
+        console.print(f"The run already holds {model.num_timesteps} of its {args.total_timesteps} timesteps: "
+                      "nothing to train (raise --total-timesteps to continue it).")
+    train_seconds = time.perf_counter() - train_start + previous.get("summary", {}).get("train_seconds", 0.0)
     model.save(run_dir / "model.zip")
     vec_env.close()
+    (run_dir / "tracker.json").write_text(json.dumps(tracker.state()))
 
     # ---- report
     summary = _summary(args, tracker, report_ace, panel, run_dir, store_path, model.num_timesteps,
@@ -255,6 +267,22 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- helpers
+def _previous_run(run_dir: Path) -> dict[str, Any]:
+    """What a resumed run carries on: ``summary`` (its ``summary.json``) and ``tracker`` (the tracker state
+    written at the end of every run), each only when the file exists."""
+    out: dict[str, Any] = {}
+    for key, name in (("summary", "summary.json"), ("tracker", "tracker.json")):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                out[key] = json.loads(path.read_text())
+            except ValueError as exc:
+                from alpha_env.errors import SettingsError
+
+                raise SettingsError(f"--resume {run_dir}: {name} is not valid JSON ({exc})") from None
+    return out
+
+
 def _resume_paths(path: Path) -> tuple[Path, Path]:
     """The model file and run folder of ``--resume`` (a run folder or a model .zip)."""
     from alpha_env.errors import SettingsError

@@ -64,11 +64,17 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
         best = summary["top"][0]
         assert best["alpha_id"] in store
 
-    resumed = _run(["--resume", str(run_dir), "--total-timesteps", "64", *tiny], tmp_path)
+    # --resume continues the same run: up to its total budget, with its counters and best-so-far curve
+    total = summary["timesteps"] + 64
+    resumed = _run(["--resume", str(run_dir), "--total-timesteps", str(total), *tiny], tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "Resuming" in resumed.stdout
     after = json.loads((run_dir / "summary.json").read_text())
     assert after["timesteps"] >= summary["timesteps"] + 64
+    assert after["timesteps"] < summary["timesteps"] + 2 * 64 + 64  # not another full budget
+    assert after["evaluations"] > summary["evaluations"]
+    assert after["best_so_far"][: len(summary["best_so_far"])] == summary["best_so_far"]
+    assert set(summary["evaluated"]) <= set(after["evaluated"])
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,34 @@ class AlphaTracker:
                 rec.count += 1
                 rec.reward = max(rec.reward, float(reward))
         self._window.append((valid, new, int(length), float(reward), expression))
+
+    # ----------------------------------------------------------------- persistence
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state (every evaluation and the distinct alphas) for :meth:`restore` (a resumed
+        run continues its counters, best-so-far curve and top table)."""
+        h = self.history
+        return {"history": {"rewards": list(h.rewards), "expressions": list(h.expressions),
+                            "valid": list(h.valid), "lengths": list(h.lengths)},
+                "records": [dataclasses.asdict(r) for r in self.records.values()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load a :meth:`state` into this (empty) tracker.
+
+        Raises:
+            SettingsError: the tracker already holds evaluations, or ``state`` is malformed.
+        """
+        from alpha_env.errors import SettingsError
+
+        if self.n_evaluations:
+            raise SettingsError("restore needs an empty tracker")
+        try:
+            h = state["history"]
+            for r, e, ok, n in zip(h["rewards"], h["expressions"], h["valid"], h["lengths"], strict=True):
+                self.history.add(float(r), str(e), bool(ok), int(n))
+            self.records = {d["expression"]: AlphaRecord(**d) for d in state["records"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SettingsError(f"malformed tracker state: {exc}") from None
+        self._seen = {e for e in self.history.expressions if e}
 
     # ----------------------------------------------------------------- output
     @property
