@@ -21,8 +21,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "alpha_env"
 
@@ -179,7 +177,6 @@ def test_no_import_circles_outside_data():
     assert not found, f"import circles: {_describe(found)}"
 
 
-@pytest.mark.xfail(strict=False, reason="alpha_env/data circles are being removed in another branch")
 def test_no_import_circles_inside_data():
     found = [c for c in circles(import_graph()) if _in_data(c)]
     assert not found, f"import circles: {_describe(found)}"
