@@ -1,10 +1,12 @@
-"""``alpha-env report ALPHA_ID``: the stored metrics, yearly figures and checks of an alpha; PnL plot."""
+"""``alpha-env report ALPHA_ID``: the stored metrics, yearly figures and checks of an alpha; PnL plot;
+``--tearsheet PATH [--data DATA]``: the factor tear sheet (:mod:`alpha_env.ace.tearsheet`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from alpha_env.cli import SUMMARIES
 
@@ -27,10 +29,12 @@ def _run(args: argparse.Namespace) -> int:
         result = store.get(args.alpha_id)
         submissions = store.submissions(args.alpha_id)
     png = plot_pnl(result, args.png) if args.png else None
+    sheet_files = _tearsheet(result, args) if args.tearsheet else None
     if args.json:
         out = result.to_dict(series=args.series)
         out["submissions"] = submissions
         out["png"] = str(png) if png else None
+        out["tearsheet"] = [str(p) for p in sheet_files] if sheet_files else None
         print(json.dumps(out, indent=2))
         return 0
     console = Console()
@@ -39,7 +43,21 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"submission {s['id']} at {s['submitted_at']}: {'PASSED' if s['passed'] else 'FAILED'}")
     if png:
         console.print(f"PnL plot: {png}")
+    if sheet_files:
+        console.print(f"tear sheet: {sheet_files[0]} and {sheet_files[1]}")
     return 0
+
+
+def _tearsheet(result: Any, args: argparse.Namespace) -> tuple[Path, Path]:
+    """Write the tear sheet (factor panels only with --data)."""
+    from alpha_env.ace.tearsheet import build_tearsheet, write_tearsheet
+
+    panel = None
+    if args.data:
+        from alpha_env.data import resolve_panel
+
+        panel = resolve_panel(args.data)
+    return write_tearsheet(build_tearsheet(result, panel), args.tearsheet)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("alpha_id", help="the 16-hex-digit alpha id")
     p.add_argument("--png", default=None, help="write the cumulative PnL plot here")
+    p.add_argument("--tearsheet", default=None, metavar="PATH",
+                   help="write the factor tear sheet as PATH.png and PATH.html (the suffix is replaced)")
+    p.add_argument("--data", default=None, metavar="PATH",
+                   help="with --tearsheet: the dataset the alpha was simulated on (needed for the IC, decay, "
+                        "quantile and signal-turnover panels; without it, the PnL panels only)")
     p.add_argument("--db", default=None, help="alpha store (default $ALPHA_ENV_DB or ./alpha_env.db)")
     p.add_argument("--series", action="store_true", help="with --json: include dates, pnl and turnover")
     p.add_argument("--json", action="store_true", help="machine-readable output")

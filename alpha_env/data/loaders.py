@@ -41,6 +41,7 @@ import pandas as pd
 from alpha_env.data.documents import DocumentStore, load_news
 from alpha_env.data.io import read_table
 from alpha_env.data.panel import MarketPanel
+from alpha_env.data.qlib import is_qlib_folder, load_qlib
 from alpha_env.data.splits import make_splits
 from alpha_env.data.universe import UniverseSpec, compute_universe
 from alpha_env.data.validate import Issue, QualityReport, parse_prices, raise_for_errors
@@ -300,6 +301,9 @@ def load_panel(
 ) -> MarketPanel:
     """Load a dataset folder or price file(s) into a validated :class:`MarketPanel`.
 
+    A Qlib data folder (``calendars/`` + ``features/``) is read by :func:`alpha_env.data.qlib.load_qlib`
+    (market ``all``; ``fields``, ``splits``, ``universe`` and ``name`` apply, the other options do not).
+
     Keyword arguments override the folder's config file; ``None`` keeps the config (or the default).
 
     Args:
@@ -319,6 +323,8 @@ def load_panel(
     Raises:
         DataError: any hard validation error (names the file, column and first rows).
     """
+    if isinstance(path_or_paths, str | Path) and is_qlib_folder(path_or_paths):
+        return load_qlib(path_or_paths, fields=fields, splits=splits, universe=universe, name=name)
     t0 = time.perf_counter()
     files = find_dataset(path_or_paths)
     opt = dict(files)
