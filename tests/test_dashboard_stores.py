@@ -88,3 +88,26 @@ def test_postgres_session_is_read_only(pg_server):  # noqa: F811
         con.close()
     with pytest.raises(StoreError, match="not a readable alpha-env store"):
         create_app(pg_server.new_database())
+
+
+def test_alpha_page_ic_decay_and_quantiles_with_the_dataset(tmp_path):
+    from alpha_env.data import synthetic_market
+    from alpha_env.evaluate import Evaluator
+    from alpha_env.pool.factor_metrics import ic_decay
+
+    panel = synthetic_market(seed=3, n_stocks=30, n_days=300)
+    here = make_result(1, expression="rank(ts_mean(close, 5))", dataset=panel.dataset_id)
+    away = make_result(2, dataset="elsewhere")
+    path = tmp_path / "s.db"
+    _fill(path, [here, away])
+    client = create_app(path, data=[panel]).test_client()
+    html = client.get(f"/alpha/{here.alpha_id}").get_data(as_text=True)
+    assert 'id="ic-decay-chart"' in html and 'id="quantile-chart"' in html and "factor-note" not in html
+    # the table's train IC is the 1-day point of the decay curve on the train rows
+    signal = Evaluator(panel).evaluate(here.expression)
+    want = ic_decay(signal, panel.field("close"), panel.universe, horizons=[1], rows=panel.splits["train"])[1]
+    assert f"{want:.4f}" in html
+    other = client.get(f"/alpha/{away.alpha_id}").get_data(as_text=True)
+    assert "dataset &#39;elsewhere&#39; is not available" in other and "ic-decay-chart" not in other
+    plain = create_app(path).test_client().get(f"/alpha/{here.alpha_id}").get_data(as_text=True)
+    assert "is not available" in plain

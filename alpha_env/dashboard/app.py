@@ -39,6 +39,7 @@ from alpha_env.dashboard.queries import (
     similar_alphas,
     table_names,
 )
+from alpha_env.dashboard.tearsheet import DatasetPanels, alpha_factor_metrics
 from alpha_env.errors import AlphaEnvError, ExpressionError, StoreError
 
 __all__ = ["create_app", "DashboardState", "reproduce_commands", "expression_tree", "log_dir"]
@@ -156,9 +157,11 @@ def log_dir(state: DashboardState, run: str) -> str:
     return ""
 
 
-def create_app(db: str | Path | list[str | Path]) -> Flask:
+def create_app(db: str | Path | list[str | Path], data: list[Any] | None = None) -> Flask:
     """The dashboard app over one or more alpha stores (paths or ``postgresql://`` URLs), each opened
     read-only and checked now. With several, every page takes ``?store=N`` (0-based; default 0).
+    ``data``: datasets (paths, or anything :func:`alpha_env.data.resolve_panel` takes) for the alpha
+    page's IC decay and quantile returns; loaded now.
 
     Raises:
         StoreError: no store there, or one that cannot be read (names it).
@@ -171,6 +174,7 @@ def create_app(db: str | Path | list[str | Path]) -> Flask:
         source = StoreSource(location)
         connect_readonly(source).close()
         states.append(DashboardState(source, AlphaIndex(source)))
+    panels = DatasetPanels(list(data or []))
     app = Flask(__name__)
     app.extensions["alpha_dashboard"] = states[0]
     app.extensions["alpha_dashboards"] = states
@@ -262,8 +266,19 @@ def create_app(db: str | Path | list[str | Path]) -> Flask:
             similar = similar_alphas(con, state.index, alpha_id)
         finally:
             con.close()
+        factor, factor_note = alpha_factor_metrics(panels, result.expression, str(state.index.frame.at[
+            alpha_id, "dataset_id"]),
+                                                   result.settings)
+        factor_svgs = {}
+        if factor is not None:
+            shown = {k: v for k, v in factor.items() if k != "all"} or {"all": factor["all"]}
+            factor_svgs = {
+                "ic_decay": charts.ic_decay_chart({k: v["ic_decay"] for k, v in shown.items()}),
+                "quantiles": charts.quantile_chart({k: v["quantile_returns"] for k, v in shown.items()}),
+            }
         return render_template(
-            "alpha.html", r=result, **forms,
+            "alpha.html", r=result, **forms, factor=factor, factor_note=factor_note,
+            factor_svgs=factor_svgs,
             pnl_svg=charts.pnl_chart(result.dates, result.pnl, gross, splits),
             drawdown_svg=charts.drawdown_chart(result.dates, result.pnl, splits),
             similar=similar, submissions=submissions, splits=splits,
