@@ -111,3 +111,25 @@ def test_alpha_page_ic_decay_and_quantiles_with_the_dataset(tmp_path):
     assert "dataset &#39;elsewhere&#39; is not available" in other and "ic-decay-chart" not in other
     plain = create_app(path).test_client().get(f"/alpha/{here.alpha_id}").get_data(as_text=True)
     assert "is not available" in plain
+
+
+def test_serve_takes_several_db_options(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    _fill(a, [make_result(0)])
+    _fill(b, [make_result(5)])
+    proc = subprocess.Popen([sys.executable, "-m", "alpha_env", "serve", "--db", str(a), "--db", str(b),
+                             "--port", "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["stores"] == [str(a), str(b)] and info["read_only"] is True
+        with urllib.request.urlopen(info["url"] + "?store=1", timeout=60) as page:
+            assert make_result(5).alpha_id in page.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(30)

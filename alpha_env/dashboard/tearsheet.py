@@ -9,6 +9,7 @@ the simulation's universe (``simulation_universe``) and with its delay.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -24,12 +25,16 @@ class DatasetPanels:
         DataError / SettingsError: a path that cannot be read (from :func:`resolve_panel`).
     """
 
+    #: How many alphas' factor metrics are kept (a page view after the first is free).
+    CACHED = 64
+
     def __init__(self, sources: list[Any] | None = None):
         from alpha_env.data import resolve_panel
 
         self._panels: dict[str, Any] = {}
         self._evaluators: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.cache: dict[tuple[str, str, str], tuple[Any, str]] = {}
         for source in sources or []:
             panel = resolve_panel(source)
             self._panels[str(panel.dataset_id)] = panel
@@ -66,6 +71,9 @@ def alpha_factor_metrics(panels: DatasetPanels, expression: str, dataset_id: str
     from alpha_env.ace.simulate import simulation_universe
     from alpha_env.pool.factor_metrics import factor_metrics
 
+    key = (dataset_id, expression, json.dumps(settings, sort_keys=True, default=str))
+    if key in panels.cache:
+        return panels.cache[key]
     panel = panels.get(dataset_id)
     if panel is None:
         at_hand = ", ".join(panels.dataset_ids) or "none"
@@ -79,6 +87,9 @@ def alpha_factor_metrics(panels: DatasetPanels, expression: str, dataset_id: str
                                  delay=int(sim.delay))
     except (AlphaEnvError, TypeError, ValueError) as exc:
         return None, f"cannot measure this alpha on dataset {dataset_id!r}: {exc}"
+    if len(panels.cache) >= panels.CACHED:
+        panels.cache.pop(next(iter(panels.cache)))
+    panels.cache[key] = (metrics, "")
     return metrics, ""
 
 
