@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from alpha_env.dashboard import charts
 from alpha_env.dashboard.queries import (
     TABLE_METRICS,
     AlphaIndex,
+    StoreSource,
     TableQuery,
     connect_readonly,
     correlation_matrix,
@@ -38,9 +39,10 @@ from alpha_env.dashboard.queries import (
     similar_alphas,
     table_names,
 )
+from alpha_env.dashboard.tearsheet import DatasetPanels, alpha_factor_metrics
 from alpha_env.errors import AlphaEnvError, ExpressionError, StoreError
 
-__all__ = ["create_app", "DashboardState", "reproduce_commands", "expression_tree"]
+__all__ = ["create_app", "DashboardState", "reproduce_commands", "expression_tree", "log_dir"]
 
 #: Metrics of the per-split and per-year tables of the alpha page: (key, title, format).
 _DETAIL_METRICS: tuple[tuple[str, str, str], ...] = (
@@ -59,10 +61,16 @@ _TABLE_FORMATS: dict[str, str] = {"sharpe": "{:.2f}", "ic": "{:.4f}", "rank_ic":
 
 @dataclass
 class DashboardState:
-    """What the app holds: the store path and its alpha index (kept in ``app.extensions``)."""
+    """What the app holds for one store: where it is, its label and its alpha index (the list of them
+    is ``app.extensions["alpha_dashboards"]``; the first also ``app.extensions["alpha_dashboard"]``)."""
 
-    path: Path
+    source: StoreSource
     index: AlphaIndex
+
+    @property
+    def path(self) -> Path | str:
+        """The store file, or the PostgreSQL URL without its password."""
+        return self.source.path or self.source.label
 
 
 def fmt(value: Any, pattern: str = "{:.4g}") -> str:
@@ -88,7 +96,8 @@ def expression_tree(expression: str) -> dict[str, Any]:
     return node(parse(expression))
 
 
-def reproduce_commands(alpha_id: str, expression: str, settings: dict[str, Any], db: Path) -> list[str]:
+def reproduce_commands(alpha_id: str, expression: str, settings: dict[str, Any], db: Path | str
+                       ) -> list[str]:
     """Shell commands that show (``report``) and re-simulate (``simulate``) the alpha.
 
     ``simulate`` gets every setting that differs from the defaults; its ``--data`` must point to the
@@ -128,26 +137,75 @@ def _query_from_args(index: AlphaIndex) -> TableQuery:
         abort(400, str(exc))
 
 
-def create_app(db: str | Path) -> Flask:
-    """The dashboard app over the alpha store at ``db`` (opened read-only; checked now).
+def log_dir(state: DashboardState, run: str) -> str:
+    """The TensorBoard log folder of ``run``, or ``""`` when the store does not lead to one.
+
+    A store file at ``runs/RUN/alphas.db`` is in its run's folder, which is the log dir of ``RUN``; a
+    sibling ``runs/OTHER`` folder is that of run ``OTHER``; a run recorded as an existing folder path is
+    its own log dir.
+    """
+    path = state.source.path
+    if path is not None:
+        folder = path.resolve().parent
+        if folder.parent.name == "runs":
+            if not run or run == folder.name:
+                return str(folder)
+            if "/" not in run and (folder.parent / run).is_dir():
+                return str(folder.parent / run)
+    if run and "/" in run and Path(run).is_dir():
+        return str(Path(run))
+    return ""
+
+
+def create_app(db: str | Path | list[str | Path], data: list[Any] | None = None) -> Flask:
+    """The dashboard app over one or more alpha stores (paths or ``postgresql://`` URLs), each opened
+    read-only and checked now. With several, every page takes ``?store=N`` (0-based; default 0).
+    ``data``: datasets (paths, or anything :func:`alpha_env.data.resolve_panel` takes) for the alpha
+    page's IC decay and quantile returns; loaded now.
 
     Raises:
-        StoreError: no store there, or one that cannot be read.
+        StoreError: no store there, or one that cannot be read (names it).
     """
-    path = Path(db)
-    connect_readonly(path).close()
+    locations = list(db) if isinstance(db, list | tuple) else [db]
+    if not locations:
+        raise StoreError("no store given")
+    states = []
+    for location in locations:
+        source = StoreSource(location)
+        connect_readonly(source).close()
+        states.append(DashboardState(source, AlphaIndex(source)))
+    panels = DatasetPanels(list(data or []))
     app = Flask(__name__)
-    state = DashboardState(path, AlphaIndex(path))
-    app.extensions["alpha_dashboard"] = state
+    app.extensions["alpha_dashboard"] = states[0]
+    app.extensions["alpha_dashboards"] = states
     app.jinja_env.filters["fmt"] = fmt
     app.jinja_env.globals.update(table_formats=_TABLE_FORMATS, detail_metrics=_DETAIL_METRICS,
-                                 store_path=str(path))
+                                 store_labels=[s.source.label for s in states])
+
+    def current() -> DashboardState:
+        """The store the request names (``?store=N``), 400 for a bad one."""
+        if "store_no" not in g:
+            raw = request.args.get("store", "0")
+            try:
+                number = int(raw)
+            except ValueError:
+                number = -1
+            if not 0 <= number < len(states):
+                abort(400, f"bad store {raw!r}; one of 0 to {len(states) - 1}")
+            g.store_no = number
+        return states[g.store_no]
+
+    @app.url_defaults
+    def keep_store(endpoint: str, values: dict[str, Any]) -> None:
+        if len(states) > 1 and endpoint != "static" and "store" not in values and "store_no" in g:
+            values["store"] = g.store_no
 
     def has_runs() -> bool:
+        state = current()
         frame = state.index.frame
-        if not frame.empty and bool((frame["run"] != "").any()):
+        if (not frame.empty and bool((frame["run"] != "").any())) or log_dir(state, ""):
             return True
-        con = connect_readonly(path)
+        con = connect_readonly(state.source)
         try:
             return "runs" in table_names(con)
         finally:
@@ -155,10 +213,15 @@ def create_app(db: str | Path) -> Flask:
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
-        return {"show_runs": has_runs()}
+        try:
+            state = current()
+        except HTTPException:
+            return {"show_runs": False, "store_path": "", "store_no": 0}
+        return {"show_runs": has_runs(), "store_path": state.source.label, "store_no": g.store_no}
 
     @app.get("/")
     def alphas():
+        state = current()
         state.index.refresh()
         query = _query_from_args(state.index)
         try:
@@ -178,13 +241,14 @@ def create_app(db: str | Path) -> Flask:
 
     @app.get("/alpha/<alpha_id>")
     def alpha(alpha_id: str):
-        from alpha_env.ace import AlphaStore
         from alpha_env.grammar import canonical, parse, stack_text, to_stack, to_tree
 
+        state = current()
+        path = state.source.label
         state.index.refresh()
         if alpha_id not in state.index.frame.index:
             abort(404, f"no alpha {alpha_id!r} in store {path}")
-        with AlphaStore(path, create=False) as store:
+        with state.source.open_store() as store:
             result = store.get(alpha_id)
             submissions = store.submissions(alpha_id)
         try:
@@ -197,22 +261,35 @@ def create_app(db: str | Path) -> Flask:
         splits = {k: (int(a), int(b)) for k, (a, b) in result.metadata.get("splits", {}).items()}
         cost = float(result.settings.get("cost_bps", 0.0)) * 1e-4
         gross = result.pnl + cost * result.turnover
-        con = connect_readonly(path)
+        con = connect_readonly(state.source)
         try:
             similar = similar_alphas(con, state.index, alpha_id)
         finally:
             con.close()
+        factor, factor_note = alpha_factor_metrics(panels, result.expression, str(state.index.frame.at[
+            alpha_id, "dataset_id"]),
+                                                   result.settings)
+        factor_svgs = {}
+        if factor is not None:
+            shown = {k: v for k, v in factor.items() if k != "all"} or {"all": factor["all"]}
+            factor_svgs = {
+                "ic_decay": charts.ic_decay_chart({k: v["ic_decay"] for k, v in shown.items()}),
+                "quantiles": charts.quantile_chart({k: v["quantile_returns"] for k, v in shown.items()}),
+            }
         return render_template(
-            "alpha.html", r=result, **forms,
+            "alpha.html", r=result, **forms, factor=factor, factor_note=factor_note,
+            factor_svgs=factor_svgs,
             pnl_svg=charts.pnl_chart(result.dates, result.pnl, gross, splits),
             drawdown_svg=charts.drawdown_chart(result.dates, result.pnl, splits),
             similar=similar, submissions=submissions, splits=splits,
-            commands=reproduce_commands(alpha_id, result.expression, result.settings, path),
+            commands=reproduce_commands(alpha_id, result.expression, result.settings, state.source.label),
             row=state.index.frame.loc[alpha_id].to_dict(),
         )
 
     @app.get("/compare")
     def compare():
+        state = current()
+        path = state.source.label
         state.index.refresh()
         ids = [i for raw in request.args.getlist("ids") for i in raw.replace(",", " ").split() if i]
         ids = list(dict.fromkeys(ids))
@@ -221,7 +298,7 @@ def create_app(db: str | Path) -> Flask:
         unknown = [i for i in ids if i not in state.index.frame.index]
         if unknown:
             abort(404, f"no alpha {unknown[0]!r} in store {path}")
-        con = connect_readonly(path)
+        con = connect_readonly(state.source)
         try:
             pnl = load_pnl(con, ids, path)
         finally:
@@ -237,7 +314,7 @@ def create_app(db: str | Path) -> Flask:
 
     @app.get("/pools")
     def pools_page():
-        con = connect_readonly(path)
+        con = connect_readonly(current().source)
         try:
             rows = pools(con)
         finally:
@@ -246,12 +323,20 @@ def create_app(db: str | Path) -> Flask:
 
     @app.get("/runs")
     def runs_page():
+        state = current()
+        path = state.source.label
         state.index.refresh()
-        con = connect_readonly(path)
+        con = connect_readonly(state.source)
         try:
             rows = runs(con, state.index)
         finally:
             con.close()
+        if not rows and log_dir(state, ""):  # a store in its run folder: one run, every alpha
+            rows = [{"run": Path(log_dir(state, "")).name, "alphas": len(state.index.frame)}]
+        for row in rows:
+            folder = log_dir(state, str(row.get("run") or ""))
+            if folder:
+                row["log_dir"] = folder
         if not rows:
             abort(404, f"store {path} records no training runs")
         return render_template("runs.html", runs=rows)

@@ -12,7 +12,8 @@ import io
 
 import numpy as np
 
-__all__ = ["pnl_chart", "drawdown_chart", "compare_chart", "SPLIT_COLORS"]
+__all__ = ["pnl_chart", "drawdown_chart", "compare_chart", "ic_decay_chart", "quantile_chart",
+           "SPLIT_COLORS"]
 
 #: Shading of the train / valid / test periods (other split names are grey).
 SPLIT_COLORS: dict[str, str] = {"train": "#4C72B0", "valid": "#DD8452", "test": "#55A868"}
@@ -92,4 +93,39 @@ def compare_chart(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     ax.set_ylabel("cumulative net PnL, % of book")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def ic_decay_chart(decay: dict[str, dict[int, float]]) -> str:
+    """Mean daily IC against ``h``-day forward returns, one line per split (``{split: {h: ic}}``)."""
+    fig = _figure(3.0)
+    ax = fig.add_subplot(1, 1, 1)
+    for name, curve in decay.items():
+        hs = sorted(curve)
+        ax.plot(hs, [curve[h] for h in hs], marker="o", markersize=3, linewidth=1.1,
+                color=SPLIT_COLORS.get(name, "#999999"), label=name)
+    ax.axhline(0.0, color="grey", linewidth=0.6)
+    ax.set_xlabel("horizon, trading days")
+    ax.set_ylabel("mean daily IC")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def quantile_chart(buckets: dict[str, list[float]]) -> str:
+    """Mean 1-day forward return (basis points) of each signal quantile, bars grouped by split
+    (``{split: [q1, ..., qn]}``, lowest quantile first; a NaN bucket draws no bar)."""
+    fig = _figure(3.0)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / max(1, len(buckets))
+    for i, (name, values) in enumerate(buckets.items()):
+        x = np.arange(len(values)) + (i - (len(buckets) - 1) / 2) * width
+        ax.bar(x, 1e4 * np.asarray(values, dtype=float), width=width,
+               color=SPLIT_COLORS.get(name, "#999999"), label=name)
+    n = max((len(v) for v in buckets.values()), default=0)
+    ax.set_xticks(np.arange(n), [f"Q{q + 1}" for q in range(n)])
+    ax.axhline(0.0, color="grey", linewidth=0.6)
+    ax.set_ylabel("mean forward return, bps")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
     return _svg(fig)

@@ -1,34 +1,35 @@
 """Read-only queries of the dashboard: the alpha index (latest simulation of every alpha, sortable and
 filterable in memory), pools and runs when the store has them, and PnL correlations.
 
-The store is opened read-only (SQLite ``mode=ro``): the dashboard never writes, not even the WAL
-switch. The table page must stay fast with 100,000 alphas, so :class:`AlphaIndex` reads the metrics of
-every alpha's latest simulation once into a pandas frame (about a second per 100,000 alphas) and then
-only the simulations stored since (``id > last seen``), so a store that a training run keeps filling is
-shown up to date at the cost of one ``MAX(id)`` per request.
+The store (a SQLite file or a PostgreSQL database) is opened read-only through
+:mod:`alpha_env.dashboard.reader`: the dashboard never writes, not even the WAL switch. The table
+page must stay fast with 100,000 alphas, so :class:`AlphaIndex` reads the metrics of every alpha's
+latest simulation once into a pandas frame (about a second per 100,000 alphas) and then only the
+simulations stored since (``id > last seen``), so a store that a training run keeps filling is shown
+up to date at the cost of one ``MAX(id)`` per request.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
 from alpha_env.ace.report import settings_label
-from alpha_env.ace.store import SCHEMA_VERSION, TABLES, _unpack  # the store's own blob format
+from alpha_env.ace.store import _unpack  # the store's own blob format
+from alpha_env.dashboard.reader import ReadConnection, StoreSource
 from alpha_env.errors import StoreError
 
 __all__ = [
-    "connect_readonly", "AlphaIndex", "TableQuery", "TablePage", "TABLE_METRICS", "SORT_DIRECTIONS",
+    "connect_readonly", "StoreSource", "ReadConnection", "AlphaIndex", "TableQuery", "TablePage",
+    "TABLE_METRICS", "SORT_DIRECTIONS",
     "table_names", "pools", "runs", "load_pnl", "similar_alphas", "correlation_matrix",
 ]
 
@@ -44,44 +45,24 @@ _PLAIN_SORTS: tuple[str, ...] = ("alpha_id", "expression", "dataset_id", "settin
                                  "created_at", "run")
 
 # What a read of a damaged file or row raises (turned into StoreError naming the store).
-_READ_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, ValueError, zlib.error, KeyError,
+_READ_ERRORS: tuple[type[BaseException], ...] = (ValueError, zlib.error, KeyError,
                                                  TypeError)
 
 
-def connect_readonly(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the alpha store at ``path`` (checked to be one).
+def connect_readonly(store: str | Path | StoreSource) -> ReadConnection:
+    """A read-only connection to the alpha store ``store`` (a path, a ``postgresql://`` URL or a
+    :class:`StoreSource`), checked to be one.
 
     Raises:
-        StoreError: no file there, not SQLite, a foreign database, a newer schema, or missing tables.
+        StoreError: nothing there, not a database, a foreign database, a newer schema, or missing tables.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"no alpha store at {path}")
-    try:
-        con = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30.0,
-                              check_same_thread=False)
-        con.row_factory = sqlite3.Row
-        version = int(con.execute("PRAGMA user_version").fetchone()[0])
-        tables = set(table_names(con))
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open store {path} read-only: {exc}") from exc
-    if version > SCHEMA_VERSION:
-        con.close()
-        raise StoreError(f"store {path} has schema version {version}, newer than this alpha-env "
-                         f"({SCHEMA_VERSION}); upgrade alpha-env")
-    missing = [t for t in TABLES if t not in tables]
-    if version == 0 or missing:
-        con.close()
-        what = "schema version 0" if version == 0 else f"no table {', '.join(missing)}"
-        raise StoreError(f"{path} is not a readable alpha-env store ({what})")
-    return con
+    source = store if isinstance(store, StoreSource) else StoreSource(store)
+    return source.connect()
 
 
-def table_names(con: sqlite3.Connection) -> list[str]:
-    """Names of the user tables of the database (from ``sqlite_master``)."""
-    rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                       " ORDER BY name").fetchall()
-    return [str(r[0]) for r in rows]
+def table_names(con: ReadConnection) -> list[str]:
+    """Names of the user tables of the store, sorted."""
+    return con.table_names()
 
 
 @dataclass(frozen=True)
@@ -142,8 +123,9 @@ class AlphaIndex:
     Thread-safe: :meth:`refresh` takes a lock, and a page is computed on the frame as it was.
     """
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
+    def __init__(self, store: str | Path | StoreSource):
+        self.source = store if isinstance(store, StoreSource) else StoreSource(store)
+        self.path = self.source.label  # what messages name: a path, or a URL without its password
         self._lock = threading.Lock()
         self._last_id = 0
         self._frame = pd.DataFrame()
@@ -158,13 +140,13 @@ class AlphaIndex:
     def refresh(self) -> int:
         """Read the simulations stored since the last refresh; returns how many were read."""
         with self._lock:
-            con = connect_readonly(self.path)
+            con = connect_readonly(self.source)
             try:
                 top = con.execute("SELECT MAX(id) FROM simulations").fetchone()[0]
                 if top is None or int(top) <= self._last_id:
                     return 0
                 new = self._read(con, self._last_id)
-            except sqlite3.Error as exc:
+            except con.errors as exc:
                 raise StoreError(f"store {self.path}: cannot read the simulations{_bad_json(con)}: "
                                  f"{exc}") from exc
             finally:
@@ -180,14 +162,14 @@ class AlphaIndex:
             self._last_id = int(top)
             return len(new)
 
-    def _read(self, con: sqlite3.Connection, after: int) -> pd.DataFrame:
+    def _read(self, con: ReadConnection, after: int) -> pd.DataFrame:
         """The index rows of the simulations with ``id > after`` (one per simulation, in id order).
 
         SQLite pulls the :data:`TABLE_METRICS` of every split out of each metrics document in one
         ``json_extract`` (a short JSON array), and Python parses all those arrays in one ``json.loads``:
         parsing every full metrics document in Python would take ten times longer.
         """
-        keys = con.execute("SELECT DISTINCT j.key FROM simulations s, json_each(s.metrics_json) j"
+        keys = con.execute(f"SELECT DISTINCT j.key FROM simulations s, {con.json_keys_from('s.metrics_json')}"
                            " WHERE s.id > ?", (after,)).fetchall()
         for (split,) in keys:
             if split not in self.splits:
@@ -195,11 +177,11 @@ class AlphaIndex:
                     raise StoreError(f"store {self.path}: bad split name {split!r} in the metrics")
                 self.splits.append(str(split))
         columns = [f"{s}.{m}" for s in self.splits for m in TABLE_METRICS]
-        paths = ", ".join(f"'$.\"{c.split('.')[0]}\".{c.split('.')[1]}'" for c in columns)
+        metrics_sql = con.json_array("s.metrics_json", [(s, m) for s in self.splits for m in TABLE_METRICS])
         rows = con.execute(
             "SELECT s.id, s.alpha_id, a.expression, a.dataset_id, a.settings_json, a.created_at,"
-            " s.degenerate_reason, json_extract(s.metadata_json, '$.run') AS run, s.checks_json,"
-            f" json_extract(s.metrics_json, {paths}) AS metrics"
+            f" s.degenerate_reason, {con.json_text('s.metadata_json', 'run')} AS run, s.checks_json,"
+            f" {metrics_sql} AS metrics"
             " FROM simulations s JOIN alphas a ON a.alpha_id = s.alpha_id WHERE s.id > ? ORDER BY s.id",
             (after,),
         ).fetchall()
@@ -270,7 +252,7 @@ class AlphaIndex:
         return TablePage(rows, total, pages, query)
 
 
-def _first_bad_row(rows: list[sqlite3.Row]) -> str:
+def _first_bad_row(rows: list[Any]) -> str:
     """``"ID of alpha 'X'"`` for the first row whose checks, settings or metrics are not JSON."""
     for r in rows:
         try:
@@ -281,27 +263,32 @@ def _first_bad_row(rows: list[sqlite3.Row]) -> str:
     return "(unknown row)"
 
 
-def _bad_json(con: sqlite3.Connection) -> str:
-    """`` (simulation ID of alpha 'X', bad COLUMN)`` for the first row with a JSON column SQLite cannot
-    read, else ``""``."""
+def _bad_json(con: ReadConnection) -> str:
+    """`` (simulation ID of alpha 'X', bad COLUMN)`` for the first row with a JSON column the database
+    cannot read, else ``""``."""
     for column in ("metrics_json", "metadata_json"):
         try:
-            row = con.execute(f"SELECT id, alpha_id FROM simulations WHERE NOT json_valid({column})"
-                              " ORDER BY id LIMIT 1").fetchone()
-        except sqlite3.Error:
+            row = con.bad_json_row(column)
+        except con.errors:
             return ""
         if row is not None:
             return f" (simulation {row['id']} of alpha {row['alpha_id']!r}, bad {column})"
     return ""
 
 
-def _generic_rows(con: sqlite3.Connection, table: str, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` rows of ``table`` as dicts (newest rowid first)."""
-    rows = con.execute(f'SELECT * FROM "{table}" ORDER BY rowid DESC LIMIT ?', (int(limit),)).fetchall()
-    return [dict(r) for r in rows]
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    """The cursor's rows as ``{column: value}`` dicts (SQLite and PostgreSQL rows alike)."""
+    names = [getattr(c, "name", None) or c[0] for c in cursor.description or ()]
+    return [dict(zip(names, tuple(r))) for r in cursor.fetchall()]
 
 
-def pools(con: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
+def _generic_rows(con: ReadConnection, table: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of ``table`` as dicts (newest first)."""
+    return _dicts(con.execute(f'SELECT * FROM "{table}" ORDER BY {con.insertion_order} DESC LIMIT ?',
+                              (int(limit),)))
+
+
+def pools(con: ReadConnection, limit: int = 200) -> list[dict[str, Any]]:
     """The stored pools (rows of a ``pools`` table, newest first); ``[]`` when the store has none.
 
     Each dict holds the table's columns and ``members``: the rows of the member table of that pool,
@@ -316,15 +303,15 @@ def pools(con: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
     out = _generic_rows(con, "pools", limit)
     candidates = ["pool_members"] + [t for t in names if t.startswith("pool_") and t != "pool_members"]
     member_table = next((t for t in candidates if t in names and "pool_id" in
-                         {r[1] for r in con.execute(f'PRAGMA table_info("{t}")').fetchall()}), None)
+                         set(con.columns(t))), None)
     for pool in out:
         key = pool.get("pool_id", pool.get("id"))
-        pool["members"] = [] if member_table is None or key is None else [dict(r) for r in con.execute(
-            f'SELECT * FROM "{member_table}" WHERE pool_id = ? ORDER BY rowid', (key,)).fetchall()]
+        pool["members"] = [] if member_table is None or key is None else _dicts(con.execute(
+            f'SELECT * FROM "{member_table}" WHERE pool_id = ? ORDER BY {con.insertion_order}', (key,)))
     return out
 
 
-def runs(con: sqlite3.Connection, index: AlphaIndex, limit: int = 200) -> list[dict[str, Any]]:
+def runs(con: ReadConnection, index: AlphaIndex, limit: int = 200) -> list[dict[str, Any]]:
     """What the store knows of training runs: the rows of a ``runs`` table when there is one, else the
     alphas grouped by the ``run`` their simulation metadata names; ``[]`` when neither exists.
 
@@ -349,7 +336,7 @@ def runs(con: sqlite3.Connection, index: AlphaIndex, limit: int = 200) -> list[d
     return out[:limit]
 
 
-def load_pnl(con: sqlite3.Connection, alpha_ids: list[str], path: str | Path
+def load_pnl(con: ReadConnection, alpha_ids: list[str], path: str | Path
              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``alpha_id -> (dates, net pnl)`` of the latest simulation of each alpha (ids not stored are left
     out). Raises :class:`StoreError` naming the store and alpha for a damaged series."""
@@ -365,7 +352,7 @@ def load_pnl(con: sqlite3.Connection, alpha_ids: list[str], path: str | Path
                 " GROUP BY alpha_id)",
                 chunk,
             ).fetchall()
-        except sqlite3.Error as exc:
+        except con.errors as exc:
             raise StoreError(f"store {path}: cannot read PnL series: {exc}") from exc
         for r in rows:
             try:
@@ -421,7 +408,7 @@ def _masked_correlations(x: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(days > 0, corr, np.nan), days
 
 
-def similar_alphas(con: sqlite3.Connection, index: AlphaIndex, alpha_id: str, *, n: int = 10,
+def similar_alphas(con: ReadConnection, index: AlphaIndex, alpha_id: str, *, n: int = 10,
                    candidates: int = 2000, min_overlap: int = 20) -> list[dict[str, Any]]:
     """The ``n`` stored alphas whose daily net PnL correlates most (by ``|corr|``) with ``alpha_id``'s.
 
