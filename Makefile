@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 # pytest, hypothesis, ruff). .ci/run installs Debian's chromium and postgresql for them.
 $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray,postgres]"
+	# pyqlib: the cross-check of the Qlib-format loader against Qlib's own engine (skipped without it)
+	$(PY) -m pip install -q pyqlib || echo "pyqlib could not be installed: the Qlib cross-check will skip"
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
