@@ -14,7 +14,7 @@ from gymnasium.error import ResetNeeded
 
 from alpha_env.env.embeddings import EmbeddingTable, EpisodeWindow, sample_window
 from alpha_env.env.rewards import POOL_REWARD, FoundAlphas, reward_metric, window_degenerate_reason
-from alpha_env.env.settings import EnvSettings
+from alpha_env.env.settings import EnvSettings, _int
 from alpha_env.errors import AlphaEnvError, ExpressionError, SettingsError
 
 __all__ = ["AlphaStackEnv", "DEFAULT_DOCUMENT_DIM"]
@@ -230,8 +230,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             sample_window(np.random.default_rng(0), self.train, doc_days=self.doc_days,
                           horizon=self.horizon, warmup=self.warmup)
         else:
-            self.document_dim = DEFAULT_DOCUMENT_DIM if document_dim is None else _positive_int(
-                "document_dim", document_dim)
+            self.document_dim = DEFAULT_DOCUMENT_DIM if document_dim is None else _int(
+                "document_dim", document_dim, low=1)
             doc_low = np.full(self.document_dim, -1.0, dtype=np.float32)  # the vector stays zero
             doc_high = np.full(self.document_dim, 1.0, dtype=np.float32)
             self.doc_days, self.horizon, self.warmup = doc_days, horizon, warmup
@@ -545,19 +545,3 @@ def _env_settings(base: EnvSettings | None, options: Mapping[str, Any]) -> EnvSe
     if not options:
         return base or EnvSettings()
     return build_from_namespace(EnvSettings, options, base or EnvSettings())
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
-        raise SettingsError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _finite(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise SettingsError(f"{name} must be finite, got {value!r}")
-    return out
