@@ -15,7 +15,7 @@ __all__ = ["returns_field", "adv_field"]
 def returns_field(close: np.ndarray) -> np.ndarray:
     """``close[t] / close[t-1] - 1`` with a NaN first row; ``(T, N)``."""
     out = np.full(close.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out[1:] = close[1:] / close[:-1] - 1.0
     return out
 
