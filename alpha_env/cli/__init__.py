@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "pool",
     "serve",
     "generate",
+    "library",
 )
 
 # What `alpha-env --help` lists for each subcommand (its module is not imported to print this).
@@ -47,6 +48,7 @@ SUMMARIES: dict[str, str] = {
     "pool": "simulate, build from the store or show a pool of alphas combined by fitted weights",
     "serve": "browse the alpha store in a read-only web dashboard",
     "generate": "sample alphas from the trained actor conditioned on news, simulate and rank them (rl extra)",
+    "library": "the 101 alphas and Alpha158: list them, simulate them, their best and their pool",
 }
 
 #: Exit code of a command whose output pipe was closed by the reader (128 + SIGPIPE).
