@@ -58,6 +58,10 @@ class AlphaMetricsCallback(BaseCallback):
             ``None`` to skip ``alpha/cache_hit_rate``.
         top_n: rows of the top-alpha text table.
         on_episode: optional hook ``(reward, info)`` called for every finished episode.
+        pnl_image_every: every this many rollouts (and at the end), the best alpha's cumulative PnL per
+            split as an image ``alpha/best_pnl`` (one simulation by the tracker's ACE; 0 = off).
+        hparam_metrics: the scalar tags the HParams tab shows for this run (their last values), e.g. the
+            pool's ``pool/sharpe_valid``; the best alpha's train/valid Sharpe and the episode reward always.
     """
 
     def __init__(
@@ -68,6 +72,8 @@ class AlphaMetricsCallback(BaseCallback):
         top_n: int = 10,
         on_episode: Callable[[float, dict[str, Any]], None] | None = None,
         verbose: int = 0,
+        pnl_image_every: int = 10,
+        hparam_metrics: Sequence[str] = (),
     ):
         super().__init__(verbose)
         self.tracker = tracker
@@ -78,6 +84,9 @@ class AlphaMetricsCallback(BaseCallback):
         self._ep_reward: np.ndarray | None = None
         self._ep_len: np.ndarray | None = None
         self._last_cache: tuple[int, int] = (0, 0)
+        self.pnl_image_every = int(pnl_image_every)
+        self.hparam_metrics = tuple(hparam_metrics)
+        self._rollouts = 0
 
     def _on_training_start(self) -> None:
         n = self.training_env.num_envs
@@ -85,7 +94,7 @@ class AlphaMetricsCallback(BaseCallback):
         self._ep_len = np.zeros(n, dtype=np.int64)
         if self.hparams:
             metric_dict = {"alpha/best_sharpe_train": 0.0, "alpha/best_sharpe_valid": 0.0,
-                           "rollout/ep_rew_mean": 0.0}
+                           "rollout/ep_rew_mean": 0.0, **{tag: 0.0 for tag in self.hparam_metrics}}
             self.logger.record("hparams", HParam(self.hparams, metric_dict), exclude=_TEXT_ONLY)
             self.logger.record("hparams/table", hparams_markdown(self.hparams), exclude=_TEXT_ONLY)
 
@@ -108,10 +117,43 @@ class AlphaMetricsCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.log_alpha_metrics()
+        self._rollouts += 1
+        if self.pnl_image_every > 0 and self._rollouts % self.pnl_image_every == 0:
+            self.log_best_pnl()
 
     def _on_training_end(self) -> None:
         self.log_alpha_metrics()
+        if self.pnl_image_every > 0:
+            self.log_best_pnl()
         self.logger.dump(self.num_timesteps)
+
+    def log_best_pnl(self) -> None:
+        """Record ``alpha/best_pnl``: the best alpha's cumulative net PnL (fraction of the book), the
+        splits shaded, as a TensorBoard image (needs the tracker's ACE)."""
+        best = self.tracker.best()
+        ace = self.tracker.ace
+        if best is None or ace is None or not best.expression:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        from stable_baselines3.common.logger import Figure
+
+        result = ace.simulate(best.expression, save=False)
+        dates = np.asarray(result.dates)
+        fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
+        ax.plot(dates, np.nancumsum(np.nan_to_num(result.pnl)), lw=1.0)
+        for name, sl in ace.panel.splits.items():
+            a, b, _ = sl.indices(len(dates))
+            if b > a:
+                ax.axvspan(dates[a], dates[b - 1], alpha=0.08 if name == "train" else 0.16, lw=0)
+                ax.text(dates[a], 1.0, f" {name}", transform=ax.get_xaxis_transform(), va="top", fontsize=7)
+        ax.set_title(result.expression[:80], fontsize=8)
+        ax.set_ylabel("cumulative PnL (book)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        self.logger.record("alpha/best_pnl", Figure(fig, close=True), exclude=_TEXT_ONLY)
 
     def log_alpha_metrics(self) -> None:
         """Record the ``alpha/*`` tags for the episodes since the last call (dumped with SB3's next dump)."""

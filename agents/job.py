@@ -230,7 +230,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     time_limit = TimeLimitCallback(args.time_limit_minutes * 60.0)
     callbacks = [
         AlphaMetricsCallback(tracker, hparams=hparams, cache_stats=cache_stats_of(vec_env),
-                             top_n=args.show_top),
+                             top_n=args.show_top,
+                             hparam_metrics=("pool/sharpe_valid", "pool/objective_train") if pool else ()),
         CheckpointCallback(max(args.save_every // args.n_envs, 1), str(run_dir / "checkpoints"),
                            name_prefix="model"),
         time_limit,

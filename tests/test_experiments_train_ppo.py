@@ -56,6 +56,7 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
     missing = [t for t in TAGS if t not in tags["scalars"]]
     assert not missing, (missing, tags["scalars"])
     assert all(t in tags["tensors"] for t in TEXT_TAGS), tags["tensors"]
+    assert "alpha/best_pnl" in tags["images"], tags["images"]  # the best alpha's PnL as an image
     table = acc.Tensors("alpha/top_alphas/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert "Sharpe valid" in table
 
