@@ -72,3 +72,12 @@ def experiments():
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(ROOT / "experiments"))
         yield importlib.import_module
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray runtime on this machine's 2 cores for one test module (tests marked ``ray``)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

@@ -18,13 +18,6 @@ from alpha_env.search.genetic import GPSettings, Primitives, ace_fitness, geneti
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def panel():
     return synthetic_market(seed=0, n_stocks=30, n_days=260, news=False)
 

@@ -17,13 +17,6 @@ from alpha_env.data import synthetic_market  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def env_fn():
     panel = synthetic_market(seed=0, n_stocks=30, n_days=260, news=False)
     return make_env_fn(panel, store=None)
