@@ -66,6 +66,21 @@ def single_thread_torch():
 
 
 @pytest.fixture(scope="module")
+def one_thread():
+    """One torch and one Numba thread for a module of tiny models on the shared 2-core machine.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import numba
+    import torch
+
+    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    numba.set_num_threads(numba_threads)
+
+
+@pytest.fixture(scope="module")
 def experiments():
     """A function importing a script module of ``experiments/`` by name (``experiments("study_real_data")``);
     ``experiments/`` is on ``sys.path`` only while the requesting test module runs."""

@@ -6,23 +6,13 @@ import json
 import subprocess
 import sys
 
-import numba
 import pytest
-import torch
 
 from alpha_env.cli import main
 from alpha_env.grammar import Codebook, parse
 from encoders import AlphaDecoder, AlphaDecoderConfig, save_checkpoint
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import gymnasium as gym
-import numba
 import numpy as np
 import pytest
 import torch
+from env_support import ReasonCounter
 from gymnasium.utils.env_checker import check_env
 
 import alpha_env.env as E
@@ -32,18 +30,8 @@ KW = {"data": SMALL, "max_len": 8, "document_dim": 8}
 HIDDEN = 16
 
 # check_env warns that it is given a wrapper: checking the wrapper is the point here
-pytestmark = pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models: one torch and one numba thread on the shared 2-core machine."""
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = [pytest.mark.filterwarnings("ignore:.*different from the unwrapped version"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(scope="module")
@@ -136,28 +124,11 @@ def _moved(model, before: list) -> bool:
     return any(not (a == b.detach()).all() for a, b in zip(before, model.policy.parameters(), strict=True))
 
 
-class EndCounter(gym.Wrapper):
-    """Counts how episodes end (``info["reason"]``); passes the action mask through."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        self.reasons: Counter = Counter()
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated or truncated:
-            self.reasons[info["reason"]] += 1
-        return obs, reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        return self.env.get_wrapper_attr("action_masks")()
-
-
 @pytest.mark.slow
 def test_sb3_ppo_mlp_policy_learns_from_the_encoding(checkpoint):
     from stable_baselines3 import PPO
 
-    env = EndCounter(_env(checkpoint))
+    env = ReasonCounter(_env(checkpoint))
     model = PPO("MlpPolicy", env, seed=0, device="cpu", n_steps=64, batch_size=32, n_epochs=1, verbose=0,
                 policy_kwargs={"net_arch": [32]})
     before = _parameters(model)
@@ -170,7 +141,7 @@ def test_sb3_ppo_mlp_policy_learns_from_the_encoding(checkpoint):
 def test_maskable_ppo_mlp_policy_on_the_encoding(checkpoint):
     from sb3_contrib import MaskablePPO
 
-    env = EndCounter(_env(checkpoint))
+    env = ReasonCounter(_env(checkpoint))
     model = MaskablePPO("MlpPolicy", env, seed=0, device="cpu", n_steps=64, batch_size=32, n_epochs=1,
                         verbose=0, policy_kwargs={"net_arch": [32]})
     before = _parameters(model)

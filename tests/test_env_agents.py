@@ -9,6 +9,7 @@ import gymnasium as gym
 import numba
 import numpy as np
 import pytest
+from env_support import ReasonCounter
 
 import alpha_env.env as E
 
@@ -22,23 +23,6 @@ def _serial_numba():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(before)
-
-
-class ReasonCounter(gym.Wrapper):
-    """Counts how episodes end (``info["reason"]``)."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        self.reasons: Counter = Counter()
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated or truncated:
-            self.reasons[info["reason"]] += 1
-        return obs, reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        return self.env.get_wrapper_attr("action_masks")()
 
 
 def _parameters(model) -> list:

@@ -33,7 +33,7 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
-           "take_run", "round_sig", "near_span", "near", "take_near_run"]
+           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -98,6 +98,22 @@ def linked(h_prev, h_next, high):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def sort_pairs(vals, ix, m):  # pragma: no cover - compiled
+    """Insertion sort of ``vals[:m]`` ascending, moving ``ix[:m]`` along (stable; for short, nearly
+    sorted runs)."""
+    for a in range(1, m):
+        b = a
+        while b > 0 and vals[b - 1] > vals[b]:
+            tv = vals[b - 1]
+            vals[b - 1] = vals[b]
+            vals[b] = tv
+            tj = ix[b - 1]
+            ix[b - 1] = ix[b]
+            ix[b] = tj
+            b -= 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def take_run(row, kr, i, n, high, low, ix, vals):  # pragma: no cover - compiled
     """Decode the run of linked keys that starts at ``i`` of a sorted key row (``n`` valid keys) into
     ``ix`` (columns) and ``vals`` (values) from index 0, ordered stably by value; returns its end.
@@ -118,16 +134,7 @@ def take_run(row, kr, i, n, high, low, ix, vals):  # pragma: no cover - compiled
         in_order = in_order and not vals[k - i - 1] > v
         k += 1
     if not in_order:
-        for a in range(1, k - i):
-            b = a
-            while b > 0 and vals[b - 1] > vals[b]:
-                tv = vals[b - 1]
-                vals[b - 1] = vals[b]
-                vals[b] = tv
-                tj = ix[b - 1]
-                ix[b - 1] = ix[b]
-                ix[b] = tj
-                b -= 1
+        sort_pairs(vals, ix, k - i)
     return k
 
 
@@ -181,16 +188,7 @@ def take_near_run(row, kr, i, n, span, high, low, ix, vals):  # pragma: no cover
         ix[k - i] = j
         vals[k - i] = round_sig(row[j])
         k += 1
-    for a in range(1, k - i):  # insertion sort: runs are short and nearly sorted
-        b = a
-        while b > 0 and vals[b - 1] > vals[b]:
-            tv = vals[b - 1]
-            vals[b - 1] = vals[b]
-            vals[b] = tv
-            tj = ix[b - 1]
-            ix[b - 1] = ix[b]
-            ix[b] = tj
-            b -= 1
+    sort_pairs(vals, ix, k - i)  # runs are short and nearly sorted
     return k
 
 
