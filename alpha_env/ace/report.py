@@ -104,13 +104,18 @@ def settings_label(settings: dict | None) -> str:
     return " ".join(parts)
 
 
-def top_table(rows: list[dict], by: str, split: str) -> Table:
-    """The ``AlphaStore.top`` listing: one row per alpha; under its expression, the dataset id (first 8
-    hex digits) and the key settings, so the same expression on two datasets or with two settings gives
-    two distinguishable rows (fits an 80-column terminal)."""
-    table = Table(title=f"top alphas by {by} on {split}", title_justify="left")
+def top_table(rows: list[dict], by: str, split: str, cost_bps: float | None = None) -> Table:
+    """The ``AlphaStore.top`` listing: one row per alpha; under its expression, pool or not, the dataset id
+    (first 8 hex digits), the key settings, the checks passed and the long/short counts, so the same
+    expression on two datasets or with two settings gives two distinguishable rows (fits an 80-column
+    terminal). With ``cost_bps``, the rows' ``at_cost`` metrics (recomputed at that cost) replace theirs.
+    Every stored string is escaped (an expression with rich markup prints as text)."""
+    from rich.markup import escape
+
+    cost = "" if cost_bps is None else f" at {cost_bps:g} bps"
+    table = Table(title=f"top alphas by {by} on {split}{cost}", title_justify="left")
     shown = ("sharpe", "turnover", "fitness")
-    table.add_column("#", justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("alpha id", no_wrap=True)
     if by not in shown:
         table.add_column(by, justify="right")
@@ -118,15 +123,23 @@ def top_table(rows: list[dict], by: str, split: str) -> Table:
         table.add_column(col, justify="right")
     table.add_column("expression")
     for i, r in enumerate(rows, 1):
-        m = r.get("metrics") or {}
+        m = dict(r.get("metrics") or {})
+        if cost_bps is not None:
+            at_cost = r.get("at_cost")
+            m.update(at_cost if at_cost is not None else {k: None for k in ("sharpe", "fitness")})
         cells = [str(i), r["alpha_id"]]
         if by not in shown:
             cells.append(_fmt(r["value"], "{:.4g}"))
         cells += [_fmt(m.get("sharpe"), "{:.2f}"), _fmt(m.get("turnover"), "{:.1%}"),
                   _fmt(m.get("fitness"), "{:.2f}")]
-        note = f"  [dim]({r['degenerate_reason']})[/dim]" if r.get("degenerate_reason") else ""
-        where = f"[dim]data {str(r.get('dataset_id') or '-')[:8]}  {settings_label(r.get('settings'))}[/dim]"
-        table.add_row(*cells, f"{r['expression']}{note}\n{where}")
+        note = f"  [dim]({escape(r['degenerate_reason'])})[/dim]" if r.get("degenerate_reason") else ""
+        kind = "pool  " if r.get("is_pool") else ""
+        checks = r.get("checks")
+        passed = "-" if checks is None else f"{checks[0]}/{checks[1]}"
+        long_short = f"{_fmt(m.get('long_count'), '{:.0f}')}/{_fmt(m.get('short_count'), '{:.0f}')}"
+        where = (f"[dim]{kind}data {str(r.get('dataset_id') or '-')[:8]}  "
+                 f"{escape(settings_label(r.get('settings')))}  checks {passed}  L/S {long_short}[/dim]")
+        table.add_row(*cells, f"{escape(r['expression'])}{note}\n{where}")
     return table
 
 

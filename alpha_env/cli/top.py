@@ -88,48 +88,6 @@ def _rank(rows: list[dict[str, Any]], by: str, ascending: bool) -> list[dict[str
     return out
 
 
-def _fmt(x: Any, spec: str) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return spec.format(x)
-
-
-def _table(rows: list[dict[str, Any]], by: str, split: str, cost_bps: float | None):
-    from rich.markup import escape
-    from rich.table import Table
-
-    from alpha_env.ace.report import settings_label
-
-    cost = "" if cost_bps is None else f" at {cost_bps:g} bps"
-    table = Table(title=f"top alphas by {by} on {split}{cost}", title_justify="left")
-    shown = ("sharpe", "turnover", "fitness")
-    for col, justify in (("#", "right"), ("alpha id", "left")):
-        table.add_column(col, justify=justify, no_wrap=True)
-    if by not in shown:
-        table.add_column(by, justify="right")
-    for col in ("Sharpe", "Turnover", "Fitness"):
-        table.add_column(col, justify="right")
-    table.add_column("expression")
-    for i, r in enumerate(rows, 1):
-        m = dict(r.get("metrics") or {})
-        if cost_bps is not None:
-            m.update({k: None for k in COST_METRICS} if r.get("at_cost") is None else r["at_cost"])
-        cells = [str(i), r["alpha_id"]]
-        if by not in shown:
-            cells.append(_fmt(r["value"], "{:.4g}"))
-        checks = r.get("checks")
-        cells += [_fmt(m.get("sharpe"), "{:.2f}"), _fmt(m.get("turnover"), "{:.1%}"),
-                  _fmt(m.get("fitness"), "{:.2f}")]
-        note = f"  [dim]({escape(r['degenerate_reason'])})[/dim]" if r.get("degenerate_reason") else ""
-        kind = "pool  " if r.get("is_pool") else ""
-        passed = "n/a" if checks is None else f"{checks[0]}/{checks[1]}"
-        long_short = f"{_fmt(m.get('long_count'), '{:.0f}')}/{_fmt(m.get('short_count'), '{:.0f}')}"
-        where = (f"[dim]{kind}data {str(r.get('dataset_id') or '-')[:8]}  "
-                 f"{escape(settings_label(r.get('settings')))}  checks {passed}  L/S {long_short}[/dim]")
-        table.add_row(*cells, f"{escape(r['expression'])}{note}\n{where}")
-    return table
-
-
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -152,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        Console().print(_table(rows, args.by, args.split, args.cost_bps))
+        from alpha_env.ace.report import top_table
+
+        Console().print(top_table(rows, args.by, args.split, args.cost_bps))
     return 0
 
 
