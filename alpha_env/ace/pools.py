@@ -53,12 +53,14 @@ WEIGHT_DIGITS = 10
 IN_SAMPLE: tuple[str, ...] = ("train",)
 
 
-def _settings_tag(settings: PoolSettings) -> str:
+def _settings_tag(settings: PoolSettings, state_label: str = "") -> str:
     parts = [settings.model, f"h={settings.horizon}"]
     if settings.model == "ridge":
         parts.append(f"alpha={settings.ridge_alpha:.{WEIGHT_DIGITS}g}")
     if settings.model == "rolling":
         parts += [f"r={settings.refit_every}", f"L={settings.lookback}"]
+    if settings.model == "conditional":
+        parts += [f"alpha={settings.ridge_alpha:.{WEIGHT_DIGITS}g}", f"state={state_label}"]
     return ",".join(parts)
 
 
@@ -79,7 +81,7 @@ def pool_key(pool: AlphaPool) -> str:
     if len(pool) == 0:
         raise SettingsError("an empty pool has no signal to simulate; offer it some alphas first")
     terms = "; ".join(f"{m['weight']:.{WEIGHT_DIGITS}g}*{m['expression']}" for m in _members(pool))
-    return f"pool[{_settings_tag(pool.settings)}]({terms})"
+    return f"pool[{_settings_tag(pool.settings, pool.state_label)}]({terms})"
 
 
 def pool_info(pool: AlphaPool) -> dict[str, Any]:
@@ -91,6 +93,7 @@ def pool_info(pool: AlphaPool) -> dict[str, Any]:
     settings = {"capacity": s.capacity, "model": s.model, "rule": s.rule, "max_corr": s.max_corr,
                 "replace_by": s.replace_by, "horizon": s.horizon, "ridge_alpha": s.ridge_alpha,
                 "refit_every": s.refit_every, "lookback": s.lookback,
+                "condition_days": s.condition_days, "condition_dim": s.condition_dim,
                 "objective": s.objective if isinstance(s.objective, str) else "callable"}
     return {
         "members": _members(pool),
@@ -100,20 +103,46 @@ def pool_info(pool: AlphaPool) -> dict[str, Any]:
         "fit_rows": [int(pool.fit.start), int(pool.fit.stop)],
         "delay": int(pool.delay),
         "objective_train": float(pool.objective),
+        **({"state": pool.state_label} if pool.state is not None else {}),
     }
 
 
 def new_pool(ace: ACE, settings: PoolSettings | None = None) -> AlphaPool:
     """An empty :class:`~alpha_env.pool.AlphaPool` on ``ace.panel``: target aligned with the ACE's delay;
     objective ``"sharpe"`` is the ACE's own train Sharpe of the combined signal (its universe,
-    neutralization, costs and return cleaning). The one way the env, the CLI and the main job make pools."""
+    neutralization, costs and return cleaning); model ``"conditional"`` gets the news state of
+    :func:`news_state`. The one way the env, the CLI and the main job make pools."""
     settings = settings if settings is not None else PoolSettings()
+    state, label = (news_state(ace.panel, settings) if settings.model == "conditional" else (None, "custom"))
     objective_fn = None
     if settings.objective == "sharpe":
         def objective_fn(combined: np.ndarray) -> float:
             return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
     return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.backtest.delay,
-                                objective_fn=objective_fn)
+                                objective_fn=objective_fn, state=state, state_label=label)
+
+
+def news_state(panel: Any, settings: PoolSettings) -> tuple[np.ndarray, str]:
+    """The ``conditional`` model's daily state on ``panel``: ``settings.condition_dim`` principal components
+    (fitted on the train split's days) of the mean hashed bag-of-words embedding (64 components,
+    :func:`~alpha_env.env.embeddings.embed_document_store`) of the news available on each signal day and
+    the ``condition_days - 1`` days before. Returns ``(state (T, dim), label)``.
+
+    Raises:
+        SettingsError: the panel has no documents.
+    """
+    from alpha_env.env.embeddings import daily_news_vectors, embed_document_store
+    from alpha_env.pool.state import principal_state
+
+    docs = panel.documents
+    if docs is None or len(docs) == 0:
+        raise SettingsError("pool model 'conditional' reads the news, but this panel has no documents: use "
+                            "another pool model (e.g. --pool-model lstsq) or data with news")
+    if not docs.is_aligned_to(panel.dates):
+        docs = docs.aligned(panel.dates)
+    vectors = daily_news_vectors(embed_document_store(docs), panel.dates, settings.condition_days)
+    state = principal_state(vectors, panel.splits["train"], settings.condition_dim)
+    return state, f"news(hashed64,days={settings.condition_days},dim={settings.condition_dim})"
 
 
 def build_pool(ace: ACE, expressions: Iterable[str], settings: PoolSettings | None = None, *,

@@ -36,6 +36,7 @@ __all__ = [
     "hashed_bag_of_words",
     "embed_texts",
     "embed_document_store",
+    "daily_news_vectors",
 ]
 
 _WORD = re.compile(r"[a-z][a-z0-9']*")
@@ -280,3 +281,28 @@ def embed_document_store(documents: Any, dim: int = 64) -> EmbeddingTable:
         raise DataError("embed_document_store: no text is available inside the panel's dates")
     vectors = np.vstack([hashed_bag_of_words(documents.text(int(k)), dim) for k in keep])
     return EmbeddingTable(avail[keep], vectors)
+
+
+def daily_news_vectors(table: EmbeddingTable, dates: Any, days: int) -> np.ndarray:
+    """Per signal day, the mean embedding of the texts available on that day and the ``days - 1``
+    trading days before (a text counts from its availability date, so nothing published after the close
+    of day ``t`` enters row ``t``).
+
+    Args:
+        table: the embeddings, indexed by availability date (e.g. :func:`embed_document_store`).
+        dates: ``(T,)`` the panel's trading dates.
+        days: trading days per window (>= 1).
+
+    Returns:
+        ``(T, table.dim)`` float64; a row of NaN where the window holds no text.
+    """
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        raise SettingsError(f"news window must be a whole number of days >= 1, got {days!r}")
+    cal = np.asarray(dates).astype("datetime64[D]")
+    out = np.full((cal.size, table.dim), np.nan)
+    one = np.timedelta64(1, "D")
+    for t in range(cal.size):
+        vector, count = table.window_mean(cal[max(0, t - int(days) + 1)], cal[t] + one)
+        if count:
+            out[t] = vector
+    return out

@@ -21,6 +21,12 @@ everything below is computed from these sums.
   ``[e - lookback, e)`` with ``e = s - delay - horizon``: row ``t``'s target is known at the close of
   ``t + delay + horizon < s``, i.e. before day ``s``. Refits on days ``0, r, 2r, ...`` (``r =
   refit_every``); a fit needs more cells with a target than members, else its rows get NaN weights.
+* ``conditional``: weights that move with a state ``s(t)`` (``(T, J)``, known at the close of signal
+  day ``t``, e.g. :func:`~alpha_env.pool.state.principal_state` of the news read up to ``t``):
+  ``w_k(t) = sum_j B[k, j] u_j(t)`` with ``u(t) = (1, s(t))``, i.e. least squares on the regressors
+  ``z_k u_j`` over the fit cells with the ``ridge`` penalty: ``(sum_t u u' (x) G / n + ridge_alpha I) B =
+  sum_t u (x) b / n``. The state of a day never depends on later days, so valid/test rows use only what
+  was known at their close; train rows are in-sample, as for ``lstsq``.
 * Objective ``"ic"``: the mean over fit rows of the daily Pearson correlation of the combined signal with
   the target over the day's cells with a finite target (rows without weights are skipped); 0.0 for an
   empty pool. A member's *train IC* is this objective for the member alone.
@@ -47,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from alpha_env.errors import DataError
+from alpha_env.errors import DataError, SettingsError
 from alpha_env.ops.crosssection import zscore
 from alpha_env.pool.settings import PoolSettings
 from alpha_env.pool.targets import check_delay, fit_rows, forward_returns, known_lag
@@ -127,6 +133,9 @@ class AlphaPool:
         settings: the :class:`PoolSettings`.
         universe: ``(T, N)`` bool, tradable stocks (all when ``None``).
         delay: the backtest delay the target is aligned with (days).
+        state: ``(T, J)`` the daily state of a ``conditional`` model (row ``t`` known at the close of
+            ``t``; finite); required by that model, refused by the others.
+        state_label: what the state is (part of the pool's key; e.g. ``"news(days=5,dim=1)"``).
 
     Example::
 
@@ -144,6 +153,8 @@ class AlphaPool:
         universe: np.ndarray | None = None,
         delay: int = 1,
         objective_fn: Callable[[np.ndarray], float] | None = None,
+        state: np.ndarray | None = None,
+        state_label: str = "custom",
     ):
         self.settings = settings if settings is not None else PoolSettings()
         self.delay = check_delay(delay)
@@ -159,6 +170,7 @@ class AlphaPool:
         if uni.shape != (T, N):
             raise DataError(f"universe has shape {uni.shape}, expected {(T, N)}")
         self.universe = uni
+        self.state, self.state_label = self._check_state(state, T), str(state_label)
         h = self.settings.horizon
         full = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
         self.fit, self.score_rows = full, full  # rows the weights are fitted on / the objective is scored on
@@ -203,15 +215,36 @@ class AlphaPool:
             objective_fn = objective
         self._objective_fn = objective_fn  # None: the IC objective
 
+    def _check_state(self, state: np.ndarray | None, T: int) -> np.ndarray | None:
+        conditional = self.settings.model == "conditional"
+        if state is None:
+            if conditional:
+                raise SettingsError("pool model 'conditional' needs a daily state (T x J), e.g. the news "
+                                    "state alpha_env.ace.pools.new_pool builds from the panel's documents")
+            return None
+        if not conditional:
+            raise SettingsError(f"a daily state applies to pool model 'conditional', not "
+                                f"{self.settings.model!r}")
+        u = np.asarray(state, dtype=np.float64)
+        u = u[:, None] if u.ndim == 1 else u
+        if u.ndim != 2 or u.shape[0] != T:
+            raise DataError(f"pool state has shape {np.shape(state)}, expected ({T}, J): one row per date")
+        if not np.isfinite(u).all():
+            raise DataError(f"pool state: day {int(np.flatnonzero(~np.isfinite(u).all(axis=1))[0])} has a "
+                            "non-finite value")
+        return np.hstack([np.ones((T, 1)), u])
+
     @classmethod
     def from_panel(cls, panel: Any, settings: PoolSettings | None = None, *, delay: int = 1,
-                   objective_fn: Callable[[np.ndarray], float] | None = None) -> AlphaPool:
+                   objective_fn: Callable[[np.ndarray], float] | None = None,
+                   state: np.ndarray | None = None, state_label: str = "custom") -> AlphaPool:
         """A pool on a :class:`~alpha_env.data.MarketPanel` (its close, splits and universe).
 
         ``objective_fn`` overrides how a named non-IC objective is computed (the env passes the ACE's
-        train Sharpe of the combined signal, with the ACE's own backtest settings and universe)."""
+        train Sharpe of the combined signal, with the ACE's own backtest settings and universe);
+        ``state`` is the ``conditional`` model's daily state."""
         return cls(panel.field("close"), panel.splits, settings, universe=panel.universe, delay=delay,
-                   objective_fn=objective_fn)
+                   objective_fn=objective_fn, state=state, state_label=state_label)
 
     # ------------------------------------------------------------------ state
     def __len__(self) -> int:
@@ -236,7 +269,7 @@ class AlphaPool:
 
     def weight_path(self) -> np.ndarray:
         """``(T, K)`` weights applied on each signal day, member order (rows equal except for
-        ``rolling``; NaN: no weights that day)."""
+        ``rolling`` and ``conditional``; NaN: no weights that day)."""
         w = np.broadcast_to(self._w, (self.shape[0], self._w.shape[-1]))
         return np.array(w[:, self._slots], copy=True)
 
@@ -372,7 +405,28 @@ class AlphaPool:
                 w[k] = self._single_ic(k)
             tot = np.abs(w).sum()
             return w / tot if tot > 0 else w
+        if st.model == "conditional":
+            return self._conditional(slots)
         return self._rolling(slots)
+
+    def _conditional(self, slots: list[int]) -> np.ndarray:
+        """``(T, S)`` weights ``u(t) @ B.T`` of the state-conditioned least squares (module docstring)."""
+        assert self.state is not None  # checked when built
+        ix = np.asarray(slots)
+        rows = self.fit
+        u = self.state[rows]
+        K, J = ix.size, u.shape[1]
+        G = self._G[rows][:, ix][:, :, ix]
+        A = np.einsum("tj,tl,tkm->kjml", u, u, G).reshape(K * J, K * J)
+        c = np.einsum("tj,tk->kj", u, self._b[rows][:, ix]).reshape(K * J)
+        n = max(float(self._n[rows].sum()), 1.0)
+        if self.settings.ridge_alpha > 0:
+            x = np.linalg.solve(A / n + self.settings.ridge_alpha * np.eye(K * J), c / n)
+        else:
+            x = np.linalg.lstsq(A, c, rcond=None)[0]
+        W = np.zeros((self.shape[0], self._G.shape[1]))
+        W[:, ix] = self.state @ x.reshape(K, J).T
+        return W
 
     def _rolling(self, slots: list[int]) -> np.ndarray:
         st = self.settings

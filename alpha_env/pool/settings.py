@@ -14,7 +14,7 @@ from alpha_env.pool.targets import check_horizon
 __all__ = ["PoolSettings", "MODELS", "RULES", "REPLACE_BY", "OBJECTIVES", "Objective"]
 
 #: Combination models by name.
-MODELS: tuple[str, ...] = ("lstsq", "ridge", "ic_weighted", "rolling")
+MODELS: tuple[str, ...] = ("lstsq", "ridge", "ic_weighted", "rolling", "conditional")
 #: Admission rules: this project's (``"pool"``) and AlphaGen's (``"alphagen"``).
 RULES: tuple[str, ...] = ("pool", "alphagen")
 #: What makes a correlated candidate "better" than the members it would replace.
@@ -50,7 +50,10 @@ class PoolSettings:
             z-scored target on the z-scored members over the train cells), ``ridge`` (the same with an L2
             penalty), ``ic_weighted`` (weights proportional to each member's train IC), ``rolling``
             (``lstsq`` refit every ``refit_every`` days on the last ``lookback`` days known before the
-            day applied).
+            day applied), ``conditional`` (weights that move with a daily state known at each signal day:
+            ``w_k(t) = a_k + sum_j b_kj s_j(t)``, fitted by penalised least squares on train; the state is
+            ``condition_dim`` principal components of the news read on the signal day and the
+            ``condition_days - 1`` days before, see :mod:`alpha_env.pool.state`).
         rule: admission rule, ``"pool"`` (correlation-gated replacement, smallest contribution leaves)
             or ``"alphagen"`` (AlphaGen's: refuse above a mutual IC, drop the least-weighted member;
             needs ``model="lstsq"``, which it fits in IC space as AlphaGen does).
@@ -61,10 +64,16 @@ class PoolSettings:
             when it raises the objective (``"objective"``) or has a larger |train IC| (``"ic"``).
         horizon: target horizon in trading days (forward return from close ``t+delay`` to
             ``t+delay+horizon``).
-        ridge_alpha: L2 penalty of ``ridge`` per train cell: weights minimise
-            ``mean((sum_k w_k z_k - z_y)^2) + ridge_alpha * |w|^2`` (dimensionless, >= 0).
+        ridge_alpha: L2 penalty of ``ridge`` and ``conditional`` per train cell: weights minimise
+            ``mean((sum_k w_k z_k - z_y)^2) + ridge_alpha * |w|^2`` (dimensionless, >= 0; for
+            ``conditional`` ``w`` holds every ``a_k`` and ``b_kj``).
         refit_every: ``rolling``: days between refits (r).
         lookback: ``rolling``: signal rows per fit (L).
+        condition_days: ``conditional``: trading days of news averaged into the state of a signal day
+            (that day and the ones before; documents count from the day they are published before the
+            close).
+        condition_dim: ``conditional``: principal components of the news embedding in the state (fitted
+            on the train days only).
         holdout: share (in [0, 1)) of the train rows, at the end of train, on which the objective and
             the members' single ICs are scored while the weights are fitted on the rows before (whose
             targets are known before the held-out rows start); 0 = fit and score on the same rows
@@ -88,6 +97,8 @@ class PoolSettings:
     ridge_alpha: float = 1e-3
     refit_every: int = 20
     lookback: int = 250
+    condition_days: int = 5
+    condition_dim: int = 1
     holdout: float = 0.0
     min_ic_t: float = 0.0
     objective: Objective = "ic"
@@ -115,6 +126,8 @@ class PoolSettings:
         put(self, "ridge_alpha", float(a))
         put(self, "refit_every", _int("refit_every", self.refit_every, 1))
         put(self, "lookback", _int("lookback", self.lookback, 1))
+        put(self, "condition_days", _int("condition_days", self.condition_days, 1))
+        put(self, "condition_dim", _int("condition_dim", self.condition_dim, 1))
         h = self.holdout
         if isinstance(h, bool) or not isinstance(h, int | float) or not 0.0 <= float(h) < 1.0:
             raise SettingsError(f"pool setting holdout must be a share in [0, 1), got {h!r}")
