@@ -40,8 +40,8 @@ from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel, check_groups, check_same_shape, check_window
 from alpha_env.ops.threads import twin, use_parallel
 
-__all__ = ["ts_count_nans", "ts_backfill", "ts_ema", "trade_when", "bucket", "bucket_edges", "rank01", "group_rank01",
-           "MAX_BUCKETS"]
+__all__ = ["ts_count_nans", "ts_backfill", "ts_ema", "trade_when", "bucket", "bucket_edges", "rank01",
+           "group_rank01", "MAX_BUCKETS"]
 
 #: Most buckets a ``range`` may make (a typo such as a step of 1e-9 would otherwise allocate forever).
 MAX_BUCKETS = 10_000

@@ -157,10 +157,11 @@ def _rank(b: Builder, a: list[Any], pos: int) -> Any:
 def _backfill(b: Builder, a: list[Any], pos: int) -> Any:
     x, d, k, ignore = a
     if _number(b, k, "k", "ts_backfill") != 1.0:
-        raise ExpressionError("ts_backfill: only k=1 (the most recent valid value) is supported", k.pos, b.text)
+        raise ExpressionError("ts_backfill: only k=1 (the most recent valid value) is supported", k.pos,
+                              b.text)
     if not isinstance(ignore, str) or ignore.strip().upper() != "NAN":
-        raise ExpressionError(f"ts_backfill: only ignore=\"NAN\" is supported (filling over zeros would turn a "
-                              f"value into another), got {ignore!r}", pos, b.text)
+        raise ExpressionError(f"ts_backfill: only ignore=\"NAN\" is supported (filling over zeros would turn "
+                              f"a value into another), got {ignore!r}", pos, b.text)
     return b.apply("ts_backfill", [x, d], pos)
 
 
@@ -184,8 +185,8 @@ def _bucket(b: Builder, a: list[Any], pos: int) -> Any:
         raise ExpressionError("bucket: NANGroup=true is not supported (a NaN never becomes a value)",
                               nan_group.pos, b.text)
     if (span == "") == (edges == ""):
-        raise ExpressionError('bucket needs exactly one of range="start, end, step" and buckets="b1, b2, ..."',
-                              pos, b.text)
+        raise ExpressionError('bucket needs exactly one of range="start, end, step" and '
+                              'buckets="b1, b2, ..."', pos, b.text)
     if span != "":
         values = _numbers(b, span, "range", pos)
         if len(values) != 3:

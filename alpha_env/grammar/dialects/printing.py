@@ -25,7 +25,8 @@ _QLIB_NAMES = {
     "ts_quantile": "Quantile", "ts_mad": "Mad", "ts_slope": "Slope", "ts_rsquare": "Rsquare",
     "ts_resi": "Resi",
     "correlation": "Corr", "covariance": "Cov", "max": "Greater", "min": "Less", "abs": "Abs", "sign": "Sign",
-    "log": "Log", "pow": "Power", "and": "And", "or": "Or", "not": "Not", "if_else": "If", "ts_ema": "EMA",
+    "log": "Log", "pow": "Power", "and": "And", "or": "Or", "not": "Not", "if_else": "If",
+    "ts_ema": "EMA",
 }
 
 _BRAIN_NAMES = {
@@ -39,7 +40,8 @@ _BRAIN_NAMES = {
 #: Operators of the table with no spelling in a dialect.
 _NOT_IN = {
     "qlib": frozenset({"rank", "zscore", "scale", "indneutralize", "group_rank", "group_mean", "group_zscore",
-                       "product", "vec_avg", "ts_backfill", "trade_when", "bucket", "rank01", "group_rank01"}),
+                       "product", "vec_avg", "ts_backfill", "trade_when", "bucket", "rank01",
+                       "group_rank01"}),
     # BRAIN's rank and group_rank are (r - 1) / (n - 1) (rank01, group_rank01): alpha-env's r / n has no
     # BRAIN spelling; BRAIN has no all-history exponential mean
     "brain": frozenset({"ts_quantile", "rank", "group_rank", "ts_ema"}),

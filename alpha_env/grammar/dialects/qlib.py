@@ -121,8 +121,8 @@ def _ema(b: Builder, a: list[Any], pos: int) -> Any:
     # Qlib: ewm(span=N).mean() for N >= 1; 0 < N < 1 is ewm(alpha=N), N = 0 an expanding weighting
     value = const_of(a[1])
     if value is not None and 0.0 < value < 1.0:
-        raise ExpressionError(f"EMA(x, {value:g}) is Qlib's ewm with alpha={value:g}; alpha-env's ts_ema takes "
-                              "a span of whole days (span = 2 / alpha - 1)", a[1].pos, b.text)
+        raise ExpressionError(f"EMA(x, {value:g}) is Qlib's ewm with alpha={value:g}; alpha-env's ts_ema "
+                              "takes a span of whole days (span = 2 / alpha - 1)", a[1].pos, b.text)
     _days(b, a[1], "EMA")
     return b.apply("ts_ema", [a[0], a[1]], pos)
 
