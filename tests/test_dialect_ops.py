@@ -75,8 +75,8 @@ def ref_trade_when(trigger, alpha, exit_):
     return out
 
 
-def ref_bucket(x, start, end, step):
-    edges = [start + k * step for k in range(int(round((end - start) / step)))] + [end]
+def ref_bucket(x, end, step):  # BRAIN's range="0, end, step": edges 0, step, ..., end, right-closed
+    edges = [k * step for k in range(int(round(end / step)))] + [end]
     return np.where(np.isnan(x), np.nan, (x[..., None] > np.array(edges)).sum(axis=-1).astype(float))
 
 
@@ -130,7 +130,7 @@ def test_trade_when_against_reference(density):
 
 def test_bucket_and_rank01_follow_brains_worked_examples():
     x = np.array([[0.05, 0.5, 0.9, np.nan]])
-    np.testing.assert_array_equal(KERNELS["bucket"](x, 0.1, 1.0, 0.1), [[0, 4, 8, np.nan]])
+    np.testing.assert_array_equal(KERNELS["bucket"](x - 0.1, 0.9, 0.1), [[0, 4, 8, np.nan]])  # 0.1, 1, 0.1
     np.testing.assert_array_equal(KERNELS["rank01"](np.array([[4.0, 3, 6, 10, 2]])),
                                   [[0.5, 0.25, 0.75, 1, 0]])
     np.testing.assert_array_equal(KERNELS["group_rank01"](np.array([[100.0, 0, 50, 7]]),
@@ -139,18 +139,22 @@ def test_bucket_and_rank01_follow_brains_worked_examples():
     expr = parse('bucket(close - close + ts_delta(close, 1) * 0 + 3, buckets="2, 5, 6, 7, 10")',
                  dialect="brain")
     assert np.all(ev.evaluate(expr)[1:] == 1.0)  # 3 is in (2, 5]: index 1
+    got = ev.evaluate(parse('bucket(rank(close), range="0.1, 1, 0.1")', dialect="brain"))
+    ranks = ev.evaluate(parse("rank(close)", dialect="brain"))
+    _same(got, ref_bucket(ranks - 0.1, 0.9, 0.1))  # (-inf, 0.1] -> 0, (0.1, 0.2] -> 1, ..., (0.9, 1] -> 9
+    assert np.nanmin(got) == 0 and np.nanmax(got) == 9
 
 
 @pytest.mark.parametrize("density", NAN_DENSITY)
 def test_bucket_and_ranks_against_references(density):
     x = _panel(11, density)
-    _same(KERNELS["bucket"](x, -1.0, 1.0, 0.25), ref_bucket(x, -1.0, 1.0, 0.25))
+    _same(KERNELS["bucket"](x, 1.0, 0.25), ref_bucket(x, 1.0, 0.25))
     _same(KERNELS["rank01"](x), DIALECT_REFERENCE["rank01"](x))
     g = np.array([0, 0, 1, 1, 1, -1, 2])
     _same(KERNELS["group_rank01"](x, g), ref_group_rank01(x, g))
 
 
-@pytest.mark.parametrize("args", [(1.0, 0.0, 0.1), (0.0, 1.0, 0.0), (0.0, 1.0, 1e-9)])
+@pytest.mark.parametrize("args", [(-1.0, 0.1), (1.0, 0.0), (1.0, 1e-9), (float("nan"), 0.1)])
 def test_bucket_refuses_bad_ranges(args):
     with pytest.raises(ExpressionError, match="bucket"):
         KERNELS["bucket"](np.zeros((2, 2)), *args)
@@ -234,3 +238,32 @@ def test_refusals_say_why():
         to_dialect(parse("ts_ema(close, 5)"), "brain")
     with pytest.raises(ExpressionError, match="operator 'trade_when' is not expressible in the qlib dialect"):
         to_dialect(parse("trade_when(close > open, close, -1)"), "qlib")
+
+
+# ------------------------------------------------------------------ agents: vocabulary v2 and the masks
+def test_vocabulary_v2_appends_the_dialect_operators_and_the_masks_reach_them():
+    from alpha_env.grammar import Codebook, OpToken
+    from alpha_env.grammar.ast import Call
+    from alpha_env.grammar.corpus import random_expression
+
+    v1, v2 = Codebook.default(), Codebook.versioned(2)
+    assert Codebook.versioned(1) is v1 and v2.texts[:len(v1)] == v1.texts  # every v1 id keeps its meaning
+    new = {t.name for t in v2.tokens[len(v1):] if isinstance(t, OpToken)}
+    assert new == {"ts_quantile", "ts_mad", "ts_slope", "ts_rsquare", "ts_resi", "ts_count_nans",
+                   "ts_backfill", "ts_ema", "trade_when", "bucket", "rank01", "group_rank01"}
+    assert all(v2.agent_vocabulary[v2.id(OpToken(name))] for name in new)
+
+    def ops(e):
+        if isinstance(e, Call):
+            yield e.op
+            for a in e.args:
+                yield from ops(a)
+
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(1500):
+        expr = random_expression(v2, 12, rng)
+        assert v2.decode(v2.encode(expr)) == expr
+        seen.update(ops(expr))
+    assert new <= seen
+    with pytest.raises(ExpressionError, match="no packaged vocabulary version 9"):
+        Codebook.versioned(9)

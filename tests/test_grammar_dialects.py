@@ -105,7 +105,7 @@ BRAIN_CASES: dict[str, tuple[str, str]] = {
     "is_nan": ("is_nan(close)", "ts_count_nans(close, 1)"),
     "trade_when": ("trade_when(volume > adv20, rank(-returns), -1)",
                    "trade_when(volume > adv20, rank01(-returns), -1)"),
-    "bucket": ('bucket(rank(volume), range="0.1, 1, 0.1")', "bucket(rank01(volume), 0.1, 1, 0.1)"),
+    "bucket": ('bucket(rank(volume), range="0.1, 1, 0.1")', "bucket(rank01(volume) - 0.1, 0.9, 0.1)"),
     "signed_power": ("signed_power(close, 2)", "signedpower(close, 2)"),
     "power": ("power(close, 2)", "close ^ 2"),
     "if_else": ("if_else(close > open, high, low)", "close > open ? high : low"),

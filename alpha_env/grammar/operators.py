@@ -256,8 +256,8 @@ _SPECS: tuple[OperatorSpec, ...] = (
           "value (NaN trigger or exit: not > 0)", category="time_series",
           unit_rule="covariance",  # dimensionless when trigger and alpha are, else mixed (never wrong)
           window_rule="history"),
-    _spec("bucket", (S, C, C, C), S, "index of x's bucket for the edges start, start + step, ..., end: the "
-          "number of edges below x (0 for x <= start, buckets right-closed)", unit_rule="dimless"),
+    _spec("bucket", (S, C, C), S, "index of x's bucket for the edges 0, step, 2 * step, ..., end: the number "
+          "of edges below x (0 for x <= 0, buckets right-closed)", unit_rule="dimless"),
     # cross-section
     _spec("rank", (S,), S, "cross-sectional rank / n scaled to (0, 1] (average ties, NaN ignored)",
           category="cross_section", unit_rule="dimless"),

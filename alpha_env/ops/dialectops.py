@@ -16,10 +16,10 @@ or carry a state, and each states its rule (also fields of the operator table, `
 * ``trade_when(trigger, alpha, exit)``: BRAIN's state operator: NaN where ``exit > 0``; else ``alpha``
   where ``trigger > 0``; else yesterday's output (NaN before the first trade). A NaN trigger or exit is
   not ``> 0`` (BRAIN's comparison), so it holds / does not exit.
-* ``bucket(x, start, end, step)``: BRAIN's bucket index of a value with ``range="start, end, step"``:
-  boundaries ``b_0 = start, b_k = start + k * step, b_n = end``; the index is the number of
-  boundaries strictly below ``x`` (0 for ``x <= start``, ``n + 1`` for ``x > end``; buckets are
-  right-closed ``(b_{k-1}, b_k]``); NaN stays NaN.
+* ``bucket(x, end, step)``: BRAIN's bucket index of a value with ``range="0, end, step"`` (BRAIN's
+  ``range="start, end, step"`` is ``bucket(x - start, end - start, step)``): boundaries ``b_k = k * step``
+  for ``k < n`` and ``b_n = end``; the index is the number of boundaries strictly below ``x`` (0 for
+  ``x <= 0``, ``n + 1`` for ``x > end``; buckets are right-closed ``(b_{k-1}, b_k]``); NaN stays NaN.
 * ``rank01(x)``, ``group_rank01(x, g)``: BRAIN's ``rank`` / ``group_rank``: ``(r - 1) / (n - 1)`` with
   ``r`` the 1-based rank among the day's ``n`` valid values (of the group), exact ties averaged: the
   smallest 0, the largest 1; NaN for ``n < 2``, a NaN value or an unknown group (code -1).
@@ -225,10 +225,10 @@ def bucket_edges(start: float, end: float, step: float) -> np.ndarray:
     return edges
 
 
-def bucket(x: np.ndarray, start: float, end: float, step: float) -> np.ndarray:
-    """BRAIN's bucket index of each value for ``range="start, end, step"`` (see module); NaN stays NaN."""
+def bucket(x: np.ndarray, end: float, step: float) -> np.ndarray:
+    """BRAIN's bucket index of each value for ``range="0, end, step"`` (see module); NaN stays NaN."""
     x = as_panel("bucket", x)
-    edges = bucket_edges(start, end, step)
+    edges = bucket_edges(0.0, end, step)
     out = np.empty(x.shape)
     _pick(_BUCKET, x)(x, edges, out)
     return out

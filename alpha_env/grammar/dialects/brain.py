@@ -195,7 +195,9 @@ def _bucket(b: Builder, a: list[Any], pos: int) -> Any:
         start, end, step = values
         if not (end > start and step > 0):
             raise ExpressionError(f"bucket: range {span!r} needs start < end and step > 0", pos, b.text)
-        return b.apply("bucket", [x, *(b.number(v, pos) for v in values)], pos)
+        if start != 0.0:  # alpha-env's bucket starts at 0: shift x instead
+            x = b.apply("sub", [x, b.number(start, pos)], pos)
+        return b.apply("bucket", [x, b.number(end - start, pos), b.number(step, pos)], pos)
     bounds = _numbers(b, edges, "buckets", pos)
     if len(bounds) < 2 or any(q <= p for p, q in zip(bounds, bounds[1:])):
         raise ExpressionError(f"bucket: buckets={edges!r} needs at least two increasing numbers", pos, b.text)

@@ -138,8 +138,12 @@ class _Printer:
         if op == "group_mean":
             return self.call("group_mean", [self(a[0]), "1", self(a[1])])
         if op == "bucket":
-            bounds = ", ".join(format_number(_const(v) or 0.0) for v in a[1:])
-            return f'bucket({self(a[0])}, range="{bounds}")'
+            x, start = a[0], 0.0
+            if isinstance(x, Call) and x.op == "sub" and _const(x.args[1]) is not None:
+                x, start = x.args[0], _const(x.args[1]) or 0.0
+            end, step = (_const(v) or 0.0 for v in a[1:])
+            bounds = ", ".join(format_number(v) for v in (start, end + start, step))
+            return f'bucket({self(x)}, range="{bounds}")'
         if op == "ts_backfill":
             return self.call("ts_backfill", [self(a[0]), self(a[1])])
         if op in ("max", "min") and _const(a[0]) is not None:
