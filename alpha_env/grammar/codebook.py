@@ -349,7 +349,7 @@ def _default_codebook() -> Codebook:
     return _packaged_codebook(DEFAULT_VOCABULARY)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _packaged_codebook(name: str) -> Codebook:
     texts, version = read_vocabulary(name)
     tokens = [parse_token(t) for t in texts]
