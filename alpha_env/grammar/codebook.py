@@ -345,12 +345,17 @@ def read_vocabulary(name: str = DEFAULT_VOCABULARY) -> tuple[tuple[str, ...], st
     return tuple(texts), version
 
 
+@functools.lru_cache(maxsize=1)
 def _default_codebook() -> Codebook:
-    return _packaged_codebook(DEFAULT_VOCABULARY)
+    return _build_packaged(DEFAULT_VOCABULARY)
 
 
 @functools.cache
 def _packaged_codebook(name: str) -> Codebook:
+    return _default_codebook() if name == DEFAULT_VOCABULARY else _build_packaged(name)
+
+
+def _build_packaged(name: str) -> Codebook:
     texts, version = read_vocabulary(name)
     tokens = [parse_token(t) for t in texts]
     common_c = {float(v) for v in COMMON_CONSTANTS}
