@@ -231,6 +231,7 @@ def test_refusals_say_why():
         ('bucket(rank(close), range="0, 1, 0.1", NANGroup=true)', "a NaN never becomes a value"),
         ("bucket(rank(close))", "exactly one of range"),
         ('bucket(rank(close), range="1, 0, 0.1")', "start < end"),
+        ('group_neutralize(close, bucket(rank(volume), range="0, 1, 0.1"))', "fixed classifications"),
     ]:
         with pytest.raises(ExpressionError, match=message):
             parse(text, dialect="brain")

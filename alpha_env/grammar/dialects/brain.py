@@ -296,6 +296,13 @@ class _BrainConverter(Converter):
     def call(self, node: SCall) -> Any:
         if node.name.lower() in VARIADIC:
             return _variadic(self, node)
+        if node.name.lower().startswith("group_"):
+            for arg in node.args[1:]:
+                if isinstance(arg, SCall) and arg.name.lower() == "bucket":
+                    raise ExpressionError(f"{node.name}: a bucket(...) as the group is not supported: "
+                                          "alpha-env's groups are fixed classifications (market, sector, industry, "
+                                          "subindustry), while bucket gives a per-day series of indices",
+                                          arg.pos, self.text)
         return super().call(node)
 
 
