@@ -300,8 +300,9 @@ class _BrainConverter(Converter):
             for arg in node.args[1:]:
                 if isinstance(arg, SCall) and arg.name.lower() == "bucket":
                     raise ExpressionError(f"{node.name}: a bucket(...) as the group is not supported: "
-                                          "alpha-env's groups are fixed classifications (market, sector, industry, "
-                                          "subindustry), while bucket gives a per-day series of indices",
+                                          "alpha-env's groups are fixed classifications (market, sector, "
+                                          "industry, subindustry), while bucket gives a per-day series of "
+                                          "indices",
                                           arg.pos, self.text)
         return super().call(node)
 
