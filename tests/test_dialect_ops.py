@@ -268,3 +268,17 @@ def test_vocabulary_v2_appends_the_dialect_operators_and_the_masks_reach_them():
     assert new <= seen
     with pytest.raises(ExpressionError, match="no packaged vocabulary version 9"):
         Codebook.versioned(9)
+
+
+def test_an_agent_writes_a_dialect_operator_in_the_env_with_vocabulary_v2():
+    from alpha_env.env.alpha_stack_env import AlphaStackEnv
+    from alpha_env.grammar import Codebook
+
+    book = Codebook.versioned(2)
+    env = AlphaStackEnv(synthetic_market(seed=0, n_stocks=20, n_days=120), codebook=book)
+    env.reset(seed=0)
+    for text in ["close", "open", "gt", "close", "rank01", "-1", "trade_when", "<end>"]:
+        assert env.action_masks()[book.id(text)], text
+        *_, info = env.step(book.id(text))
+    assert info["expression"] == "trade_when(close > open, rank01(close), -1)"
+    assert np.isfinite(info["metrics"]["sharpe"])
