@@ -284,6 +284,10 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
 }
 """Canonical operator name -> straightforward pandas/numpy reference with the same signature."""
 
+from test_dialect_ops import DIALECT_REFERENCE  # noqa: E402  (the dialects' NaN-reading/stateful operators)
+
+REFERENCE.update(DIALECT_REFERENCE)
+
 TS_OPS = ["delay", "delta", "sum", "ts_mean", "stddev", "ts_zscore", "ts_skewness", "ts_kurtosis", "ts_min",
           "ts_max", "ts_argmax", "ts_argmin", "product", "decay_linear", "ts_rank", "ts_mad", "ts_slope",
           "ts_rsquare", "ts_resi"]
@@ -317,8 +321,8 @@ def assert_same(ours: np.ndarray, ref: np.ndarray, rtol: float = 1e-9, atol: flo
 
 def test_table_covers_every_kernel():
     assert set(REFERENCE) == set(KERNELS)
-    assert set(TS_OPS + PAIR_OPS + CS_OPS + GROUP_OPS + EW2 + EW1 + ["scale", "if_else", "ts_quantile"]) == \
-        set(KERNELS)
+    assert set(TS_OPS + PAIR_OPS + CS_OPS + GROUP_OPS + EW2 + EW1 + ["scale", "if_else", "ts_quantile"]
+               + list(DIALECT_REFERENCE)) == set(KERNELS)
 
 
 @pytest.mark.parametrize("density", NAN_DENSITY)

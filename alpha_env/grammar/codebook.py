@@ -53,6 +53,7 @@ __all__ = [
     "COMMON_CONSTANTS",
     "COMMON_WINDOWS",
     "DEFAULT_VOCABULARY",
+    "VOCABULARIES",
     "read_vocabulary",
     "parse_token",
 ]
@@ -74,6 +75,10 @@ COMMON_CONSTANTS: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.01, 0.1, 0.25, 0.5, 1.
 COMMON_WINDOWS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 60, 120, 250)
 #: Packaged file of the default codebook's tokens (in ``alpha_env/grammar/data``).
 DEFAULT_VOCABULARY = "vocabulary_v1.txt"
+#: Packaged vocabularies by version. v1 is the default; v2 is v1 with the dialects' operators appended
+#: (``ts_quantile ts_mad ts_slope ts_rsquare ts_resi ts_count_nans ts_backfill ts_ema trade_when bucket
+#: rank01 group_rank01``), so every v1 id keeps its meaning. Opt in with ``Codebook.versioned(2)``.
+VOCABULARIES: dict[int, str] = {1: DEFAULT_VOCABULARY, 2: "vocabulary_v2.txt"}
 
 
 def _text(token: CodebookToken) -> str:
@@ -303,6 +308,18 @@ class Codebook:
         """The standard codebook (see the module doc); the same object on every call."""
         return _default_codebook()
 
+    @classmethod
+    def versioned(cls, version: int) -> Codebook:
+        """The packaged vocabulary ``version`` (see :data:`VOCABULARIES`; 1 is :meth:`default`).
+
+        Raises:
+            ExpressionError: no such version.
+        """
+        if version not in VOCABULARIES:
+            raise _token_error(f"no packaged vocabulary version {version!r}; known: "
+                               f"{', '.join(map(str, VOCABULARIES))}")
+        return _packaged_codebook(VOCABULARIES[version])
+
     # ------------------------------------------------------------------ groups of ids
     def ids_of(self, kind: type) -> np.ndarray:
         """Ids of every token of a class (``Field``, ``Const``, ``Window``, ``Group``, ``OpToken``)."""
@@ -330,7 +347,16 @@ def read_vocabulary(name: str = DEFAULT_VOCABULARY) -> tuple[tuple[str, ...], st
 
 @functools.lru_cache(maxsize=1)
 def _default_codebook() -> Codebook:
-    texts, version = read_vocabulary(DEFAULT_VOCABULARY)
+    return _build_packaged(DEFAULT_VOCABULARY)
+
+
+@functools.cache
+def _packaged_codebook(name: str) -> Codebook:
+    return _default_codebook() if name == DEFAULT_VOCABULARY else _build_packaged(name)
+
+
+def _build_packaged(name: str) -> Codebook:
+    texts, version = read_vocabulary(name)
     tokens = [parse_token(t) for t in texts]
     common_c = {float(v) for v in COMMON_CONSTANTS}
     agent = [t for t in tokens
@@ -339,6 +365,6 @@ def _default_codebook() -> Codebook:
              or (isinstance(t, Window) and t.days in COMMON_WINDOWS)]
     book = Codebook(tokens, agent_tokens=agent)
     if book.version != version:
-        raise _token_error(f"vocabulary file {DEFAULT_VOCABULARY} records version {version!r} but its "
+        raise _token_error(f"vocabulary file {name} records version {version!r} but its "
                            f"tokens hash to {book.version!r}: the frozen file was edited")
     return book

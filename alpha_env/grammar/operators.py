@@ -81,6 +81,12 @@ class OperatorSpec:
             the window's days or the day's valid stocks), ``None`` when it uses none.
         origin: for a position-valued operator, the number it gives the oldest day of the window (the
             window's days are numbered ``origin .. origin + d - 1``, today last), else ``None``.
+        window_rule: how it reads past days and NaN. ``"strict"`` (the rule of every window statistic):
+            the window ``t-d+1 .. t`` needs all ``d`` values valid, one NaN makes the value NaN.
+            ``"reads_nan"``: the same window, but NaN values are read deliberately (counted or filled
+            over, as ``doc`` says); NaN only while the window starts before the first day.
+            ``"history"``: a state carried over every day since the panel's first (values depend on where
+            the panel starts); ``lookback`` then gives only the first rows that are NaN.
     """
 
     name: str
@@ -98,6 +104,7 @@ class OperatorSpec:
     fold: Callable[..., float] | None = None
     ddof: int | None = None
     origin: int | None = None
+    window_rule: str = "strict"
 
     @property
     def arity(self) -> int:
@@ -124,10 +131,18 @@ class OperatorSpec:
             last = "d" if self.origin == 1 else f"d{self.origin - 1:+d}"
             parts.append(f"{self.origin} = the window's oldest day t-d+1, {last} = today; "
                          "ties: the oldest day")
-        if self.lookback is not None:
+        if self.window_rule == "history":
+            first = "" if self.lookback is None else \
+                f"; first {'d' if self.lookback == 0 else f'd{self.lookback:+d}'} rows NaN"
+            parts.append("a state over every day since the panel's first (values depend on where the panel "
+                         f"starts){first}")
+        elif self.lookback is not None:
             rows = "d" if self.lookback == 0 else f"d{self.lookback:+d}"  # days read before today
             start = "t-d" if self.lookback == 0 else f"t-d{-self.lookback:+d}"  # oldest day read
-            if self.lookback < 0:
+            if self.lookback < 0 and self.window_rule == "reads_nan":
+                parts.append(f"window {start}..t (today included), NaN values read deliberately; NaN only if "
+                             f"it starts before the first day (first {rows} rows)")
+            elif self.lookback < 0:
                 parts.append(f"window {start}..t (today included); NaN if it holds a NaN or starts "
                              f"before the first day (first {rows} rows)")
             else:
@@ -231,11 +246,25 @@ _SPECS: tuple[OperatorSpec, ...] = (
         "window or d = 1)", unit="dimless"),
     _ts("ts_resi", "today's residual from the window's least-squares line against the day number (NaN for "
         "d = 1)"),
+    # operators of the dialects that read NaN deliberately or carry a state (see window_rule)
+    _ts("ts_count_nans", "number of NaN values in the window", unit="dimless", window_rule="reads_nan"),
+    _ts("ts_backfill", "today's value, else the window's most recent valid value (NaN if it has none)",
+        window_rule="reads_nan"),
+    _ts("ts_ema", "exponentially weighted mean, span d (weights (1 - 2 / (d + 1)) ^ age, normalised; a NaN "
+        "day ages the weights, its own value is NaN)", window_rule="history"),
+    _spec("trade_when", (S, S, S), S, "NaN where exit > 0, else alpha where trigger > 0, else yesterday's "
+          "value (NaN trigger or exit: not > 0)", category="time_series",
+          unit_rule="covariance",  # dimensionless when trigger and alpha are, else mixed (never wrong)
+          window_rule="history"),
+    _spec("bucket", (S, C, C), S, "index of x's bucket for the edges 0, step, 2 * step, ..., end: the number "
+          "of edges below x (0 for x <= 0, buckets right-closed)", unit_rule="dimless"),
     # cross-section
     _spec("rank", (S,), S, "cross-sectional rank / n scaled to (0, 1] (average ties, NaN ignored)",
           category="cross_section", unit_rule="dimless"),
     _spec("zscore", (S,), S, "cross-sectional (x - mean) / std over the day's valid stocks (NaN ignored)",
           category="cross_section", unit_rule="dimless", ddof=1, aliases=("cs_zscore",)),
+    _spec("rank01", (S,), S, "cross-sectional (rank - 1) / (n - 1) in [0, 1], smallest 0, largest 1 (exact "
+          "ties averaged, NaN ignored, NaN if n < 2)", category="cross_section", unit_rule="dimless"),
     _spec("scale", (S, C), S, "rescale so that sum(abs(x)) = a across stocks (scale(x) = scale(x, 1))",
           category="cross_section", unit_rule="dimless"),
     # group
@@ -243,6 +272,8 @@ _SPECS: tuple[OperatorSpec, ...] = (
           aliases=("group_neutralize", "neutralize")),
     _spec("group_rank", (S, G), S, "rank within each group, in (0, 1]", category="group",
           unit_rule="dimless"),
+    _spec("group_rank01", (S, G), S, "(rank - 1) / (n - 1) within each group, in [0, 1] (exact ties "
+          "averaged, NaN if the group has n < 2 valid values)", category="group", unit_rule="dimless"),
     _spec("group_mean", (S, G), S, "group mean broadcast to members", category="group"),
     _spec("group_zscore", (S, G), S, "z-score within each group (NaN for a group of < 2 or equal values)",
           category="group", unit_rule="dimless", ddof=1),

@@ -14,6 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 from alpha_env.ops import crosssection as cs
+from alpha_env.ops import dialectops as dia
 from alpha_env.ops import elementwise as ew
 from alpha_env.ops import group as gr
 from alpha_env.ops import timeseries as ts
@@ -65,6 +66,14 @@ KERNELS: MappingProxyType[str, Callable[..., np.ndarray]] = MappingProxyType({
     "ts_slope": wst.ts_slope,
     "ts_rsquare": wst.ts_rsquare,
     "ts_resi": wst.ts_resi,
+    # dialect operators that read NaN deliberately or carry a state
+    "ts_count_nans": dia.ts_count_nans,
+    "ts_backfill": dia.ts_backfill,
+    "ts_ema": dia.ts_ema,
+    "trade_when": dia.trade_when,
+    "bucket": dia.bucket,
+    "rank01": dia.rank01,
+    "group_rank01": dia.group_rank01,
     # cross-section
     "rank": cs.rank,
     "zscore": cs.zscore,
@@ -96,5 +105,13 @@ OPERATOR_CLASS: MappingProxyType[str, str] = MappingProxyType({
         "ts_rsquare ts_resi").split()},
     **{k: "crosssection" for k in ("rank", "zscore", "scale")},
     **{k: "group" for k in ("indneutralize", "group_rank", "group_mean", "group_zscore")},
+    # operators of the dialects (alpha_env.ops.dialectops)
+    **{k: "timeseries" for k in ("ts_count_nans", "ts_backfill", "ts_ema")},
+    "trade_when": "stateful",
+    "bucket": "elementwise",
+    "rank01": "crosssection",
+    "group_rank01": "group",
 })
-"""Canonical operator name -> family (``elementwise``, ``timeseries``, ``crosssection``, ``group``)."""
+"""Canonical operator name -> family (``elementwise``, ``timeseries``, ``crosssection``, ``group``;
+``stateful`` for ``trade_when``: a constant in one of its series slots is broadcast to a panel, as for the
+time-series family)."""

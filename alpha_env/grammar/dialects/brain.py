@@ -149,7 +149,64 @@ def _densify(b: Builder, a: list[Any], pos: int) -> Any:
 
 
 def _rank(b: Builder, a: list[Any], pos: int) -> Any:
-    return b.apply("rank", [a[0]], pos)  # rate only tunes BRAIN's sorting precision
+    # BRAIN: (r - 1) / (n - 1) in [0, 1] (its example: (4, 3, 6, 10, 2) -> (0.5, 0.25, 0.75, 1, 0)), not
+    # alpha-env's r / n; rate only tunes BRAIN's sorting precision
+    return b.apply("rank01", [a[0]], pos)
+
+
+def _backfill(b: Builder, a: list[Any], pos: int) -> Any:
+    x, d, k, ignore = a
+    if _number(b, k, "k", "ts_backfill") != 1.0:
+        raise ExpressionError("ts_backfill: only k=1 (the most recent valid value) is supported", k.pos,
+                              b.text)
+    if not isinstance(ignore, str) or ignore.strip().upper() != "NAN":
+        raise ExpressionError(f"ts_backfill: only ignore=\"NAN\" is supported (filling over zeros would turn "
+                              f"a value into another), got {ignore!r}", pos, b.text)
+    return b.apply("ts_backfill", [x, d], pos)
+
+
+def _numbers(b: Builder, text: Any, name: str, pos: int) -> list[float]:
+    if not isinstance(text, str):
+        raise ExpressionError(f"bucket: {name} must be a quoted list of numbers", pos, b.text)
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ExpressionError(f"bucket: {name}={text!r} is not a comma-separated list of numbers", pos,
+                              b.text) from None
+
+
+def _bucket(b: Builder, a: list[Any], pos: int) -> Any:
+    x, span, edges, skip_begin, skip_end, skip_both, nan_group = a
+    for node, name in ((skip_begin, "skipBegin"), (skip_end, "skipEnd"), (skip_both, "skipBoth")):
+        if _flag(b, node, name, "bucket"):
+            raise ExpressionError(f"bucket: {name}=true is not supported (BRAIN does not document how the "
+                                  "indices are numbered then)", node.pos, b.text)
+    if _flag(b, nan_group, "NANGroup", "bucket"):
+        raise ExpressionError("bucket: NANGroup=true is not supported (a NaN never becomes a value)",
+                              nan_group.pos, b.text)
+    if (span == "") == (edges == ""):
+        raise ExpressionError('bucket needs exactly one of range="start, end, step" and '
+                              'buckets="b1, b2, ..."', pos, b.text)
+    if span != "":
+        values = _numbers(b, span, "range", pos)
+        if len(values) != 3:
+            raise ExpressionError(f'bucket: range="start, end, step" needs three numbers, got {span!r}', pos,
+                                  b.text)
+        start, end, step = values
+        if not (end > start and step > 0):
+            raise ExpressionError(f"bucket: range {span!r} needs start < end and step > 0", pos, b.text)
+        if start != 0.0:  # alpha-env's bucket starts at 0: shift x instead
+            x = b.apply("sub", [x, b.number(start, pos)], pos)
+        return b.apply("bucket", [x, b.number(end - start, pos), b.number(step, pos)], pos)
+    bounds = _numbers(b, edges, "buckets", pos)
+    if len(bounds) < 2 or any(q <= p for p, q in zip(bounds, bounds[1:])):
+        raise ExpressionError(f"bucket: buckets={edges!r} needs at least two increasing numbers", pos, b.text)
+    # index = the number of boundaries below x (buckets right-closed, hidden ones at both ends)
+    out = None
+    for edge in bounds:
+        above = b.apply("gt", [x, b.number(edge, pos)], pos)
+        out = above if out is None else b.apply("add", [out, above], pos)
+    return out
 
 
 def _ts_rank(b: Builder, a: list[Any], pos: int) -> Any:
@@ -185,6 +242,13 @@ RULES: dict[str, tuple[tuple[Param, ...], Rule]] = {
     "group_mean": ((Param("x"), Param("weight"), Param("group")), _group_mean),
     "densify": (_X, _densify),
     "rank": ((Param("x"), Param("rate", 2.0)), _rank),
+    "group_rank": _same("group_rank01", (Param("x"), Param("group"))),
+    "ts_backfill": ((Param("x"), Param("lookback"), Param("k", 1.0), Param("ignore", "NAN")), _backfill),
+    "ts_count_nans": _same("ts_count_nans", _XD),
+    "is_nan": (_X, lambda b, a, pos: b.apply("ts_count_nans", [a[0], b.number(1.0, pos)], pos)),
+    "trade_when": _same("trade_when", (Param("x"), Param("y"), Param("z"))),
+    "bucket": ((Param("x"), Param("range", ""), Param("buckets", ""), Param("skipBegin", False),
+                Param("skipEnd", False), Param("skipBoth", False), Param("NANGroup", False)), _bucket),
     "signed_power": _same("signedpower", (Param("x"), Param("y"))),
     "power": _same("pow", (Param("x"), Param("y"))),
     "if_else": _same("if_else", (Param("input1"), Param("input2"), Param("input3"))),
@@ -197,16 +261,9 @@ VARIADIC: dict[str, str] = {"add": "add", "multiply": "mul", "max": "max", "min"
 
 #: BRAIN names that are recognised but refused, with the reason.
 UNSUPPORTED: dict[str, str] = {
-    "trade_when": "it keeps yesterday's value unless a trigger fires, a state alpha-env's operators do not "
-                  "hold",
-    "bucket": "it builds groups from values; alpha-env's groups are fixed classifications",
     "ts_quantile": "BRAIN's ts_quantile is an inverse distribution function of ts_rank, not an operator "
                    "here",
     "quantile": "BRAIN's quantile is an inverse distribution function of rank, not an operator here",
-    "ts_backfill": "alpha-env's windows are NaN when they hold a NaN; a backfill operator is not in the "
-                   "table",
-    "ts_count_nans": "alpha-env's windows are NaN when they hold a NaN; a NaN count is not in the table",
-    "is_nan": "a comparison with NaN is NaN in alpha-env; no operator turns NaN into a value",
     "ts_step": "a day counter is not a field of alpha-env",
     "step": "a day counter is not a field of alpha-env",
 }
@@ -239,6 +296,14 @@ class _BrainConverter(Converter):
     def call(self, node: SCall) -> Any:
         if node.name.lower() in VARIADIC:
             return _variadic(self, node)
+        if node.name.lower().startswith("group_"):
+            for arg in node.args[1:]:
+                if isinstance(arg, SCall) and arg.name.lower() == "bucket":
+                    raise ExpressionError(f"{node.name}: a bucket(...) as the group is not supported: "
+                                          "alpha-env's groups are fixed classifications (market, sector, "
+                                          "industry, subindustry), while bucket gives a per-day series of "
+                                          "indices",
+                                          arg.pos, self.text)
         return super().call(node)
 
 

@@ -26,6 +26,7 @@ _QLIB_NAMES = {
     "ts_resi": "Resi",
     "correlation": "Corr", "covariance": "Cov", "max": "Greater", "min": "Less", "abs": "Abs", "sign": "Sign",
     "log": "Log", "pow": "Power", "and": "And", "or": "Or", "not": "Not", "if_else": "If",
+    "ts_ema": "EMA",
 }
 
 _BRAIN_NAMES = {
@@ -33,14 +34,17 @@ _BRAIN_NAMES = {
     "stddev": "ts_std_dev",
     "decay_linear": "ts_decay_linear", "correlation": "ts_corr", "covariance": "ts_covariance",
     "indneutralize": "group_neutralize", "signedpower": "signed_power", "pow": "power", "and": "and",
-    "or": "or", "not": "not", "if_else": "if_else",
+    "or": "or", "not": "not", "if_else": "if_else", "rank01": "rank", "group_rank01": "group_rank",
 }
 
 #: Operators of the table with no spelling in a dialect.
 _NOT_IN = {
     "qlib": frozenset({"rank", "zscore", "scale", "indneutralize", "group_rank", "group_mean", "group_zscore",
-                       "product", "vec_avg"}),
-    "brain": frozenset({"ts_quantile"}),
+                       "product", "vec_avg", "ts_backfill", "trade_when", "bucket", "rank01",
+                       "group_rank01"}),
+    # BRAIN's rank and group_rank are (r - 1) / (n - 1) (rank01, group_rank01): alpha-env's r / n has no
+    # BRAIN spelling; BRAIN has no all-history exponential mean
+    "brain": frozenset({"ts_quantile", "rank", "group_rank", "ts_ema"}),
 }
 
 
@@ -103,6 +107,12 @@ class _Printer:
             return self.call("Med", [self(a[0]), self(a[1])])
         if op == "pow" and _const(a[1]) == 2.0 and isinstance(a[0], Call) and a[0].op == "stddev":
             return self.call("Var", [self(a[0].args[0]), self(a[0].args[1])])
+        if op == "sub" and isinstance(a[1], Call) and a[1].op == "ts_count_nans" and \
+                _const(a[0]) == float(a[1].args[1].days):  # type: ignore[union-attr]
+            return self.call("Count", [self(a[1].args[0]), self(a[1].args[1])])
+        if op == "ts_count_nans":  # equivalent text (reads back as d - (d - ts_count_nans))
+            d = a[1].days  # type: ignore[union-attr]
+            return f"{d} - Count({self(a[0])}, {d})"
         if op == "ts_rank":  # equivalent text (reads back as Rank(...) * d / 100)
             d = a[1].days  # type: ignore[union-attr]
             return f"Rank({self(a[0])}, {d}) * {format_number(d / 100.0)}"
@@ -127,6 +137,15 @@ class _Printer:
             return self.call("ts_av_diff", [self(a[0]), self(a[1].args[1])])
         if op == "group_mean":
             return self.call("group_mean", [self(a[0]), "1", self(a[1])])
+        if op == "bucket":
+            x, start = a[0], 0.0
+            if isinstance(x, Call) and x.op == "sub" and _const(x.args[1]) is not None:
+                x, start = x.args[0], _const(x.args[1]) or 0.0
+            end, step = (_const(v) or 0.0 for v in a[1:])
+            bounds = ", ".join(format_number(v) for v in (start, end + start, step))
+            return f'bucket({self(x)}, range="{bounds}")'
+        if op == "ts_backfill":
+            return self.call("ts_backfill", [self(a[0]), self(a[1])])
         if op in ("max", "min") and _const(a[0]) is not None:
             return self.call(op, [self(a[1]), self(a[0])])  # BRAIN's max is element-wise: any order
         return None

@@ -111,6 +111,22 @@ def _wma(b: Builder, a: list[Any], pos: int) -> Any:
                            b.number(float(d), pos)], pos)
 
 
+def _count(b: Builder, a: list[Any], pos: int) -> Any:
+    # Qlib: rolling(N).count(), the window's valid values: N - the window's NaN count
+    d = _days(b, a[1], "Count")
+    return b.apply("sub", [b.number(float(d), pos), b.apply("ts_count_nans", [a[0], a[1]], pos)], pos)
+
+
+def _ema(b: Builder, a: list[Any], pos: int) -> Any:
+    # Qlib: ewm(span=N).mean() for N >= 1; 0 < N < 1 is ewm(alpha=N), N = 0 an expanding weighting
+    value = const_of(a[1])
+    if value is not None and 0.0 < value < 1.0:
+        raise ExpressionError(f"EMA(x, {value:g}) is Qlib's ewm with alpha={value:g}; alpha-env's ts_ema "
+                              "takes a span of whole days (span = 2 / alpha - 1)", a[1].pos, b.text)
+    _days(b, a[1], "EMA")
+    return b.apply("ts_ema", [a[0], a[1]], pos)
+
+
 def _extreme(op: str) -> Rule:
     # Greater/Less are numpy maximum/minimum; alpha-env's max/min take a constant first, never second.
     def rule(b: Builder, a: list[Any], pos: int) -> Any:
@@ -159,15 +175,16 @@ RULES: dict[str, tuple[tuple[Param, ...], Rule]] = {
     "div": _plain("div", _PAIR),
     "abs": _plain("abs", _ONE), "sign": _plain("sign", _ONE), "log": _plain("log", _ONE),
     "power": ((Param("feature"), Param("exponent")), _power),
+    "count": (_X, _count),
+    "ema": (_X, _ema),
 }
 
 #: Qlib names that are recognised but refused, with the reason.
 UNSUPPORTED: dict[str, str] = {
-    "mask": "it reads another instrument's series, which a cross-sectional panel alpha cannot express",
-    "count": "Qlib's Count is the number of valid values in the window; alpha-env's windows are NaN when "
-             "they hold a NaN (on a full window Count is the constant N)",
-    "ema": "Qlib's EMA is an exponentially weighted mean over the whole history (pandas ewm, span N), "
-           "not a fixed window; no operator of alpha-env has that semantics yet",
+    "mask": "Mask(feature, instrument) evaluates the feature on another, named instrument (Qlib reads that "
+            "instrument's series, usually a benchmark index, in place of the current one); an alpha-env "
+            "expression has no instrument literal and its panels hold only the universe's stocks, so the "
+            "value would have to come from outside the panel",
 }
 
 
