@@ -10,6 +10,7 @@ all into command-line options.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -102,12 +103,14 @@ class PPOJobSettings:
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """the backtest and universe (each field is an option: --delay, --neutralization, --cost-bps, ...)"""
     env: EnvSettings = field(default_factory=lambda: EnvSettings(
-        max_len=15, cache_bytes=64 * 2**20, reward="pool", pool=PoolSettings(min_ic_t=3.0)))
+        max_len=15, cache_bytes=64 * 2**20, reward="pool",
+        pool=PoolSettings(min_ic_t=3.0, model="conditional", ridge_alpha=1.0)))
     """the episodes and their reward (--reward, --max-len, --pool-capacity, --correlation-penalty, ...); the
     main job rewards what an alpha adds to the run's pool (reward pool; one pool shared by the in-process
     environments) and admits only alphas whose train IC is significant (--pool-min-ic-t 3: without it the
-    pool fills with alphas that fit noise), writes at most 15 tokens (the pretrained actor's corpus length)
-    and caches 64 MiB per environment"""
+    pool fills with alphas that fit noise); the pool's weights follow the news (--pool-model conditional,
+    penalised by --pool-ridge-alpha 1: ridge on data without news), writes at most 15 tokens (the
+    pretrained actor's corpus length) and caches 64 MiB per environment"""
     fine_tune: FineTuneSettings = field(default_factory=lambda: FineTuneSettings(n_steps=64))
     """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts"""
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
@@ -174,6 +177,12 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     codebook = Codebook.default()
     embeddings = _document_table(args, panel, console, root) if args.doc_mode else None
     report_ace = ACE(panel, settings)  # metrics for reports only (valid/test never reach the reward)
+    if args.env.pool.model == "conditional" and (panel.documents is None or len(panel.documents) == 0):
+        # the default news-conditioned pool on data without news: the same penalised fit without a state
+        args = dataclasses.replace(args, env=dataclasses.replace(
+            args.env, pool=dataclasses.replace(args.env.pool, model="ridge")))
+        console.print("note: this dataset has no news, so the pool's weights cannot follow them: pool model "
+                      "ridge (--pool-model to choose another)")
     pool = None  # reward "pool": one pool shared by the in-process environments (subproc: one per worker)
     if args.env.reward == POOL_REWARD and args.vec_env == "dummy" and not args.ray:
         pool = new_pool(report_ace, args.env.pool)

@@ -30,13 +30,20 @@ def pool_metrics(pool: AlphaPool, ace: Any, *, splits: Sequence[str] = ("train",
         costs: transaction costs in bps.
 
     Returns:
-        ``{"size", "objective", "model", "members": [{"expression", "weight", "ic"}],
+        ``{"size", "objective", "model", "settings" (every pool setting; ``state`` names a conditional
+        model's state), "members": [{"expression", "weight", "ic"}],
         "metrics": {split: {"ic", "rank_ic", "sharpe@<bps>", "turnover"}}}``; an empty pool has no metrics.
     """
     from alpha_env.ace import ACE
 
+    settings_used = {f.name: getattr(pool.settings, f.name) for f in dataclasses.fields(pool.settings)}
+    if not isinstance(settings_used["objective"], str):
+        settings_used["objective"] = "callable"
+    if pool.state is not None:
+        settings_used["state"] = pool.state_label
     out: dict[str, Any] = {
         "size": len(pool), "objective": float(pool.objective), "model": pool.settings.model,
+        "settings": settings_used,
         "members": [{"expression": m.expr, "weight": float(m.weight), "ic": float(m.ic)}
                     for m in pool.members],
         "metrics": {},
