@@ -52,6 +52,7 @@ __all__ = [
     "CHECKOUT",
     "LIBRARIES",
     "PPO_METHODS",
+    "SUBPROCESS_METHODS",
     "StudyJob",
     "StudyOutcome",
     "StudySettings",
@@ -75,6 +76,8 @@ the scripts of the PPO and AlphaGen methods)."""
 
 PPO_METHODS = ("ppo_pretrained", "ppo_random", "ppo_docs")
 LIBRARIES = ("alpha101", "alpha158")
+SUBPROCESS_METHODS = (*PPO_METHODS, "alphagen")
+"""Methods run as subprocesses (they import torch)."""
 BASELINES = ("gp", "random", "alphagen", *LIBRARIES)
 """The methods the PPO pools are compared with (the target check)."""
 ALL_METHODS = (*PPO_METHODS, "alphagen", "gp", "random", *LIBRARIES)
@@ -337,6 +340,8 @@ def study_jobs(args: StudySettings, news: dict[str, bool]) -> list[StudyJob]:
             if method == "ppo_docs" and not news.get(name, False):
                 continue
             seeds: list[int | None] = [None] if method in LIBRARIES else list(args.seeds)
+            if args.quick and method in SUBPROCESS_METHODS:
+                seeds = seeds[:1]  # --quick: one PPO / AlphaGen run each (each is a process start)
             jobs += [StudyJob(name, source, method, s) for s in seeds]
     return jobs
 
@@ -393,8 +398,9 @@ def git_commit(root: Path = CHECKOUT) -> str:
 
 
 def apply_quick(args: StudySettings) -> StudySettings:
-    """``--quick``: tiny budgets (16 evaluations; 24 for the PPO methods, whose rollouts are 8 envs x 2
-    steps), two seeds, a 300 x 60 slice, a pool of 5; otherwise unchanged."""
+    """``--quick``: a budget of 16 evaluations, two seeds (one for the PPO and AlphaGen methods), a 300 x 60
+    slice (the PPO and AlphaGen subprocesses search the whole dataset and are judged on the slice), a pool
+    of 5 members; otherwise unchanged."""
     if not args.quick:
         return args
     return dataclasses.replace(

@@ -52,8 +52,8 @@ def failed_summary(job: StudyJob, note: str, seconds: float) -> dict[str, Any]:
 
 
 def families(members: list[str], top: int = 8) -> dict[str, list[list[Any]]]:
-    """The ``top`` operators and fields of ``members``, ``[[name, count], ...]`` most frequent first
-    (each counted once per member)."""
+    """The ``top`` operators and fields of ``members``, ``[[name, count], ...]`` most frequent first, ties
+    by name (each counted once per member)."""
     from alpha_env.grammar import parse
     from alpha_env.grammar.ast import Call, Field
 
@@ -72,8 +72,10 @@ def families(members: list[str], top: int = 8) -> dict[str, list[list[Any]]]:
                 seen_fields.add(node.name)
         ops.update(seen_ops)
         fields.update(seen_fields)
-    return {"operators": [[k, v] for k, v in ops.most_common(top)],
-            "fields": [[k, v] for k, v in fields.most_common(top)]}
+    def ranked(counts: Counter[str]) -> list[list[Any]]:  # ties by name: the same in every process
+        return [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+
+    return {"operators": ranked(ops), "fields": ranked(fields)}
 
 
 def signal_figures(signal: np.ndarray, bt: Any, ace: Any, net_cost: float) -> dict[str, float]:
