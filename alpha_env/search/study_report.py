@@ -307,7 +307,8 @@ def draw_charts(doc: dict[str, Any], folder: Path) -> list[str]:
         ax.axhline(0.0, color="grey", lw=0.6)
         ax.set_title(f"{name}: cumulative test PnL of each method's pool ({doc['net_cost']:g} bps)")
         ax.set_ylabel("cumulative PnL (fraction of book)")
-        ax.legend(loc="upper left", fontsize=8)
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(loc="upper left", fontsize=8)
         fig.autofmt_xdate()
         fig.tight_layout()
         names.append(_save(fig, folder, f"pnl_{name}.png", plt))
