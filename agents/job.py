@@ -25,7 +25,7 @@ from alpha_env.ace import SimulationSettings
 from alpha_env.env.settings import EnvSettings
 from alpha_env.pool.settings import PoolSettings
 
-__all__ = ["PPOJobSettings", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
+__all__ = ["PPOJobSettings", "PoolCurve", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
 
 DOCUMENT_DIM = 384
 """Width of document vectors in doc mode (the pretrained actor's ``doc_dim``; MiniLM's size)."""
@@ -237,9 +237,10 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     if "tracker" in previous:  # --resume: counters, best-so-far and the top table carry on
         tracker.restore(previous["tracker"])
     time_limit = TimeLimitCallback(args.time_limit_minutes * 60.0)
+    curve = PoolCurve(tracker.n_evaluations)
     callbacks = [
         AlphaMetricsCallback(tracker, hparams=hparams, cache_stats=cache_stats_of(vec_env),
-                             top_n=args.show_top,
+                             top_n=args.show_top, on_episode=curve.on_episode,
                              hparam_metrics=("pool/sharpe_valid", "pool/objective_train") if pool else ()),
         CheckpointCallback(max(args.save_every // args.n_envs, 1), str(run_dir / "checkpoints"),
                            name_prefix="model"),
@@ -271,12 +272,37 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
     # ---- report
     summary = _summary(args, tracker, report_ace, panel, run_dir, store_path, model.num_timesteps,
                        train_seconds, time.perf_counter() - started, time_limit.stopped, checkpoint, pool)
+    summary["pool_curve"] = curve.points
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     _print_report(console, summary, args)
     return summary
 
 
 # --------------------------------------------------------------------------- helpers
+class PoolCurve:
+    """The learning curve of a pool-reward run: ``[evaluations, pool objective]`` each time the objective
+    of the pool an episode was offered to changes (the env's ``info["pool"]["objective"]``; the combined
+    train IC by default), so 20,000 evaluations give a few hundred points. Episodes without a pool offer
+    (invalid, degenerate, other rewards) count as evaluations and add no point.
+
+    Args:
+        start: evaluations already made (a resumed run).
+    """
+
+    def __init__(self, start: int = 0) -> None:
+        self.evaluations = int(start)
+        self.points: list[list[float]] = []
+
+    def on_episode(self, reward: float, info: dict[str, Any]) -> None:
+        """``AlphaMetricsCallback``'s per-episode hook."""
+        self.evaluations += 1
+        objective = (info.get("pool") or {}).get("objective")
+        if objective is None or not np.isfinite(objective):
+            return
+        if not self.points or self.points[-1][1] != float(objective):
+            self.points.append([self.evaluations, float(objective)])
+
+
 def _previous_run(run_dir: Path) -> dict[str, Any]:
     """What a resumed run carries on: ``summary`` (its ``summary.json``) and ``tracker`` (the tracker state
     written at the end of every run), each only when the file exists."""

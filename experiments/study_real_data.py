@@ -1,22 +1,25 @@
 """The real-data study: do searched alphas hold up out of sample better than the baselines?
 
-Runs genetic programming, masked random search, the 101 Formulaic Alphas and (full runs only) PPO with
-the same evaluation budget on each dataset and cost setting, selects on train+valid and reports the
-test split. The study itself is :mod:`alpha_env.search.study` (methods, trial book, selection, deflated
-Sharpe) and its report :mod:`alpha_env.search.study_report`; this script parses the options (one per
-field of :class:`~alpha_env.search.study.StudySettings`), runs the study and writes ``results.md``, the
-PNG charts and ``results/study.json`` (with seeds, settings, the git commit and the provenance block:
+Every method (PPO with the pretrained, random and news-conditioned actors, the AlphaGen replication,
+genetic programming, random search, the 101 alphas and Alpha158) mines an alpha pool under one admission
+rule with the same evaluation budget on each dataset; pools are fit on train, single alphas selected on
+train+valid, and the test split is reported. The study itself is :mod:`alpha_env.search.study` (jobs,
+executors; methods in ``study_methods``, judging in ``study_judge``) and its report
+:mod:`alpha_env.search.study_report`; this script parses the options (one per field of
+:class:`~alpha_env.search.study.StudySettings`), runs the study and writes ``results.md``, the PNG charts
+and ``results/study.json`` (with seeds, settings, the git commit and the provenance block:
 command, packages, machine, wall time) into ``--out`` (default ``runs/study/``; ``--publish`` writes the
-published ``docs/results.md`` and ``docs/results/``, and only from a clean tree). A PPO run that its
-wall-clock guard (``--ppo-minutes``) stopped before the evaluation budget is marked
-``stopped_by_time_limit`` and makes the file ``"incomplete": true``. See ``docs/study.md``.
+published ``docs/results.md`` and ``docs/results/``, and only from a clean tree). PPO and AlphaGen runs
+stop on the evaluation budget; one that its wall-clock guard (``--ppo-guard-minutes``) stopped first is
+marked ``incomplete`` and makes the file ``"incomplete": true``. See ``docs/study.md``.
 
 Usage::
 
-    python experiments/study_real_data.py --quick            # < 1 minute: slices, tiny budgets
-    python experiments/study_real_data.py                    # full settings (offline, < 2 hours)
+    python experiments/study_real_data.py --quick            # 1-2 minutes: slices, tiny budgets
+    python experiments/study_real_data.py --ray auto         # full settings, runs as Ray tasks
+    python experiments/study_real_data.py --workers 2        # full settings, 2 local processes
     python experiments/study_real_data.py --publish          # the same, into docs/
-    python experiments/study_real_data.py --methods gp random alpha101 --budget 500
+    python experiments/study_real_data.py --methods gp random alpha158 --budget 500 --data ~/qlib/csi300
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ from alpha_env.provenance import (  # noqa: E402
     provenance,
     write_figure_json,
 )
-from alpha_env.search.study import PPO_METHODS, StudySettings, apply_quick, run_study  # noqa: E402
-from alpha_env.search.study_report import cumulative_pnl_charts, json_default, render_markdown  # noqa: E402
+from alpha_env.search.study import StudySettings, apply_quick, run_study  # noqa: E402
+from alpha_env.search.study_report import draw_charts, json_default, render_markdown  # noqa: E402
 
 __all__ = ["parse_arguments", "parse_command", "main"]
 
@@ -82,22 +85,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     figures = out / "results"
     check_publish(figures / "study.json", git, publish, allow_dirty)  # fail before hours of work
     figures.mkdir(parents=True, exist_ok=True)
-    outcome = run_study(args, command, train_ppo=ROOT / "experiments" / "train_ppo.py")
+    outcome = run_study(args, command)
     doc = outcome.doc
-    for run in doc["runs"]:  # train_ppo stops on --max-evaluations; fewer means its time guard fired
-        run["stopped_by_time_limit"] = bool(run["method"] in PPO_METHODS and not run["note"].startswith(
-            "failed") and run["evaluations"] < args.budget)
-    guards = incomplete_marker({"ppo_minutes": any(r["stopped_by_time_limit"] for r in doc["runs"])})
+    guards = incomplete_marker({"evaluation_budget": any(r["incomplete"] for r in doc["runs"])})
     doc = {**guards, **doc}
-    doc["charts"] = cumulative_pnl_charts(outcome.runs, outcome.books, figures, doc["net_cost"])
+    doc["charts"] = draw_charts(doc, figures)
     doc["provenance"] = provenance(argv, args.seeds, started, script="experiments/study_real_data.py",
                                    git=git)
     write_figure_json(figures / "study.json", doc, doc["provenance"], publish, allow_dirty=allow_dirty,
                       default=json_default)
     markdown = render_markdown(doc)
     if guards["incomplete"]:
-        markdown = ("**INCOMPLETE**: a PPO run was stopped by its wall-clock guard (--ppo-minutes) before "
-                    "the evaluation budget.\n\n" + markdown)
+        markdown = ("**INCOMPLETE**: a PPO or AlphaGen run was stopped by its wall-clock guard "
+                    "(--ppo-guard-minutes) before the evaluation budget.\n\n" + markdown)
+    target = doc["target"]["status"]
+    print(f"target: {target} (PPO pools' test rank IC and net Sharpe >= 1.5x the best baseline, DSR > 0.95); "
+          f"{out / 'results.md'}")
     (out / "results.md").write_text(markdown)
     return doc
 

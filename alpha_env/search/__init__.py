@@ -5,7 +5,8 @@
 * :mod:`alpha_env.search.selection` — train+valid selection, costs, de-correlated top k, deflated Sharpe;
 * :mod:`alpha_env.search.alpha101_library` — the 101 Formulaic Alphas as a searchable library;
 * :mod:`alpha_env.search.tracking` — the alphas a search found: window rates, best alphas, split metrics;
-* :mod:`alpha_env.search.study` — the real-data study: settings, trial book, per-method runs, summaries;
+* :mod:`alpha_env.search.study` — the real-data study: settings, trial book, jobs, executors (methods in
+  ``study_methods``, judging in ``study_judge``);
 * :mod:`alpha_env.search.study_report` — the study's ``results.md`` and charts;
 * :mod:`alpha_env.search.paper_stats` — the statistics of "101 Formulaic Alphas" recomputed on our data.
 
@@ -39,10 +40,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "alpha_env.search.alpha101_library": ("Alpha101Library", "CRITERIA", "LibraryEntry", "selection_score"),
     "alpha_env.search.tracking": ("AlphaRecord", "AlphaTracker", "WindowStats"),
     "alpha_env.search.study": (
-        "RunSummary", "StudyOutcome", "StudySettings", "Trial", "TrialBook", "alpha101_paper_statistics",
+        "StudyJob", "StudyOutcome", "StudySettings", "Trial", "TrialBook", "alpha101_paper_statistics",
         "apply_quick", "load_dataset", "run_study",
     ),
-    "alpha_env.search.study_report": ("cumulative_pnl_charts", "render_markdown"),
+    "alpha_env.search.study_report": ("draw_charts", "render_markdown"),
     "alpha_env.search.paper_stats": ("PAPER", "paper_markdown", "paper_statistics"),
 }
 _LAZY: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}

@@ -1,49 +1,42 @@
-"""The real-data study: do searched alphas hold up out of sample better than the baselines?
+"""The real-data study, round 2: every method mines a pool on the same protocol (``docs/study.md``).
 
-On each dataset (``sp500_2013_2018`` with sectors, ``us_2006_2013`` with sectors, the per-stock
-``news_count`` field and, with ``--news-sentiment``, the ``news_sentiment`` field of the encoded news)
-and each cost setting, every method gets the same evaluation budget per seed:
+On each dataset (``sp500_2013_2018`` and ``us_2006_2013`` under ``--data-root``, any Qlib folder or panel
+with ``--data``) every searching method gets the same evaluation budget per seed and mines an alpha
+**pool** under one admission rule (:class:`~alpha_env.pool.PoolSettings`, declared once in
+:class:`StudySettings` as the ``--pool-*`` options):
 
-* ``gp`` — genetic programming (:mod:`alpha_env.search.genetic`), fitness = train-split Sharpe;
-* ``random`` — masked random search (:func:`alpha_env.search.random_search.random_search`, AlphaStackEnv);
-* ``alpha101`` — the 101 Formulaic Alphas (:mod:`alpha_env.search.alpha101_library`; deterministic);
-* ``ppo_pretrained`` / ``ppo_random`` / ``ppo_docs`` — PPO with the pretrained decoder actor, a randomly
-  initialized one, and document-conditioned episodes (``us_2006_2013`` only), through
-  ``experiments/train_ppo.py`` (full runs only; see ``docs/study.md``).
+* ``ppo_pretrained`` / ``ppo_random`` / ``ppo_docs`` — the main job (``experiments/train_ppo.py``,
+  ``reward="pool"``) with the pretrained decoder actor, a random one, and news-conditioned episodes with
+  the multi-encoder options of ``--docs-options`` (datasets with news only);
+* ``alphagen`` — the AlphaGen replication (``agents/alphagen.py``: MaskablePPO, MLP policy, the pool's
+  ``rule="alphagen"`` and its reward);
+* ``gp`` — genetic programming whose fitness is the pool gain
+  (:func:`~alpha_env.search.genetic.pool_fitness`);
+* ``random`` — masked random search on the env with ``reward="pool"``;
+* ``alpha101`` / ``alpha158`` — the fixed libraries, offered in their order to the same pool rule.
 
-Every alpha a method tried is simulated once per dataset by the ACE (delay 1, sector neutralization,
-truncation 0.1) at 0 bps; the metrics at each cost come from the same backtest (gross PnL minus
-``cost · turnover``). Selection uses train+valid only: the best alpha of a run is the one with the best
-train+valid Sharpe at the setting's cost, and the selected set is the best-first de-correlated top k.
-The test split is read only for the report. The command writes ``results.md``, the PNG charts and
-``study.json`` (with seeds, settings and the git commit) into ``--out`` (default ``docs/``).
-
-Return cleaning masks bad daily returns in the backtests of every method alike, PPO's rewards included
-(a data-cleaning step on the booked returns, never on what a signal sees; see ``docs/ace.md``): by
-default one-day glitches (``--glitch-factor 1.5``, the decimal-shift closes of us_2006_2013); ``0`` turns
-it off, ``--max-return`` adds a blunt cap.
-
-This module is the library behind ``experiments/study_real_data.py`` (which parses
-:class:`StudySettings` from the command line and writes the outputs with
-:mod:`alpha_env.search.study_report`)::
+Each (dataset, method, seed) run is one job (:func:`run_job`, in :mod:`alpha_env.search.study_methods`
+and :mod:`alpha_env.search.study_judge`): it loads its panel, searches, then judges on its own, so the
+jobs run serially, in ``--workers`` local processes or as Ray tasks (``--ray``) with the same results.
+Judging: every distinct alpha the run tried is simulated at 0 bps (metrics at 5 bps from the same
+backtest); the pool's weights are fit on train; the best single alpha is chosen on train+valid; the test
+split is read for the report only. The PPO and AlphaGen runs are subprocesses (torch is never imported
+here)::
 
     from alpha_env.search.study import StudySettings, apply_quick, run_study
-    outcome = run_study(apply_quick(StudySettings(quick=True, datasets=["synthetic"])), command="demo")
-    outcome.doc["runs"][0]["best"]
-
-The PPO methods run ``experiments/train_ppo.py`` in a subprocess (torch is never imported here).
+    settings = StudySettings(quick=True, datasets=["synthetic"], methods=["gp"])
+    outcome = run_study(apply_quick(settings), "demo")
+    outcome.doc["runs"][0]["pool"]["test"]["rank_ic"]
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import platform
 import subprocess
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,74 +44,86 @@ from typing import Any
 import numpy as np
 
 from alpha_env.errors import SettingsError
+from alpha_env.pool.settings import PoolSettings
 
 __all__ = [
     "ALL_METHODS",
+    "BASELINES",
     "CHECKOUT",
+    "LIBRARIES",
     "PPO_METHODS",
-    "RunSummary",
+    "SUBPROCESS_METHODS",
+    "StudyJob",
     "StudyOutcome",
     "StudySettings",
     "Trial",
     "TrialBook",
     "alpha101_paper_statistics",
     "apply_quick",
+    "dataset_sources",
     "git_commit",
     "load_dataset",
-    "run_alpha101",
-    "run_gp",
-    "run_ppo",
-    "run_random",
+    "run_job",
     "run_study",
+    "simulation_settings",
     "slice_panel",
-    "summarise",
+    "study_jobs",
 ]
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 """The source checkout this package runs from (defaults of the data and output folders, the git commit,
-``experiments/train_ppo.py`` for the PPO methods)."""
+the scripts of the PPO and AlphaGen methods)."""
 
 PPO_METHODS = ("ppo_pretrained", "ppo_random", "ppo_docs")
-ALL_METHODS = ("gp", "random", "alpha101", *PPO_METHODS)
+LIBRARIES = ("alpha101", "alpha158")
+SUBPROCESS_METHODS = (*PPO_METHODS, "alphagen")
+"""Methods run as subprocesses (they import torch)."""
+BASELINES = ("gp", "random", "alphagen", *LIBRARIES)
+"""The methods the PPO pools are compared with (the target check)."""
+ALL_METHODS = (*PPO_METHODS, "alphagen", "gp", "random", *LIBRARIES)
 
 
 @dataclass
 class StudySettings:
     """Settings of the real-data study (``experiments/study_real_data.py`` reads them as its options).
 
-    Validated when built: the methods must be known and the budget at least 2 evaluations.
+    Validated when built: the methods must be known, the budget at least 2 evaluations.
     """
 
     quick: bool = False
-    """tiny budgets on panel slices (< 1 minute; what CI runs)"""
+    """tiny budgets on panel slices (1-2 minutes; what CI runs)"""
     datasets: list[str] = field(default_factory=lambda: ["sp500_2013_2018", "us_2006_2013"])
     """dataset folder names under --data-root (or 'synthetic')"""
     data_root: str = str(CHECKOUT.parent / "shared" / "data")
     """folder holding the datasets"""
+    data: list[str] = field(default_factory=list)
+    """more datasets: any Qlib folder or panel path (read by alpha_env.data.resolve_panel), e.g. a CSI300
+    export to reproduce the anchors' setting"""
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
-    """methods to run: gp random alpha101 ppo_pretrained ppo_random ppo_docs"""
+    """methods to run: ppo_pretrained ppo_random ppo_docs alphagen gp random alpha101 alpha158"""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    """seeds of the searching methods (alpha101 is deterministic)"""
-    budget: int = 400
-    """evaluations (ACE simulations) per method, seed and cost setting"""
+    """seeds of the searching methods (the libraries are deterministic: one run)"""
+    budget: int = 20_000
+    """evaluations per searching run (ACE simulations GP asked for; finished episodes of random search,
+    PPO and AlphaGen), the same for every method"""
     costs: list[float] = field(default_factory=lambda: [0.0, 5.0])
-    """cost settings in bps: each searches and selects at that cost"""
+    """cost settings in bps of the report (gross = 0, net = the largest); the search does not see costs"""
     criterion: str = "train+valid"
-    """selection window: train+valid (or train); never test"""
-    top_k: int = 10
-    """size of the de-correlated selected set per run"""
-    max_correlation: float = 0.7
-    """largest train+valid PnL correlation between two selected alphas"""
+    """selection window of the best single alpha: train+valid (or train); never test"""
     population: int = 50
     """GP population size"""
     max_len: int = 20
-    """most tokens per expression (GP, random search, PPO)"""
+    """most tokens per expression (GP, random search, PPO, AlphaGen)"""
     n_dates: int = 0
     """keep only the first n dates (0: all; --quick: 300)"""
     n_stocks: int = 0
     """keep only the n stocks with the most prices (0: all; --quick: 60)"""
-    ppo_minutes: float = 2.0
-    """wall-clock limit of one PPO run"""
+    ppo_guard_minutes: float = 600.0
+    """wall-clock safety guard of one PPO or AlphaGen run (runs stop on the evaluation budget; a run this
+    guard stopped is marked incomplete)"""
+    docs_options: str = ""
+    """extra train_ppo.py options of the ppo_docs runs, one string (e.g. "--alpha-encoder transformer
+    --fusion cross_attention": the multi-encoder actor)"""
     max_return: float = 0.0
     """return cleaning: a daily return with |r| above this books 0 (0 = off; alpha_env.backtest.cleaning)"""
     glitch_factor: float = 1.5
@@ -134,7 +139,16 @@ class StudySettings:
     doc_embeddings: str | None = None
     """document-embedding table (``experiments/encode_documents.py``) the ppo_docs runs read (default:
     train_ppo.py's own encoding of the news)"""
-    out: str = str(CHECKOUT / "docs")
+    pool: PoolSettings = field(default_factory=lambda: PoolSettings(min_ic_t=3.0),
+                               metadata={"prefix": "pool_"})
+    """the one pool and admission rule of every method (--pool-capacity, --pool-min-ic-t, ...; the main
+    job's defaults); alphagen replaces the rule with rule alphagen"""
+    ray: str | None = None
+    """run the (dataset, method, seed) jobs as Ray tasks (1 CPU each): auto (join a running cluster, else
+    start Ray here), local, or a cluster address (host:6379)"""
+    workers: int = 1
+    """without --ray: local processes running jobs side by side (1 = serially, in this process)"""
+    out: str = str(CHECKOUT / "runs" / "study")
     """output folder: results.md, results/*.png, results/study.json"""
     progress: bool = True
     """show progress"""
@@ -145,6 +159,10 @@ class StudySettings:
             raise SettingsError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}")
         if self.budget < 2:
             raise SettingsError(f"--budget must be >= 2, got {self.budget}")
+        if self.workers < 1:
+            raise SettingsError(f"--workers must be >= 1, got {self.workers}")
+        if self.ppo_guard_minutes <= 0:
+            raise SettingsError(f"--ppo-guard-minutes must be > 0, got {self.ppo_guard_minutes}")
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -170,19 +188,41 @@ def slice_panel(panel: Any, n_dates: int, n_stocks: int) -> Any:
                        documents=panel.documents)
 
 
-def load_dataset(name: str, args: StudySettings, notes: dict[str, Any] | None = None) -> Any:
-    """Load one dataset (``synthetic`` = the embedded market), add ``--news-sentiment`` where it has news,
-    and slice it as the settings say; what was added is recorded in ``notes``."""
-    from alpha_env.data import load_panel, synthetic_market
+def dataset_sources(args: StudySettings) -> dict[str, str]:
+    """``{label: source}`` of every dataset of the study: the ``--datasets`` names (under ``--data-root``,
+    or ``synthetic``) and the ``--data`` paths (label: the folder's name).
+
+    Raises:
+        SettingsError: two datasets share a label.
+    """
+    out: dict[str, str] = {}
+    for name in args.datasets:
+        out[name] = "synthetic" if name == "synthetic" else str(Path(args.data_root) / name)
+    for path in args.data:
+        label = Path(path).name or str(path)
+        if label in out:
+            raise SettingsError(f"--data {path}: a dataset named {label!r} is already in the study")
+        out[label] = str(path)
+    return out
+
+
+def load_dataset(source: str, args: StudySettings, notes: dict[str, Any] | None = None) -> Any:
+    """Load one dataset (``synthetic`` = the embedded market; any path through
+    :func:`~alpha_env.data.resolve_panel`), add ``--news-sentiment`` where it has news, and slice it as
+    the settings say; what was added is recorded in ``notes``.
+
+    Raises:
+        DataError: the path does not exist or cannot be read.
+    """
+    from alpha_env.data import resolve_panel, synthetic_market
     from alpha_env.errors import DataError
 
-    if name == "synthetic":
+    if source == "synthetic":
         panel = synthetic_market(seed=0)
     else:
-        path = Path(args.data_root) / name
-        if not path.exists():
-            raise DataError(f"dataset {name!r} not found at {path} (set --data-root)")
-        panel = load_panel(path)
+        if not Path(source).exists():
+            raise DataError(f"dataset {source!r} not found (set --data-root, or --data to a folder)")
+        panel = resolve_panel(source)
     if args.news_sentiment and panel.documents is not None and len(panel.documents) > 0:
         from alpha_env.data import attach_daily_field, read_daily_field
 
@@ -193,6 +233,21 @@ def load_dataset(name: str, args: StudySettings, notes: dict[str, Any] | None = 
     if args.n_dates or args.n_stocks:
         panel = slice_panel(panel, args.n_dates, args.n_stocks)
     return panel
+
+
+def simulation_settings(panel: Any, args: StudySettings) -> Any:
+    """The study's backtest: delay 1, sector neutralization (market without sectors), truncation 0.1,
+    0 bps (costs are applied afterwards), the return cleaning of ``args``."""
+    from alpha_env.ace import SimulationSettings
+
+    return SimulationSettings(delay=1, neutralization="sector" if "sector" in panel.group_names else "market",
+                              truncation=0.1, cost_bps=0.0, max_return=args.max_return,
+                              glitch_factor=args.glitch_factor, glitch_band=args.glitch_band)
+
+
+def has_news(panel: Any) -> bool:
+    """Whether ``panel`` carries documents (the ppo_docs method needs them)."""
+    return panel.documents is not None and len(panel.documents) > 0
 
 
 # ------------------------------------------------------------------------------------------ trials
@@ -266,170 +321,67 @@ class TrialBook:
         return trial
 
 
-# ------------------------------------------------------------------------------------------ runs
-@dataclass
-class RunSummary:
-    """One (dataset, cost, method, seed) run: what it tried and what it selected, judged on test."""
+# ------------------------------------------------------------------------------------------ jobs
+@dataclass(frozen=True)
+class StudyJob:
+    """One run of the study: a method on a dataset with a seed (``None`` for the fixed libraries)."""
 
     dataset: str
-    cost: float
+    source: str
     method: str
     seed: int | None
-    evaluations: int
-    distinct: int
-    seconds: float
-    best: str
-    select_sharpe: float
-    test: dict[str, float]
-    test_gross_sharpe: float
-    test_net_sharpe: float
-    n_passing: int
-    n_selected: int
-    selected_corr: float
-    dsr: float
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return dataclasses.asdict(self)
 
 
-def summarise(book: TrialBook, dataset: str, cost: float, method: str, seed: int | None, tried: list[str],
-              evaluations: int, seconds: float, args: StudySettings, net_cost: float,
-              note: str = "") -> RunSummary:
-    """Select on the selection window and judge on test (see the module docstring)."""
-    from alpha_env.search.selection import (
-        deflated_sharpe_from_pnl,
-        greedy_decorrelated,
-        mean_pairwise_correlation,
-    )
-
-    trials = [book.trials[k] for k in dict.fromkeys(tried)]
-    usable = [t for t in trials if not t.degenerate and math.isfinite(t.score(cost))]
-    sel = book.select
-    test = book.ace.panel.splits["test"]
-    nan = float("nan")
-    if not usable:
-        return RunSummary(dataset, cost, method, seed, evaluations, len(trials), seconds, "", nan, {}, nan,
-                          nan, 0, 0, nan, nan, note or "no usable alpha")
-    best = max(usable, key=lambda t: (t.score(cost), -len(t.expression)))
-    chosen = greedy_decorrelated(usable, lambda t: t.score(cost), lambda t: t.pnl(cost)[sel], args.top_k,
-                                 args.max_correlation)
-    per_period = [t.score(cost) / math.sqrt(252.0) for t in usable]
-    dsr = deflated_sharpe_from_pnl(best.pnl(cost)[sel], len(usable), per_period)
-    return RunSummary(
-        dataset=dataset, cost=cost, method=method, seed=seed, evaluations=evaluations, distinct=len(trials),
-        seconds=seconds, best=best.expression, select_sharpe=best.score(cost),
-        test=dict(best.metrics[cost]["test"]),
-        test_gross_sharpe=float(best.metrics[0.0]["test"]["sharpe"]) if 0.0 in best.metrics else nan,
-        test_net_sharpe=float(best.metrics[net_cost]["test"]["sharpe"]),
-        n_passing=sum(t.passed[cost] for t in usable), n_selected=len(chosen),
-        selected_corr=mean_pairwise_correlation([t.pnl(cost)[test] for t in chosen]), dsr=dsr, note=note,
-    )
+def study_jobs(args: StudySettings, news: dict[str, bool]) -> list[StudyJob]:
+    """Every (dataset, method, seed) job, in a fixed order; ``ppo_docs`` only where ``news[dataset]``."""
+    jobs: list[StudyJob] = []
+    for name, source in dataset_sources(args).items():
+        for method in args.methods:
+            if method == "ppo_docs" and not news.get(name, False):
+                continue
+            seeds: list[int | None] = [None] if method in LIBRARIES else list(args.seeds)
+            if args.quick and method in SUBPROCESS_METHODS:
+                seeds = seeds[:1]  # --quick: one PPO / AlphaGen run each (each is a process start)
+            jobs += [StudyJob(name, source, method, s) for s in seeds]
+    return jobs
 
 
-def run_gp(book: TrialBook, cost: float, seed: int, args: StudySettings) -> tuple[list[str], int]:
-    """Genetic programming with ``args.budget`` distinct simulations; fitness = train Sharpe at ``cost``."""
-    from alpha_env.search.genetic import GPSettings, Primitives, genetic_search
+def run_job(job: StudyJob, args: StudySettings) -> dict[str, Any]:
+    """Run one job to its JSON-ready summary (search, then judge; see :mod:`alpha_env.search.study_judge`).
+    A failing method is reported in ``note`` (``failed: ...``), not raised."""
+    from alpha_env.search.study_judge import failed_summary, judge
+    from alpha_env.search.study_methods import run_method
 
-    panel = book.ace.panel
-    settings = GPSettings(budget=args.budget, population_size=min(args.population, max(4, args.budget // 2)),
-                          max_len=args.max_len, init_depth=(2, 4))
-
-    def fitness(expr: Any) -> float:
-        trial = book.get(expr)
-        return -math.inf if trial.degenerate else float(trial.metrics[cost]["train"]["sharpe"])
-
-    result = genetic_search(fitness, Primitives.for_panel(panel), settings, np.random.default_rng(seed))
-    return list(result.fitness_cache), result.evaluations
-
-
-def run_random(book: TrialBook, cost: float, seed: int, args: StudySettings) -> tuple[list[str], int]:
-    """Masked random search on an AlphaStackEnv at ``cost`` for ``args.budget`` episodes."""
-    from alpha_env.ace import SimulationSettings
-    from alpha_env.env import AlphaStackEnv
-    from alpha_env.search.random_search import random_search
-
-    s = book.ace.settings
-    env = AlphaStackEnv(book.ace.panel, max_len=args.max_len, cache_bytes=64 * 2**20,
-                        settings=SimulationSettings(delay=s.delay, neutralization=s.neutralization,
-                                                    truncation=s.truncation, cost_bps=cost,
-                                                    max_return=s.max_return, glitch_factor=s.glitch_factor,
-                                                    glitch_band=s.glitch_band))
-    history = random_search(env, args.budget, seed=seed)
-    env.close()
-    tried = [e for e, ok in zip(history.expressions, history.valid) if e and ok]
-    for e in tried:
-        book.get(e)
-    return tried, len(history)
+    started = time.perf_counter()
+    try:
+        panel = load_dataset(job.source, args)
+        run = run_method(job, panel, args)
+        return judge(job, panel, run, args, time.perf_counter() - started)
+    except Exception as exc:  # a failing method is reported, not fatal to the study
+        note = f"failed: {type(exc).__name__}: {exc}"[:300]
+        return failed_summary(job, note, time.perf_counter() - started)
 
 
-def run_alpha101(book: TrialBook) -> tuple[list[str], int, str]:
-    """Simulate the 101 alphas; those that cannot run on the panel are named in the note."""
-    from alpha_env.search.alpha101_library import Alpha101Library
+def _run_jobs(jobs: list[StudyJob], args: StudySettings) -> list[dict[str, Any]]:
+    """The jobs' summaries in job order: serially, in ``args.workers`` processes, or as Ray tasks."""
+    if args.ray:
+        import ray
 
-    entries = Alpha101Library(book.ace, simulate=lambda e: _result_stub(book, e)).simulate_all()
-    failed = [f"#{e.number}" for e in entries if e.error]
-    note = f"not computable here: {', '.join(failed)}" if failed else ""
-    return [e.expression for e in entries if not e.error], len(entries), note
+        if not ray.is_initialized():
+            address = None if args.ray == "local" else args.ray
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True)
+        remote = ray.remote(num_cpus=1)(run_job)
+        return list(ray.get([remote.remote(job, args) for job in jobs]))
+    if args.workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(run_job, jobs, [args] * len(jobs)))
+    from tqdm import tqdm
 
-class _Stub:
-    """What Alpha101Library needs of a result, backed by a Trial (no second simulation)."""
-
-    def __init__(self, trial: Trial):
-        self.degenerate_reason = "degenerate" if trial.degenerate else None
-
-
-def _result_stub(book: TrialBook, expr: Any) -> Any:
-    return _Stub(book.get(expr))
-
-
-def run_ppo(
-    book: TrialBook, method: str, cost: float, seed: int, args: StudySettings, dataset_path: str,
-    train_ppo: Path = CHECKOUT / "experiments" / "train_ppo.py",
-) -> tuple[list[str], int]:
-    """One PPO run of ``train_ppo`` (experiments/train_ppo.py, in a subprocess), rewarded at the setting's
-    cost and stopped after the study's evaluation budget (or its time limit). Every distinct valid alpha
-    it evaluated is re-simulated here, as for random search: selection and the deflated Sharpe ratio see
-    all of them.
-
-    Each run is its own process: its environments, caches and torch state are released when it ends
-    (run in-process, 30 runs grew the study past the machine's 24 GiB).
-    """
-    import tempfile
-
-    # enough timesteps for the whole budget even at the longest expressions; --max-evaluations stops it
-    steps = args.budget * (args.max_len + 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--data", dataset_path, "--seed", str(seed), "--neutralization", "sector",
-                "--total-timesteps", str(steps), "--time-limit-minutes", str(args.ppo_minutes),
-                "--max-evaluations", str(args.budget), "--cost-bps", str(cost),
-                "--max-len", str(args.max_len), "--top-n", str(args.top_k), "--runs-dir", tmp,
-                "--actor-init", "random" if method == "ppo_random" else "pretrained",
-                "--glitch-factor", str(args.glitch_factor), "--glitch-band", str(args.glitch_band),
-                "--max-return", str(args.max_return)]
-        if method == "ppo_docs":
-            argv.append("--doc-mode")
-            if args.doc_embeddings:
-                argv += ["--embeddings", str(args.doc_embeddings)]
-            if args.doc_hindsight:
-                argv.append("--hindsight")
-        if not args.progress:
-            argv.append("--no-progress")
-        proc = subprocess.run([sys.executable, str(train_ppo), *argv], cwd=train_ppo.resolve().parents[1],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"train_ppo exited {proc.returncode}: {tail[0]}")
-        summaries = sorted(Path(tmp).glob("*/summary.json"))
-        if len(summaries) != 1:
-            raise RuntimeError(f"train_ppo wrote {len(summaries)} summaries under {tmp}")
-        summary = json.loads(summaries[0].read_text())
-    tried = list(summary["evaluated"])
-    for e in tried:
-        book.get(e)
-    return tried, int(summary.get("evaluations", len(tried)))
+    return [run_job(job, args) for job in tqdm(jobs, desc="study", disable=not args.progress)]
 
 
 # ------------------------------------------------------------------------------------------ study
@@ -446,13 +398,15 @@ def git_commit(root: Path = CHECKOUT) -> str:
 
 
 def apply_quick(args: StudySettings) -> StudySettings:
-    """``--quick``: tiny budgets (16), two seeds, a 300 x 60 slice, no PPO methods; otherwise unchanged."""
+    """``--quick``: a budget of 16 evaluations, two seeds (one for the PPO and AlphaGen methods), a 300 x 60
+    slice (the PPO and AlphaGen subprocesses search the whole dataset and are judged on the slice), a pool
+    of 5 members; otherwise unchanged."""
     if not args.quick:
         return args
     return dataclasses.replace(
         args, budget=min(args.budget, 16), seeds=args.seeds[:2], n_dates=args.n_dates or 300,
         n_stocks=args.n_stocks or 60, population=min(args.population, 8),
-        methods=[m for m in args.methods if m not in PPO_METHODS], top_k=min(args.top_k, 5),
+        pool=dataclasses.replace(args.pool, capacity=min(args.pool.capacity, 5)),
     )
 
 
@@ -461,117 +415,90 @@ class StudyOutcome:
     """What :func:`run_study` returns.
 
     Attributes:
-        doc: the JSON-ready study document (command, settings, commit, datasets, runs, paper figures;
+        doc: the JSON-ready study document (command, settings, commit, datasets, runs, the target check;
             ``charts`` is empty until the caller draws them).
-        runs: one :class:`RunSummary` per (dataset, cost, method, seed).
-        books: the :class:`TrialBook` of each dataset (every simulated alpha, for charts).
+        runs: one summary dict per (dataset, method, seed) job (``doc["runs"]``, with ``test_pnl``).
     """
 
     doc: dict[str, Any]
-    runs: list[RunSummary]
-    books: dict[str, TrialBook]
+    runs: list[dict[str, Any]]
 
 
-def run_study(
-    args: StudySettings, command: str, train_ppo: Path = CHECKOUT / "experiments" / "train_ppo.py"
-) -> StudyOutcome:
-    """Run every method on every dataset and cost of ``args`` (see the module docstring).
+def _dataset_info(name: str, source: str, args: StudySettings) -> tuple[dict[str, Any], bool]:
+    from alpha_env.backtest.cleaning import return_mask
+
+    t0 = time.perf_counter()
+    notes: dict[str, Any] = {}
+    panel = load_dataset(source, args, notes)
+    settings = simulation_settings(panel, args)
+    info = {
+        "source": source, "shape": list(panel.shape), "dates": [str(panel.dates[0]), str(panel.dates[-1])],
+        "splits": {k: [str(panel.dates[v.start or 0]), str(panel.dates[v.stop - 1])]
+                   for k, v in panel.splits.items()},
+        "test_dates": [str(d) for d in panel.dates[panel.splits["test"]]],
+        "fields": list(panel.field_names), "dataset_id": panel.dataset_id,
+        "neutralization": settings.neutralization, "load_seconds": time.perf_counter() - t0, **notes,
+    }
+    if settings.backtest.cleans_returns:
+        info["masked_returns"] = int(return_mask(panel.field("returns"), settings.backtest).sum())
+    return info, has_news(panel)
+
+
+def run_study(args: StudySettings, command: str,
+              on_job: Callable[[dict[str, Any]], None] | None = None) -> StudyOutcome:
+    """Run every job of ``args`` (see the module docstring) and assemble the study document.
 
     Args:
         args: the study's settings (apply :func:`apply_quick` first for ``--quick``).
         command: the command line recorded in the document.
-        train_ppo: the script the PPO methods run in a subprocess.
+        on_job: optional hook called with each job's summary (serial runs: as they finish).
     """
-    from tqdm import tqdm
-
-    from alpha_env.ace import ACE, SimulationSettings
-    from alpha_env.backtest.cleaning import return_mask
-    from alpha_env.search.paper_stats import paper_statistics
+    from alpha_env.search.study_judge import target_check
 
     commit = git_commit()  # the code that runs: read now, not after hours of work on the tree
-    costs = sorted({float(c) for c in args.costs} | {0.0})
-    net_cost = max(costs)
     started = time.perf_counter()
-    runs: list[RunSummary] = []
     datasets: dict[str, Any] = {}
-    books: dict[str, TrialBook] = {}
-    library: dict[str, list[str]] = {}
-    for name in args.datasets:
-        t0 = time.perf_counter()
-        notes: dict[str, Any] = {}
-        panel = load_dataset(name, args, notes)
-        settings = SimulationSettings(delay=1, neutralization="sector" if "sector" in panel.group_names
-                                      else "market", truncation=0.1, cost_bps=0.0,
-                                      max_return=args.max_return, glitch_factor=args.glitch_factor,
-                                      glitch_band=args.glitch_band)
-        ace = ACE(panel, settings)
-        book = TrialBook(ace, costs, args.criterion)
-        books[name] = book
-        datasets[name] = {
-            "shape": list(panel.shape), "dates": [str(panel.dates[0]), str(panel.dates[-1])],
-            "splits": {k: [str(panel.dates[v.start or 0]), str(panel.dates[v.stop - 1])]
-                       for k, v in panel.splits.items()},
-            "fields": list(panel.field_names), "dataset_id": panel.dataset_id,
-            "neutralization": settings.neutralization, "load_seconds": time.perf_counter() - t0, **notes,
-        }
-        if settings.backtest.cleans_returns:
-            masked = return_mask(panel.field("returns"), settings.backtest)
-            datasets[name]["masked_returns"] = int(masked.sum())
-        jobs: list[tuple[float, str, int | None]] = []
-        for cost in [c for c in costs if c in {float(x) for x in args.costs}]:
-            for method in args.methods:
-                if method == "ppo_docs" and (panel.documents is None or len(panel.documents) == 0):
-                    continue
-                seeds: list[int | None] = [None] if method == "alpha101" else list(args.seeds)
-                jobs += [(cost, method, s) for s in seeds]
-        lib_cache: tuple[list[str], int, str] | None = None
-        for cost, method, seed in tqdm(jobs, desc=name, disable=not args.progress):
-            t1 = time.perf_counter()
-            note = ""
-            try:
-                if method == "gp":
-                    tried, n = run_gp(book, cost, int(seed), args)
-                elif method == "random":
-                    tried, n = run_random(book, cost, int(seed), args)
-                elif method == "alpha101":
-                    if lib_cache is None:
-                        lib_cache = run_alpha101(book)
-                        library[name] = lib_cache[0]
-                    tried, n, note = lib_cache
-                else:
-                    tried, n = run_ppo(book, method, cost, int(seed), args, str(Path(args.data_root) / name),
-                                       train_ppo)
-            except Exception as exc:  # a failing method is reported, not fatal to the study
-                runs.append(RunSummary(name, cost, method, seed, 0, 0, time.perf_counter() - t1, "", math.nan,
-                                       {}, math.nan, math.nan, 0, 0, math.nan, math.nan,
-                                       f"failed: {type(exc).__name__}: {exc}"[:300]))
-                continue
-            runs.append(summarise(book, name, cost, method, seed, tried, n, time.perf_counter() - t1, args,
-                                  net_cost, note))
-        datasets[name]["simulations"] = book.simulations
-        datasets[name]["seconds"] = time.perf_counter() - t0
-
-    paper = {name: paper_statistics([books[name].trials[k] for k in exprs], books[name].ace.panel.splits)
-             for name, exprs in library.items()}
+    news: dict[str, bool] = {}
+    for name, source in dataset_sources(args).items():
+        datasets[name], news[name] = _dataset_info(name, source, args)
+    jobs = study_jobs(args, news)
+    runs = _run_jobs(jobs, args)
+    for run in runs:
+        if on_job is not None:
+            on_job(run)
+    for name in datasets:
+        mine = [r for r in runs if r["dataset"] == name]
+        datasets[name]["simulations"] = sum(r.get("simulations", 0) for r in mine)
+        datasets[name]["seconds"] = sum(r["seconds"] for r in mine)
+    paper = {r["dataset"]: r.pop("paper") for r in runs if r.get("paper")}
+    net_cost = max({float(c) for c in args.costs} | {0.0})
     doc = {
         "command": command, "args": dataclasses.asdict(args), "commit": commit,
-        "python": platform.python_version(), "seconds": time.perf_counter() - started, "datasets": datasets,
-        "net_cost": net_cost, "runs": [r.to_dict() for r in runs], "paper": paper, "charts": [],
+        "python": platform.python_version(), "seconds": time.perf_counter() - started,
+        "executor": f"ray {args.ray}" if args.ray else (f"{args.workers} processes" if args.workers > 1
+                                                        else "serial"),
+        "datasets": datasets, "net_cost": net_cost, "runs": runs, "paper": paper,
+        "target": target_check(runs, list(datasets)), "charts": [],
     }
-    return StudyOutcome(doc, runs, books)
+    return StudyOutcome(doc, runs)
 
 
 def alpha101_paper_statistics(dataset: str | Path) -> dict[str, Any]:
     """The paper's statistics (:func:`alpha_env.search.paper_stats.paper_statistics`) of the 101 alphas
     simulated over one whole dataset folder (or ``synthetic``): delay 1, sector (else market)
     neutralization, truncation 0.1, 0 bps."""
-    from alpha_env.ace import ACE, SimulationSettings
+    from alpha_env.ace import ACE
+    from alpha_env.cli.library import library_alphas
+    from alpha_env.errors import AlphaEnvError
     from alpha_env.search.paper_stats import paper_statistics
 
-    path = Path(dataset)
-    panel = load_dataset(path.name, StudySettings(data_root=str(path.parent)))
-    neutral = "sector" if "sector" in panel.group_names else "market"
-    book = TrialBook(ACE(panel, SimulationSettings(delay=1, neutralization=neutral, truncation=0.1)),
-                     [0.0], "train+valid")
-    exprs, _, _ = run_alpha101(book)
-    return paper_statistics([book.trials[e] for e in exprs])
+    args = StudySettings()
+    panel = load_dataset("synthetic" if str(dataset) == "synthetic" else str(dataset), args)
+    book = TrialBook(ACE(panel, simulation_settings(panel, args)), [0.0], "train+valid")
+    trials = []
+    for _, _, text in library_alphas("alpha101"):
+        try:
+            trials.append(book.get(text))
+        except AlphaEnvError:
+            continue
+    return paper_statistics(trials)
