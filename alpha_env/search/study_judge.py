@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from alpha_env.search.study import StudyJob, StudySettings
     from alpha_env.search.study_methods import MethodRun
+    from alpha_env.search.study_setup import StudyJob, StudySettings
 
 __all__ = ["TARGET_RATIO", "TARGET_DSR", "judge", "failed_summary", "families", "signal_figures",
            "target_check"]
@@ -108,7 +108,7 @@ def judge(job: StudyJob, panel: Any, run: MethodRun, args: StudySettings, second
 
     from alpha_env.ace import ACE
     from alpha_env.ace.pools import new_pool, simulate_pool
-    from alpha_env.search.study import TrialBook, simulation_settings
+    from alpha_env.search.study_setup import TrialBook, simulation_settings
 
     t0 = time.perf_counter()
     net_cost = max({float(c) for c in args.costs} | {0.0})
@@ -179,7 +179,7 @@ def target_check(runs: list[dict[str, Any]], datasets: list[str]) -> dict[str, A
     """The issue's target on the pools (see the module docstring): per dataset the best baseline's mean
     test rank IC and net Sharpe, and per PPO method its means, DSR and verdict; ``status`` is ``"met"``
     or ``"not met"``."""
-    from alpha_env.search.study import BASELINES, PPO_METHODS
+    from alpha_env.search.study_setup import BASELINES, PPO_METHODS
 
     per: dict[str, Any] = {}
     met_all = bool(datasets)

@@ -27,7 +27,7 @@ from alpha_env.errors import AlphaEnvError, SettingsError
 from alpha_env.pool.settings import PoolSettings
 
 if TYPE_CHECKING:
-    from alpha_env.search.study import StudyJob, StudySettings
+    from alpha_env.search.study_setup import StudyJob, StudySettings
 
 __all__ = ["MethodRun", "Curve", "alphagen_pool", "pool_options", "run_method", "run_gp", "run_random",
            "run_library", "run_ppo", "run_alphagen"]
@@ -101,7 +101,7 @@ def pool_options(pool: PoolSettings) -> list[str]:
 def run_method(job: StudyJob, panel: Any, args: StudySettings) -> MethodRun:
     """Run ``job.method`` on ``panel`` with ``job.seed`` (see the module docstring)."""
     from alpha_env.ace import ACE
-    from alpha_env.search.study import LIBRARIES, PPO_METHODS, simulation_settings
+    from alpha_env.search.study_setup import LIBRARIES, PPO_METHODS, simulation_settings
 
     ace = ACE(panel, simulation_settings(panel, args))
     if job.method == "gp":
@@ -220,7 +220,7 @@ def run_ppo(ace: Any, method: str, seed: int, args: StudySettings, source: str,
     after ``args.budget`` evaluations; its wall-clock guard (``args.ppo_guard_minutes``) marks the run
     incomplete when it fires. ``source`` is the dataset path the subprocess loads (the study's slice
     options are not passed: PPO methods run on whole datasets, or ``synthetic``)."""
-    from alpha_env.search.study import CHECKOUT
+    from alpha_env.search.study_setup import CHECKOUT
 
     script = train_ppo or CHECKOUT / "experiments" / "train_ppo.py"
     t0 = _clock()
@@ -257,7 +257,7 @@ def run_ppo(ace: Any, method: str, seed: int, args: StudySettings, source: str,
 
 def run_alphagen(ace: Any, seed: int, args: StudySettings, source: str) -> MethodRun:
     """One AlphaGen-replication run (``agents/alphagen.py``) stopped after ``args.budget`` evaluations."""
-    from alpha_env.search.study import CHECKOUT
+    from alpha_env.search.study_setup import CHECKOUT
 
     t0 = _clock()
     pool = alphagen_pool(args.pool)

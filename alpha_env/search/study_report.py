@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from alpha_env.search.paper_stats import paper_markdown
-from alpha_env.search.study import ALL_METHODS
+from alpha_env.search.study_setup import ALL_METHODS
 
 __all__ = ["ANCHORS", "anchors_markdown", "draw_charts", "json_default", "render_markdown"]
 
