@@ -190,3 +190,36 @@ def test_same_results_as_ray_tasks(ray_local):
     serial = run_study(settings, "serial").runs
     on_ray = run_study(dataclasses.replace(settings, ray="auto"), "ray")
     assert _comparable(serial) == _comparable(on_ray.runs) and on_ray.doc["executor"] == "ray auto"
+
+
+def test_a_saved_job_is_reused_only_with_the_same_settings_at_a_clean_commit(tmp_path, monkeypatch):
+    """A study cut short keeps its finished jobs: run_job saves each summary and a rerun with the same
+    settings at the same clean commit reads it back; other settings, or a dirty tree, run the job again."""
+    import dataclasses
+
+    from alpha_env.search import study as study_mod
+    from alpha_env.search.study import StudyJob, StudySettings, job_file, run_job
+
+    calls = []
+
+    def fake_run(job, panel, args):
+        calls.append(args.budget)
+        return None
+
+    def fake_judge(job, panel, run, args, seconds):
+        return {"method": job.method, "budget": args.budget}
+
+    monkeypatch.setattr("alpha_env.search.study_methods.run_method", fake_run)
+    monkeypatch.setattr("alpha_env.search.study_judge.judge", fake_judge)
+    monkeypatch.setattr(study_mod, "load_dataset", lambda source, args: None)
+    args = StudySettings(datasets=["synthetic"], methods=["gp"], budget=10, jobs_dir=str(tmp_path))
+    job = StudyJob("synthetic", "synthetic", "gp", 0)
+    assert run_job(job, args, "abc") == {"method": "gp", "budget": 10} and calls == [10]
+    assert job_file(job, args).exists()
+    assert run_job(job, args, "abc") == {"method": "gp", "budget": 10} and calls == [10]  # reused
+    assert run_job(job, args, "abc+dirty")["budget"] == 10 and calls == [10, 10]  # dirty: run again
+    other = dataclasses.replace(args, budget=12)
+    assert run_job(job, other, "abc")["budget"] == 12 and calls == [10, 10, 12]  # other settings
+    assert run_job(job, args, "def")["budget"] == 10 and calls == [10, 10, 12, 10]  # other commit
+    job_file(job, args).write_text("{not json")
+    assert run_job(job, args, "def")["budget"] == 10 and calls[-1] == 10 and len(calls) == 5

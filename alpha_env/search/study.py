@@ -32,6 +32,7 @@ here)::
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import subprocess
 import time
@@ -75,6 +76,8 @@ __all__ = [
     "apply_quick",
     "dataset_sources",
     "git_commit",
+    "job_file",
+    "job_key",
     "load_dataset",
     "run_job",
     "run_study",
@@ -84,23 +87,58 @@ __all__ = [
 ]
 
 
-def run_job(job: StudyJob, args: StudySettings) -> dict[str, Any]:
+#: Settings that do not change a job's result (how and where the study runs).
+_NOT_RESULT = ("ray", "workers", "out", "jobs_dir", "progress")
+
+
+def job_key(args: StudySettings, commit: str) -> str:
+    """What a job's saved result depends on: the settings that change results and the code's commit."""
+    d = {k: v for k, v in dataclasses.asdict(args).items() if k not in _NOT_RESULT}
+    return json.dumps({"commit": commit, "settings": d}, sort_keys=True, default=str)
+
+
+def job_file(job: StudyJob, args: StudySettings) -> Path | None:
+    """Where ``job``'s summary is saved (``None`` when ``jobs_dir`` is off)."""
+    if not args.jobs_dir:
+        return None
+    return Path(args.jobs_dir) / f"{job.dataset}__{job.method}__{job.seed}.json"
+
+
+def run_job(job: StudyJob, args: StudySettings, commit: str = "") -> dict[str, Any]:
     """Run one job to its JSON-ready summary (search, then judge; see :mod:`alpha_env.search.study_judge`).
-    A failing method is reported in ``note`` (``failed: ...``), not raised."""
+    A failing method is reported in ``note`` (``failed: ...``), not raised. With ``jobs_dir`` set, a
+    summary saved by an earlier run with the same :func:`job_key` at a clean commit is returned instead of
+    rerunning, and a new one is saved (written to a temporary file, then renamed: a crash never leaves
+    half a file)."""
     from alpha_env.search.study_judge import failed_summary, judge
     from alpha_env.search.study_methods import run_method
 
+    path, key = job_file(job, args), job_key(args, commit)
+    reusable = bool(commit) and not commit.endswith("+dirty") and commit != "unknown"
+    if path is not None and reusable and path.exists():
+        try:
+            saved = json.loads(path.read_text())
+            if saved.get("key") == key:
+                return saved["summary"]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: run the job again
     started = time.perf_counter()
     try:
         panel = load_dataset(job.source, args)
         run = run_method(job, panel, args)
-        return judge(job, panel, run, args, time.perf_counter() - started)
+        summary = judge(job, panel, run, args, time.perf_counter() - started)
     except Exception as exc:  # a failing method is reported, not fatal to the study
         note = f"failed: {type(exc).__name__}: {exc}"[:300]
         return failed_summary(job, note, time.perf_counter() - started)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "summary": summary}, default=str))
+        tmp.replace(path)
+    return summary
 
 
-def _run_jobs(jobs: list[StudyJob], args: StudySettings) -> list[dict[str, Any]]:
+def _run_jobs(jobs: list[StudyJob], args: StudySettings, commit: str = "") -> list[dict[str, Any]]:
     """The jobs' summaries in job order: serially, in ``args.workers`` processes, or as Ray tasks."""
     if args.ray:
         import ray
@@ -110,16 +148,16 @@ def _run_jobs(jobs: list[StudyJob], args: StudySettings) -> list[dict[str, Any]]
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      ignore_reinit_error=True)
         remote = ray.remote(num_cpus=1)(run_job)
-        return list(ray.get([remote.remote(job, args) for job in jobs]))
+        return list(ray.get([remote.remote(job, args, commit) for job in jobs]))
     if args.workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(run_job, jobs, [args] * len(jobs)))
+            return list(pool.map(run_job, jobs, [args] * len(jobs), [commit] * len(jobs)))
     from tqdm import tqdm
 
-    return [run_job(job, args) for job in tqdm(jobs, desc="study", disable=not args.progress)]
+    return [run_job(job, args, commit) for job in tqdm(jobs, desc="study", disable=not args.progress)]
 
 
 # ------------------------------------------------------------------------------------------ study
@@ -138,13 +176,13 @@ def git_commit(root: Path = CHECKOUT) -> str:
 def apply_quick(args: StudySettings) -> StudySettings:
     """``--quick``: a budget of 16 evaluations, two seeds (one for the PPO and AlphaGen methods), a 300 x 60
     slice (the PPO and AlphaGen subprocesses search the whole dataset and are judged on the slice), a pool
-    of 5 members; otherwise unchanged."""
+    of 5 members, no saved jobs; otherwise unchanged."""
     if not args.quick:
         return args
     return dataclasses.replace(
         args, budget=min(args.budget, 16), seeds=args.seeds[:2], n_dates=args.n_dates or 300,
         n_stocks=args.n_stocks or 60, population=min(args.population, 8),
-        pool=dataclasses.replace(args.pool, capacity=min(args.pool.capacity, 5)),
+        pool=dataclasses.replace(args.pool, capacity=min(args.pool.capacity, 5)), jobs_dir="",
     )
 
 
@@ -200,7 +238,7 @@ def run_study(args: StudySettings, command: str,
     for name, source in dataset_sources(args).items():
         datasets[name], news[name] = _dataset_info(name, source, args)
     jobs = study_jobs(args, news)
-    runs = _run_jobs(jobs, args)
+    runs = _run_jobs(jobs, args, commit)
     for run in runs:
         if on_job is not None:
             on_job(run)

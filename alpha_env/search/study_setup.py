@@ -114,6 +114,9 @@ class StudySettings:
     """without --ray: local processes running jobs side by side (1 = serially, in this process)"""
     out: str = str(CHECKOUT / "runs" / "study")
     """output folder: results.md, results/*.png, results/study.json"""
+    jobs_dir: str = str(CHECKOUT / "runs" / "study" / "jobs")
+    """each finished job's summary is saved here as it ends; a rerun with the same settings at the same
+    commit reuses it (a study cut short loses only its running jobs); '' turns this off"""
     progress: bool = True
     """show progress"""
 
