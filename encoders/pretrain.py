@@ -36,6 +36,7 @@ from encoders.alpha_encoder import AlphaEncoder
 from encoders.config import seeded
 from encoders.decoder import AlphaDecoder
 from encoders.finetune import slanted_triangular
+from encoders.tree_encoder import AlphaTreeEncoder
 
 __all__ = [
     "IGNORE_INDEX",
@@ -142,7 +143,8 @@ def mask_tokens(
 
 
 def _encoder_batch(
-    encoder: AlphaEncoder, seqs: Sequence[Sequence[int]], generator: torch.Generator, probability: float
+    encoder: AlphaEncoder | AlphaTreeEncoder, seqs: Sequence[Sequence[int]], generator: torch.Generator,
+    probability: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = encoder.config
     body = [strip_specials(s, cfg.bos_id, cfg.end_id) for s in seqs]
@@ -162,6 +164,11 @@ def _encoder_batch(
         probability=probability,
         replacements=replacements,
     )
+
+
+def _unmasked(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The ids before masking (labels hold the originals at the chosen positions): the tree links."""
+    return torch.where(labels != IGNORE_INDEX, labels, inputs)
 
 
 def _check_corpus(seqs: Sequence[Sequence[int]], max_len: int, what: str) -> None:
@@ -201,7 +208,7 @@ def _token_loss_step(
     return float(loss.item())
 
 def pretrain_alpha_encoder(
-    encoder: AlphaEncoder,
+    encoder: AlphaEncoder | AlphaTreeEncoder,
     sequences: Sequence[Sequence[int]],
     *,
     valid: Sequence[Sequence[int]] | None = None,
@@ -215,6 +222,9 @@ def pretrain_alpha_encoder(
     on_epoch: Callable[[int, PretrainHistory], None] | None = None,
 ) -> PretrainHistory:
     """Masked-token pretraining of ``encoder`` on ``sequences`` (in place); see the module table.
+
+    ``encoder`` is the stack transformer (:class:`AlphaEncoder`) or the tree network
+    (:class:`AlphaTreeEncoder`, masked-node objective: labels hidden, tree links read from the unmasked ids).
 
     Returns:
         :class:`PretrainHistory` (train loss per epoch; masked-token accuracy on ``valid`` per epoch).
@@ -232,7 +242,7 @@ def pretrain_alpha_encoder(
                 inputs, labels = _encoder_batch(
                     encoder, [sequences[i] for i in batch], generator, probability
                 )
-                logits = encoder.mlm_logits(inputs)
+                logits = encoder.mlm_logits(inputs, structure=_unmasked(inputs, labels))
                 losses.append(_token_loss_step(encoder, logits, labels, optimizer, schedule))
                 history.steps += 1
             history.train_loss.append(float(np.mean(losses)))
@@ -246,7 +256,7 @@ def pretrain_alpha_encoder(
 
 @torch.no_grad()
 def masked_token_accuracy(
-    encoder: AlphaEncoder,
+    encoder: AlphaEncoder | AlphaTreeEncoder,
     sequences: Sequence[Sequence[int]],
     *,
     seed: int = 0,
@@ -262,7 +272,7 @@ def masked_token_accuracy(
         inputs, labels = _encoder_batch(
             encoder, sequences[start : start + batch_size], generator, probability
         )
-        predicted = encoder.mlm_logits(inputs).argmax(dim=-1)
+        predicted = encoder.mlm_logits(inputs, structure=_unmasked(inputs, labels)).argmax(dim=-1)
         chosen = labels != IGNORE_INDEX
         correct += int((predicted[chosen] == labels[chosen]).sum())
         total += int(chosen.sum())
