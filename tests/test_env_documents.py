@@ -225,3 +225,82 @@ def test_real_news_never_shows_a_later_document():
         np.testing.assert_allclose(obs["document"], expected.astype(np.float32), rtol=1e-5, atol=1e-6)
         checked += len(shown)
     assert checked > 500
+
+
+# ---------------------------------------------------------------- AlphaStackNews-v0's document encoder
+NEWS_DATA = {"seed": 0, "n_stocks": 10, "n_days": 200}
+
+
+def test_news_env_hashed_fallback_says_so():
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="hashed", max_len=8)
+    obs, info = env.reset(seed=0)
+    assert info["doc_encoder"] == "hashed-bow-64" and obs["document"].shape == (64,)
+    action = int(np.flatnonzero(info["action_mask"])[0])
+    assert env.step(action)[-1]["doc_encoder"] == "hashed-bow-64"
+
+
+def test_news_env_with_a_named_encoder_folder_is_cached_on_disk(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+    from encoders_support import save_tiny_bert
+
+    folder = save_tiny_bert(tmp_path / "tiny")
+    make = lambda: gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder=str(folder),  # noqa: E731
+                            doc_cache_dir=tmp_path / "cache", max_len=8)
+    env = make()
+    obs, info = env.reset(seed=0)
+    assert info["doc_encoder"].startswith(f"{folder}@") and obs["document"].shape == (32,)
+    assert (tmp_path / "cache" / "embeddings.sqlite").is_file()
+    again = make()  # served from the cache: the same vectors
+    np.testing.assert_array_equal(again.unwrapped.documents.vectors, env.unwrapped.documents.vectors)
+
+
+def test_news_env_bad_encoder_names_are_clear(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+
+    from encoders import ModelNotAvailableError
+
+    with pytest.raises(ModelNotAvailableError, match="no-such-model"):
+        gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="no-such-model",
+                 doc_cache_dir=tmp_path, max_len=8)
+
+
+def test_news_env_without_torch_falls_back_to_hashed(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "transformers"):
+                    raise ModuleNotFoundError(name)
+        sys.meta_path.insert(0, Block())
+        import gymnasium as gym, alpha_env.env as E
+        env = gym.make(E.ALPHA_STACK_NEWS_ID, data={NEWS_DATA!r}, max_len=8)
+        print("DOC", env.reset(seed=0)[1]["doc_encoder"], "torch" in sys.modules)
+        try:
+            gym.make(E.ALPHA_STACK_NEWS_ID, data={NEWS_DATA!r}, doc_encoder="ProsusAI/finbert")
+        except Exception as exc:
+            print("ERR", type(exc).__name__, exc)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "DOC hashed-bow-64 False" in proc.stdout
+    assert "ERR SettingsError doc_encoder='ProsusAI/finbert' needs the optional 'rl' extra" in proc.stdout
+
+
+@pytest.mark.slow
+def test_news_env_default_is_the_bundled_minilm(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_cache_dir=tmp_path, max_len=8)
+    obs, info = env.reset(seed=0)
+    assert "all-MiniLM-L6-v2@" in info["doc_encoder"] and obs["document"].shape == (384,)
