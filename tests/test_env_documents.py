@@ -304,3 +304,77 @@ def test_news_env_default_is_the_bundled_minilm(tmp_path):
     env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_cache_dir=tmp_path, max_len=8)
     obs, info = env.reset(seed=0)
     assert "all-MiniLM-L6-v2@" in info["doc_encoder"] and obs["document"].shape == (384,)
+
+
+# ---------------------------------------------------------------- per-stock news fields
+def _hashed(texts):
+    return np.vstack([E.hashed_bag_of_words(t, 16) for t in texts])
+
+
+def _store_with(panel, extra_published=None, ticker=None):
+    from alpha_env.data.documents import DocumentStore
+
+    base = panel.documents.frame()
+    published = list(base["published"])
+    titles, tickers = list(base["title"]), list(base["tickers"])
+    if extra_published is not None:
+        published.append(pd.Timestamp(extra_published).tz_convert("UTC"))
+        titles.append("Profit warning shocks investors")
+        tickers.append(ticker)
+    bodies = list(base["body"]) + [""] * (len(titles) - len(base))
+    return DocumentStore(pd.to_datetime(published, utc=True), titles, bodies, tickers, calendar=panel.dates)
+
+
+def _polarity(texts):
+    return np.array([np.tanh(len(t) / 50.0) - 0.5 for t in texts])
+
+
+@pytest.mark.parametrize("day, clock", [(120, "09:30"), (120, "15:59"), (120, "16:00"), (121, "21:45"),
+                                        (200, "03:00")])
+def test_a_document_published_on_day_t_never_changes_fields_at_days_up_to_t(panel, day, clock):
+    from alpha_env.data.daily_fields import stock_news_fields
+
+    ticker = str(panel.tickers[3])
+    local = pd.Timestamp(f"{pd.Timestamp(panel.dates[day]).date()} {clock}", tz="America/New_York")
+    options = {"embed": _hashed, "k": 3, "seed": 7, "sentiment": _polarity}
+    before = stock_news_fields(_store_with(panel), panel.tickers, panel.dates, **options)
+    after = stock_news_fields(_store_with(panel, local, ticker), panel.tickers, panel.dates, **options)
+    assert set(before) == {"news_count", "news_sentiment", "news_emb_0", "news_emb_1", "news_emb_2"}
+    for name in before:
+        np.testing.assert_array_equal(before[name][: day + 1], after[name][: day + 1], err_msg=name)
+    assert after["news_count"][day + 1, 3] == before["news_count"][day + 1, 3] + 1  # counted the next day
+    assert not np.array_equal(before["news_emb_0"][day + 1], after["news_emb_0"][day + 1])
+
+
+def test_stock_news_fields_are_means_over_citing_texts_and_seeded(panel):
+    from alpha_env.data.daily_fields import news_field_rows, stock_news_fields
+
+    store = _store_with(panel)
+    fields = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=1)
+    again = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=1)
+    other = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=2)
+    np.testing.assert_array_equal(fields["news_emb_1"], again["news_emb_1"])
+    assert not np.array_equal(fields["news_emb_1"], other["news_emb_1"])
+    rows = news_field_rows(store, panel.dates)
+    t, j = map(int, np.argwhere(fields["news_count"] > 0)[0])
+    cited = [d for d in range(len(store))
+             if rows[d] == t and str(panel.tickers[j]) in store.document(d).tickers]
+    assert len(cited) == fields["news_count"][t, j]
+    projection = np.random.default_rng(1).standard_normal((16, 2)) / 4.0
+    expected = (_hashed([store.text(d) for d in cited]) @ projection).mean(axis=0)
+    np.testing.assert_allclose([fields["news_emb_0"][t, j], fields["news_emb_1"][t, j]], expected)
+    assert (fields["news_emb_0"][fields["news_count"] == 0] == 0).all()
+    with pytest.raises(SettingsError, match="explicit seed"):
+        stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2)
+
+
+def test_news_env_with_stock_news_fields_extends_the_codebook():
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="hashed", stock_news_fields=2,
+                   stock_news_seed=0, max_len=8)
+    base = env.unwrapped
+    for name in ("news_count", "news_emb_0", "news_emb_1"):
+        assert name in base.codebook and base.panel.has_field(name)
+    obs, info = env.reset(seed=0)
+    assert info["action_mask"][base.codebook.id("news_emb_1")]  # the agent may write the field

@@ -144,6 +144,8 @@ def make_alpha_stack(data: DataSource = None, *, load_options: Mapping[str, Any]
 def make_alpha_stack_news(data: DataSource = None, *, document_embeddings: Any = None,
                           doc_encoder: str = AUTO_DOC_ENCODER, doc_cache_dir: str | Path | None = None,
                           embedding_dim: int = DEFAULT_HASHED_DIM,
+                          stock_news_fields: int | None = None, stock_news_seed: int | None = None,
+                          sentiment_model: str | None = None,
                           load_options: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """Entry point of ``AlphaEnv/AlphaStackNews-v0``: document-conditioned episodes.
 
@@ -152,6 +154,12 @@ def make_alpha_stack_news(data: DataSource = None, *, document_embeddings: Any =
     ``encoders`` package, found by an import at construction and cached on disk (``doc_cache_dir``), else
     with :func:`alpha_env.env.embeddings.hashed_bag_of_words` of size ``embedding_dim`` (no torch needed).
     ``info["doc_encoder"]`` names the embedder (``"given"`` for ``document_embeddings``).
+
+    Per-stock news (``stock_news_fields=k``, off by default): the fields ``news_count``, ``news_sentiment``
+    (with ``sentiment_model``, a classifier folder or name for :class:`encoders.DocumentEncoder`) and
+    ``news_emb_0 .. news_emb_{k-1}`` (the same embedder, a fixed projection seeded by ``stock_news_seed``)
+    join the panel and the codebook, each counted from the day after publication
+    (:func:`alpha_env.data.daily_fields.stock_news_fields`).
 
     Raises:
         SettingsError: no embeddings were given and the dataset has no news; a model named without the
@@ -162,15 +170,48 @@ def make_alpha_stack_news(data: DataSource = None, *, document_embeddings: Any =
 
     panel = resolve_panel(data, **dict(load_options or {}))
     label = "given"
-    if document_embeddings is None:
-        if panel.documents is None or len(panel.documents) == 0:
+    has_news = panel.documents is not None and len(panel.documents) > 0
+    if document_embeddings is None or stock_news_fields is not None:
+        if not has_news:
             raise SettingsError(
                 f"{ALPHA_STACK_NEWS_ID} needs news: the dataset has none; pass document_embeddings= (a table "
                 "date → vector) or a dataset with a news file"
             )
-        embed, label = document_embedder(doc_encoder, embedding_dim, doc_cache_dir)
+        embed, embed_label = document_embedder(doc_encoder, embedding_dim, doc_cache_dir)
+    if document_embeddings is None:
+        label = embed_label
         document_embeddings = embed_document_store(panel.documents, embedding_dim, embed=embed)
+    if stock_news_fields is not None:
+        panel, kwargs["codebook"] = _with_stock_news(panel, kwargs.get("codebook"), embed, embedding_dim,
+                                                     stock_news_fields, stock_news_seed, sentiment_model,
+                                                     doc_cache_dir)
     return DocEncoderInfo(AlphaStackEnv(panel, document_embeddings=document_embeddings, **kwargs), label)
+
+
+def _with_stock_news(panel: Any, codebook: Any, embed: Callable[[list[str]], np.ndarray] | None,
+                     embedding_dim: int, k: int, seed: int | None, sentiment_model: str | None,
+                     cache_dir: str | Path | None) -> tuple[Any, Any]:
+    """The panel with its per-stock news fields, and the codebook extended with them."""
+    from alpha_env.data.daily_fields import attach_news_fields
+    from alpha_env.env.embeddings import hashed_bag_of_words
+    from alpha_env.grammar.codebook import Codebook
+
+    if embed is None:
+        def embed(texts: list[str]) -> np.ndarray:
+            return np.vstack([hashed_bag_of_words(t, embedding_dim) for t in texts])
+    sentiment = None
+    if sentiment_model is not None:
+        try:
+            import encoders
+        except ImportError as exc:
+            raise SettingsError(f"sentiment_model={sentiment_model!r} needs the optional 'rl' extra: {exc}") \
+                from None
+        folder = default_doc_cache_dir() if cache_dir is None else Path(cache_dir)
+        sentiment = encoders.DocumentEncoder(sentiment_model, cache_dir=folder).polarity
+    panel, names = attach_news_fields(panel, embed=embed, k=int(k), seed=seed, sentiment=sentiment)
+    book = codebook if codebook is not None else Codebook.default()
+    missing = [name for name in names if name not in book]
+    return panel, (book.extend(fields=missing) if missing else book)
 
 
 def register_envs() -> None:
