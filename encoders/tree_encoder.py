@@ -9,10 +9,11 @@ with PAD, BOS prepended as in :class:`~encoders.AlphaEncoder`) and recovers the 
 Each node's state is computed by a learned convolution over the window ``[node, child_1 .. child_K]``
 (``K = max_children`` slots, missing children are zero), as a CNN aggregates neighbouring pixels:
 
-* **bottom-up**: ``u_v = LN(e_v + GELU(W_up [e_v, u_c1, .., u_cK]))`` applied as many times as the forest
-  is high (weights shared across applications), so every node summarises its whole subtree;
-* **top-down**: ``d_v = LN(u_v + GELU(W_down [u_v, d_parent, slot_v]))``, the same number of times, so a node
-  also knows its context (the parent chain and, through it, its siblings); BOS's ``d`` is the mean of the
+* **bottom-up**: ``u_v = LN(e_v + GELU(W_up [e_v, u_c1, .., u_cK]))``, one layer per tree level (leaves
+  first; weights shared across levels, so depth-many layers with one set of weights), so every node
+  summarises its whole subtree;
+* **top-down**: ``d_v = LN(u_v + GELU(W_down [u_v, d_parent, slot_v]))``, roots first, so a node also knows
+  its context (the parent chain and, through it, its siblings); BOS's ``u`` and ``d`` are the mean of the
   roots' ``u``;
 * **output**: ``s_v = LN(W_out [u_v, d_v])``; ``pooled = tanh(W_pool s_BOS)``.
 
@@ -123,12 +124,16 @@ class TreeStructure:
         children: ``(B, N, K)`` long, child positions left to right, ``-1`` where none.
         parent: ``(B, N)`` long, the parent position; forest roots have parent 0 (BOS); BOS, PAD: ``-1``.
         slot: ``(B, N)`` long, the child slot of each node in its parent (``K`` for roots and BOS/PAD).
+        heights: ``(B, N)`` long, height of each node's subtree (1 for a leaf; 0 for BOS and PAD).
+        depths: ``(B, N)`` long, depth of each node (1 for a root; 0 for BOS and PAD).
         height: ``int``, the forest's height (1 for leaves only; 0 for an empty batch).
     """
 
     children: torch.Tensor
     parent: torch.Tensor
     slot: torch.Tensor
+    heights: torch.Tensor
+    depths: torch.Tensor
     height: int
 
 
@@ -170,16 +175,13 @@ def tree_structure(
     roots = real & (parent < 0)
     roots[:, 0] = False
     parent[roots] = 0
-    return TreeStructure(children, parent, slot, int(heights.max()) if heights.numel() else 0)
-
-
-def _gather_nodes(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``states (B, N, H)`` at ``index (B, N, K)`` (``-1`` → zeros) → ``(B, N, K, H)``."""
-    batch, n, width = states.shape
-    padded = torch.cat([states, states.new_zeros(batch, 1, width)], dim=1)
-    flat = torch.where(index < 0, torch.full_like(index, n), index).reshape(batch, -1)
-    picked = padded.gather(1, flat.unsqueeze(-1).expand(-1, -1, width))
-    return picked.reshape(*index.shape, width)
+    depths = torch.zeros((batch, n), dtype=torch.long)
+    for p in range(n - 1, 0, -1):  # a parent always comes after its children in postfix order
+        above = parent[:, p]
+        depths[:, p] = torch.where(above > 0, depths[rows, above.clamp(min=0)] + 1,
+                                   torch.where(above == 0, 1, 0))
+    height = int(heights.max()) if heights.numel() else 0
+    return TreeStructure(children, parent, slot, heights, depths, height)
 
 
 class AlphaTreeEncoder(nn.Module):
@@ -240,32 +242,44 @@ class AlphaTreeEncoder(nn.Module):
         return ids, ids != self.config.pad_id
 
     def _states(self, ids: torch.Tensor, structure: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Node states ``(B, 1+L, H)`` and the real-token mask; every node is convolved once per direction,
+        level by level (bottom-up by height, top-down by depth), so the cost is one pass over the nodes."""
         ids, mask = self._prepare(ids)
         shape_ids = ids if structure is None else add_bos(structure.long(), self.config.bos_id)
         if shape_ids.shape != ids.shape:
             raise SettingsError(f"structure ids {tuple(shape_ids.shape)} do not match ids {tuple(ids.shape)}")
         cfg = self.config
         tree = tree_structure(shape_ids.cpu(), self.arities.cpu(), cfg.max_children, cfg.pad_id)
-        children, parent = tree.children.to(ids.device), tree.parent.to(ids.device)
-        slot = tree.slot.to(ids.device)
-        real = mask.unsqueeze(-1).float()
-        node = self.embeddings(ids) * real
-        up = node
-        for _ in range(max(tree.height, 1)):
-            window = torch.cat([node, _gather_nodes(up, children).flatten(2)], dim=-1)
-            up = self.up_norm(node + self.dropout(nn.functional.gelu(self.up(window)))) * real
-        roots = (parent == 0).unsqueeze(-1).float()
-        forest = (up * roots).sum(1) / roots.sum(1).clamp(min=1.0)  # (B, H): BOS's context
-        up = torch.cat([forest.unsqueeze(1), up[:, 1:]], dim=1)
-        slots = self.slot_embeddings(slot)
+        batch, n = ids.shape
+        width, device = cfg.hidden_size, ids.device
+        sentinel = batch * n  # index of an all-zero row
+        offset = (torch.arange(batch) * n).unsqueeze(1)
+        children = torch.where(tree.children >= 0, tree.children + offset.unsqueeze(-1), sentinel)
+        parent = torch.where(tree.parent >= 0, tree.parent + offset, sentinel).flatten()
+        node = (self.embeddings(ids) * mask.unsqueeze(-1)).reshape(sentinel, width)
+        zero = node.new_zeros(1, width)
+        up = torch.cat([node, zero])
+        for level in range(1, tree.height + 1):
+            at = (tree.heights.flatten() == level).nonzero().flatten().to(device)
+            kids = up[children.reshape(sentinel, -1)[at].to(device)].flatten(1)
+            window = torch.cat([node[at], kids], dim=1)
+            fresh = self.up_norm(node[at] + self.dropout(nn.functional.gelu(self.up(window))))
+            up = up.index_copy(0, at, fresh)
+        roots = (tree.parent == 0).to(device).unsqueeze(-1).float()
+        up_grid = up[:sentinel].reshape(batch, n, width)
+        forest = (up_grid * roots).sum(1) / roots.sum(1).clamp(min=1.0)  # (B, H): BOS's context
+        bos = (torch.arange(batch) * n).to(device)
+        up = up.index_copy(0, bos, forest)
+        slots = self.slot_embeddings(tree.slot.to(device)).reshape(sentinel, width)
         down = up
-        for _ in range(max(tree.height, 1)):
-            above = _gather_nodes(down, parent.unsqueeze(-1)).squeeze(2)
-            window = torch.cat([up, above, slots], dim=-1)
-            fresh = self.down_norm(up + self.dropout(nn.functional.gelu(self.down(window))))
-            down = torch.cat([up[:, :1], fresh[:, 1:]], dim=1) * real
-        states = self.out_norm(self.out(torch.cat([up, down], dim=-1)))
-        return states, mask
+        for level in range(1, int(tree.depths.max()) + 1 if tree.depths.numel() else 1):
+            at = (tree.depths.flatten() == level).nonzero().flatten().to(device)
+            above = down[parent[at].to(device)]
+            window = torch.cat([up[at], above, slots[at]], dim=1)
+            fresh = self.down_norm(up[at] + self.dropout(nn.functional.gelu(self.down(window))))
+            down = down.index_copy(0, at, fresh)
+        states = self.out_norm(self.out(torch.cat([up[:sentinel], down[:sentinel]], dim=-1)))
+        return states.reshape(batch, n, width), mask
 
     def forward(self, ids: torch.Tensor, structure: torch.Tensor | None = None) -> AlphaEncoding:
         """Encode postfix ``ids`` (B, L), right-padded with PAD, with or without a leading BOS.

@@ -207,3 +207,14 @@ def test_pretrain_script_reports_both_encoders(tmp_path):
     assert tree["nearest_neighbour_token_jaccard"] > tree["random_pair_token_jaccard"]
     loaded = load_checkpoint(tmp_path / "q" / "alpha_tree_encoder.pt", CODEBOOK, kind="alpha_tree_encoder")
     assert isinstance(loaded.model, AlphaTreeEncoder)
+
+
+def test_each_node_state_depends_only_on_its_subtree_and_ancestors_context():
+    # bottom-up: changing a leaf outside a subtree leaves that subtree's bottom-up summary alone, and the
+    # root's pooled vector sees every leaf
+    encoder = AlphaTreeEncoder(_config(dropout=0.0), seed=0).eval()
+    close, open_, vwap, add = (CODEBOOK.id(t) for t in ("close", "open", "vwap", "add"))
+    a = encoder(torch.tensor([[close, open_, add]]))
+    b = encoder(torch.tensor([[close, vwap, add]]))
+    assert not torch.allclose(a.pooled, b.pooled)
+    assert not torch.allclose(a.sequence[0, 1], b.sequence[0, 1])  # the sibling changed: top-down context
