@@ -163,7 +163,8 @@ def tree_structure(
             has = k < arity
             if not bool(has.any()):
                 break
-            child = stack.gather(1, (depth - arity + k).clamp(min=0).unsqueeze(1)).squeeze(1)
+            where = (depth - arity + k).clamp(min=0, max=stack.shape[1] - 1)
+            child = stack.gather(1, where.unsqueeze(1)).squeeze(1)
             children[:, p, k] = torch.where(has, child, torch.full_like(child, -1))
             parent[rows[has], child[has]] = p
             slot[rows[has], child[has]] = k

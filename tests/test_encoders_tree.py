@@ -218,3 +218,11 @@ def test_each_node_state_depends_only_on_its_subtree_and_ancestors_context():
     b = encoder(torch.tensor([[close, vwap, add]]))
     assert not torch.allclose(a.pooled, b.pooled)
     assert not torch.allclose(a.sequence[0, 1], b.sequence[0, 1])  # the sibling changed: top-down context
+
+
+def test_leaves_only_prefixes_of_full_width_parse():
+    # every position a leaf: the stack grows to the full width (the gather index must stay in range)
+    close = CODEBOOK.id("close")
+    encoder = AlphaTreeEncoder(_config(), seed=0).eval()
+    out = encoder(torch.full((2, 12), close))
+    assert out.sequence.shape == (2, 13, HIDDEN) and torch.isfinite(out.sequence).all()
