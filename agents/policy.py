@@ -204,6 +204,7 @@ class _DecoderPolicyMixin:
 
         if fusion not in FUSION_KINDS:
             raise SettingsError(f"fusion must be one of {FUSION_KINDS}, got {fusion!r}")
+        self.text_encoder: nn.Module | None = None  # attach_text_encoder (end-to-end stage 2)
         self.alpha_encoder_kind = alpha_encoder
         self.alpha_encoder_config = None if alpha_encoder_config is None else dict(alpha_encoder_config)
         self.alpha_checkpoint = None if alpha_checkpoint is None else str(alpha_checkpoint)
@@ -315,6 +316,29 @@ class _DecoderPolicyMixin:
         out.append({"params": list(self.value_net.parameters()), "lr_scale": 1.0, "name": "value_head"})
         return out
 
+    def attach_text_encoder(self, encoder: nn.Module) -> None:
+        """End-to-end stage 2 (``--finetune-doc-encoder``): embed each observation's news window with
+        ``encoder`` (an :class:`encoders.doc_finetune.TrainableTextEncoder`) instead of reading the
+        precomputed ``document`` vector, and train its top layer groups with the policy's optimizer
+        (their ``lr_scale``; gradual unfreezing after every update). The observation needs
+        ``document_key`` (:class:`encoders.doc_finetune.DocumentKeyObservation`).
+
+        Raises:
+            SettingsError: the encoder's width is not the environment's document width, or the
+                observation has no ``document_key``.
+        """
+        if "document_key" not in self.observation_space.spaces:  # type: ignore[attr-defined]
+            raise SettingsError("fine-tuning the document encoder needs the document_key observation "
+                                "(wrap the env in encoders.doc_finetune.DocumentKeyObservation)")
+        if int(encoder.hidden_size) != self.document_dim:
+            raise SettingsError(f"the document encoder is {encoder.hidden_size} wide, the environment's "
+                                f"document vectors {self.document_dim}")
+        self.text_encoder = encoder
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer = ScaledAdam(self._param_groups() + encoder.param_groups(), lr=lr,
+                                    **self.optimizer_kwargs)
+        self.optimizer.register_step_post_hook(lambda optimizer, args, kwargs: encoder.after_update())
+
     def decoder_layer_groups(self) -> list[list[nn.Parameter]]:
         """The decoder's parameter groups bottom-up (gradual unfreezing works on these)."""
         return self.decoder.layer_groups()
@@ -339,7 +363,11 @@ class _DecoderPolicyMixin:
 
     # ------------------------------------------------------------------ core
     def _inputs(self, obs: Any) -> DecoderInputs:
-        return read_observation(obs, self.bos_id)
+        inputs = read_observation(obs, self.bos_id)
+        if self.text_encoder is None:
+            return inputs
+        document = self.text_encoder(obs["document_key"]).to(inputs.document.dtype)
+        return DecoderInputs(inputs.ids, inputs.position, inputs.mask, document)
 
     def _fused_document(self, fusion: nn.Module, inputs: DecoderInputs) -> torch.Tensor:
         """``(B, doc_dim)``: the fusion of the alpha encoding of the written prefix and the document."""

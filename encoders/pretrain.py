@@ -184,8 +184,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[list[i
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _optimizer(model: nn.Module, lr: float, weight_decay: float, total: int):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+def _optimizer(model: nn.Module, lr: float, weight_decay: float, total: int,
+               extra_groups: Sequence[dict] = ()):
+    """AdamW over ``model`` at ``lr`` plus ``extra_groups`` (each at ``lr * group["lr_scale"]``), with the
+    slanted triangular schedule over ``total`` steps."""
+    groups = [{"params": list(model.parameters())}]
+    groups += [{"params": g["params"], "lr": lr * float(g.get("lr_scale", 1.0))} for g in extra_groups]
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: slanted_triangular(step, total))
     return optimizer, schedule
 
@@ -202,7 +207,7 @@ def _token_loss_step(
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
     optimizer.step()
     schedule.step()
     return float(loss.item())
@@ -296,15 +301,19 @@ def teacher_forcing(
     return inputs, targets
 
 
-def _decoder_memory(decoder: AlphaDecoder, docs: np.ndarray | torch.Tensor | None, rows: list[int]):
+def _decoder_memory(
+    decoder: AlphaDecoder, docs: np.ndarray | torch.Tensor | Callable | None, rows: list[int]
+):
     if docs is None:
         return None
+    if callable(docs):  # computed with gradients (e.g. a document encoder being fine-tuned)
+        return decoder.memory(doc=docs(rows).float())
     batch = torch.as_tensor(np.asarray(docs)[rows] if isinstance(docs, np.ndarray) else docs[rows])
     return decoder.memory(doc=batch.float())
 
 
 def _check_docs(decoder: AlphaDecoder, docs, n: int, what: str) -> None:
-    if docs is None:
+    if docs is None or callable(docs):
         return
     if decoder.config.doc_dim == 0:
         raise SettingsError(f"{what}: documents given but the decoder was built with doc_dim=0")
@@ -316,7 +325,7 @@ def pretrain_decoder(
     decoder: AlphaDecoder,
     sequences: Sequence[Sequence[int]],
     *,
-    docs: np.ndarray | torch.Tensor | None = None,
+    docs: np.ndarray | torch.Tensor | Callable[[list[int]], torch.Tensor] | None = None,
     valid: Sequence[Sequence[int]] | None = None,
     valid_docs: np.ndarray | torch.Tensor | None = None,
     epochs: int = 10,
@@ -326,18 +335,24 @@ def pretrain_decoder(
     seed: int = 0,
     show_progress: bool = False,
     on_epoch: Callable[[int, PretrainHistory], None] | None = None,
+    extra_groups: Sequence[dict] = (),
+    on_step: Callable[[], None] | None = None,
 ) -> PretrainHistory:
     """Teacher-forced next-token pretraining of ``decoder`` on ``sequences`` (in place).
 
     Args:
         decoder: the model (trained in place, left in eval mode).
         sequences: id sequences (written tokens; a leading BOS / trailing END are accepted).
-        docs: optional ``(len(sequences), doc_dim)`` document vectors, one per sequence.
+        docs: optional ``(len(sequences), doc_dim)`` document vectors, one per sequence, or a function
+            ``rows → (len(rows), doc_dim)`` tensor computed with gradients (a document encoder being
+            fine-tuned: pass its parameter groups as ``extra_groups``).
         valid, valid_docs: held-out sequences (and their documents) for :func:`next_token_accuracy`.
         epochs, batch_size, lr, weight_decay: optimization (AdamW, slanted triangular schedule).
         seed: seeds shuffling and dropout.
         show_progress: tqdm bar over epochs.
         on_epoch: called as ``on_epoch(epoch, history)`` after each epoch.
+        extra_groups: more optimizer groups (``{"params": [...], "lr_scale": s}``, trained at ``lr * s``).
+        on_step: called after every optimizer step (e.g. gradual unfreezing).
 
     Returns:
         :class:`PretrainHistory` (train loss per epoch; next-token accuracy on ``valid`` per epoch).
@@ -350,7 +365,7 @@ def pretrain_decoder(
     history = PretrainHistory()
     generator = torch.Generator().manual_seed(seed)
     total = epochs * math.ceil(len(sequences) / batch_size)
-    optimizer, schedule = _optimizer(decoder, lr, weight_decay, total)
+    optimizer, schedule = _optimizer(decoder, lr, weight_decay, total, extra_groups)
     with seeded(seed):
         for epoch in tqdm(range(epochs), desc="decoder LM", disable=not show_progress):
             decoder.train()
@@ -362,6 +377,8 @@ def pretrain_decoder(
                 logits, _ = decoder(inputs, _decoder_memory(decoder, docs, batch))
                 losses.append(_token_loss_step(decoder, logits, targets, optimizer, schedule))
                 history.steps += 1
+                if on_step is not None:
+                    on_step()
             history.train_loss.append(float(np.mean(losses)))
             if valid:
                 history.valid_accuracy.append(next_token_accuracy(decoder, valid, docs=valid_docs))
