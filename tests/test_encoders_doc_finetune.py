@@ -138,3 +138,19 @@ def test_hindsight_gradient_reaches_only_the_top_layers(panel, folder):
     hindsight_finetune(decoder, CODEBOOK, targets, HindsightSettings.quick(epochs=1, batch_size=8),
                        text_encoder=encoder)
     assert _changed(before, encoder) == [False, False, True]
+
+
+def test_job_option_is_declared_once_and_checked(panel, folder, tmp_path):
+    from agents.job import PPOJobSettings, _doc_finetune_encoder
+    from alpha_env.options import parse_args
+
+    args = parse_args(PPOJobSettings, ["--finetune-doc-encoder", "--doc-finetune-top-layers", "1",
+                                       "--doc-finetune-doc-model", str(folder)])
+    assert args.doc_finetune == DocFinetuneSettings(doc_model=str(folder), top_layers=1)
+    with pytest.raises(SettingsError, match="needs --doc-mode"):
+        _doc_finetune_encoder(args, panel, None)
+    args.doc_mode = True
+    with pytest.raises(SettingsError, match="cannot --resume"):
+        _doc_finetune_encoder(args, panel, tmp_path / "model.zip")
+    assert isinstance(_doc_finetune_encoder(args, panel, None), TrainableTextEncoder)
+    assert _doc_finetune_encoder(PPOJobSettings(), panel, None) is None
