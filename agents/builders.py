@@ -29,7 +29,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.policy import ALPHA_ENCODERS, DecoderActorCriticPolicy, MaskableDecoderActorCriticPolicy
+from agents.policy import (
+    ALPHA_ENCODER_KINDS,
+    ALPHA_ENCODERS,
+    DecoderActorCriticPolicy,
+    MaskableDecoderActorCriticPolicy,
+)
 from alpha_env.errors import SettingsError
 from encoders.finetune import SlantedTriangular, constant_schedule
 from encoders.fusion import FUSION_KINDS
@@ -112,12 +117,14 @@ class EncoderSettings:
     """The policy's encoders of the partial expression, and how their encoding meets the document.
 
     Attributes:
-        alpha_encoder: none (the decoder alone) or stack (a frozen pretrained AlphaEncoder over the partial
-            AlphaStack, fused with the document vector into the decoder's cross-attention memory).
-        fusion: with --alpha-encoder stack: concat, cross_attention (alpha tokens query the document's
+        alpha_encoder: none (the decoder alone), stack (a frozen pretrained AlphaEncoder over the partial
+            AlphaStack) or tree (a frozen pretrained AlphaTreeEncoder, node convolution over its tree), fused
+            with the document vector into the decoder's cross-attention memory.
+        fusion: with --alpha-encoder stack or tree: concat, cross_attention (alpha tokens query the document's
             key/value slots) or gated (a learned gate between the alpha and the document).
-        alpha_checkpoint: with --alpha-encoder stack: the pretrained AlphaEncoder checkpoint
-            (experiments/pretrain_alpha_encoder.py writes runs/<run>/alpha_encoder.pt).
+        alpha_checkpoint: with --alpha-encoder stack or tree: the pretrained encoder checkpoint
+            (experiments/pretrain_alpha_encoder.py writes runs/<run>/alpha_encoder.pt, and with
+            --encoder tree or both runs/<run>/alpha_tree_encoder.pt).
     """
 
     alpha_encoder: str = field(default="none", metadata={"choices": ALPHA_ENCODERS})
@@ -144,12 +151,13 @@ def _encoder_kwargs(encoder: EncoderSettings, codebook_version: str) -> dict[str
                 "fusion": encoder.fusion}
     if encoder.alpha_checkpoint is None:
         raise SettingsError(
-            f"--alpha-encoder {encoder.alpha_encoder} needs --alpha-checkpoint (a pretrained AlphaEncoder: "
-            "python experiments/pretrain_alpha_encoder.py)"
+            f"--alpha-encoder {encoder.alpha_encoder} needs --alpha-checkpoint (a pretrained encoder: "
+            "python experiments/pretrain_alpha_encoder.py --encoder stack|tree)"
         )
     from encoders import load_checkpoint
 
-    loaded = load_checkpoint(encoder.alpha_checkpoint, codebook_version, kind="alpha_encoder").model
+    loaded = load_checkpoint(encoder.alpha_checkpoint, codebook_version,
+                             kind=ALPHA_ENCODER_KINDS[encoder.alpha_encoder]).model
     return {"alpha_encoder": encoder.alpha_encoder, "alpha_encoder_config": loaded.config.to_dict(),
             "alpha_checkpoint": str(encoder.alpha_checkpoint), "fusion": encoder.fusion}
 

@@ -240,8 +240,13 @@ def build_hindsight_targets(
 
 
 def hindsight_finetune(decoder: Any, codebook: Any, targets: HindsightTargets,
-                       settings: HindsightSettings | None = None) -> Any:
+                       settings: HindsightSettings | None = None, text_encoder: Any = None) -> Any:
     """Fine-tune ``decoder`` in place on ``(news, target expression)`` pairs; returns the history.
+
+    With ``text_encoder`` (an :class:`encoders.doc_finetune.TrainableTextEncoder`, the
+    ``--finetune-doc-encoder`` option) the news of each decision date are embedded from its texts with
+    gradients, and the encoder's top layer groups train with the decoder (their ``lr_scale``; gradual
+    unfreezing after every step).
 
     Raises:
         SettingsError: when the decoder's ``doc_dim`` differs from the news vectors' width.
@@ -257,8 +262,19 @@ def hindsight_finetune(decoder: Any, codebook: Any, targets: HindsightTargets,
     rows = [(d, int(e)) for d in range(targets.targets.shape[0]) for e in targets.targets[d]]
     sequences = [encoded[e] for _, e in rows]
     docs = targets.docs[[d for d, _ in rows]]
-    return pretrain_decoder(decoder, sequences, docs=docs, epochs=settings.epochs,
-                            batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed)
+    if text_encoder is None:
+        return pretrain_decoder(decoder, sequences, docs=docs, epochs=settings.epochs,
+                                batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed)
+    import torch
+
+    if text_encoder.hidden_size != decoder.config.doc_dim:
+        raise SettingsError(f"the document encoder is {text_encoder.hidden_size} wide, the decoder reads "
+                            f"{decoder.config.doc_dim}-wide documents")
+    keys = torch.as_tensor(targets.decisions[[d for d, _ in rows]], dtype=torch.long)
+    return pretrain_decoder(decoder, sequences, docs=lambda batch: text_encoder(keys[batch]),
+                            epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                            seed=settings.seed, extra_groups=text_encoder.param_groups(),
+                            on_step=text_encoder.after_update)
 
 
 def train_decisions(panel: Any, *, horizon: int, doc_days: int, warmup: int = 60) -> np.ndarray:
@@ -273,7 +289,8 @@ def train_decisions(panel: Any, *, horizon: int, doc_days: int, warmup: int = 60
 
 
 def run_hindsight_stage(checkpoint: Any, out: Any, ace: Any, table: Any, *, horizon: int, doc_days: int,
-                        settings: HindsightSettings | None = None) -> dict[str, Any]:
+                        settings: HindsightSettings | None = None,
+                        text_encoder: Any = None) -> dict[str, Any]:
     """The whole stage: targets on every train decision date, fine-tune the actor in ``checkpoint``, save
     it to ``out`` (with a summary in the checkpoint's ``extra``). Returns that summary.
 
@@ -283,6 +300,8 @@ def run_hindsight_stage(checkpoint: Any, out: Any, ace: Any, table: Any, *, hori
         table: the environment's :class:`~alpha_env.env.embeddings.EmbeddingTable` (or anything
             ``EmbeddingTable.coerce`` accepts).
         horizon, doc_days: the environment's reward and news windows (trading days).
+        text_encoder: with ``--finetune-doc-encoder``, the trainable document encoder (see
+            :func:`hindsight_finetune`; trained in place, to be attached to the PPO policy next).
     """
     from pathlib import Path
 
@@ -298,7 +317,7 @@ def run_hindsight_stage(checkpoint: Any, out: Any, ace: Any, table: Any, *, hori
                                       settings=settings)
     codebook = Codebook.default()
     decoder = load_checkpoint(checkpoint, codebook, kind="alpha_decoder").model
-    history = hindsight_finetune(decoder, codebook, targets, settings)
+    history = hindsight_finetune(decoder, codebook, targets, settings, text_encoder=text_encoder)
     m = np.arange(targets.decisions.size)
     summary = {
         "candidates": len(targets.expressions), "decision_dates": int(targets.decisions.size),

@@ -24,6 +24,7 @@ from agents.builders import EncoderSettings, FineTuneSettings
 from alpha_env.ace import SimulationSettings
 from alpha_env.env.settings import EnvSettings
 from alpha_env.pool.settings import PoolSettings
+from encoders.doc_finetune import DocFinetuneSettings
 
 __all__ = ["PPOJobSettings", "PoolCurve", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
 
@@ -84,6 +85,13 @@ class PPOJobSettings:
     """doc mode with --hindsight: candidate expressions (each also negated)"""
     hindsight_epochs: int = 40
     """doc mode with --hindsight: teacher-forcing epochs"""
+    finetune_doc_encoder: bool = False
+    """doc mode: the policy embeds each episode's news itself and the document encoder's top layers train
+    during the hindsight stage and PPO (end-to-end stage 2; --doc-finetune-* options)"""
+    doc_finetune: DocFinetuneSettings = field(default_factory=DocFinetuneSettings,
+                                              metadata={"prefix": "doc_finetune_"})
+    """with --finetune-doc-encoder: the model (its width must be the document vectors'), how many top layer
+    groups train, gradual unfreezing, discriminative rates, texts per window"""
     store: str | None = None
     """alpha store (SQLite path) shared by the environments (default: runs/<run>/alphas.db)"""
     runs_dir: str = "runs"
@@ -190,6 +198,11 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
             pool.add(member["expression"], report_ace.evaluator.evaluate(member["expression"]))
     env_fn = make_env_fn(panel, store=str(store_path), settings=settings, env_settings=args.env,
                          document_embeddings=embeddings, alpha_pool=pool)
+    text_encoder = _doc_finetune_encoder(args, panel, resume_model)  # --finetune-doc-encoder, else None
+    if text_encoder is not None:
+        from encoders.doc_finetune import with_document_key
+
+        env_fn = with_document_key(env_fn)
     vec_env = make_vec(env_fn, args.n_envs, seed, "ray" if args.ray else args.vec_env, ray_address=args.ray,
                        workers=args.workers)
 
@@ -213,7 +226,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
                 checkpoint, staged, report_ace, embeddings, horizon=args.env.horizon,
                 doc_days=args.env.doc_days,
                 settings=HindsightSettings(corpus_size=args.hindsight_corpus, epochs=args.hindsight_epochs,
-                                           corpus_max_len=args.env.max_len, seed=seed))
+                                           corpus_max_len=args.env.max_len, seed=seed),
+                text_encoder=text_encoder)
             console.print(f"  {info['candidates']} candidates on {info['decision_dates']} dates, "
                           f"{info['distinct_first_targets']} distinct first targets, "
                           f"{info['seconds']:.0f} s; actor written to {staged}")
@@ -222,6 +236,8 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
         model = build_agent(args.algo, vec_env, decoder_config=decoder_config,
                             init_checkpoint=checkpoint if args.actor_init == "pretrained" else None,
                             settings=fine_tune, seed=seed, encoder=args.encoder)
+        if text_encoder is not None:
+            model.policy.attach_text_encoder(text_encoder)
     from stable_baselines3.common.logger import configure
 
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
@@ -334,6 +350,20 @@ def _resume_paths(path: Path) -> tuple[Path, Path]:
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
         return path, run_dir
     raise SettingsError(f"--resume {path}: no such run folder or model file")
+
+
+def _doc_finetune_encoder(args: PPOJobSettings, panel: Any, resume_model: Path | None) -> Any:
+    """The trainable document encoder of ``--finetune-doc-encoder`` (None without the option)."""
+    if not args.finetune_doc_encoder:
+        return None
+    from alpha_env.errors import SettingsError
+    from encoders.doc_finetune import TrainableTextEncoder
+
+    if not args.doc_mode:
+        raise SettingsError("--finetune-doc-encoder needs --doc-mode (episodes conditioned on the news)")
+    if resume_model is not None:
+        raise SettingsError("--finetune-doc-encoder cannot --resume a run yet: start a new run")
+    return TrainableTextEncoder.for_panel(args.doc_finetune, panel, args.env.doc_days)
 
 
 def _flat_settings(args: PPOJobSettings) -> dict[str, Any]:

@@ -11,7 +11,8 @@ leaving the null memory the decoder was pretrained with, so a run without docume
 stage-1 actor.
 
 Alpha encoder and fusion (``alpha_encoder_config`` given): a frozen pretrained
-:class:`encoders.AlphaEncoder` encodes the partial AlphaStack (the observation's ``tokens``, BOS
+:class:`encoders.AlphaEncoder` (``stack``) or :class:`encoders.AlphaTreeEncoder` (``tree``: node convolution
+over the forest of the partial stack) encodes the partial AlphaStack (the observation's ``tokens``, BOS
 prepended); an :class:`encoders.Fusion` (``concat``, ``cross_attention`` with the alpha tokens as queries
 over the document's key/value slots, or ``gated``) combines its token states with the document vector
 into one vector of the document's width, which takes the document's place in the decoder's memory: the
@@ -40,11 +41,13 @@ Policy keyword arguments (``policy_kwargs``; all plain values, so saved models r
 ``kl_coef``           weight of KL(π ‖ π₀) to the frozen initial actor (0 = off); needs ``ent_coef``
 ``ent_coef``          the algorithm's entropy coefficient (the KL term is folded into the entropy
                       term the algorithm weighs by it: ``ent_coef·H − kl_coef·KL``)
-``alpha_encoder``     ``"none"`` (default) or ``"stack"`` (the AlphaEncoder over the partial stack)
-``alpha_encoder_config`` dict of :class:`encoders.AlphaEncoderConfig` (``alpha_encoder="stack"``)
-``alpha_checkpoint``  pretrained AlphaEncoder checkpoint loaded into it (``None``: the weights come
+``alpha_encoder``     ``"none"`` (default), ``"stack"`` (the AlphaEncoder over the partial stack) or
+                      ``"tree"`` (the AlphaTreeEncoder over the partial stack's forest)
+``alpha_encoder_config`` dict of :class:`encoders.AlphaEncoderConfig` (``stack``) or
+                      :class:`encoders.AlphaTreeEncoderConfig` (``tree``)
+``alpha_checkpoint``  pretrained encoder checkpoint loaded into it (``None``: the weights come
                       from a saved model, as when an agent is reloaded)
-``fusion``            ``concat``, ``cross_attention`` or ``gated`` (with ``alpha_encoder="stack"``)
+``fusion``            ``concat``, ``cross_attention`` or ``gated`` (with an alpha encoder)
 ===================== ========================================================================
 """
 
@@ -73,10 +76,16 @@ __all__ = [
     "build_decoder",
     "build_alpha_encoder",
     "ALPHA_ENCODERS",
+    "ALPHA_ENCODER_KINDS",
 ]
 
-ALPHA_ENCODERS = ("none", "stack")
-"""Encoders of the partial expression the policy can use (``none``: the decoder alone)."""
+ALPHA_ENCODERS = ("none", "stack", "tree")
+"""Encoders of the partial expression the policy can use (``none``: the decoder alone; ``stack``: the
+transformer :class:`encoders.AlphaEncoder`; ``tree``: the node-convolutional
+:class:`encoders.AlphaTreeEncoder`)."""
+
+ALPHA_ENCODER_KINDS = {"stack": "alpha_encoder", "tree": "alpha_tree_encoder"}
+"""Checkpoint kind (:data:`encoders.MODEL_KINDS`) of each alpha encoder option."""
 
 MASKED_LOGIT = -1e8
 """Logit given to forbidden tokens (as sb3-contrib does): its softmax probability is exactly 0.0."""
@@ -117,16 +126,23 @@ def build_decoder(
     return loaded
 
 
-def build_alpha_encoder(alpha_encoder_config: dict[str, Any], alpha_checkpoint: str | None) -> nn.Module:
-    """The frozen AlphaEncoder: loaded from ``alpha_checkpoint`` (which must match the config) or built
-    from ``alpha_encoder_config`` (its weights then come from a saved model's state dict)."""
-    from encoders import AlphaEncoder, AlphaEncoderConfig, load_checkpoint
+def build_alpha_encoder(
+    alpha_encoder_config: dict[str, Any], alpha_checkpoint: str | None, kind: str = "stack"
+) -> nn.Module:
+    """The frozen alpha encoder of option ``kind`` (``stack`` or ``tree``): loaded from
+    ``alpha_checkpoint`` (which must hold that kind and match the config) or built from
+    ``alpha_encoder_config`` (its weights then come from a saved model's state dict)."""
+    from encoders import MODEL_KINDS, load_checkpoint
 
-    config = AlphaEncoderConfig(**alpha_encoder_config)
+    if kind not in ALPHA_ENCODER_KINDS:
+        raise SettingsError(f"alpha encoder must be one of {tuple(ALPHA_ENCODER_KINDS)}, got {kind!r}")
+    model_class, config_class = MODEL_KINDS[ALPHA_ENCODER_KINDS[kind]]
+    config = config_class(**alpha_encoder_config)
     if alpha_checkpoint is None:
-        encoder = AlphaEncoder(config, seed=0)
+        encoder = model_class(config, seed=0)
     else:
-        encoder = load_checkpoint(alpha_checkpoint, config.codebook_version, kind="alpha_encoder").model
+        encoder = load_checkpoint(alpha_checkpoint, config.codebook_version,
+                                  kind=ALPHA_ENCODER_KINDS[kind]).model
         if encoder.config != config:
             saved = encoder.config.to_dict()
             diff = {k: (v, getattr(config, k)) for k, v in saved.items() if getattr(config, k) != v}
@@ -188,6 +204,7 @@ class _DecoderPolicyMixin:
 
         if fusion not in FUSION_KINDS:
             raise SettingsError(f"fusion must be one of {FUSION_KINDS}, got {fusion!r}")
+        self.text_encoder: nn.Module | None = None  # attach_text_encoder (end-to-end stage 2)
         self.alpha_encoder_kind = alpha_encoder
         self.alpha_encoder_config = None if alpha_encoder_config is None else dict(alpha_encoder_config)
         self.alpha_checkpoint = None if alpha_checkpoint is None else str(alpha_checkpoint)
@@ -237,7 +254,8 @@ class _DecoderPolicyMixin:
                     "the fused alpha/document vector takes the document's place in the decoder's memory: "
                     "the decoder needs doc_dim > 0 (it was built with doc_dim=0)"
                 )
-            self.alpha_encoder = build_alpha_encoder(self.alpha_encoder_config, self.alpha_checkpoint)
+            self.alpha_encoder = build_alpha_encoder(self.alpha_encoder_config, self.alpha_checkpoint,
+                                                     self.alpha_encoder_kind)
             enc_cfg = self.alpha_encoder.config
             if enc_cfg.vocab_size != n_actions or enc_cfg.codebook_version != cfg.codebook_version:
                 raise SettingsError(
@@ -298,6 +316,29 @@ class _DecoderPolicyMixin:
         out.append({"params": list(self.value_net.parameters()), "lr_scale": 1.0, "name": "value_head"})
         return out
 
+    def attach_text_encoder(self, encoder: nn.Module) -> None:
+        """End-to-end stage 2 (``--finetune-doc-encoder``): embed each observation's news window with
+        ``encoder`` (an :class:`encoders.doc_finetune.TrainableTextEncoder`) instead of reading the
+        precomputed ``document`` vector, and train its top layer groups with the policy's optimizer
+        (their ``lr_scale``; gradual unfreezing after every update). The observation needs
+        ``document_key`` (:class:`encoders.doc_finetune.DocumentKeyObservation`).
+
+        Raises:
+            SettingsError: the encoder's width is not the environment's document width, or the
+                observation has no ``document_key``.
+        """
+        if "document_key" not in self.observation_space.spaces:  # type: ignore[attr-defined]
+            raise SettingsError("fine-tuning the document encoder needs the document_key observation "
+                                "(wrap the env in encoders.doc_finetune.DocumentKeyObservation)")
+        if int(encoder.hidden_size) != self.document_dim:
+            raise SettingsError(f"the document encoder is {encoder.hidden_size} wide, the environment's "
+                                f"document vectors {self.document_dim}")
+        self.text_encoder = encoder
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer = ScaledAdam(self._param_groups() + encoder.param_groups(), lr=lr,
+                                    **self.optimizer_kwargs)
+        self.optimizer.register_step_post_hook(lambda optimizer, args, kwargs: encoder.after_update())
+
     def decoder_layer_groups(self) -> list[list[nn.Parameter]]:
         """The decoder's parameter groups bottom-up (gradual unfreezing works on these)."""
         return self.decoder.layer_groups()
@@ -322,7 +363,11 @@ class _DecoderPolicyMixin:
 
     # ------------------------------------------------------------------ core
     def _inputs(self, obs: Any) -> DecoderInputs:
-        return read_observation(obs, self.bos_id)
+        inputs = read_observation(obs, self.bos_id)
+        if self.text_encoder is None:
+            return inputs
+        document = self.text_encoder(obs["document_key"]).to(inputs.document.dtype)
+        return DecoderInputs(inputs.ids, inputs.position, inputs.mask, document)
 
     def _fused_document(self, fusion: nn.Module, inputs: DecoderInputs) -> torch.Tensor:
         """``(B, doc_dim)``: the fusion of the alpha encoding of the written prefix and the document."""

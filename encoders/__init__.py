@@ -40,6 +40,7 @@ from encoders.pretrain import (
     teacher_forcing,
 )
 from encoders.resolve import BUNDLED_MODEL_NAME, ResolvedModel, bundled_model_path, resolve_model
+from encoders.tree_encoder import AlphaTreeEncoder, AlphaTreeEncoderConfig, codebook_arities, tree_structure
 
 __all__ = [
     "unfrozen_groups",
@@ -52,6 +53,10 @@ __all__ = [
     "AlphaEncoder",
     "AlphaEncoderConfig",
     "AlphaEncoding",
+    "AlphaTreeEncoder",
+    "AlphaTreeEncoderConfig",
+    "codebook_arities",
+    "tree_structure",
     "BUNDLED_MODEL_NAME",
     "Checkpoint",
     "CheckpointError",

@@ -191,8 +191,17 @@ class AlphaEncoder(nn.Module):
         out = self.bert(input_ids=ids, attention_mask=mask.long())
         return AlphaEncoding(sequence=out.last_hidden_state, mask=mask, pooled=out.pooler_output)
 
-    def mlm_logits(self, ids: torch.Tensor) -> torch.Tensor:
-        """Masked-token prediction logits ``(B, 1+L, vocab_size)`` (output matrix tied to the embeddings)."""
+    @property
+    def output_norm(self) -> nn.LayerNorm:
+        """The LayerNorm that produces the token states (bounds of their components)."""
+        return self.bert.encoder.layer[-1].output.LayerNorm
+
+    def mlm_logits(self, ids: torch.Tensor, structure: torch.Tensor | None = None) -> torch.Tensor:
+        """Masked-token prediction logits ``(B, 1+L, vocab_size)`` (output matrix tied to the embeddings).
+
+        ``structure`` (the unmasked ids) is accepted for the call API shared with
+        :class:`~encoders.AlphaTreeEncoder` and unused: the transformer reads no tree links.
+        """
         ids, mask = self._prepare(ids)
         hidden = self.bert(input_ids=ids, attention_mask=mask.long()).last_hidden_state
         weight = self.bert.embeddings.word_embeddings.weight[: self.config.vocab_size]

@@ -30,6 +30,7 @@ from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig
 from encoders.config import CodebookLike, codebook_version_of
 from encoders.decoder import AlphaDecoder, AlphaDecoderConfig
 from encoders.errors import CheckpointError, CodebookMismatchError
+from encoders.tree_encoder import AlphaTreeEncoder, AlphaTreeEncoderConfig
 
 __all__ = ["CHECKPOINT_FORMAT", "MODEL_KINDS", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
@@ -38,6 +39,7 @@ CHECKPOINT_FORMAT = "alpha-env-checkpoint/1"
 MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
     AlphaEncoder.kind: (AlphaEncoder, AlphaEncoderConfig),
     AlphaDecoder.kind: (AlphaDecoder, AlphaDecoderConfig),
+    AlphaTreeEncoder.kind: (AlphaTreeEncoder, AlphaTreeEncoderConfig),
 }
 """The one registry of checkpointable models: kind → (model class, config class)."""
 
@@ -53,7 +55,8 @@ class Checkpoint:
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (an :class:`AlphaEncoder` or :class:`AlphaDecoder`) to ``path`` atomically.
+    """Write ``model`` (an :class:`AlphaEncoder`, :class:`AlphaTreeEncoder` or :class:`AlphaDecoder`) to
+    ``path`` atomically.
 
     The file is written next to ``path`` and renamed into place, so a crash never leaves half a checkpoint.
     """
@@ -84,7 +87,7 @@ def load_checkpoint(
     path: str | Path,
     codebook: CodebookLike | str,
     *,
-    kind: str | None = None,
+    kind: str | tuple[str, ...] | None = None,
     map_location: str | torch.device = "cpu",
 ) -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint`, refusing one made for another codebook.
@@ -93,7 +96,8 @@ def load_checkpoint(
         path: the checkpoint file.
         codebook: the codebook the model will be used with (its version and size are checked), or just
             a version string (then only the version is checked).
-        kind: expected model kind (``"alpha_encoder"`` or ``"alpha_decoder"``); ``None`` accepts either.
+        kind: expected model kind (a key of :data:`MODEL_KINDS`), or a tuple of accepted kinds; ``None``
+            accepts any.
         map_location: device of the loaded weights.
 
     Raises:
@@ -112,8 +116,9 @@ def load_checkpoint(
     saved_kind = payload["kind"]
     if saved_kind not in MODEL_KINDS:
         raise CheckpointError(f"{source} holds an unknown model kind {saved_kind!r}")
-    if kind is not None and kind != saved_kind:
-        raise CheckpointError(f"{source} holds an {saved_kind}, not an {kind}")
+    wanted = (kind,) if isinstance(kind, str) else kind
+    if wanted is not None and saved_kind not in wanted:
+        raise CheckpointError(f"{source} holds an {saved_kind}, not an {' or '.join(wanted)}")
     saved_version = str(payload["codebook_version"])
     wanted_version = codebook_version_of(codebook)
     if saved_version != wanted_version:

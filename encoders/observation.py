@@ -8,7 +8,8 @@ from the transformer encoding of the partial expression rather than from raw tok
 ============  ============  ==========================================================================
 slice         width         values
 ============  ============  ==========================================================================
-alpha         ``H``         frozen pretrained :class:`~encoders.AlphaEncoder` encoding of the written
+alpha         ``H``         frozen pretrained :class:`~encoders.AlphaEncoder` (or node-convolutional
+                            :class:`~encoders.AlphaTreeEncoder`) encoding of the written
                             tokens (the partial AlphaStack, BOS prepended): ``"mean"`` = mean of the
                             final token states over BOS and the real tokens (padding excluded);
                             ``"cls"`` = the pooled [CLS] vector (dense + tanh of the BOS state)
@@ -19,9 +20,9 @@ depth         1             values on the AlphaStack / ``max_len``, in ``[0, 1]`
 
 ``H`` is the encoder's ``hidden_size``, ``D`` the env's document size. The bounds of the alpha slice come
 from the checkpoint: ``[-1, 1]`` for ``"cls"`` (tanh); for ``"mean"``, BERT's last operation is a
-LayerNorm with weight ``γ`` and bias ``β``, whose output obeys ``|y_i| <= sqrt(H - 1)·|γ_i| + |β_i|``,
-and a mean keeps that bound. The action mask is *not* in the vector: :meth:`action_masks` delegates to
-the env, so mask-aware algorithms read it as usual.
+LayerNorm (the tree encoder's too) with weight ``γ`` and bias ``β``, whose output obeys
+``|y_i| <= sqrt(H - 1)·|γ_i| + |β_i|``, and a mean keeps that bound. The action mask is *not* in the
+vector: :meth:`action_masks` delegates to the env, so mask-aware algorithms read it as usual.
 
 The encoder is frozen (``eval()``, no gradients) and runs on the CPU in ``torch.inference_mode``; only
 the written prefix is encoded (one short sequence per step). The checkpoint is required: pretrain one
@@ -47,6 +48,7 @@ from encoders.alpha_encoder import AlphaEncoder
 from encoders.checkpoint import load_checkpoint
 from encoders.errors import CodebookMismatchError
 from encoders.fusion import masked_mean
+from encoders.tree_encoder import AlphaTreeEncoder
 
 __all__ = ["ENCODED_POOLINGS", "EncodedAlphaObservation"]
 
@@ -63,8 +65,9 @@ class EncodedAlphaObservation(
 
     Args:
         env: an :class:`~alpha_env.env.AlphaStackEnv`, possibly wrapped (its ``Dict`` observation space).
-        checkpoint: path of an ``alpha_encoder`` checkpoint (:func:`encoders.save_checkpoint`), or an
-            :class:`AlphaEncoder` already loaded (shared by several envs of one process; it is frozen).
+        checkpoint: path of an ``alpha_encoder`` or ``alpha_tree_encoder`` checkpoint
+            (:func:`encoders.save_checkpoint`), or an :class:`AlphaEncoder` / :class:`AlphaTreeEncoder`
+            already loaded (shared by several envs of one process; it is frozen).
         pooling: ``"mean"`` (default) or ``"cls"``.
 
     Raises:
@@ -74,7 +77,8 @@ class EncodedAlphaObservation(
         CodebookMismatchError: the encoder was trained with another codebook than the env's.
     """
 
-    def __init__(self, env: gym.Env, checkpoint: str | Path | AlphaEncoder, *, pooling: str = "mean"):
+    def __init__(self, env: gym.Env, checkpoint: str | Path | AlphaEncoder | AlphaTreeEncoder, *,
+                 pooling: str = "mean"):
         gym.utils.RecordConstructorArgs.__init__(self, checkpoint=checkpoint, pooling=pooling)
         gym.ObservationWrapper.__init__(self, env)
         if pooling not in ENCODED_POOLINGS:
@@ -103,8 +107,10 @@ class EncodedAlphaObservation(
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
 
     @staticmethod
-    def _load(checkpoint: str | Path | AlphaEncoder, codebook) -> AlphaEncoder:
-        if isinstance(checkpoint, AlphaEncoder):
+    def _load(
+        checkpoint: str | Path | AlphaEncoder | AlphaTreeEncoder, codebook
+    ) -> AlphaEncoder | AlphaTreeEncoder:
+        if isinstance(checkpoint, AlphaEncoder | AlphaTreeEncoder):
             encoder = checkpoint
             config = encoder.config
             if config.codebook_version != codebook.version or config.vocab_size != len(codebook):
@@ -114,10 +120,12 @@ class EncodedAlphaObservation(
                     f"({len(codebook)} tokens)"
                 )
         elif isinstance(checkpoint, str | Path):
-            encoder = load_checkpoint(checkpoint, codebook, kind=AlphaEncoder.kind).model
+            kinds = (AlphaEncoder.kind, AlphaTreeEncoder.kind)
+            encoder = load_checkpoint(checkpoint, codebook, kind=kinds).model
         else:
             raise SettingsError(
-                f"checkpoint must be a path or an AlphaEncoder, not {type(checkpoint).__name__}"
+                "checkpoint must be a path, an AlphaEncoder or an AlphaTreeEncoder, "
+                f"not {type(checkpoint).__name__}"
             )
         encoder.eval()
         encoder.requires_grad_(False)
@@ -129,7 +137,7 @@ class EncodedAlphaObservation(
         if self.pooling == "cls":
             bound = np.ones(hidden, dtype=np.float64)
         else:
-            norm = self.encoder.bert.encoder.layer[-1].output.LayerNorm
+            norm = self.encoder.output_norm
             gamma = norm.weight.detach().double().abs().numpy()
             beta = norm.bias.detach().double().abs().numpy()
             bound = math.sqrt(max(hidden - 1, 1)) * gamma + beta

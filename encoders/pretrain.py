@@ -36,6 +36,7 @@ from encoders.alpha_encoder import AlphaEncoder
 from encoders.config import seeded
 from encoders.decoder import AlphaDecoder
 from encoders.finetune import slanted_triangular
+from encoders.tree_encoder import AlphaTreeEncoder
 
 __all__ = [
     "IGNORE_INDEX",
@@ -142,7 +143,8 @@ def mask_tokens(
 
 
 def _encoder_batch(
-    encoder: AlphaEncoder, seqs: Sequence[Sequence[int]], generator: torch.Generator, probability: float
+    encoder: AlphaEncoder | AlphaTreeEncoder, seqs: Sequence[Sequence[int]], generator: torch.Generator,
+    probability: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = encoder.config
     body = [strip_specials(s, cfg.bos_id, cfg.end_id) for s in seqs]
@@ -164,6 +166,11 @@ def _encoder_batch(
     )
 
 
+def _unmasked(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The ids before masking (labels hold the originals at the chosen positions): the tree links."""
+    return torch.where(labels != IGNORE_INDEX, labels, inputs)
+
+
 def _check_corpus(seqs: Sequence[Sequence[int]], max_len: int, what: str) -> None:
     if len(seqs) == 0:
         raise SettingsError(f"{what}: the corpus is empty")
@@ -177,8 +184,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[list[i
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _optimizer(model: nn.Module, lr: float, weight_decay: float, total: int):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+def _optimizer(model: nn.Module, lr: float, weight_decay: float, total: int,
+               extra_groups: Sequence[dict] = ()):
+    """AdamW over ``model`` at ``lr`` plus ``extra_groups`` (each at ``lr * group["lr_scale"]``), with the
+    slanted triangular schedule over ``total`` steps."""
+    groups = [{"params": list(model.parameters())}]
+    groups += [{"params": g["params"], "lr": lr * float(g.get("lr_scale", 1.0))} for g in extra_groups]
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: slanted_triangular(step, total))
     return optimizer, schedule
 
@@ -195,13 +207,13 @@ def _token_loss_step(
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
     optimizer.step()
     schedule.step()
     return float(loss.item())
 
 def pretrain_alpha_encoder(
-    encoder: AlphaEncoder,
+    encoder: AlphaEncoder | AlphaTreeEncoder,
     sequences: Sequence[Sequence[int]],
     *,
     valid: Sequence[Sequence[int]] | None = None,
@@ -215,6 +227,9 @@ def pretrain_alpha_encoder(
     on_epoch: Callable[[int, PretrainHistory], None] | None = None,
 ) -> PretrainHistory:
     """Masked-token pretraining of ``encoder`` on ``sequences`` (in place); see the module table.
+
+    ``encoder`` is the stack transformer (:class:`AlphaEncoder`) or the tree network
+    (:class:`AlphaTreeEncoder`, masked-node objective: labels hidden, tree links read from the unmasked ids).
 
     Returns:
         :class:`PretrainHistory` (train loss per epoch; masked-token accuracy on ``valid`` per epoch).
@@ -232,7 +247,7 @@ def pretrain_alpha_encoder(
                 inputs, labels = _encoder_batch(
                     encoder, [sequences[i] for i in batch], generator, probability
                 )
-                logits = encoder.mlm_logits(inputs)
+                logits = encoder.mlm_logits(inputs, structure=_unmasked(inputs, labels))
                 losses.append(_token_loss_step(encoder, logits, labels, optimizer, schedule))
                 history.steps += 1
             history.train_loss.append(float(np.mean(losses)))
@@ -246,7 +261,7 @@ def pretrain_alpha_encoder(
 
 @torch.no_grad()
 def masked_token_accuracy(
-    encoder: AlphaEncoder,
+    encoder: AlphaEncoder | AlphaTreeEncoder,
     sequences: Sequence[Sequence[int]],
     *,
     seed: int = 0,
@@ -262,7 +277,7 @@ def masked_token_accuracy(
         inputs, labels = _encoder_batch(
             encoder, sequences[start : start + batch_size], generator, probability
         )
-        predicted = encoder.mlm_logits(inputs).argmax(dim=-1)
+        predicted = encoder.mlm_logits(inputs, structure=_unmasked(inputs, labels)).argmax(dim=-1)
         chosen = labels != IGNORE_INDEX
         correct += int((predicted[chosen] == labels[chosen]).sum())
         total += int(chosen.sum())
@@ -286,15 +301,19 @@ def teacher_forcing(
     return inputs, targets
 
 
-def _decoder_memory(decoder: AlphaDecoder, docs: np.ndarray | torch.Tensor | None, rows: list[int]):
+def _decoder_memory(
+    decoder: AlphaDecoder, docs: np.ndarray | torch.Tensor | Callable | None, rows: list[int]
+):
     if docs is None:
         return None
+    if callable(docs):  # computed with gradients (e.g. a document encoder being fine-tuned)
+        return decoder.memory(doc=docs(rows).float())
     batch = torch.as_tensor(np.asarray(docs)[rows] if isinstance(docs, np.ndarray) else docs[rows])
     return decoder.memory(doc=batch.float())
 
 
 def _check_docs(decoder: AlphaDecoder, docs, n: int, what: str) -> None:
-    if docs is None:
+    if docs is None or callable(docs):
         return
     if decoder.config.doc_dim == 0:
         raise SettingsError(f"{what}: documents given but the decoder was built with doc_dim=0")
@@ -306,7 +325,7 @@ def pretrain_decoder(
     decoder: AlphaDecoder,
     sequences: Sequence[Sequence[int]],
     *,
-    docs: np.ndarray | torch.Tensor | None = None,
+    docs: np.ndarray | torch.Tensor | Callable[[list[int]], torch.Tensor] | None = None,
     valid: Sequence[Sequence[int]] | None = None,
     valid_docs: np.ndarray | torch.Tensor | None = None,
     epochs: int = 10,
@@ -316,18 +335,24 @@ def pretrain_decoder(
     seed: int = 0,
     show_progress: bool = False,
     on_epoch: Callable[[int, PretrainHistory], None] | None = None,
+    extra_groups: Sequence[dict] = (),
+    on_step: Callable[[], None] | None = None,
 ) -> PretrainHistory:
     """Teacher-forced next-token pretraining of ``decoder`` on ``sequences`` (in place).
 
     Args:
         decoder: the model (trained in place, left in eval mode).
         sequences: id sequences (written tokens; a leading BOS / trailing END are accepted).
-        docs: optional ``(len(sequences), doc_dim)`` document vectors, one per sequence.
+        docs: optional ``(len(sequences), doc_dim)`` document vectors, one per sequence, or a function
+            ``rows → (len(rows), doc_dim)`` tensor computed with gradients (a document encoder being
+            fine-tuned: pass its parameter groups as ``extra_groups``).
         valid, valid_docs: held-out sequences (and their documents) for :func:`next_token_accuracy`.
         epochs, batch_size, lr, weight_decay: optimization (AdamW, slanted triangular schedule).
         seed: seeds shuffling and dropout.
         show_progress: tqdm bar over epochs.
         on_epoch: called as ``on_epoch(epoch, history)`` after each epoch.
+        extra_groups: more optimizer groups (``{"params": [...], "lr_scale": s}``, trained at ``lr * s``).
+        on_step: called after every optimizer step (e.g. gradual unfreezing).
 
     Returns:
         :class:`PretrainHistory` (train loss per epoch; next-token accuracy on ``valid`` per epoch).
@@ -340,7 +365,7 @@ def pretrain_decoder(
     history = PretrainHistory()
     generator = torch.Generator().manual_seed(seed)
     total = epochs * math.ceil(len(sequences) / batch_size)
-    optimizer, schedule = _optimizer(decoder, lr, weight_decay, total)
+    optimizer, schedule = _optimizer(decoder, lr, weight_decay, total, extra_groups)
     with seeded(seed):
         for epoch in tqdm(range(epochs), desc="decoder LM", disable=not show_progress):
             decoder.train()
@@ -352,6 +377,8 @@ def pretrain_decoder(
                 logits, _ = decoder(inputs, _decoder_memory(decoder, docs, batch))
                 losses.append(_token_loss_step(decoder, logits, targets, optimizer, schedule))
                 history.steps += 1
+                if on_step is not None:
+                    on_step()
             history.train_loss.append(float(np.mean(losses)))
             if valid:
                 history.valid_accuracy.append(next_token_accuracy(decoder, valid, docs=valid_docs))

@@ -8,12 +8,16 @@ mutations and recombinations; seeded). A held-out share is never trained on. The
   expression by cosine of the pooled encoding, and how structurally similar neighbours are compared with
   random pairs (Jaccard overlap of their token multisets: 1 = same tokens, 0 = none shared).
 
-Writes ``runs/<run>/alpha_encoder.pt`` (checkpoint with the codebook version) and ``summary.json``.
+``--encoder tree`` trains the node-convolutional :class:`encoders.AlphaTreeEncoder` instead, with the same
+corpus, split and masked-node objective; ``--encoder both`` trains both and prints them side by side.
+
+Writes ``runs/<run>/alpha_encoder.pt`` (stack), ``alpha_tree_encoder.pt`` (tree) and ``summary.json``.
 
 Usage::
 
     python experiments/pretrain_alpha_encoder.py              # defaults: 20,000 expressions, 10 epochs
     python experiments/pretrain_alpha_encoder.py --quick      # seconds, for CI
+    python experiments/pretrain_alpha_encoder.py --encoder both --corpus-size 5000 --epochs 4
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +40,7 @@ if str(ROOT / "experiments") not in sys.path:  # _common, also when imported by 
 
 import _common  # noqa: E402
 
-__all__ = ["Args", "main", "token_jaccard"]
+__all__ = ["Args", "ENCODERS", "main", "token_jaccard"]
 
 
 @dataclass
@@ -58,7 +62,9 @@ class Args:
     hidden_size: int = 128
     """encoder width"""
     num_layers: int = 4
-    """encoder layers"""
+    """encoder layers (stack transformer; the tree network convolves as many times as the tree is high)"""
+    encoder: str = field(default="stack", metadata={"choices": ("stack", "tree", "both")})
+    """stack (transformer over the AlphaStack), tree (node convolution over the AlphaTree) or both"""
     seed: int = 0
     """seeds the corpus, the split, the initialization and training"""
     threads: int = 1
@@ -86,40 +92,19 @@ def token_jaccard(a: list[int], b: list[int]) -> float:
     return sum((ca & cb).values()) / union if union else 1.0
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the job; returns the summary written to ``summary.json``."""
-    args = parse_args(argv)
-    import torch
+ENCODERS = Args.__dataclass_fields__["encoder"].metadata["choices"]
+"""``--encoder`` choices: the stack transformer, the tree node-convolution network, or both side by side."""
 
-    from alpha_env.grammar import Codebook, build_corpus, canonical
-    from encoders import (
-        AlphaEncoder,
-        AlphaEncoderConfig,
-        masked_token_accuracy,
-        pad_sequences,
-        pretrain_alpha_encoder,
-        save_checkpoint,
-    )
+CHECKPOINT_NAMES = {"stack": "alpha_encoder.pt", "tree": "alpha_tree_encoder.pt"}
 
-    # ---- seeding: every random draw below comes from these seeds
-    torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
-    run = args.run_name or f"alpha_encoder__{args.seed}__{int(time.time())}"
-    out = Path(args.out) / run
-    out.mkdir(parents=True, exist_ok=True)
 
-    codebook = Codebook.default()
-    exprs = build_corpus(codebook, size=args.corpus_size, max_len=args.max_len, seed=args.seed)
-    sequences = [codebook.encode(e) for e in exprs]
-    order = rng.permutation(len(sequences))
-    n_valid = max(int(len(sequences) * args.valid_share), 1)
-    valid = [sequences[i] for i in order[:n_valid]]
-    train = [sequences[i] for i in order[n_valid:]]
-    print(
-        f"corpus: {len(sequences):,} expressions ({len(train):,} train / {len(valid):,} held out), "
-        f"codebook {codebook.version}"
-    )
+def _build(kind: str, codebook, args: Args):
+    from encoders import AlphaEncoder, AlphaEncoderConfig, AlphaTreeEncoder, AlphaTreeEncoderConfig
 
+    if kind == "tree":
+        config = AlphaTreeEncoderConfig.from_codebook(codebook, max_len=args.max_len,
+                                                      hidden_size=args.hidden_size)
+        return AlphaTreeEncoder(config, seed=args.seed)
     config = AlphaEncoderConfig.from_codebook(
         codebook,
         max_len=args.max_len,
@@ -128,7 +113,18 @@ def main(argv: list[str] | None = None) -> dict:
         num_heads=4 if args.hidden_size % 4 == 0 else 2,
         intermediate_size=4 * args.hidden_size,
     )
-    encoder = AlphaEncoder(config, seed=args.seed)
+    return AlphaEncoder(config, seed=args.seed)
+
+
+def _train_one(kind: str, codebook, exprs, sequences, train, valid, args: Args, out: Path) -> dict:
+    """Pretrain one encoder kind on the shared split; its summary (accuracy, neighbours, checkpoint)."""
+    import torch
+
+    from alpha_env.grammar import canonical
+    from encoders import masked_token_accuracy, pad_sequences, pretrain_alpha_encoder, save_checkpoint
+
+    rng = np.random.default_rng(args.seed)  # the same probe pairs for every kind
+    encoder = _build(kind, codebook, args)
     before = masked_token_accuracy(encoder, valid, seed=args.seed + 1)
     start = time.perf_counter()
     history = pretrain_alpha_encoder(
@@ -141,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
         seed=args.seed,
         show_progress=True,
         on_epoch=lambda e, h: print(
-            f"epoch {e + 1}: loss {h.train_loss[-1]:.3f}, held-out masked accuracy {h.valid_accuracy[-1]:.3f}"
+            f"[{kind}] epoch {e + 1}: loss {h.train_loss[-1]:.3f}, "
+            f"held-out masked accuracy {h.valid_accuracy[-1]:.3f}"
         ),
     )
     seconds = time.perf_counter() - start
@@ -183,17 +180,24 @@ def main(argv: list[str] | None = None) -> dict:
             ]
         )
     )
-
     checkpoint = save_checkpoint(
         encoder,
-        out / "alpha_encoder.pt",
+        out / CHECKPOINT_NAMES[kind],
         extra={"epochs": args.epochs, "valid_accuracy": history.valid_accuracy},
     )
-    summary = {
-        "run": run,
-        "args": dataclasses.asdict(args),
-        "codebook_version": codebook.version,
-        "corpus": len(sequences),
+    print(
+        f"[{kind}] held-out masked-token accuracy: {before:.3f} → {history.valid_accuracy[-1]:.3f} "
+        f"({seconds:.0f} s)"
+    )
+    print(
+        f"[{kind}] token overlap (Jaccard) of nearest neighbours {nn_jaccard:.3f} "
+        f"vs random pairs {random_jaccard:.3f}"
+    )
+    for row in neighbours[:5]:
+        print(f"  {row['alpha']}\n    ↳ {row['nearest']}  (Jaccard {row['token_jaccard']})")
+    print(f"[{kind}] checkpoint: {checkpoint}")
+    return {
+        "encoder": kind,
         "parameters": sum(p.numel() for p in encoder.parameters()),
         "seconds": round(seconds, 1),
         "masked_accuracy_before": round(before, 4),
@@ -204,16 +208,63 @@ def main(argv: list[str] | None = None) -> dict:
         "neighbours": neighbours,
         "checkpoint": str(checkpoint),
     }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the job; returns the summary written to ``summary.json``.
+
+    The summary's top level describes the first encoder (``stack`` unless ``--encoder tree``); with
+    ``--encoder both`` the tree encoder's figures are under ``"tree"`` and a side-by-side table is printed.
+    """
+    args = parse_args(argv)
+    import torch
+
+    from alpha_env.errors import SettingsError
+    from alpha_env.grammar import Codebook, build_corpus
+
+    if args.encoder not in ENCODERS:
+        raise SettingsError(f"--encoder must be one of {ENCODERS}, got {args.encoder!r}")
+    # ---- seeding: every random draw below comes from these seeds
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    run = args.run_name or f"alpha_encoder__{args.seed}__{int(time.time())}"
+    out = Path(args.out) / run
+    out.mkdir(parents=True, exist_ok=True)
+
+    codebook = Codebook.default()
+    exprs = build_corpus(codebook, size=args.corpus_size, max_len=args.max_len, seed=args.seed)
+    sequences = [codebook.encode(e) for e in exprs]
+    order = rng.permutation(len(sequences))
+    n_valid = max(int(len(sequences) * args.valid_share), 1)
+    valid = [sequences[i] for i in order[:n_valid]]
+    train = [sequences[i] for i in order[n_valid:]]
+    print(
+        f"corpus: {len(sequences):,} expressions ({len(train):,} train / {len(valid):,} held out), "
+        f"codebook {codebook.version}"
+    )
+    kinds = ["stack", "tree"] if args.encoder == "both" else [args.encoder]
+    results = {kind: _train_one(kind, codebook, exprs, sequences, train, valid, args, out) for kind in kinds}
+    first = results[kinds[0]]
+    summary = {
+        "run": run,
+        "args": dataclasses.asdict(args),
+        "codebook_version": codebook.version,
+        "corpus": len(sequences),
+        **{k: v for k, v in first.items() if k != "encoder"},
+    }
+    if "tree" in results and kinds[0] != "tree":
+        summary["tree"] = results["tree"]
+    if len(results) > 1:
+        print("\n| encoder | parameters | seconds | held-out masked accuracy | NN token Jaccard "
+              "| random pairs |")
+        print("|---|---|---|---|---|---|")
+        for kind, row in results.items():
+            print(
+                f"| {kind} | {row['parameters']:,} | {row['seconds']:.0f} | "
+                f"{row['masked_accuracy_before']:.3f} → {row['masked_accuracy_after']:.3f} | "
+                f"{row['nearest_neighbour_token_jaccard']:.3f} | {row['random_pair_token_jaccard']:.3f} |"
+            )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(
-        f"held-out masked-token accuracy: {before:.3f} → {history.valid_accuracy[-1]:.3f} ({seconds:.0f} s)"
-    )
-    print(
-        f"token overlap (Jaccard) of nearest neighbours {nn_jaccard:.3f} vs random pairs {random_jaccard:.3f}"
-    )
-    for row in neighbours[:5]:
-        print(f"  {row['alpha']}\n    ↳ {row['nearest']}  (Jaccard {row['token_jaccard']})")
-    print(f"checkpoint: {checkpoint}")
     return summary
 
 

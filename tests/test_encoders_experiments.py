@@ -99,3 +99,22 @@ def test_token_jaccard() -> None:
     assert script.token_jaccard([1, 2, 2], [1, 2, 2]) == 1.0
     assert script.token_jaccard([1, 2, 2], [2, 3]) == 1 / 4
     assert script.token_jaccard([], []) == 1.0
+
+
+@pytest.mark.slow
+def test_ablate_fusion_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pretrain = load_script("pretrain_alpha_encoder")
+    pretrain.main(["--quick", "--encoder", "both", "--max-len", "16", "--out", str(tmp_path),
+                   "--run-name", "enc"])
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))  # doc_conditioning, imported by the script
+    script = load_script("ablate_fusion")
+    report = script.main(["--quick", "--checkpoint", str(tmp_path / "decoder.pt"), "--quick-pretrain",
+                          "--stack-checkpoint", str(tmp_path / "enc" / "alpha_encoder.pt"),
+                          "--tree-checkpoint", str(tmp_path / "enc" / "alpha_tree_encoder.pt"),
+                          "--out", str(tmp_path / "out")])
+    assert [(r["alpha_encoder"], r["fusion"]) for r in report["rows"]] == [("none", "-"), ("stack", "concat")]
+    for row in report["rows"]:
+        assert set(row) >= {"matching", "shuffled", "difference", "matching_valid"}
+    saved = json.loads((tmp_path / "out" / "ablate_fusion.json").read_text())
+    assert saved["provenance"]["seeds"] == [0] and (tmp_path / "out" / "ablate_fusion.png").is_file()
+    assert "| none | - |" in (tmp_path / "out" / "ablate_fusion.md").read_text()

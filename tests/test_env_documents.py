@@ -225,3 +225,156 @@ def test_real_news_never_shows_a_later_document():
         np.testing.assert_allclose(obs["document"], expected.astype(np.float32), rtol=1e-5, atol=1e-6)
         checked += len(shown)
     assert checked > 500
+
+
+# ---------------------------------------------------------------- AlphaStackNews-v0's document encoder
+NEWS_DATA = {"seed": 0, "n_stocks": 10, "n_days": 200}
+
+
+def test_news_env_hashed_fallback_says_so():
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="hashed", max_len=8)
+    obs, info = env.reset(seed=0)
+    assert info["doc_encoder"] == "hashed-bow-64" and obs["document"].shape == (64,)
+    action = int(np.flatnonzero(info["action_mask"])[0])
+    assert env.step(action)[-1]["doc_encoder"] == "hashed-bow-64"
+
+
+def test_news_env_with_a_named_encoder_folder_is_cached_on_disk(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+    from encoders_support import save_tiny_bert
+
+    folder = save_tiny_bert(tmp_path / "tiny")
+    make = lambda: gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder=str(folder),  # noqa: E731
+                            doc_cache_dir=tmp_path / "cache", max_len=8)
+    env = make()
+    obs, info = env.reset(seed=0)
+    assert info["doc_encoder"].startswith(f"{folder}@") and obs["document"].shape == (32,)
+    assert (tmp_path / "cache" / "embeddings.sqlite").is_file()
+    again = make()  # served from the cache: the same vectors
+    np.testing.assert_array_equal(again.unwrapped.documents.vectors, env.unwrapped.documents.vectors)
+
+
+def test_news_env_bad_encoder_names_are_clear(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+
+    from encoders import ModelNotAvailableError
+
+    with pytest.raises(ModelNotAvailableError, match="no-such-model"):
+        gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="no-such-model",
+                 doc_cache_dir=tmp_path, max_len=8)
+
+
+def test_news_env_without_torch_falls_back_to_hashed(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "transformers"):
+                    raise ModuleNotFoundError(name)
+        sys.meta_path.insert(0, Block())
+        import gymnasium as gym, alpha_env.env as E
+        env = gym.make(E.ALPHA_STACK_NEWS_ID, data={NEWS_DATA!r}, max_len=8)
+        print("DOC", env.reset(seed=0)[1]["doc_encoder"], "torch" in sys.modules)
+        try:
+            gym.make(E.ALPHA_STACK_NEWS_ID, data={NEWS_DATA!r}, doc_encoder="ProsusAI/finbert")
+        except Exception as exc:
+            print("ERR", type(exc).__name__, exc)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "DOC hashed-bow-64 False" in proc.stdout
+    assert "ERR SettingsError doc_encoder='ProsusAI/finbert' needs the optional 'rl' extra" in proc.stdout
+
+
+@pytest.mark.slow
+def test_news_env_default_is_the_bundled_minilm(tmp_path):
+    pytest.importorskip("torch")
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_cache_dir=tmp_path, max_len=8)
+    obs, info = env.reset(seed=0)
+    assert "all-MiniLM-L6-v2@" in info["doc_encoder"] and obs["document"].shape == (384,)
+
+
+# ---------------------------------------------------------------- per-stock news fields
+def _hashed(texts):
+    return np.vstack([E.hashed_bag_of_words(t, 16) for t in texts])
+
+
+def _store_with(panel, extra_published=None, ticker=None):
+    from alpha_env.data.documents import DocumentStore
+
+    base = panel.documents.frame()
+    published = list(base["published"])
+    titles, tickers = list(base["title"]), list(base["tickers"])
+    if extra_published is not None:
+        published.append(pd.Timestamp(extra_published).tz_convert("UTC"))
+        titles.append("Profit warning shocks investors")
+        tickers.append(ticker)
+    bodies = list(base["body"]) + [""] * (len(titles) - len(base))
+    return DocumentStore(pd.to_datetime(published, utc=True), titles, bodies, tickers, calendar=panel.dates)
+
+
+def _polarity(texts):
+    return np.array([np.tanh(len(t) / 50.0) - 0.5 for t in texts])
+
+
+@pytest.mark.parametrize("day, clock", [(120, "09:30"), (120, "15:59"), (120, "16:00"), (121, "21:45"),
+                                        (200, "03:00")])
+def test_a_document_published_on_day_t_never_changes_fields_at_days_up_to_t(panel, day, clock):
+    from alpha_env.data.daily_fields import stock_news_fields
+
+    ticker = str(panel.tickers[3])
+    local = pd.Timestamp(f"{pd.Timestamp(panel.dates[day]).date()} {clock}", tz="America/New_York")
+    options = {"embed": _hashed, "k": 3, "seed": 7, "sentiment": _polarity}
+    before = stock_news_fields(_store_with(panel), panel.tickers, panel.dates, **options)
+    after = stock_news_fields(_store_with(panel, local, ticker), panel.tickers, panel.dates, **options)
+    assert set(before) == {"news_count", "news_sentiment", "news_emb_0", "news_emb_1", "news_emb_2"}
+    for name in before:
+        np.testing.assert_array_equal(before[name][: day + 1], after[name][: day + 1], err_msg=name)
+    assert after["news_count"][day + 1, 3] == before["news_count"][day + 1, 3] + 1  # counted the next day
+    assert not np.array_equal(before["news_emb_0"][day + 1], after["news_emb_0"][day + 1])
+
+
+def test_stock_news_fields_are_means_over_citing_texts_and_seeded(panel):
+    from alpha_env.data.daily_fields import news_field_rows, stock_news_fields
+
+    store = _store_with(panel)
+    fields = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=1)
+    again = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=1)
+    other = stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2, seed=2)
+    np.testing.assert_array_equal(fields["news_emb_1"], again["news_emb_1"])
+    assert not np.array_equal(fields["news_emb_1"], other["news_emb_1"])
+    rows = news_field_rows(store, panel.dates)
+    t, j = map(int, np.argwhere(fields["news_count"] > 0)[0])
+    cited = [d for d in range(len(store))
+             if rows[d] == t and str(panel.tickers[j]) in store.document(d).tickers]
+    assert len(cited) == fields["news_count"][t, j]
+    projection = np.random.default_rng(1).standard_normal((16, 2)) / 4.0
+    expected = (_hashed([store.text(d) for d in cited]) @ projection).mean(axis=0)
+    np.testing.assert_allclose([fields["news_emb_0"][t, j], fields["news_emb_1"][t, j]], expected)
+    assert (fields["news_emb_0"][fields["news_count"] == 0] == 0).all()
+    with pytest.raises(SettingsError, match="explicit seed"):
+        stock_news_fields(store, panel.tickers, panel.dates, embed=_hashed, k=2)
+
+
+def test_news_env_with_stock_news_fields_extends_the_codebook():
+    import gymnasium as gym
+
+    env = gym.make(E.ALPHA_STACK_NEWS_ID, data=NEWS_DATA, doc_encoder="hashed", stock_news_fields=2,
+                   stock_news_seed=0, max_len=8)
+    base = env.unwrapped
+    for name in ("news_count", "news_emb_0", "news_emb_1"):
+        assert name in base.codebook and base.panel.has_field(name)
+    obs, info = env.reset(seed=0)
+    assert info["action_mask"][base.codebook.id("news_emb_1")]  # the agent may write the field

@@ -4,19 +4,31 @@ The table's ``date`` is the date the value becomes known at the close (for news:
 whose close follows the text's publication, as ``experiments/encode_documents.py`` writes it), so
 ``field[t, i]`` only ever holds information available at the close of ``t``: an alpha reading it at ``t``
 sees no later value.
+
+Per-stock news fields (:func:`stock_news_fields`, :func:`attach_news_fields`): from the panel's own
+documents, ``news_count`` (texts citing the stock), ``news_sentiment`` (their mean polarity, with a sentiment
+model) and ``news_emb_0 .. news_emb_{k-1}`` (their mean embedding through a fixed random projection, seeded
+explicitly). A text enters the row of the first trading date *strictly after its publication date* (in the
+store's time zone): a text published on day ``t``, before or after the close, never changes any value at
+days ``<= t``. Cells without a text are 0 (no news is neutral news).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from alpha_env.errors import DataError
+from alpha_env.errors import DataError, SettingsError
 
-__all__ = ["attach_daily_field", "read_daily_field"]
+__all__ = ["attach_daily_field", "read_daily_field", "news_field_rows", "stock_news_fields",
+           "attach_news_fields", "NEWS_FIELD_PREFIX"]
+
+NEWS_FIELD_PREFIX = "news_"
+"""Prefix of the per-stock news fields: ``news_count``, ``news_sentiment``, ``news_emb_<j>``."""
 
 
 def read_daily_field(path: str | Path, column: str) -> pd.DataFrame:
@@ -88,3 +100,114 @@ def attach_daily_field(panel: Any, frame: pd.DataFrame, column: str, *, fill: fl
     counts = {"used": int(use.sum()), "unknown_tickers": int((inside & (j_idx < 0)).sum()),
               "outside": int((~inside).sum())}
     return panel.with_fields({name or column: out}), counts
+
+
+def news_field_rows(documents: Any, calendar: Any) -> np.ndarray:
+    """``(D,)`` int64 row of each text: the first trading date of ``calendar`` strictly after the text's
+    publication date in ``documents.timezone`` (-1 when the calendar ends first)."""
+    cal = np.asarray(calendar, dtype="datetime64[D]")
+    local = pd.DatetimeIndex(documents.published).tz_localize("UTC").tz_convert(documents.timezone)
+    day = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+    rows = np.searchsorted(cal, day, side="right").astype(np.int64)
+    rows[rows >= cal.size] = -1
+    return rows
+
+
+def stock_news_fields(
+    documents: Any,
+    tickers: Any,
+    calendar: Any,
+    *,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    k: int = 0,
+    seed: int | None = None,
+    sentiment: Callable[[list[str]], np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-stock daily news fields, each ``(T, N)`` float64 (module docstring for the timing).
+
+    Args:
+        documents: a :class:`~alpha_env.data.DocumentStore` (its tickers say which stocks a text cites).
+        tickers: ``(N,)`` the panel's tickers; calendar: ``(T,)`` its trading dates.
+        embed: texts → ``(n, d)`` embeddings (e.g. ``encoders.DocumentEncoder(...).encode``, or the
+            torch-free hashed bag of words); needed when ``k > 0``.
+        k: number of embedding projections ``news_emb_0 .. news_emb_{k-1}``.
+        seed: seed of the ``(d, k)`` Gaussian projection (scaled by ``1/sqrt(d)``); required when ``k > 0``.
+        sentiment: texts → ``(n,)`` polarity in [-1, 1] (e.g. ``DocumentEncoder(finbert).polarity``);
+            adds ``news_sentiment``.
+
+    Returns:
+        ``{"news_count": ..., ["news_sentiment": ...,] "news_emb_0": ..., ...}``.
+
+    Raises:
+        SettingsError: ``k < 0``, or ``k > 0`` without an explicit ``seed`` or without ``embed``.
+        DataError: an embedder or sentiment model returns the wrong shape or a non-finite value.
+    """
+    if k < 0:
+        raise SettingsError(f"k (news embedding projections) must be >= 0, got {k}")
+    if k > 0 and seed is None:
+        raise SettingsError("news embedding projections need an explicit seed (seed=...)")
+    cal = np.asarray(calendar, dtype="datetime64[D]")
+    col = {str(t): j for j, t in enumerate(np.asarray(tickers, dtype=str))}
+    rows = news_field_rows(documents, cal)
+    hits_doc: list[int] = []
+    hits_row: list[int] = []
+    hits_col: list[int] = []
+    for d in np.flatnonzero(rows >= 0):
+        for ticker in documents.document(int(d)).tickers:
+            j = col.get(str(ticker))
+            if j is not None:
+                hits_doc.append(int(d))
+                hits_row.append(int(rows[d]))
+                hits_col.append(j)
+    doc_idx, row_idx, col_idx = (np.asarray(a, dtype=np.int64) for a in (hits_doc, hits_row, hits_col))
+    shape = (cal.size, len(col))
+    count = np.zeros(shape)
+    np.add.at(count, (row_idx, col_idx), 1.0)
+    out = {f"{NEWS_FIELD_PREFIX}count": count}
+    cited = np.unique(doc_idx)
+    texts = [documents.text(int(d)) for d in cited]
+    position = np.searchsorted(cited, doc_idx)  # hit → row of the cited-texts arrays
+
+    def cell_mean(values: np.ndarray, what: str) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[0] != len(texts) or not np.isfinite(values).all():
+            raise DataError(f"stock news fields: the {what} returned shape {values.shape} with "
+                            f"{int((~np.isfinite(values)).sum())} non-finite values for {len(texts)} texts")
+        total = np.zeros(shape + values.shape[1:])
+        np.add.at(total, (row_idx, col_idx), values[position])
+        scale = np.where(count > 0, count, 1.0)
+        return total / (scale if values.ndim == 1 else scale[..., None])
+
+    if sentiment is not None:
+        out[f"{NEWS_FIELD_PREFIX}sentiment"] = cell_mean(sentiment(texts) if texts else np.zeros(0),
+                                                         "sentiment model")
+    if k > 0:
+        if embed is None:
+            raise SettingsError("news embedding projections (k > 0) need an embedder (embed=texts → (n, d))")
+        vectors = np.asarray(embed(texts), dtype=np.float64) if texts else None
+        if vectors is None:  # no text cites a stock: nothing to project
+            means = np.zeros((*shape, k))
+        else:
+            if vectors.ndim != 2:
+                raise DataError(f"stock news fields: the embedder returned shape {vectors.shape}")
+            rng = np.random.default_rng(seed)
+            projection = rng.standard_normal((vectors.shape[1], k)) / np.sqrt(vectors.shape[1])
+            means = cell_mean(vectors @ projection, "embedder")
+        for j in range(k):
+            out[f"{NEWS_FIELD_PREFIX}emb_{j}"] = means[..., j]
+    return out
+
+
+def attach_news_fields(panel: Any, **options: Any) -> tuple[Any, list[str]]:
+    """A new panel with :func:`stock_news_fields` of its own documents; returns ``(panel, field names)``.
+
+    ``news_count`` replaces a count the loader attached (that one counts a text on its available date;
+    this one from the day after publication). ``options`` are those of :func:`stock_news_fields`.
+
+    Raises:
+        DataError: the panel has no documents.
+    """
+    if panel.documents is None or len(panel.documents) == 0:
+        raise DataError("per-stock news fields need a panel with news (documents); this one has none")
+    fields = stock_news_fields(panel.documents, panel.tickers, panel.dates, **options)
+    return panel.with_fields(fields), list(fields)

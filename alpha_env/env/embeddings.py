@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,17 +269,36 @@ def embed_texts(dates: Iterable[Any], texts: Iterable[str], dim: int = 64) -> Em
     return EmbeddingTable(np.array(day_list, dtype="datetime64[D]"), np.vstack(vectors))
 
 
-def embed_document_store(documents: Any, dim: int = 64) -> EmbeddingTable:
-    """Hashed bag-of-words embeddings of an aligned :class:`~alpha_env.data.DocumentStore`.
+def embed_document_store(
+    documents: Any, dim: int = 64, *, embed: Callable[[list[str]], np.ndarray] | None = None
+) -> EmbeddingTable:
+    """Embeddings of an aligned :class:`~alpha_env.data.DocumentStore`, one row per available text.
 
     Each text (``"title. body"``) is indexed by its ``available_date`` (the first trading date whose
     decision time follows its publication); texts published after the panel's last close are dropped.
+
+    Args:
+        documents: the store.
+        dim: size of the hashed bag-of-words vectors (used only without ``embed``).
+        embed: texts → ``(n, d)`` matrix, e.g. ``encoders.DocumentEncoder(...).encode`` (the caller imports
+            it: this module stays torch-free); ``None``: :func:`hashed_bag_of_words`.
+
+    Raises:
+        DataError: no text falls inside the panel's dates, or ``embed`` returns another number of rows.
     """
     avail = np.asarray(documents.available_dates, dtype="datetime64[D]")
     keep = np.flatnonzero(~np.isnat(avail))
     if keep.size == 0:
         raise DataError("embed_document_store: no text is available inside the panel's dates")
-    vectors = np.vstack([hashed_bag_of_words(documents.text(int(k)), dim) for k in keep])
+    texts = [documents.text(int(k)) for k in keep]
+    if embed is None:
+        vectors = np.vstack([hashed_bag_of_words(text, dim) for text in texts])
+    else:
+        vectors = np.asarray(embed(texts), dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise DataError(
+                f"embed_document_store: the embedder returned shape {vectors.shape} for {len(texts)} texts"
+            )
     return EmbeddingTable(avail[keep], vectors)
 
 

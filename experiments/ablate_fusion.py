@@ -1,0 +1,336 @@
+"""Fusion ablation: alpha encoder {none, stack, tree} x fusion {concat, cross_attention, gated}, with the
+news as published vs shuffled across dates, on the synthetic contrast market.
+
+The market and the held-out protocol are those of ``experiments/doc_conditioning.py`` (its functions are
+reused): the news wording reveals the hidden regime, the regime decides whether 5-day reversal or 5-day
+momentum pays, so an agent that reads the news can earn more than any single alpha. For every seed and
+every configuration, one PPO agent (the pretrained decoder actor; with an alpha encoder, the frozen
+pretrained encoder of the partial expression fused with the document vector into the decoder's memory)
+trains on the matching news and one on the shuffled news (the control: same inputs' distribution, no
+information), each for exactly ``--evaluations`` finished episodes (a budget in steps, never in wall
+time). Each agent is then evaluated on held-out decision dates (the valid split) with the same sampling
+seeds. ``--alpha-encoders none`` ignores the fusion (there is nothing to fuse): it is one configuration.
+
+Reported per configuration: held-out reward and valid share (mean ± sd over seeds) for both news
+conditions, and the paired difference matching − shuffled (mean ± sd over seeds).
+
+Usage::
+
+    python experiments/ablate_fusion.py --quick                    # seconds: a smoke test
+    python experiments/ablate_fusion.py --seeds 0 1 --evaluations 400
+    python experiments/ablate_fusion.py ... --publish              # docs/figures/ablate_fusion.{json,md,png}
+
+Writes ``runs/ablate_fusion/ablate_fusion.{json,md,png}`` (or ``--out``) with the provenance block;
+only ``--publish`` writes to ``docs/figures/``, and only from a clean tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import doc_conditioning as dc
+import numpy as np
+from _common import DEFAULT_CHECKPOINT, ROOT, ensure_pretrained, make_env_fn, make_vec, parse_args, run_cli
+
+from alpha_env.provenance import (
+    check_publish,
+    git_state,
+    incomplete_marker,
+    output_folder,
+    provenance,
+    write_figure_json,
+)
+
+__all__ = ["Args", "configurations", "main", "cli"]
+
+NAME = "ablate_fusion"
+
+
+@dataclass
+class Args:
+    """Arguments of ablate_fusion.py."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """agent seeds (each trains every configuration on matching and on shuffled news)"""
+    fusions: list[str] = field(default_factory=lambda: ["concat", "cross_attention", "gated"])
+    """fusion modes of the alpha encoding with the document"""
+    alpha_encoders: list[str] = field(default_factory=lambda: ["none", "stack", "tree"])
+    """encoders of the partial expression (none: the decoder reads the document alone)"""
+    stack_checkpoint: str = "runs/tree_vs_stack/alpha_encoder.pt"
+    """pretrained AlphaEncoder (experiments/pretrain_alpha_encoder.py --encoder both)"""
+    tree_checkpoint: str = "runs/tree_vs_stack/alpha_tree_encoder.pt"
+    """pretrained AlphaTreeEncoder (experiments/pretrain_alpha_encoder.py --encoder both)"""
+    checkpoint: str = str(DEFAULT_CHECKPOINT)
+    """stage-1 actor checkpoint (pretrained first when missing)"""
+    quick_pretrain: bool = False
+    """if the actor checkpoint is missing, pretrain a tiny one (tests)"""
+    market_seed: int = 0
+    """seed of the synthetic contrast market"""
+    evaluations: int = 400
+    """finished episodes per training run (the budget, in steps), equal for every run"""
+    horizon: int = 20
+    """trading days after the decision date whose Sharpe is the reward"""
+    doc_days: int = 5
+    """trading days of news shown before the decision date"""
+    eval_samples: int = 2
+    """expressions sampled per held-out decision date"""
+    eval_stride: int = 3
+    """use every n-th admissible held-out date"""
+    n_envs: int = 8
+    """parallel training environments"""
+    max_len: int = 15
+    """most tokens per expression"""
+    learning_rate: float = 3e-4
+    """peak learning rate"""
+    layer_lr_decay: float = 1 / 2.6
+    """discriminative learning rates of the decoder"""
+    ent_coef: float = 0.01
+    """entropy bonus"""
+    n_steps: int = 64
+    """steps per environment per rollout"""
+    batch_size: int = 128
+    """PPO minibatch size"""
+    time_limit_minutes: float = 30.0
+    """wall-clock guard per run against a hung run (the budget ends a run); a guard that fires marks the
+    results incomplete"""
+    threads: int = 1
+    """torch intra-op threads"""
+    out: str | None = None
+    """output folder (default runs/ablate_fusion; with --publish docs/figures)"""
+    publish: bool = False
+    """write docs/figures/ablate_fusion.*; refused from a tree with uncommitted changes"""
+    allow_dirty: bool = False
+    """with --publish, accept uncommitted changes and mark the files dirty"""
+    quick: bool = False
+    """smoke test: seed 0, 2 configurations, 16 evaluations, a small market"""
+
+
+def configurations(args: Args) -> list[tuple[str, str]]:
+    """``(alpha encoder, fusion)`` pairs of the grid; ``none`` appears once (fusion ``-``)."""
+    out: list[tuple[str, str]] = []
+    for encoder in args.alpha_encoders:
+        if encoder == "none":
+            out.append(("none", "-"))
+        else:
+            out += [(encoder, fusion) for fusion in args.fusions]
+    return out
+
+
+def _encoder_settings(args: Args, encoder: str, fusion: str) -> Any:
+    from agents.builders import EncoderSettings
+
+    if encoder == "none":
+        return EncoderSettings()
+    checkpoint = args.stack_checkpoint if encoder == "stack" else args.tree_checkpoint
+    return EncoderSettings(alpha_encoder=encoder, fusion=fusion, alpha_checkpoint=str(ROOT / checkpoint)
+                           if not Path(checkpoint).is_absolute() else checkpoint)
+
+
+def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict,
+                encoder: Any) -> tuple[Any, Any, float, bool]:
+    """One PPO run until ``args.evaluations`` finished episodes: ``(model, tracker, seconds, stopped)``."""
+    from stable_baselines3.common.callbacks import CallbackList
+
+    from agents import (
+        AlphaMetricsCallback,
+        EvaluationBudgetCallback,
+        FineTuneSettings,
+        TimeLimitCallback,
+        build_agent,
+    )
+    from alpha_env.ace import ACE
+    from alpha_env.grammar import Codebook
+    from alpha_env.search import AlphaTracker
+    from encoders import load_checkpoint
+
+    env_fn = make_env_fn(panel, max_len=args.max_len, store=None, document_embeddings=table, **env_kwargs)
+    vec_env = make_vec(env_fn, args.n_envs, seed, "dummy")
+    config = load_checkpoint(checkpoint, Codebook.default(), kind="alpha_decoder").model.config.to_dict()
+    settings = FineTuneSettings(learning_rate=args.learning_rate, layer_lr_decay=args.layer_lr_decay,
+                                ent_coef=args.ent_coef, n_steps=args.n_steps, batch_size=args.batch_size)
+    model = build_agent("ppo", vec_env, decoder_config=config, init_checkpoint=checkpoint, settings=settings,
+                        seed=seed, encoder=encoder)
+    tracker = AlphaTracker(ACE(panel), top_k=5)
+    guard = TimeLimitCallback(args.time_limit_minutes * 60.0)
+    callbacks = CallbackList([AlphaMetricsCallback(tracker),
+                              EvaluationBudgetCallback(tracker, args.evaluations), guard])
+    started = time.perf_counter()
+    model.learn(total_timesteps=args.evaluations * (args.max_len + 1) + args.n_envs * args.n_steps,
+                callback=callbacks, progress_bar=False)
+    seconds = time.perf_counter() - started
+    vec_env.close()
+    return model, tracker, seconds, bool(guard.stopped)
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else float("nan"),
+            "values": arr.tolist()}
+
+
+def _table(args: Args, runs: list[dict], configs: list[tuple[str, str]]) -> tuple[list[dict], str]:
+    rows = []
+    for encoder, fusion in configs:
+        mine = [r for r in runs if r["alpha_encoder"] == encoder and r["fusion"] == fusion]
+        by = {(r["seed"], r["condition"]): r["heldout"] for r in mine}
+        seeds = sorted({r["seed"] for r in mine})
+        row = {"alpha_encoder": encoder, "fusion": fusion}
+        for cond in dc.CONDITIONS:
+            row[cond] = _stats([by[(s, cond)]["mean_reward"] for s in seeds])
+            row[f"{cond}_valid"] = _stats([by[(s, cond)]["valid_share"] for s in seeds])
+        row["difference"] = _stats([by[(s, "matching")]["mean_reward"] - by[(s, "shuffled")]["mean_reward"]
+                                    for s in seeds])
+        row["train_seconds"] = float(np.mean([r["train_seconds"] for r in mine]))
+        rows.append(row)
+
+    def pm(stat: dict[str, float], fmt: str = "+.3f") -> str:
+        sd = "n/a" if math.isnan(stat["sd"]) else format(stat["sd"], ".3f")
+        return f"{format(stat['mean'], fmt)} ± {sd}"
+
+    lines = [
+        "| alpha encoder | fusion | held-out reward, matching news | shuffled news | matching − shuffled | "
+        "valid share (matching / shuffled) | train s/run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['alpha_encoder']} | {row['fusion']} | {pm(row['matching'])} | "
+                     f"{pm(row['shuffled'])} | {pm(row['difference'])} | "
+                     f"{row['matching_valid']['mean']:.0%} / {row['shuffled_valid']['mean']:.0%} | "
+                     f"{row['train_seconds']:.0f} |")
+    return rows, "\n".join(lines) + "\n"
+
+
+def _chart(path: Path, rows: list[dict], title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r["alpha_encoder"] if r["fusion"] == "-" else f"{r['alpha_encoder']}\n{r['fusion']}"
+              for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.0))
+    for offset, cond, color in ((-0.2, "matching", "#1f77b4"), (0.2, "shuffled", "#bbbbbb")):
+        means = [r[cond]["mean"] for r in rows]
+        sds = [0.0 if math.isnan(r[cond]["sd"]) else r[cond]["sd"] for r in rows]
+        ax.bar(x + offset, means, 0.4, yerr=sds, capsize=3, color=color, label=f"{cond} news")
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("held-out reward (window Sharpe), mean ± sd over seeds")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the grid; returns the report written to ``<out>/ablate_fusion.json``."""
+    args = parse_args(Args, argv)
+    from alpha_env.errors import SettingsError
+
+    git = git_state()
+    out = output_folder(args.out, args.publish, "docs/figures", NAME)
+    out = out if out.is_absolute() else ROOT / out
+    check_publish(out / f"{NAME}.json", git, args.publish, args.allow_dirty)
+    if args.quick:
+        args.seeds, args.evaluations, args.eval_samples, args.eval_stride = [0], 16, 1, 20
+        args.n_envs, args.n_steps, args.batch_size = 2, 16, 16
+    if not args.seeds:
+        raise SettingsError("--seeds is empty")
+    if args.evaluations < 1 or args.eval_samples < 1 or args.eval_stride < 1:
+        raise SettingsError("--evaluations, --eval-samples and --eval-stride must be >= 1")
+    for encoder in args.alpha_encoders:
+        if encoder not in ("none", "stack", "tree"):
+            raise SettingsError(f"--alpha-encoders: unknown encoder {encoder!r} (none, stack, tree)")
+    configs = configurations(args)
+    if args.quick:
+        configs = configs[:1] + [c for c in configs if c[0] != "none"][:1]
+
+    import torch
+    from rich.console import Console
+
+    from alpha_env.env.alpha_stack_env import AlphaStackEnv
+    from alpha_env.grammar import Codebook
+
+    torch.set_num_threads(args.threads)
+    console = Console()
+    started = time.perf_counter()
+    market_args = dc.Args(market="contrast", market_seed=args.market_seed, quick=args.quick)
+    panel = dc.build_market(market_args)
+    regime = np.asarray(panel.metadata["regime_path"], dtype=np.int64)
+    checkpoint = ensure_pretrained(args.checkpoint, Codebook.default(), quick=args.quick_pretrain, seed=0,
+                                   console=console)
+    train_sl = panel.splits["train"]
+    env_kwargs = {"horizon": args.horizon, "doc_days": args.doc_days, "reward": "sharpe",
+                  "cache_bytes": 32 * 2**20, "max_window": train_sl.stop - (train_sl.start or 0) - 1}
+    eval_panel, split_idx = dc.evaluation_panel(panel, "valid")
+    warm = max(args.doc_days, 60)
+    lo = max(int(split_idx[0]), (eval_panel.splits["train"].start or 0) + warm)
+    hi = min(int(split_idx[-1]), eval_panel.splits["train"].stop - args.horizon - 1)
+    eval_idx = np.arange(lo, hi + 1, args.eval_stride)
+    if eval_idx.size == 0:
+        raise SettingsError(f"the valid split has no room for horizon {args.horizon}")
+    dates = panel.dates
+    regime_of = {str(dates[i]): int(regime[i]) for i in eval_idx}
+    console.print(f"[bold]fusion ablation[/bold]: {len(configs)} configurations x {len(dc.CONDITIONS)} news "
+                  f"conditions x seeds {args.seeds}, {args.evaluations} evaluations per run, "
+                  f"{eval_idx.size} valid dates x {args.eval_samples} samples")
+
+    runs: list[dict[str, Any]] = []
+    for seed in args.seeds:
+        for condition in dc.CONDITIONS:
+            table = dc.document_table(panel, None if condition == "matching" else 10_000 + seed)
+            envs = [AlphaStackEnv(eval_panel, max_len=args.max_len, document_embeddings=table, **env_kwargs)
+                    for _ in range(min(8, eval_idx.size * args.eval_samples))]
+            for encoder, fusion in configs:
+                settings = _encoder_settings(args, encoder, "concat" if fusion == "-" else fusion)
+                model, tracker, seconds, stopped = train_agent(args, panel, table, seed, checkpoint,
+                                                               env_kwargs, settings)
+                episodes = dc.evaluate_policy(model.policy, envs, dates[eval_idx], args.eval_samples,
+                                              20_000 + seed)
+                summary = dc.summarise(episodes, regime_of)
+                runs.append({"seed": seed, "condition": condition, "alpha_encoder": encoder, "fusion": fusion,
+                             "train_seconds": seconds, "evaluations": tracker.n_evaluations,
+                             "stopped_by_time_limit": stopped, "heldout": summary})
+                console.print(f"  seed {seed} {condition:9s} {encoder:5s} {fusion:15s}: {seconds:5.0f} s, "
+                              f"held-out {summary['mean_reward']:+.3f} (calm {summary['calm']:+.2f}, "
+                              f"stressed {summary['stressed']:+.2f}), valid {summary['valid_share']:.0%}")
+            for env in envs:
+                env.close()
+
+    rows, markdown = _table(args, runs, configs)
+    seconds = time.perf_counter() - started
+    header = (f"Contrast market (seed {args.market_seed}), Sharpe over {args.horizon} days, "
+              f"{args.evaluations} training episodes per run, seeds {args.seeds}; held-out: {eval_idx.size} "
+              f"valid decision dates ({dates[eval_idx[0]]} .. {dates[eval_idx[-1]]}) x {args.eval_samples} "
+              f"samples. Mean ± sd over seeds. Wall time {seconds:.0f} s.\n\n")
+    guards = incomplete_marker({"time_limit_minutes": any(r["stopped_by_time_limit"] for r in runs)})
+    report = {**guards, "args": dataclasses.asdict(args), "seconds": seconds, "rows": rows, "runs": runs,
+              "eval_dates": [str(dates[i]) for i in eval_idx], "markdown": header + markdown}
+    report["provenance"] = provenance(argv, args.seeds, started, script="experiments/ablate_fusion.py",
+                                      git=git)
+    write_figure_json(out / f"{NAME}.json", report, report["provenance"], args.publish,
+                      allow_dirty=args.allow_dirty, indent=1)
+    (out / f"{NAME}.md").write_text(report["markdown"])
+    _chart(out / f"{NAME}.png", rows, f"fusion ablation, contrast market, {args.evaluations} episodes/run, "
+                                      f"seeds {args.seeds}")
+    console.print(report["markdown"])
+    console.print(f"Written: {out / (NAME + '.json')}, .md and .png")
+    return report
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """Command-line entry: user errors print one line and exit 2."""
+    return run_cli(main, NAME, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli(sys.argv[1:]))
