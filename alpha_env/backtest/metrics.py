@@ -25,7 +25,7 @@ that span count as zero-PnL days.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -86,10 +86,14 @@ def _nanmean_or_zero(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else 0.0
 
 
-def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True) -> dict[str, float]:
+def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True,
+                   rank_ic_days: Callable[[int, int], np.ndarray] | None = None) -> dict[str, float]:
     """Metrics of the holding days in ``window`` (a date-index slice); see the module table.
 
     ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day).
+    ``rank_ic_days(start, stop)``, when given, returns the ``(T,)`` rank IC series correct on the holding
+    days ``start .. stop - 1`` (the window's counted days) in place of ``result.rank_ic`` (all days):
+    e.g. :meth:`alpha_env.backtest.return_ranks.ReturnRanks.rank_ic` on the window only.
     """
     T = result.pnl.shape[0]
     start, stop, _ = window.indices(T)
@@ -130,7 +134,8 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         nan_held=float(result.nan_held[sl].sum()),
     )
     if with_rank_ic:
-        out["rank_ic"] = _nanmean_or_zero(result.rank_ic[sl])
+        series = result.rank_ic if rank_ic_days is None else rank_ic_days(start, stop)
+        out["rank_ic"] = _nanmean_or_zero(series[sl])
     return out
 
 
