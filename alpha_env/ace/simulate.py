@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from alpha_env.ace.store import AlphaStore
 from alpha_env.ace.submission import submit_alpha
 from alpha_env.backtest import BacktestResult, run_backtest, split_metrics, window_metrics, yearly_metrics
 from alpha_env.backtest.cleaning import clean_returns
+from alpha_env.backtest.kernels import ic_days
 from alpha_env.backtest.return_ranks import ReturnRanks
 from alpha_env.errors import SettingsError, StoreError
 from alpha_env.grammar import Expr, canonical, from_stack, parse
@@ -225,6 +227,17 @@ class ACE:
                                              self._backtest_settings.lag, use_parallel(self._returns.size))
         return self._return_ranks
 
+    def _window_ic(self, bt: BacktestResult, ranked: bool, start: int, stop: int) -> np.ndarray:
+        """``bt``'s Pearson or rank IC on the holding days ``start .. stop - 1`` only (NaN elsewhere; the
+        full series when the backtest already holds it): bit for bit ``bt.ic`` / ``bt.rank_ic`` there."""
+        if ranked in bt._ic:
+            return bt._ic[ranked]
+        if ranked:
+            return self._rank_ic(bt, (start, stop))
+        s = self._backtest_settings
+        signal, returns, universe = bt._inputs
+        return ic_days(signal, returns, universe, s.decay, s.delay, start, stop)
+
     def _rank_ic(self, bt: BacktestResult, days: tuple[int, int] | None = None) -> np.ndarray:
         """``bt``'s rank IC series (on the holding days ``days`` only, NaN elsewhere, when given) from the
         cached return side: bit for bit ``bt.rank_ic``."""
@@ -293,7 +306,7 @@ class ACE:
         bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
         with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
         metrics = {} if window is None else window_metrics(
-            bt, window, with_rank_ic=with_rank_ic, rank_ic_days=lambda a, b: self._rank_ic(bt, (a, b)))
+            bt, window, with_rank_ic=with_rank_ic, window_ic=partial(self._window_ic, bt))
         aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
         return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
                      signal=signal, started_at=started, seconds=time.perf_counter() - t0)
