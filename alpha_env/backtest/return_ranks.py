@@ -20,13 +20,15 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.backtest.kernels import (
+    _EXACT_RANK_SUMS,
     _RANK_IC_BLOCK_CELLS,
+    _corr_from_sums,
     _order_key,
     _pair_keys,
     _pearson_ranks,
     _ranks_from_keys,
 )
-from alpha_env.ops.sortkeys import sort_key_rows
+from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
 from alpha_env.ops.threads import row_chunks, twin
 
 __all__ = ["ReturnRanks"]
@@ -103,6 +105,50 @@ def _keys_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m,
             m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
 
 
+@njit(cache=True, error_model="numpy")
+def _spearman_sorted(kr, vals_row, m, bits, ry, ix, vals):  # pragma: no cover - compiled
+    """Spearman correlation of the ``m`` pairs from the signal's sorted key row ``kr`` (values by column in
+    ``vals_row``) and the returns' average ranks by column ``ry``, in one walk along the key order.
+
+    The ranks and sums are those of ``_ranks_from_keys`` then ``_pearson_ranks``: ranks are multiples of
+    1/2 and every deviation, product and sum a multiple of 1/4 under 2**51 (``m <= _EXACT_RANK_SUMS``),
+    so the sums are exact in any order and the result is the same bits. ``ix``, ``vals`` (N,) scratch.
+    """
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    mx = 0.5 * (m * (m + 1)) / m
+    my = mx
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    i = 0
+    while i < m:
+        if i + 1 == m or not linked(kr[i] & high, kr[i + 1] & high, high):
+            dx = (0.5 * (i + i) + 1.0) - mx
+            dy = ry[np.int64(kr[i] & low)] - my
+            sxy += dx * dy
+            sxx += dx * dx
+            syy += dy * dy
+            i += 1
+            continue
+        k = take_run(vals_row, kr, i, m, high, low, ix, vals)
+        a = 0
+        while a < k - i:
+            v = vals[a]
+            b = a + 1
+            while b < k - i and vals[b] == v:
+                b += 1
+            dx = (0.5 * ((i + a) + (i + b - 1)) + 1.0) - mx
+            for q in range(a, b):
+                dy = ry[ix[q]] - my
+                sxy += dx * dy
+                sxx += dx * dx
+                syy += dy * dy
+            a = b
+        i = k
+    return _corr_from_sums(sxy, sxx, syy)
+
+
 def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
     """Spearman IC of each day from the signal's sorted key rows and the cached return side."""
     D, N = kx.shape
@@ -119,13 +165,17 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
             if mr < 3:
                 out[d] = np.nan
                 continue
-            _ranks_from_keys(kx[r], vx[r], mr, bits, rx, ix, vals)
             if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
-                out[d] = _pearson_ranks(rx, rb[d], mr)
+                rank_y = rb[d]
             else:
                 _filter_sorted(kb[d], vx[r], returns[d], mb[d], bits, ky)
                 _ranks_from_keys(ky, returns[d], mr, bits, ry, ix, vals)
-                out[d] = _pearson_ranks(rx, ry, mr)
+                rank_y = ry
+            if mr <= _EXACT_RANK_SUMS:
+                out[d] = _spearman_sorted(kx[r], vx[r], mr, bits, rank_y, ix, vals)
+            else:  # sums no longer provably exact in any order: the reference two passes
+                _ranks_from_keys(kx[r], vx[r], mr, bits, rx, ix, vals)
+                out[d] = _pearson_ranks(rx, rank_y, mr)
 
 
 _keys, _keys_serial = twin(_keys_body)
