@@ -12,6 +12,8 @@ Prints, side by side in one run:
    when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, and the physical floor
    (a NumPy sum over each field the expression reads);
 4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018`` and the synthetic market;
+6. the cycles of 3. against a straightforward pandas version and an AlphaGen-style torch version (f64 and
+   f32, ``unfold`` windows) of the same expressions, one thread, with ratios to ours and to the floor;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -224,6 +226,162 @@ def bench_cold() -> None:
             print(f"{label:<26} import {imp:>5} s, first simulate {first:>5} s")
 
 
+# --------------------------------------------------------------------------------------------------
+# 6. the same expressions in pandas and AlphaGen-style torch (written here for the comparison only)
+# --------------------------------------------------------------------------------------------------
+def pandas_expressions(fields: dict) -> dict:
+    """Straightforward pandas versions of A101, A1 and AMIX on ``(T, N)`` DataFrames (rolling, rank(axis=1));
+    pandas has no rolling arg-max, so ``ts_argmax`` takes NumPy's ``sliding_window_view`` arg-max."""
+    import numpy as np
+    import pandas as pd
+
+    def ts_argmax(df, d):
+        x = df.to_numpy()
+        out = np.full(x.shape, np.nan)
+        win = np.lib.stride_tricks.sliding_window_view(x, d, axis=0)  # (T-d+1, N, d)
+        arg = win.argmax(axis=-1).astype(float) + 1.0
+        arg[np.isnan(win).any(axis=-1)] = np.nan
+        out[d - 1:] = arg
+        return pd.DataFrame(out, index=df.index, columns=df.columns)
+
+    def decay_linear(df, d):
+        w = np.arange(d, 0, -1, dtype=float)
+        return sum(w[k] * df.shift(k) for k in range(d)) / w.sum()
+
+    def rank(df):
+        return df.rank(axis=1, pct=True)
+
+    def a101():
+        c, o, h, lo = (fields[k] for k in ("close", "open", "high", "low"))
+        return (c - o) / ((h - lo) + 0.001)
+
+    def a1():
+        r, c = fields["returns"], fields["close"]
+        x = r.rolling(20).std().where(r < 0, c).where(r.notna())
+        return rank(ts_argmax(np.sign(x) * x.abs() ** 2.0, 5)) - 0.5
+
+    def amix():
+        c, v = fields["close"], fields["volume"]
+        corr = rank(c).rolling(10).corr(rank(v))
+        return decay_linear(corr, 5).rolling(10).rank(pct=True) * rank(ts_argmax(c, 10))
+
+    return {"A101": a101, "A1": a1, "AMIX": amix}
+
+
+def pandas_backtest(signal, returns):
+    """Plain pandas book: demeaned, unit gross, held the next day; returns the daily PnL."""
+    s = signal.sub(signal.mean(axis=1), axis=0)
+    w = s.div(s.abs().sum(axis=1), axis=0)
+    return (w.shift(1) * returns).sum(axis=1)
+
+
+def torch_expressions(fields: dict) -> dict:
+    """AlphaGen-style torch versions (``(T, N)`` tensors, ``unfold`` rolling windows, rank by double
+    argsort over the stocks with NaN kept NaN)."""
+    import torch
+
+    nan = float("nan")
+
+    def pad(x, d, win_out):  # rolling results are T - d + 1 long: NaN in front
+        return torch.cat([torch.full((d - 1, x.shape[1]), nan, dtype=x.dtype), win_out], dim=0)
+
+    def unfold(x, d):
+        return x.unfold(0, d, 1)  # (T - d + 1, N, d)
+
+    def rank(x):
+        valid = ~torch.isnan(x)
+        filled = torch.where(valid, x, torch.full_like(x, float("inf")))
+        r = filled.argsort(dim=1).argsort(dim=1).to(x.dtype) + 1.0
+        n = valid.sum(dim=1, keepdim=True).to(x.dtype)
+        return torch.where(valid, r / n, torch.full_like(x, nan))
+
+    def stddev(x, d):
+        return pad(x, d, unfold(x, d).std(dim=-1))
+
+    def ts_argmax(x, d):
+        w = unfold(x, d)
+        arg = w.argmax(dim=-1).to(x.dtype) + 1.0
+        return pad(x, d, torch.where(torch.isnan(w).any(dim=-1), torch.full_like(arg, nan), arg))
+
+    def correlation(x, y, d):
+        wx, wy = unfold(x, d), unfold(y, d)
+        dx = wx - wx.mean(dim=-1, keepdim=True)
+        dy = wy - wy.mean(dim=-1, keepdim=True)
+        c = (dx * dy).sum(-1) / ((dx * dx).sum(-1) * (dy * dy).sum(-1)).sqrt()
+        return pad(x, d, c)
+
+    def decay_linear(x, d):
+        w = torch.arange(1, d + 1, dtype=x.dtype)  # oldest .. newest
+        return pad(x, d, (unfold(x, d) * w).sum(-1) / w.sum())
+
+    def ts_rank(x, d):
+        w = unfold(x, d)
+        last = w[..., -1:]
+        return pad(x, d, ((w < last).sum(-1) + 1).to(x.dtype) / d)
+
+    def a101():
+        c, o, h, lo = (fields[k] for k in ("close", "open", "high", "low"))
+        return (c - o) / ((h - lo) + 0.001)
+
+    def a1():
+        r, c = fields["returns"], fields["close"]
+        x = torch.where(r < 0, stddev(r, 20), c)
+        return rank(ts_argmax(torch.sign(x) * x.abs() ** 2.0, 5)) - 0.5
+
+    def amix():
+        c, v = fields["close"], fields["volume"]
+        return ts_rank(decay_linear(correlation(rank(c), rank(v), 10), 5), 10) * rank(ts_argmax(c, 10))
+
+    return {"A101": a101, "A1": a1, "AMIX": amix}
+
+
+def torch_backtest(signal, returns):
+    """Plain torch book: demeaned, unit gross, held the next day; returns the daily PnL."""
+    import torch
+
+    s = signal - torch.nanmean(signal, dim=1, keepdim=True)
+    w = torch.nan_to_num(s / torch.nansum(s.abs(), dim=1, keepdim=True))
+    return (w[:-1] * torch.nan_to_num(returns[1:])).sum(dim=1)
+
+
+def bench_compare(panel, label: str, repeat: int) -> None:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from alpha_env.ace import ACE
+    from alpha_env.backtest import run_backtest
+    from alpha_env.evaluate import Evaluator
+
+    torch.set_num_threads(1)  # one thread, as ours
+    names = sorted({f for fs in FIELDS.values() for f in fs} | {"returns"})
+    arrays = {f: np.ascontiguousarray(panel.field(f)) for f in names}
+    frames = {f: pd.DataFrame(a) for f, a in arrays.items()}
+    t64 = {f: torch.from_numpy(a.copy()) for f, a in arrays.items()}
+    t32 = {f: t.to(torch.float32) for f, t in t64.items()}
+    ev = Evaluator(panel, cache_bytes=0)
+    ace = ACE(panel, evaluator=ev)
+    returns, universe = ace._returns, ace._universe
+    settings = ace._backtest_settings
+    groups = ace._groups
+    ours_cycle = {name: (lambda e=text: run_backtest(ev.evaluate(e), returns, universe, groups, settings))
+                  for name, text in EXPRESSIONS.items()}
+    pd_x, t64_x, t32_x = pandas_expressions(frames), torch_expressions(t64), torch_expressions(t32)
+    print(f"\n6. the cycle (evaluate + backtest) of ours vs pandas {pd.__version__} and AlphaGen-style torch "
+          f"{torch.__version__} (1 thread), {label}, best of {repeat}")
+    print(f"{'alpha':<6} {'floor':>8} {'ours':>8} {'x floor':>8} {'pandas':>9} {'x ours':>7} "
+          f"{'torch f64':>10} {'x ours':>7} {'torch f32':>10} {'x ours':>7}")
+    for name in EXPRESSIONS:
+        fields = [arrays[f] for f in FIELDS[name]]
+        floor = best_ms(lambda fs=fields: [np.sum(f) for f in fs], repeat)
+        ours = best_ms(ours_cycle[name], repeat)
+        pdm = best_ms(lambda n=name: pandas_backtest(pd_x[n](), frames["returns"]), max(2, repeat // 3))
+        f64 = best_ms(lambda n=name: torch_backtest(t64_x[n](), t64["returns"]), max(2, repeat // 2))
+        f32 = best_ms(lambda n=name: torch_backtest(t32_x[n](), t32["returns"]), max(2, repeat // 2))
+        print(f"{name:<6} {floor:>5.2f} ms {ours:>5.2f} ms {ours / floor:>7.1f}x {pdm:>6.1f} ms "
+              f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="wall time per env measurement")
@@ -231,7 +389,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=10, help="runs per timed call (best is reported)")
     p.add_argument("--data", type=Path, default=DATA, help="the sp500_2013_2018 data set directory")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", default="1234", help="which of sections 1-4 to run (e.g. 4: the env only)")
+    p.add_argument("--sections", default="12346",
+                   help="which of sections 1-4 and 6 to run (e.g. 4: the env only; 6: pandas and torch)")
     return p.parse_args(argv)
 
 
@@ -245,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.repeat)
-    real = load_real(args.data) if "3" in args.sections or "4" in args.sections else None
+    real = load_real(args.data) if set("346") & set(args.sections) else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -258,6 +417,9 @@ def main(argv: list[str] | None = None) -> None:
         if real is not None:
             bench_env(real, f"sp500_2013_2018 {real.n_dates} x {real.n_stocks}", args.seconds, args.warmup)
         bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}", args.seconds, args.warmup)
+    if "6" in args.sections:
+        bench_compare(real if real is not None else synth,
+                      "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
     if args.cold:
         bench_cold()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +28,12 @@ from alpha_env.ace.settings import SimulationSettings
 from alpha_env.ace.store import AlphaStore
 from alpha_env.ace.submission import submit_alpha
 from alpha_env.backtest import BacktestResult, run_backtest, split_metrics, window_metrics, yearly_metrics
+from alpha_env.backtest.cleaning import clean_returns
+from alpha_env.backtest.kernels import ic_days
+from alpha_env.backtest.return_ranks import ReturnRanks
 from alpha_env.errors import SettingsError, StoreError
 from alpha_env.grammar import Expr, canonical, from_stack, parse
+from alpha_env.ops.threads import use_parallel
 
 if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
@@ -211,6 +216,33 @@ class ACE:
         self._groups = neutralization_groups(panel, settings.neutralization)
         self._settings_dict = settings.to_dict()
         self._splits = {k: v.indices(panel.n_dates)[:2] for k, v in panel.splits.items()}
+        self._return_ranks: ReturnRanks | None = None  # built on the first rank IC
+
+    def _ranks(self) -> ReturnRanks:
+        """The forward returns' side of the rank IC, sorted once for this ACE (returns as its backtests
+        book them, its universe and delay)."""
+        if self._return_ranks is None:
+            booked, _ = clean_returns(self._returns, self._backtest_settings)
+            self._return_ranks = ReturnRanks(np.ascontiguousarray(booked), self._universe,
+                                             self._backtest_settings.lag, use_parallel(self._returns.size))
+        return self._return_ranks
+
+    def _window_ic(self, bt: BacktestResult, ranked: bool, start: int, stop: int) -> np.ndarray:
+        """``bt``'s Pearson or rank IC on the holding days ``start .. stop - 1`` only (NaN elsewhere; the
+        full series when the backtest already holds it): bit for bit ``bt.ic`` / ``bt.rank_ic`` there."""
+        if ranked in bt._ic:
+            return bt._ic[ranked]
+        if ranked:
+            return self._rank_ic(bt, (start, stop))
+        s = self._backtest_settings
+        signal, returns, universe = bt._inputs
+        return ic_days(signal, returns, universe, s.decay, s.delay, start, stop)
+
+    def _rank_ic(self, bt: BacktestResult, days: tuple[int, int] | None = None) -> np.ndarray:
+        """``bt``'s rank IC series (on the holding days ``days`` only, NaN elsewhere, when given) from the
+        cached return side: bit for bit ``bt.rank_ic``."""
+        signal = bt._inputs[0]
+        return self._ranks().rank_ic(signal, self._backtest_settings.decay, days, use_parallel(signal.size))
 
     def canonical(self, expr: str | Expr | list) -> tuple[Expr, str]:
         """Parse (text) or rebuild (postfix list) ``expr``; return the tree and its canonical text."""
@@ -273,7 +305,8 @@ class ACE:
             window = self.panel.splits[window]
         bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
         with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
-        metrics = {} if window is None else window_metrics(bt, window, with_rank_ic=with_rank_ic)
+        metrics = {} if window is None else window_metrics(
+            bt, window, with_rank_ic=with_rank_ic, window_ic=partial(self._window_ic, bt))
         aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
         return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
                      signal=signal, started_at=started, seconds=time.perf_counter() - t0)
@@ -283,6 +316,8 @@ class ACE:
         metadata) without evaluating the expression again."""
         t0 = time.perf_counter()
         bt = score.backtest
+        if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
+            bt._ic[True] = self._rank_ic(bt)
         metrics = split_metrics(bt, self.panel.splits, with_rank_ic=self.rank_ic)
         yearly = yearly_metrics(bt, self.panel.dates, with_rank_ic=self.rank_ic)
         checks = self._checks(score.alpha_id, metrics, bt.pnl, bt.degenerate_reason)

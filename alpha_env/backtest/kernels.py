@@ -42,6 +42,7 @@ __all__ = [
     "backtest_kernel_serial",
     "ic_kernel",
     "ic_kernel_serial",
+    "ic_days",
     "rank_ic_series",
 ]
 
@@ -657,6 +658,22 @@ def _index_bits(n):
 
 
 ic_kernel, ic_kernel_serial = twin(_ic_body)
+
+
+@njit(cache=True, error_model="numpy")
+def ic_days(signal, returns, universe, decay, delay, start, stop):  # pragma: no cover - compiled
+    """Pearson IC of the holding days ``start .. stop - 1`` only (NaN elsewhere), one thread: bit for bit
+    ``ic_kernel(..., ranked=False)`` on those days (every day is computed alone)."""
+    T, N = signal.shape
+    out = np.full(T, np.nan)
+    lag = delay + 1
+    s = np.empty(N)
+    a = np.empty(N)
+    b = np.empty(N)
+    den = np.empty(N)
+    for d in range(max(start, lag), min(stop, T)):
+        out[d] = _ic_day(signal, returns, universe, decay, d - lag, d, s, a, b, den)
+    return out
 
 
 def _rank_ic_keys_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m,

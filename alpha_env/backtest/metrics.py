@@ -25,7 +25,7 @@ that span count as zero-PnL days.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -86,10 +86,16 @@ def _nanmean_or_zero(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else 0.0
 
 
-def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True) -> dict[str, float]:
+def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True,
+                   window_ic: Callable[[bool, int, int], np.ndarray] | None = None) -> dict[str, float]:
     """Metrics of the holding days in ``window`` (a date-index slice); see the module table.
 
     ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day).
+    ``window_ic(ranked, start, stop)``, when given, returns the ``(T,)`` Pearson (``ranked=False``) or
+    rank IC series, correct on the holding days ``start .. stop - 1`` (the window's counted days), in
+    place of ``result.ic`` / ``result.rank_ic`` (all days), and the books' largest weight is read on the
+    window's rows only: the lean path of a caller that needs one window (e.g. a reward; see
+    :meth:`alpha_env.ace.ACE.score`). Same numbers either way.
     """
     T = result.pnl.shape[0]
     start, stop, _ = window.indices(T)
@@ -110,7 +116,12 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     cum = np.cumsum(pnl)
     peak = np.maximum.accumulate(np.maximum(cum, 0.0))
     lag = result.lag
-    books = result.max_weight[max(start - lag, 0) : max(stop - lag, 0)]  # per-day max |w|, cached
+    rows = slice(max(start - lag, 0), max(stop - lag, 0))
+    if window_ic is None or "max_weight" in result._derived:
+        books = result.max_weight[rows]  # per-day max |w|, computed once for all days
+    else:
+        w = result.weights[rows]
+        books = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0])
     out.update(
         sharpe=sharpe,
         annual_return=annual,
@@ -118,7 +129,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         fitness=float(fitness),
         max_drawdown=float((peak - cum).max()),
         margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
-        ic=_nanmean_or_zero(result.ic[sl]),
+        ic=_nanmean_or_zero((result.ic if window_ic is None else window_ic(False, start, stop))[sl]),
         coverage=float(result.coverage[sl].mean()),
         long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
         short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
@@ -130,7 +141,8 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         nan_held=float(result.nan_held[sl].sum()),
     )
     if with_rank_ic:
-        out["rank_ic"] = _nanmean_or_zero(result.rank_ic[sl])
+        series = result.rank_ic if window_ic is None else window_ic(True, start, stop)
+        out["rank_ic"] = _nanmean_or_zero(series[sl])
     return out
 
 

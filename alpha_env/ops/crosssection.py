@@ -40,7 +40,8 @@ def _rank_row_fast(row, kr, low, high, span, n, o, ix):  # pragma: no cover - co
     A key not :func:`~alpha_env.ops.sortkeys.near` the next one holds a value that ties with no other
     (values equal to ``SIG_DIGITS`` digits have keys within ``span``): its rank is its position. From a
     near key on, values are rounded (:func:`~alpha_env.ops.sortkeys.round_sig`) and grouped by equality,
-    every group's successor checked to be larger.
+    every group's successor checked to be larger. A value equal to its group's first value takes that
+    value's rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either way).
     """
     i = 0
     while i < n:
@@ -49,12 +50,14 @@ def _rank_row_fast(row, kr, low, high, span, n, o, ix):  # pragma: no cover - co
             i += 1
             continue
         j = np.int64(kr[i] & low)
-        v = round_sig(row[j])
+        raw = row[j]
+        v = round_sig(raw)
         ix[0] = j
         k = i + 1
         while k < n:  # the tie group [i, k) of value v
             j = np.int64(kr[k] & low)
-            vk = round_sig(row[j])
+            x = row[j]
+            vk = v if x == raw else round_sig(x)  # exact ties (the usual run) need no rounding
             if vk != v:
                 if vk < v:
                     return False

@@ -82,8 +82,9 @@ def _power(a, b):  # pragma: no cover - compiled
     return a**b
 
 
-@vectorize(_F2, cache=True)
-def _pow(a, b):  # pragma: no cover - compiled
+@njit(cache=True, error_model="numpy")
+def _pow_rule(a, b):  # pragma: no cover - compiled
+    """The scalar rule of ``pow`` (module doc), shared by the ufunc and the one-exponent loop."""
     if a == 1.0:  # IEEE: 1 ** y is 1 for every y, NaN included
         return 1.0
     if a != a or b != b:
@@ -96,8 +97,9 @@ def _pow(a, b):  # pragma: no cover - compiled
     return r if math.isfinite(r) else math.nan
 
 
-@vectorize(_F2, cache=True)
-def _signedpower(a, b):  # pragma: no cover - compiled
+@njit(cache=True, error_model="numpy")
+def _signedpower_rule(a, b):  # pragma: no cover - compiled
+    """The scalar rule of ``signedpower`` (module doc), shared by the ufunc and the one-exponent loop."""
     m = abs(a)
     if m == 1.0:  # sign(a) * 1 ** b: IEEE's 1 ** NaN = 1
         return a
@@ -109,6 +111,41 @@ def _signedpower(a, b):  # pragma: no cover - compiled
     if not math.isfinite(r):
         return math.nan
     return r if a > 0.0 else -r
+
+
+@vectorize(_F2, cache=True)
+def _pow(a, b):  # pragma: no cover - compiled
+    return _pow_rule(a, b)
+
+
+@vectorize(_F2, cache=True)
+def _signedpower(a, b):  # pragma: no cover - compiled
+    return _signedpower_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy")
+def _pow_one_exponent(x, b, signed, out):  # pragma: no cover - compiled
+    """``pow`` (``signed``: ``signedpower``) of a flat array ``x`` and one exponent ``b`` into ``out``.
+
+    The exponent's cases are decided once per call, not per element, so the common exponents run as
+    plain multiplications in a vectorized loop; the rule (and the bits) are the ufuncs'.
+    """
+    n = x.size
+    if b == 2.0:
+        for i in range(n):
+            out[i] = _signedpower_rule(x[i], 2.0) if signed else _pow_rule(x[i], 2.0)
+    elif b == 3.0:
+        for i in range(n):
+            out[i] = _signedpower_rule(x[i], 3.0) if signed else _pow_rule(x[i], 3.0)
+    elif b == 0.5:
+        for i in range(n):
+            out[i] = _signedpower_rule(x[i], 0.5) if signed else _pow_rule(x[i], 0.5)
+    elif signed:
+        for i in range(n):
+            out[i] = _signedpower_rule(x[i], b)
+    else:
+        for i in range(n):
+            out[i] = _pow_rule(x[i], b)
 
 
 @njit(cache=True, error_model="numpy")
@@ -231,6 +268,20 @@ def _apply(op: str, ufunc, *args: object) -> np.ndarray:
     return out
 
 
+def _power_op(op: str, ufunc, a, b, signed: bool) -> np.ndarray:
+    """``pow``/``signedpower``: a series to the power of one number runs :func:`_pow_one_exponent`
+    (exponents of magnitude ``2**53`` and over, inf and NaN keep the ufunc: ``math.floor`` of those is
+    no integer, and the ufunc's answer stays as it was)."""
+    base = as_operand(op, a, 1)
+    exponent = as_operand(op, b, 2)
+    if not (isinstance(base, np.ndarray) and isinstance(exponent, float) and abs(exponent) < 2.0**53):
+        return _apply(op, ufunc, base, exponent)
+    panel_shape(op, base)
+    out = np.empty(base.shape)
+    _pow_one_exponent(np.ascontiguousarray(base).ravel(), exponent, signed, out.ravel())
+    return out
+
+
 def add(a, b) -> np.ndarray:
     """``a + b``."""
     return _apply("add", _add, a, b)
@@ -254,7 +305,7 @@ def div(a, b) -> np.ndarray:
 def pow(a, b) -> np.ndarray:  # noqa: A001 - the operator's canonical name
     """``a ** b``; NaN on overflow, ``0 ** negative`` or a negative base with a fractional exponent;
     ``1 ** b`` is 1 for every ``b``, NaN included (IEEE)."""
-    return _apply("pow", _pow, a, b)
+    return _power_op("pow", _pow, a, b, False)
 
 
 def neg(a) -> np.ndarray:
@@ -339,7 +390,7 @@ def sqrt(a) -> np.ndarray:
 def signedpower(a, b) -> np.ndarray:
     """``sign(a) * |a| ** b``; NaN on overflow or ``0 ** non-positive``; ``±1`` for ``a = ±1`` whatever
     ``b`` (NaN included, as IEEE's ``1 ** NaN = 1``)."""
-    return _apply("signedpower", _signedpower, a, b)
+    return _power_op("signedpower", _signedpower, a, b, True)
 
 
 def max_(a, b) -> np.ndarray:

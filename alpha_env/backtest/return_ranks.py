@@ -1,0 +1,253 @@
+"""The rank IC with the forward returns' side sorted once per panel (:class:`ReturnRanks`).
+
+A day's Spearman IC ranks the processed signal of signal day ``t`` and ``returns[d]`` (``d = t + lag``)
+over the stocks where both are known. Those pairs are always a subset of the day's *base set*: stocks in
+``universe[t]`` (outside it the processed signal is NaN) with a finite return. :class:`ReturnRanks`
+sorts the return keys of every day's base set once and decodes their average ranks; a signal then
+needs only its own sort:
+
+- when the pairs are the whole base set (the usual case), the cached return ranks are the day's ranks;
+- otherwise the cached sorted keys, filtered to the pairs, are the pairs' sorted keys (a subsequence
+  of a sorted row is sorted), and only the decode runs.
+
+Both give bit for bit what :func:`alpha_env.backtest.kernels.rank_ic_series` gives (same keys, same
+decode, same Pearson of ranks); ``tests/test_backtest_return_ranks.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from alpha_env.backtest.kernels import (
+    _EXACT_RANK_SUMS,
+    _RANK_IC_BLOCK_CELLS,
+    _corr_from_sums,
+    _order_key,
+    _pair_keys,
+    _pearson_ranks,
+    _ranks_from_keys,
+)
+from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
+from alpha_env.ops.threads import row_chunks, twin
+
+__all__ = ["ReturnRanks"]
+
+
+def _base_keys_body(returns, universe, lag, bits, kr, mb, n_chunks):  # pragma: no cover - compiled
+    """Order keys of each holding day's base set (universe of ``d - lag``, finite return) into ``kr``
+    (rows by holding day; other columns get keys that sort last) and the set sizes into ``mb``."""
+    T, N = returns.shape
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        for d in range(c * chunk, min(T, (c + 1) * chunk)):
+            m = 0
+            rb = returns[d].view(np.uint64)
+            for i in range(N):
+                r = returns[d, i]
+                if d >= lag and universe[d - lag, i] and np.isfinite(r):
+                    kr[d, i] = _order_key(rb[i], high, i)
+                    m += 1
+                else:
+                    kr[d, i] = high | np.uint64(i)
+            mb[d] = m
+
+
+def _base_ranks_body(kr, returns, mb, bits, ranks, n_chunks):  # pragma: no cover - compiled
+    """Average ranks of each day's base set from its sorted key row (NaN outside the set)."""
+    T, N = kr.shape
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        ix = np.empty(N, np.int64)
+        vals = np.empty(N)
+        for d in range(c * chunk, min(T, (c + 1) * chunk)):
+            _ranks_from_keys(kr[d], returns[d], mb[d], bits, ranks[d], ix, vals)
+
+
+_base_keys, _base_keys_serial = twin(_base_keys_body)
+_base_ranks, _base_ranks_serial = twin(_base_ranks_body)
+
+
+@njit(cache=True, error_model="numpy")
+def _filter_sorted(kb, s, r, mb, bits, ky):  # pragma: no cover - compiled
+    """``ky`` (N,): the sorted base keys ``kb`` (``mb`` of them) of the pairs (columns where the processed
+    signal ``s`` is not NaN), then keys of every other column (where ``s`` is NaN or the return ``r``
+    is not finite), which sort last. Returns the number of pairs."""
+    N = kb.shape[0]
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    m = 0
+    for q in range(mb):
+        k = kb[q]
+        if not np.isnan(s[np.int64(k & low)]):
+            ky[m] = k
+            m += 1
+    q = m
+    for i in range(N):
+        if np.isnan(s[i]) or not np.isfinite(r[i]):
+            ky[q] = high | np.uint64(i)
+            q += 1
+    return m
+
+
+def _keys_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m,
+               n_chunks):  # pragma: no cover - compiled
+    """Order keys (and processed signal) of the signal days ``t0 .. t0 + D - 1`` into rows ``0 .. D-1``
+    (``ky`` is scratch: the return side comes from the cache)."""
+    D, N = kx.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        den = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            t = t0 + r
+            m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
+
+
+@njit(cache=True, error_model="numpy")
+def _spearman_sorted(kr, vals_row, m, bits, ry, ix, vals):  # pragma: no cover - compiled
+    """Spearman correlation of the ``m`` pairs from the signal's sorted key row ``kr`` (values by column in
+    ``vals_row``) and the returns' average ranks by column ``ry``, in one walk along the key order.
+
+    The ranks and sums are those of ``_ranks_from_keys`` then ``_pearson_ranks``: ranks are multiples of
+    1/2 and every deviation, product and sum a multiple of 1/4 under 2**51 (``m <= _EXACT_RANK_SUMS``),
+    so the sums are exact in any order and the result is the same bits. ``ix``, ``vals`` (N,) scratch.
+    """
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    mx = 0.5 * (m * (m + 1)) / m
+    my = mx
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    i = 0
+    while i < m:
+        if i + 1 == m or not linked(kr[i] & high, kr[i + 1] & high, high):
+            dx = (0.5 * (i + i) + 1.0) - mx
+            dy = ry[np.int64(kr[i] & low)] - my
+            sxy += dx * dy
+            sxx += dx * dx
+            syy += dy * dy
+            i += 1
+            continue
+        k = take_run(vals_row, kr, i, m, high, low, ix, vals)
+        a = 0
+        while a < k - i:
+            v = vals[a]
+            b = a + 1
+            while b < k - i and vals[b] == v:
+                b += 1
+            dx = (0.5 * ((i + a) + (i + b - 1)) + 1.0) - mx
+            for q in range(a, b):
+                dy = ry[ix[q]] - my
+                sxy += dx * dy
+                sxx += dx * dx
+                syy += dy * dy
+            a = b
+        i = k
+    return _corr_from_sums(sxy, sxx, syy)
+
+
+def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
+    """Spearman IC of each day from the signal's sorted key rows and the cached return side."""
+    D, N = kx.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        rx = np.empty(N)
+        ry = np.empty(N)
+        ky = np.empty(N, np.uint64)
+        ix = np.empty(N, np.int64)
+        vals = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            d = t0 + r + lag
+            mr = m[r]
+            if mr < 3:
+                out[d] = np.nan
+                continue
+            if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
+                rank_y = rb[d]
+            else:
+                _filter_sorted(kb[d], vx[r], returns[d], mb[d], bits, ky)
+                _ranks_from_keys(ky, returns[d], mr, bits, ry, ix, vals)
+                rank_y = ry
+            if mr <= _EXACT_RANK_SUMS:
+                out[d] = _spearman_sorted(kx[r], vx[r], mr, bits, rank_y, ix, vals)
+            else:  # sums no longer provably exact in any order: the reference two passes
+                _ranks_from_keys(kx[r], vx[r], mr, bits, rx, ix, vals)
+                out[d] = _pearson_ranks(rx, rank_y, mr)
+
+
+_keys, _keys_serial = twin(_keys_body)
+_decode, _decode_serial = twin(_decode_body)
+
+
+class ReturnRanks:
+    """The return side of the rank IC of one panel, sorted once: every holding day's base set (stocks in
+    the universe of the signal day, finite return), its sorted order keys and its average ranks.
+
+    Args:
+        returns: ``(T, N)`` float64 C-contiguous returns as the backtest books them (cleaned when the
+            settings clean them).
+        universe: ``(T, N)`` bool universe the backtests of this panel use.
+        lag: ``delay + 1`` (days from signal day to holding day).
+        parallel: run the passes on all Numba threads.
+
+    Memory: two ``(T, N)`` arrays (uint64 keys, float64 ranks).
+    """
+
+    def __init__(self, returns: np.ndarray, universe: np.ndarray, lag: int, parallel: bool = False):
+        T, N = returns.shape
+        self.returns = returns
+        self.universe = universe
+        self.lag = int(lag)
+        self.bits = max(1, int(N - 1).bit_length())
+        self.keys = np.empty((T, N), np.uint64)
+        self.sizes = np.zeros(T, np.int64)
+        self.ranks = np.full((T, N), np.nan)
+        if T == 0 or N == 0:
+            return
+        chunks = row_chunks(T) if parallel else 1
+        (_base_keys if parallel else _base_keys_serial)(returns, universe, self.lag, self.bits, self.keys,
+                                                       self.sizes, chunks)
+        sort_key_rows(self.keys, self.bits, parallel)
+        (_base_ranks if parallel else _base_ranks_serial)(self.keys, returns, self.sizes, self.bits,
+                                                         self.ranks, chunks)
+
+    def matches(self, returns: np.ndarray, universe: np.ndarray, lag: int) -> bool:
+        """Whether this cache was built for exactly these arrays (the same objects) and lag."""
+        return returns is self.returns and universe is self.universe and int(lag) == self.lag
+
+    def rank_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
+                parallel: bool = False) -> np.ndarray:
+        """``(T,)`` Spearman rank IC by holding day, bit for bit
+        :func:`~alpha_env.backtest.kernels.rank_ic_series` on the holding days ``days = (start, stop)``
+        (all days when ``None``); NaN elsewhere.
+
+        Args:
+            signal: ``(T, N)`` float64 C-contiguous raw signal (decay and universe applied here).
+            decay: the backtest's decay.
+        """
+        T, N = signal.shape
+        out = np.full(T, np.nan)
+        lag = self.lag
+        start, stop = (lag, T) if days is None else (max(int(days[0]), lag), min(int(days[1]), T))
+        if stop <= start or N == 0:
+            return out
+        t_first, t_end = start - lag, stop - lag  # signal days
+        n_days = t_end - t_first
+        block = max(1, min(n_days, _RANK_IC_BLOCK_CELLS // N))
+        kx = np.empty((block, N), np.uint64)
+        ky = np.empty((block, N), np.uint64)
+        vx = np.empty((block, N))
+        m = np.empty(block, np.int64)
+        keys, decode = (_keys, _decode) if parallel else (_keys_serial, _decode_serial)
+        for t0 in range(t_first, t_end, block):
+            D = min(block, t_end - t0)
+            chunks = min(row_chunks(D), D) if parallel else 1
+            keys(signal, self.returns, self.universe, decay, lag, self.bits, t0, kx[:D], ky[:D], vx[:D],
+                 m[:D], chunks)
+            sort_key_rows(kx[:D], self.bits, parallel)
+            decode(kx[:D], vx[:D], self.keys, self.ranks, self.sizes, self.returns, lag, self.bits, t0, m[:D],
+                   out, chunks)
+        return out
