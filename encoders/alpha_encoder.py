@@ -27,7 +27,7 @@ from transformers import BertConfig, BertModel
 from alpha_env.errors import SettingsError
 from encoders.config import CodebookLike, check_positive, codebook_fields, seeded
 
-__all__ = ["AlphaEncoderConfig", "AlphaEncoder", "AlphaEncoding", "add_bos"]
+__all__ = ["AlphaEncoderConfig", "AlphaEncoder", "AlphaEncoding", "add_bos", "prepare_ids"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,24 @@ def add_bos(ids: torch.Tensor, bos_id: int) -> torch.Tensor:
     return torch.cat([bos, ids], dim=1)
 
 
+def prepare_ids(ids: torch.Tensor, config: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(batch, L)`` token ids of partial expressions → ``(BOS + ids, attention mask)``, both
+    ``(batch, L + 1)``; the one check of an alpha encoder's input (stack and tree encoders alike).
+
+    Raises:
+        SettingsError: longer than ``config.max_len`` or an id outside the codebook.
+    """
+    ids = add_bos(ids.long(), config.bos_id)
+    if ids.shape[1] > config.max_len + 1:
+        raise SettingsError(f"ids of length {ids.shape[1] - 1} exceed this encoder's max_len "
+                            f"{config.max_len}")
+    bad = (ids < 0) | (ids > config.mask_id)
+    if bool(bad.any()):
+        value = int(ids[bad][0])
+        raise SettingsError(f"token id {value} outside the codebook (0..{config.vocab_size - 1})")
+    return ids, ids != config.pad_id
+
+
 class AlphaEncoder(nn.Module):
     """Transformer encoder (transformers ``BertModel``) over codebook ids.
 
@@ -170,16 +188,7 @@ class AlphaEncoder(nn.Module):
         return self.config.hidden_size
 
     def _prepare(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = add_bos(ids.long(), self.config.bos_id)
-        if ids.shape[1] > self.config.max_len + 1:
-            raise SettingsError(
-                f"ids of length {ids.shape[1] - 1} exceed this encoder's max_len {self.config.max_len}"
-            )
-        bad = (ids < 0) | (ids > self.config.mask_id)
-        if bool(bad.any()):
-            value = int(ids[bad][0])
-            raise SettingsError(f"token id {value} outside the codebook (0..{self.config.vocab_size - 1})")
-        return ids, ids != self.config.pad_id
+        return prepare_ids(ids, self.config)
 
     def forward(self, ids: torch.Tensor) -> AlphaEncoding:
         """Encode ``ids`` (B, L) long, right-padded with PAD, with or without a leading BOS.

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from alpha_env.errors import SettingsError
-from encoders.alpha_encoder import AlphaEncoding, add_bos
+from encoders.alpha_encoder import AlphaEncoding, add_bos, prepare_ids
 from encoders.config import CodebookLike, check_positive, codebook_fields, seeded
 
 __all__ = [
@@ -231,16 +231,7 @@ class AlphaTreeEncoder(nn.Module):
         return self.out_norm
 
     def _prepare(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = add_bos(ids.long(), self.config.bos_id)
-        if ids.shape[1] > self.config.max_len + 1:
-            raise SettingsError(
-                f"ids of length {ids.shape[1] - 1} exceed this encoder's max_len {self.config.max_len}"
-            )
-        bad = (ids < 0) | (ids > self.config.mask_id)
-        if bool(bad.any()):
-            value = int(ids[bad][0])
-            raise SettingsError(f"token id {value} outside the codebook (0..{self.config.vocab_size - 1})")
-        return ids, ids != self.config.pad_id
+        return prepare_ids(ids, self.config)
 
     def _states(self, ids: torch.Tensor, structure: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Node states ``(B, 1+L, H)`` and the real-token mask; every node is convolved once per direction,

@@ -36,7 +36,7 @@ from typing import Any
 
 import doc_conditioning as dc
 import numpy as np
-from _common import DEFAULT_CHECKPOINT, ROOT, ensure_pretrained, make_env_fn, make_vec, parse_args, run_cli
+from _common import DEFAULT_CHECKPOINT, ROOT, ensure_pretrained, parse_args, run_cli
 
 from alpha_env.provenance import (
     check_publish,
@@ -130,42 +130,6 @@ def _encoder_settings(args: Args, encoder: str, fusion: str) -> Any:
     checkpoint = args.stack_checkpoint if encoder == "stack" else args.tree_checkpoint
     return EncoderSettings(alpha_encoder=encoder, fusion=fusion, alpha_checkpoint=str(ROOT / checkpoint)
                            if not Path(checkpoint).is_absolute() else checkpoint)
-
-
-def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict,
-                encoder: Any) -> tuple[Any, Any, float, bool]:
-    """One PPO run until ``args.evaluations`` finished episodes: ``(model, tracker, seconds, stopped)``."""
-    from stable_baselines3.common.callbacks import CallbackList
-
-    from agents import (
-        AlphaMetricsCallback,
-        EvaluationBudgetCallback,
-        FineTuneSettings,
-        TimeLimitCallback,
-        build_agent,
-    )
-    from alpha_env.ace import ACE
-    from alpha_env.grammar import Codebook
-    from alpha_env.search import AlphaTracker
-    from encoders import load_checkpoint
-
-    env_fn = make_env_fn(panel, max_len=args.max_len, store=None, document_embeddings=table, **env_kwargs)
-    vec_env = make_vec(env_fn, args.n_envs, seed, "dummy")
-    config = load_checkpoint(checkpoint, Codebook.default(), kind="alpha_decoder").model.config.to_dict()
-    settings = FineTuneSettings(learning_rate=args.learning_rate, layer_lr_decay=args.layer_lr_decay,
-                                ent_coef=args.ent_coef, n_steps=args.n_steps, batch_size=args.batch_size)
-    model = build_agent("ppo", vec_env, decoder_config=config, init_checkpoint=checkpoint, settings=settings,
-                        seed=seed, encoder=encoder)
-    tracker = AlphaTracker(ACE(panel), top_k=5)
-    guard = TimeLimitCallback(args.time_limit_minutes * 60.0)
-    callbacks = CallbackList([AlphaMetricsCallback(tracker),
-                              EvaluationBudgetCallback(tracker, args.evaluations), guard])
-    started = time.perf_counter()
-    model.learn(total_timesteps=args.evaluations * (args.max_len + 1) + args.n_envs * args.n_steps,
-                callback=callbacks, progress_bar=False)
-    seconds = time.perf_counter() - started
-    vec_env.close()
-    return model, tracker, seconds, bool(guard.stopped)
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -292,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for _ in range(min(8, eval_idx.size * args.eval_samples))]
             for encoder, fusion in configs:
                 settings = _encoder_settings(args, encoder, "concat" if fusion == "-" else fusion)
-                model, tracker, seconds, stopped = train_agent(args, panel, table, seed, checkpoint,
+                model, tracker, seconds, stopped = dc.train_agent(args, panel, table, seed, checkpoint,
                                                                env_kwargs, settings)
                 episodes = dc.evaluate_policy(model.policy, envs, dates[eval_idx], args.eval_samples,
                                               20_000 + seed)

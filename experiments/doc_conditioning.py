@@ -207,9 +207,13 @@ def evaluation_panel(panel: Any, split: str) -> tuple[Any, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- training and evaluation
-def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict) -> Any:
+def train_agent(args: Any, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict,
+                encoder: Any = None) -> Any:
     """Train one agent until ``args.evaluations`` episodes finished; returns ``(model, tracker, secs,
-    stopped)``, ``stopped`` telling whether the wall-clock guard ended the run before its budget."""
+    stopped)``, ``stopped`` telling whether the wall-clock guard ended the run before its budget.
+
+    ``args`` needs the PPO fields of :class:`Args` (``experiments/ablate_fusion.py`` passes its own);
+    ``encoder`` is the policy's alpha-encoder settings (``None``: no alpha encoder)."""
     from stable_baselines3.common.callbacks import CallbackList
 
     from agents import (
@@ -230,7 +234,7 @@ def train_agent(args: Args, panel: Any, table: Any, seed: int, checkpoint: Path,
     settings = FineTuneSettings(learning_rate=args.learning_rate, layer_lr_decay=args.layer_lr_decay,
                                 ent_coef=args.ent_coef, n_steps=args.n_steps, batch_size=args.batch_size)
     model = build_agent("ppo", vec_env, decoder_config=config, init_checkpoint=checkpoint, settings=settings,
-                        seed=seed)
+                        seed=seed, encoder=encoder)
     tracker = AlphaTracker(ACE(panel), top_k=5)
     guard = TimeLimitCallback(args.time_limit_minutes * 60.0)
     callbacks = CallbackList([AlphaMetricsCallback(tracker),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pool_support import DELAY, SPLITS, N, T, market, zscore_ref
 
 from alpha_env.ace import ACE
 from alpha_env.ace.pools import build_pool, news_state, pool_key, simulate_pool
@@ -14,22 +15,6 @@ from alpha_env.pool import AlphaPool, PoolSettings, forward_returns
 from alpha_env.pool.state import principal_state
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(empty slice|Degrees of freedom).*:RuntimeWarning")
-
-T, N, DELAY = 160, 40, 1
-SPLITS = {"train": slice(0, 100), "valid": slice(100, 130), "test": slice(130, 160)}
-
-
-def _market(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, (T, N)), axis=0))
-    close[rng.random((T, N)) < 0.02] = np.nan
-    return close, rng.random((T, N)) < 0.9
-
-
-def _z(x, universe):
-    x = np.where(universe & np.isfinite(x), x, np.nan)
-    z = (x - np.nanmean(x, axis=1, keepdims=True)) / np.nanstd(x, axis=1, ddof=1, keepdims=True)
-    return np.nan_to_num(z)
 
 
 def _state_and_signals(close, k: int = 3, seed: int = 1):
@@ -47,7 +32,7 @@ def _state_and_signals(close, k: int = 3, seed: int = 1):
 
 
 def test_conditional_weights_equal_numpy_lstsq_on_state_interactions():
-    close, universe = _market()
+    close, universe = market()
     state, sigs = _state_and_signals(close)
     st = PoolSettings(capacity=3, model="conditional", ridge_alpha=0.0)
     pool = AlphaPool(close, SPLITS, st, universe=universe, delay=DELAY, state=state)
@@ -59,7 +44,7 @@ def test_conditional_weights_equal_numpy_lstsq_on_state_interactions():
     rows = pool.fit
     u = np.c_[np.ones(T), state]
     cells = np.isfinite(zy[rows])
-    cols = [(_z(s, universe) * u[:, [j]])[rows][cells] for s in sigs for j in range(2)]
+    cols = [(zscore_ref(s, universe) * u[:, [j]])[rows][cells] for s in sigs for j in range(2)]
     B = np.linalg.lstsq(np.stack(cols, axis=1), zy[rows][cells], rcond=None)[0].reshape(3, 2)
     np.testing.assert_allclose(pool.weight_path(), u @ B.T, rtol=0, atol=1e-9)
     # the weights follow the regime: signal 0 weighs more when the state is high, signal 1 when low
@@ -69,7 +54,7 @@ def test_conditional_weights_equal_numpy_lstsq_on_state_interactions():
 
 
 def test_conditional_ridge_is_the_penalised_closed_form_and_beats_static_weights_out_of_sample():
-    close, universe = _market(3)
+    close, universe = market(3)
     state, sigs = _state_and_signals(close, seed=4)
     cond = AlphaPool(close, SPLITS, PoolSettings(capacity=3, model="conditional", ridge_alpha=0.1),
                      universe=universe, delay=DELAY, state=state)
@@ -89,7 +74,7 @@ def test_conditional_ridge_is_the_penalised_closed_form_and_beats_static_weights
 
 
 def test_state_is_required_by_conditional_and_refused_by_other_models():
-    close, universe = _market()
+    close, universe = market()
     with pytest.raises(SettingsError, match="needs a daily state"):
         AlphaPool(close, SPLITS, PoolSettings(model="conditional"), universe=universe)
     with pytest.raises(SettingsError, match="applies to pool model 'conditional'"):

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pool_support import DELAY, SPLITS, N, T, market, zscore_ref
 
 from alpha_env.errors import DataError, SettingsError
 from alpha_env.pool import AlphaPool, PoolSettings, daily_ic, forward_returns, ic_stats
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(empty slice|Degrees of freedom).*:RuntimeWarning")
-
-T, N, DELAY = 160, 40, 1
-SPLITS = {"train": slice(0, 100), "valid": slice(100, 130), "test": slice(130, 160)}
-
-
-def _market(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    close = 40 * np.exp(np.cumsum(rng.normal(0, 0.02, (T, N)), axis=0))
-    close[rng.random((T, N)) < 0.02] = np.nan
-    universe = rng.random((T, N)) < 0.9
-    return close, universe
 
 
 def _signals(close, k: int, seed: int = 1):
@@ -34,25 +24,18 @@ def _signals(close, k: int, seed: int = 1):
     return out
 
 
-def _z(x, universe):
-    """Reference per-day z-score (ddof=1) over finite cells in the universe, NaN -> 0."""
-    x = np.where(universe & np.isfinite(x), x, np.nan)
-    z = (x - np.nanmean(x, axis=1, keepdims=True)) / np.nanstd(x, axis=1, ddof=1, keepdims=True)
-    return np.nan_to_num(z)
-
-
 def _design(pool, close, universe, signals):
     y = forward_returns(close, horizon=1, delay=DELAY)
     y = np.where(universe, y, np.nan)
     zy = (y - np.nanmean(y, axis=1, keepdims=True)) / np.nanstd(y, axis=1, ddof=1, keepdims=True)
     rows = pool.fit
     cells = np.isfinite(zy[rows])
-    X = np.stack([_z(s, universe)[rows][cells] for s in signals], axis=1)
+    X = np.stack([zscore_ref(s, universe)[rows][cells] for s in signals], axis=1)
     return X, zy[rows][cells]
 
 
 def _pool(settings=None, seed=0):
-    close, universe = _market(seed)
+    close, universe = market(seed)
     return AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY), close, universe
 
 
@@ -86,7 +69,7 @@ def test_objective_and_member_ic_equal_the_daily_ic_of_the_combined_signal():
     y = forward_returns(close, horizon=1, delay=DELAY)
     ref = ic_stats(daily_ic(pool.combined(), y, universe), pool.fit)["mean"]
     assert pool.objective == pytest.approx(ref, abs=1e-10)
-    ics = np.array([ic_stats(daily_ic(_z(s, universe), y, universe), pool.fit)["mean"] for s in sigs])
+    ics = np.array([ic_stats(daily_ic(zscore_ref(s, universe), y, universe), pool.fit)["mean"] for s in sigs])
     np.testing.assert_allclose([m.ic for m in pool.members], ics, atol=1e-10)
     np.testing.assert_allclose(pool.weights, ics / np.abs(ics).sum(), atol=1e-10)
     assert pool.combined("valid").shape == (30, N)
@@ -94,7 +77,7 @@ def test_objective_and_member_ic_equal_the_daily_ic_of_the_combined_signal():
 
 def test_rolling_weights_never_read_data_after_the_day_they_apply_to():
     settings = PoolSettings(capacity=3, model="rolling", refit_every=7, lookback=30)
-    close, universe = _market(0)
+    close, universe = market(0)
     sigs = _signals(close, 3)
     rng = np.random.default_rng(9)
     for s_day in (63, 77, 119):  # refit days (multiples of refit_every)
@@ -196,7 +179,7 @@ def test_alphagen_rule_refuses_above_its_mutual_ic_and_drops_the_least_weight():
     assert pool.offer("a2", s["a2"]).accepted  # 0.7 < corr < 0.99: AlphaGen keeps it
     # its weights solve mutual_ic @ w = single_ic (mutual IC: mean daily correlation on the fit cells)
     y = np.where(universe, forward_returns(close, horizon=1, delay=DELAY), np.nan)[pool.fit]
-    za, zb = (np.where(np.isfinite(y), _z(s[k], universe)[pool.fit], 0.0) for k in ("a", "a2"))
+    za, zb = (np.where(np.isfinite(y), zscore_ref(s[k], universe)[pool.fit], 0.0) for k in ("a", "a2"))
     c = np.mean((za * zb).sum(1) / np.sqrt((za * za).sum(1) * (zb * zb).sum(1)))
     ics = [m.ic for m in pool.members]
     np.testing.assert_allclose(pool.weights, np.linalg.solve([[1, c], [c, 1]], ics), atol=1e-9)
@@ -241,7 +224,7 @@ def test_sharpe_objective_is_the_train_sharpe_of_the_combined_backtest():
     from alpha_env.backtest import BacktestSettings, run_backtest, window_metrics
     from alpha_env.pool import sharpe_objective
 
-    close, universe = _market(0)
+    close, universe = market(0)
     returns = np.full(close.shape, np.nan)
     returns[1:] = close[1:] / close[:-1] - 1
     objective = sharpe_objective(returns, universe, SPLITS["train"])
