@@ -24,8 +24,9 @@ from alpha_env.backtest.kernels import (
     _RANK_IC_BLOCK_CELLS,
     _corr_from_sums,
     _order_key,
-    _pair_keys,
     _pearson_ranks,
+    _rank_ic_keys,
+    _rank_ic_keys_serial,
     _ranks_from_keys,
 )
 from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
@@ -90,19 +91,6 @@ def _filter_sorted(kb, s, r, mb, bits, ky):  # pragma: no cover - compiled
             ky[q] = high | np.uint64(i)
             q += 1
     return m
-
-
-def _keys_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m,
-               n_chunks):  # pragma: no cover - compiled
-    """Order keys (and processed signal) of the signal days ``t0 .. t0 + D - 1`` into rows ``0 .. D-1``
-    (``ky`` is scratch: the return side comes from the cache)."""
-    D, N = kx.shape
-    chunk = (D + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        den = np.empty(N)
-        for r in range(c * chunk, min(D, (c + 1) * chunk)):
-            t = t0 + r
-            m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
 
 
 @njit(cache=True, error_model="numpy")
@@ -178,7 +166,8 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
                 out[d] = _pearson_ranks(rx, rank_y, mr)
 
 
-_keys, _keys_serial = twin(_keys_body)
+# the signal side's keys: the engine's rank-IC key kernel (its return-side keys are scratch here)
+_keys, _keys_serial = _rank_ic_keys, _rank_ic_keys_serial
 _decode, _decode_serial = twin(_decode_body)
 
 
