@@ -24,12 +24,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from _common import DEFAULT_CHECKPOINT, ROOT, parse_args, run_cli
 
-from alpha_env.provenance import check_publish, git_state, incomplete_marker, provenance, write_figure_json
+from alpha_env.provenance import (
+    check_publish,
+    git_state,
+    incomplete_marker,
+    output_folder,
+    provenance,
+    write_figure_json,
+)
 
 __all__ = ["Args", "main", "cli"]
 
@@ -46,8 +52,8 @@ class Args:
     """PPO steps per run"""
     checkpoint: str = str(DEFAULT_CHECKPOINT)
     """stage-1 actor (pretrained first when missing)"""
-    out: str = str(ROOT / "runs" / "compare_rewards")
-    """output folder of the JSON and Markdown table"""
+    out: str | None = None
+    """output folder (default runs/compare_rewards; docs/figures with --publish)"""
     publish: bool = False
     """allow writing under docs/ (refused from a tree with uncommitted changes)"""
     allow_dirty: bool = False
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(Args, argv, description=__doc__.splitlines()[0])
     started = time.perf_counter()
     git = git_state()  # the code that runs: read now
-    out = Path(args.out)
+    out = output_folder(args.out, args.publish, "docs/figures", "compare_rewards")
     check_publish(out / "compare_rewards.json", git, args.publish, args.allow_dirty)  # fail before the work
     from agents.job import PPOJobSettings, run_ppo_job
     from alpha_env.ace import ACE
