@@ -190,15 +190,14 @@ def test_make_figures_plans_every_published_file(experiments, capsys):
     assert "python experiments/compare_actor_init.py --publish" in out and "expected in all" in out
 
 
-def test_every_publishing_script_writes_docs_only_with_publish():
-    """A script with a ``--publish`` option picks its folder with ``provenance.output_folder`` (runs/ by
-    default, docs/ with --publish): compare_rewards.py once wrote runs/ even with --publish."""
-    scripts = sorted((ROOT / "experiments").glob("*.py"))
-    publishing = [p for p in scripts if "publish: bool" in p.read_text() or '"--publish"' in p.read_text()]
-    # make_figures runs the others; adapt_document_encoder writes a model for a later step and takes
-    # docs/ only as an explicit --out with --publish (check_publish)
-    publishing = [p for p in publishing if p.name not in ("make_figures.py", "adapt_document_encoder.py")]
-    assert {p.name for p in publishing} >= {"compare_rewards.py", "compare_actor_init.py", "ablate_fusion.py",
-                                            "doc_conditioning.py", "study_real_data.py"}
-    for path in publishing:
-        assert "output_folder(" in path.read_text(), path.name
+def test_every_publishing_step_writes_docs_only_with_publish(experiments):
+    """Each step of make_figures that publishes files runs a script that picks its folder with
+    ``provenance.output_folder`` (runs/ by default, docs/ with --publish): compare_rewards.py once wrote
+    runs/ even with --publish, so make_figures would have left its published file stale."""
+    make_figures = experiments("make_figures")
+    steps = [s for s in make_figures.PLAN if s.outputs and "--publish" in s.argv]
+    scripts = {s.argv[0].removeprefix("experiments/") for s in steps}
+    assert scripts >= {"compare_rewards.py", "ablate_fusion.py", "compare_actor_init.py",
+                       "study_real_data.py"}
+    for step in steps:
+        assert "output_folder(" in (ROOT / step.argv[0]).read_text(), step.name
