@@ -302,3 +302,16 @@ def test_rank_ic_matches_scipy_spearman_with_ties_and_gaps(delay):
     np.testing.assert_allclose(res.rank_ic, _spearman_by_day(signal, returns, universe, lag), atol=1e-12)
     m = window_metrics(res, slice(5, 40))
     assert m["rank_ic"] == pytest.approx(np.nanmean(res.rank_ic[5:40]), abs=1e-12)
+
+
+def test_an_ic_defined_on_no_day_of_a_window_is_nan_never_zero():
+    """A window where the signal is flat across stocks has no defined daily IC: the window's IC and rank IC
+    are NaN (shown as n/a), never a reported 0; a window with a real signal gets a number."""
+    rng, returns, universe = _market(3)
+    signal = rng.normal(size=returns.shape)
+    signal[200:] = 1.0  # the same value for every stock: no cross-sectional spread, no IC
+    res = run_backtest(signal, returns, universe, None, BacktestSettings())
+    flat = window_metrics(res, slice(220, 300))
+    assert np.isnan(flat["ic"]) and np.isnan(flat["rank_ic"])
+    live = window_metrics(res, slice(20, 180))
+    assert np.isfinite(live["ic"]) and np.isfinite(live["rank_ic"])

@@ -14,7 +14,7 @@ that span count as zero-PnL days.
 | `fitness`       | `sharpe · sqrt(|annual_return| / max(turnover, 0.125))`                          |
 | `max_drawdown`  | largest drop of `cumsum(pnl)` from its running peak (peak starts at 0), fraction  |
 | `margin_bps`    | `1e4 · sum(pnl) / sum(turnover)` (0 without trading): PnL per traded dollar       |
-| `ic`, `rank_ic` | mean of the daily Pearson / Spearman IC (days where it is defined; 0 if none)     |
+| `ic`, `rank_ic` | mean of the daily Pearson / Spearman IC (days where it is defined; NaN if none)   |
 | `coverage`      | mean fraction of the universe with a finite signal                                |
 | `long_count`, `short_count` | mean number of stocks held long / short on days with a book           |
 | `max_weight`    | largest `|w|` of a book held in the window (fraction of the gross book)           |
@@ -81,9 +81,10 @@ def _first_held(result: BacktestResult) -> int:
     return int(idx[0]) if idx.size else held.shape[0]
 
 
-def _nanmean_or_zero(x: np.ndarray) -> float:
+def _nanmean(x: np.ndarray) -> float:
+    """Mean over the finite values; NaN when there is none (an undefined IC is never reported as 0)."""
     x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else 0.0
+    return float(x.mean()) if x.size else math.nan
 
 
 def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True,
@@ -129,7 +130,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         fitness=float(fitness),
         max_drawdown=float((peak - cum).max()),
         margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
-        ic=_nanmean_or_zero((result.ic if window_ic is None else window_ic(False, start, stop))[sl]),
+        ic=_nanmean((result.ic if window_ic is None else window_ic(False, start, stop))[sl]),
         coverage=float(result.coverage[sl].mean()),
         long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
         short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
@@ -142,7 +143,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     )
     if with_rank_ic:
         series = result.rank_ic if window_ic is None else window_ic(True, start, stop)
-        out["rank_ic"] = _nanmean_or_zero(series[sl])
+        out["rank_ic"] = _nanmean(series[sl])
     return out
 
 
