@@ -49,19 +49,10 @@ class Step:
         return " ".join(["python", *self.argv])
 
 
-DOCUMENTS = "runs/documents"
-ADAPTED = "runs/adapt_document_encoder/finbert-minilm"
-
 PLAN: tuple[Step, ...] = (
-    Step("adapt_document_encoder", ("experiments/adapt_document_encoder.py",), (), 1110.0,
-         "docs/encoders.md: 1,110 s (loaded machine); writes the model the next step uses"),
-    Step("encode_documents", ("experiments/encode_documents.py", "--model", ADAPTED, "--sentiment-model",
-                              ADAPTED, "--out", DOCUMENTS), (), 3672.0,
-         "docs/encoders.md: 3,170 s embeddings + 502 s sentiment (shared machine)"),
-    Step("study_real_data", ("experiments/study_real_data.py", "--publish", "--news-sentiment",
-                             f"{DOCUMENTS}/news_sentiment.parquet", "--doc-embeddings",
-                             f"{DOCUMENTS}/document_embeddings.parquet", "--no-progress"),
-         ("docs/results.md", "docs/results/*"), 3025.0, "study.json: seconds"),
+    Step("study_real_data", ("experiments/study_real_data.py", "--budget", "600", "--seeds", "0", "1", "2",
+                             "--workers", "2", "--publish", "--no-progress"),
+         ("docs/results.md", "docs/results/*"), 2380.0, "study.json: seconds (2 workers, shared machine)"),
     Step("compare_actor_init", ("experiments/compare_actor_init.py", "--publish"),
          ("docs/figures/compare_actor_init.*",), 577.0, "compare_actor_init.json: seconds"),
     Step("compare_rewards", ("experiments/compare_rewards.py", "--publish"),
