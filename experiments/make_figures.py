@@ -10,7 +10,7 @@ records its command, seeds, commit, packages, machine and wall time. The first f
 Usage::
 
     python experiments/make_figures.py --dry-run         # print the plan and the expected time
-    python experiments/make_figures.py                   # run every step (about 3 hours in all)
+    python experiments/make_figures.py                   # run every step (about 2 hours in all)
     python experiments/make_figures.py --only compare_actor_init doc_conditioning
 """
 
@@ -56,8 +56,7 @@ PLAN: tuple[Step, ...] = (
     Step("compare_actor_init", ("experiments/compare_actor_init.py", "--publish"),
          ("docs/figures/compare_actor_init.*",), 577.0, "compare_actor_init.json: seconds"),
     Step("compare_rewards", ("experiments/compare_rewards.py", "--publish"),
-         ("docs/figures/compare_rewards.*",), 900.0,
-         "docs/pool.md: 3 seeds x 2 rewards, about 15 min (loaded)"),
+         ("docs/figures/compare_rewards.*",), 609.0, "compare_rewards.json: wall_seconds"),
     Step("pretrain_alpha_encoders", ("experiments/pretrain_alpha_encoder.py", "--encoder", "both",
                                      "--corpus-size", "5000", "--epochs", "4", "--run-name", "tree_vs_stack"),
          (), 213.0, "docs/encoders.md: 186 s stack + 27 s tree (loaded machine); the next step reads them"),
