@@ -134,6 +134,10 @@ class AlphaMetricsCallback(BaseCallback):
         ace = self.tracker.ace
         if best is None or ace is None or not best.expression:
             return
+        from stable_baselines3.common.logger import TensorBoardOutputFormat
+
+        if not any(isinstance(f, TensorBoardOutputFormat) for f in self.logger.output_formats):
+            return  # only TensorBoard writes (and then closes) a figure: without it each one would leak
         import matplotlib
 
         matplotlib.use("Agg", force=False)

@@ -79,7 +79,13 @@ def test_agent_learns_and_tracks_every_episode(panel, decoder_config, checkpoint
                                     on_episode=lambda reward, info: seen.append(info))
     obs = _fixed_observations(panel)
     before = model.policy.action_probabilities(obs)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
     model.learn(64, callback=callback)
+    # no TensorBoard output here: the best-PnL image is not drawn, so no figure is left open (each one
+    # leaked before: only TensorBoard's writer closes them)
+    assert plt.get_fignums() == []
     # learning happened: the actor's next-token distribution moved on fixed observations
     after = model.policy.action_probabilities(obs)
     assert not torch.allclose(before, after)
