@@ -460,8 +460,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for _ in range(min(8, eval_idx.size * args.eval_samples))]
             init, stage = checkpoint, None
             if args.hindsight:
+                # stage checkpoints are working files: under runs/ even when the tables are published
                 init, targets = hindsight_checkpoint(args, panel, table, seed, checkpoint,
-                                                     out / "checkpoints",
+                                                     ROOT / "runs" / "doc_conditioning" / "checkpoints",
                                                      f"hindsight_{args.market}_{condition}_{seed}")
                 stage = {"targets": targets}
                 before = _heldout(args, init, panel, table, seed, env_kwargs, envs, dates[eval_idx],
