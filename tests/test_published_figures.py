@@ -5,7 +5,7 @@ Each table of the README that reports a published experiment is recomputed here 
 
 * the actor-init comparison ← ``docs/figures/compare_actor_init.json``;
 * matching vs shuffled news ← ``docs/doc_conditioning/contrast_hindsight.md`` (seeds 0-2) and
-  ``contrast_hindsight_seeds_3_4.md`` (seeds 3-4): the published tables (no JSON was published with them);
+  ``contrast_hindsight_seeds_3_4.md`` (seeds 3-4): the published tables (their JSON carries the provenance);
 * the real-data study ← ``docs/results/study.json``.
 
 Reading only files, it runs in well under a second.
@@ -104,9 +104,11 @@ def test_doc_conditioning_table_matches_its_file(readme):
         assert _numbers(cells[2]) == rows[cond]["per_seed"], (label, cells[2])
     assert _num(_row(readme, "reference: best single planted alpha")[1]) == _fmt(three["best_single"])
     assert _num(_row(readme, "reference: regime oracle")[1]) == _fmt(three["oracle"])
-    m = re.search(r"The paired difference is \*\*([+\-−][\d.]+) ± ([\d.]+)\*\* \(t = (\d+)\)", readme)
+    m = re.search(r"The paired difference is \*\*([+\-−][\d.]+) ± ([\d.]+)\*\* \(standard error over (\d) "
+                  r"seeds, t = ([\d.]+)\)", readme)
     assert m, "the README's paired-difference sentence moved"
-    assert (_num(m[1]), _num(m[2]), int(m[3])) == (_fmt(three["diff"]), _fmt(three["se"]), int(three["t"]))
+    assert (_num(m[1]), _num(m[2]), int(m[3]), _num(m[4])) == \
+        (_fmt(three["diff"]), _fmt(three["se"]), len(rows["matching"]["per_seed"]), _fmt(three["t"]))
     stage = re.search(r"the stage alone without PPO \(([+\-−][\d.]+) vs ([+\-−][\d.]+)\)", readme)
     assert stage, "the README's hindsight-stage sentence moved"
     assert _num(stage[1]) == _fmt(rows["matching, hindsight stage only (before PPO)"]["mean"])
