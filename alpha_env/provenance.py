@@ -33,6 +33,7 @@ from typing import Any
 from alpha_env.errors import SettingsError
 
 __all__ = ["CHECKOUT", "PUBLISHED_DIR", "git_state", "package_versions", "machine", "provenance",
+           "portable_paths",
            "is_published_path", "check_publish", "output_folder", "write_figure_json", "incomplete_marker"]
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -169,10 +170,33 @@ def check_publish(path: str | Path, prov: dict[str, Any], publish: bool, allow_d
     return not prov["clean"]
 
 
+def portable_paths(value: Any, root: str | Path = CHECKOUT) -> Any:
+    """``value`` (a JSON-ready tree) with every absolute path of this machine inside the checkout written
+    relative to it (``docs/...``) and every one inside the checkout's parent folder written from the
+    checkout (``../shared/...``), in strings that are paths and in strings that contain them (commands), so
+    a published file names no folder of the machine that made it."""
+    top = Path(root).resolve()
+    prefixes = [(str(top) + "/", ""), (str(top), "."), (str(top.parent) + "/", "../")]
+
+    def fix(text: str) -> str:
+        for prefix, repl in prefixes:
+            text = text.replace(prefix, repl) if prefix.endswith("/") else (repl if text == prefix else text)
+        return text
+
+    if isinstance(value, str):
+        return fix(value)
+    if isinstance(value, dict):
+        return {k: portable_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [portable_paths(v, root) for v in value]
+    return value
+
+
 def write_figure_json(path: str | Path, doc: dict[str, Any], provenance: dict[str, Any], publish: bool, *,
                       allow_dirty: bool = False, root: str | Path = CHECKOUT, indent: int | None = 1,
                       default: Any = None) -> Path:
-    """Write ``doc`` with its ``provenance`` block as JSON to ``path``.
+    """Write ``doc`` with its ``provenance`` block as JSON to ``path``, machine paths made portable
+    (:func:`portable_paths`).
 
     Files under the checkout's ``docs/`` need ``publish=True`` and a clean tree; with ``allow_dirty`` a
     dirty tree is accepted and the file starts with ``"dirty": true`` (and a ``"WARNING"`` line). Files
@@ -197,7 +221,9 @@ def write_figure_json(path: str | Path, doc: dict[str, Any], provenance: dict[st
     body = {**head, **{k: v for k, v in doc.items() if k != "provenance"}, "provenance": provenance}
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(body, indent=indent, default=default) + "\n")
+    # round trip through JSON first so that ``default`` has made every value JSON-ready
+    body = portable_paths(json.loads(json.dumps(body, default=default)), root)
+    target.write_text(json.dumps(body, indent=indent) + "\n")
     return target
 
 

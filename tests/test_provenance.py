@@ -17,6 +17,7 @@ from alpha_env.provenance import (
     incomplete_marker,
     is_published_path,
     output_folder,
+    portable_paths,
     provenance,
     write_figure_json,
 )
@@ -112,3 +113,20 @@ def test_output_folder_and_incomplete_marker(tmp_path):
     assert output_folder(None, False, "docs/figures", "c", root=tmp_path) == tmp_path / "runs" / "c"
     assert incomplete_marker({"time_limit_minutes": False}) == {"incomplete": False, "guards_fired": []}
     assert incomplete_marker({"b": True, "a": True}) == {"incomplete": True, "guards_fired": ["a", "b"]}
+
+
+def test_published_files_name_no_folder_of_the_machine_that_made_them(tmp_path):
+    """Paths inside the checkout become relative, paths beside it (``../shared``) relative to it, in plain
+    values and inside commands; other strings and numbers are untouched; the writer applies it."""
+    root = _repo(tmp_path)
+    doc = {"out": str(root / "docs"), "root": str(root), "data": str(tmp_path / "shared" / "data" / "x"),
+           "command": f"python run.py --checkpoint {root}/artifacts/a.pt --data {tmp_path}/shared/data",
+           "nested": [{"p": str(root / "runs" / "r")}, 1.5, None], "other": "/usr/lib/x", "n": 3}
+    out = portable_paths(doc, root)
+    assert out == {"out": "docs", "root": ".", "data": "../shared/data/x",
+                   "command": "python run.py --checkpoint artifacts/a.pt --data ../shared/data",
+                   "nested": [{"p": "runs/r"}, 1.5, None], "other": "/usr/lib/x", "n": 3}
+    prov = provenance([], [], time.perf_counter(), script="x.py", root=root)
+    path = write_figure_json(root / "docs" / "f.json", doc, prov, publish=True, root=root, allow_dirty=True)
+    assert str(tmp_path) not in path.read_text()
+    assert json.loads(path.read_text())["command"] == out["command"]
