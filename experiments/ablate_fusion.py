@@ -53,7 +53,7 @@ NAME = "ablate_fusion"
 
 
 @dataclass
-class Args:
+class Args(dc.PPORunSettings):
     """Arguments of ablate_fusion.py."""
 
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -82,20 +82,6 @@ class Args:
     """expressions sampled per held-out decision date"""
     eval_stride: int = 3
     """use every n-th admissible held-out date"""
-    n_envs: int = 8
-    """parallel training environments"""
-    max_len: int = 15
-    """most tokens per expression"""
-    learning_rate: float = 3e-4
-    """peak learning rate"""
-    layer_lr_decay: float = 1 / 2.6
-    """discriminative learning rates of the decoder"""
-    ent_coef: float = 0.01
-    """entropy bonus"""
-    n_steps: int = 64
-    """steps per environment per rollout"""
-    batch_size: int = 128
-    """PPO minibatch size"""
     time_limit_minutes: float = 30.0
     """wall-clock guard per run against a hung run (the budget ends a run); a guard that fires marks the
     results incomplete"""

@@ -70,7 +70,8 @@ from alpha_env.provenance import (
     write_figure_json,
 )
 
-__all__ = ["Args", "CONDITIONS", "contrast_planted", "build_market", "document_table", "main", "cli"]
+__all__ = ["Args", "PPORunSettings", "CONDITIONS", "contrast_planted", "build_market", "document_table",
+           "main", "cli"]
 
 CONDITIONS = ("matching", "shuffled")
 """The two runs of each seed: the news as published, and the news shuffled across dates."""
@@ -80,7 +81,27 @@ DOCUMENT_DIM = 384
 
 
 @dataclass
-class Args:
+class PPORunSettings:
+    """The PPO settings of one training run, shared by this script and ``ablate_fusion.py``."""
+
+    n_envs: int = 8
+    """parallel training environments"""
+    max_len: int = 15
+    """most tokens per expression"""
+    learning_rate: float = 3e-4
+    """peak learning rate"""
+    layer_lr_decay: float = 1 / 2.6
+    """discriminative learning rates of the decoder (train_ppo.py's default)"""
+    ent_coef: float = 0.01
+    """entropy bonus"""
+    n_steps: int = 64
+    """steps per environment per rollout"""
+    batch_size: int = 128
+    """PPO minibatch size"""
+
+
+@dataclass
+class Args(PPORunSettings):
     """Arguments of doc_conditioning.py."""
 
     market: str = dataclasses.field(default="contrast", metadata={"choices": ["contrast", "default"]})
@@ -107,20 +128,6 @@ class Args:
     """stage-1 actor checkpoint (pretrained first when missing)"""
     quick_pretrain: bool = False
     """if the checkpoint is missing, pretrain a tiny decoder (tests) instead of the default one"""
-    n_envs: int = 8
-    """parallel training environments"""
-    max_len: int = 15
-    """most tokens per expression"""
-    learning_rate: float = 3e-4
-    """peak learning rate"""
-    layer_lr_decay: float = 1 / 2.6
-    """discriminative learning rates (train_ppo.py's default)"""
-    ent_coef: float = 0.01
-    """entropy bonus"""
-    n_steps: int = 64
-    """steps per environment per rollout"""
-    batch_size: int = 128
-    """PPO minibatch size"""
     time_limit_minutes: float = 60.0
     """wall-clock guard per training run, against a hung run (the evaluation budget ends a run); a guard
     that fires marks the results incomplete"""
@@ -207,12 +214,13 @@ def evaluation_panel(panel: Any, split: str) -> tuple[Any, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- training and evaluation
-def train_agent(args: Any, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict,
+def train_agent(args: PPORunSettings, panel: Any, table: Any, seed: int, checkpoint: Path, env_kwargs: dict,
                 encoder: Any = None) -> Any:
     """Train one agent until ``args.evaluations`` episodes finished; returns ``(model, tracker, secs,
     stopped)``, ``stopped`` telling whether the wall-clock guard ended the run before its budget.
 
-    ``args`` needs the PPO fields of :class:`Args` (``experiments/ablate_fusion.py`` passes its own);
+    ``args`` is any :class:`PPORunSettings` with ``evaluations`` and ``time_limit_minutes`` (this script's
+    :class:`Args` or ``ablate_fusion.py``'s);
     ``encoder`` is the policy's alpha-encoder settings (``None``: no alpha encoder)."""
     from stable_baselines3.common.callbacks import CallbackList
 
