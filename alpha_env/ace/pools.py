@@ -90,11 +90,7 @@ def pool_info(pool: AlphaPool) -> dict[str, Any]:
     (the splits the weights are fitted on), ``fit_rows`` (``[start, stop)`` signal rows of the fit),
     ``delay`` and ``objective_train`` (the pool objective on train)."""
     s = pool.settings
-    settings = {"capacity": s.capacity, "model": s.model, "rule": s.rule, "max_corr": s.max_corr,
-                "replace_by": s.replace_by, "horizon": s.horizon, "ridge_alpha": s.ridge_alpha,
-                "refit_every": s.refit_every, "lookback": s.lookback,
-                "condition_days": s.condition_days, "condition_dim": s.condition_dim,
-                "objective": s.objective if isinstance(s.objective, str) else "callable"}
+    settings = s.to_dict()
     return {
         "members": _members(pool),
         "model": s.model,

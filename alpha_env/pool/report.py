@@ -36,9 +36,7 @@ def pool_metrics(pool: AlphaPool, ace: Any, *, splits: Sequence[str] = ("train",
     """
     from alpha_env.ace import ACE
 
-    settings_used = {f.name: getattr(pool.settings, f.name) for f in dataclasses.fields(pool.settings)}
-    if not isinstance(settings_used["objective"], str):
-        settings_used["objective"] = "callable"
+    settings_used = pool.settings.to_dict()
     if pool.state is not None:
         settings_used["state"] = pool.state_label
     out: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,13 @@ class PoolSettings:
     holdout: float = 0.0
     min_ic_t: float = 0.0
     objective: Objective = "ic"
+
+    def to_dict(self) -> dict[str, object]:
+        """Every setting, JSON-ready (a callable objective is written ``"callable"``)."""
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if not isinstance(out["objective"], str):
+            out["objective"] = "callable"
+        return out
 
     def __post_init__(self) -> None:
         put = object.__setattr__
