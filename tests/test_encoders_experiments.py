@@ -118,3 +118,34 @@ def test_ablate_fusion_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     saved = json.loads((tmp_path / "out" / "ablate_fusion.json").read_text())
     assert saved["provenance"]["seeds"] == [0] and (tmp_path / "out" / "ablate_fusion.png").is_file()
     assert "| none | - |" in (tmp_path / "out" / "ablate_fusion.md").read_text()
+
+
+def test_ablate_fusion_real_market_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    script = load_script("ablate_fusion")
+    code = script.cli(["--market", "us_2006_2013", "--data-root", str(tmp_path / "nowhere"), "--quick",
+                       "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "us_2006_2013" in err and "not found" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_ablate_fusion_us_market_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not (ROOT.parent / "shared" / "data" / "us_2006_2013" / "news.parquet").exists():
+        pytest.skip("../shared/data/us_2006_2013 is absent")
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    script = load_script("ablate_fusion")
+    report = script.main(["--quick", "--market", "us_2006_2013", "--alpha-encoders", "none",
+                          "--checkpoint", str(tmp_path / "decoder.pt"), "--quick-pretrain",
+                          "--out", str(tmp_path / "out")])
+    # the real market: its own file stem, no planted regime (NaN calm/stressed), the study's backtest
+    assert [(r["alpha_encoder"], r["fusion"]) for r in report["rows"]] == [("none", "-")]
+    assert report["args"]["market"] == "us_2006_2013" and report["args"]["n_stocks"] == 40
+    run = report["runs"][0]["heldout"]
+    assert np.isnan(run["calm"]) and np.isnan(run["stressed"]) and run["n"] > 0
+    assert report["markdown"].startswith("us_2006_2013 (40 stocks, Reuters news")
+    assert (tmp_path / "out" / "ablate_fusion_us_2006_2013.json").is_file()
+    assert not (tmp_path / "out" / "ablate_fusion.json").exists()
