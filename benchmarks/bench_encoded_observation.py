@@ -5,6 +5,8 @@ Wraps ``AlphaEnv/AlphaStack-v0`` (the embedded synthetic market, train-Sharpe re
 written tokens ⊕ document ⊕ position ⊕ depth, one ``Box``) and trains, side by side in one run:
 
 * SB3 ``PPO("MlpPolicy")`` (no masks: an invalid token ends the episode with the env's penalty),
+* SB3 ``PPO("MlpPolicy")`` under :class:`alpha_env.env.RetryInvalidActions` (no masks: an invalid token
+  is refused with a -0.05 penalty and the agent tries again, at most 50 times per episode),
 * sb3-contrib ``MaskablePPO("MlpPolicy")`` (reads ``env.action_masks()``),
 
 and prints, per agent, the mean episode reward and the share of valid expressions over the first and the
@@ -58,14 +60,17 @@ def _checkpoint(path: str | None, seed: int) -> str:
     return str(save_checkpoint(encoder, out))
 
 
-def _make_env(checkpoint: str, max_len: int):
+def _make_env(checkpoint: str, max_len: int, retry: bool = False):
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
 
     import alpha_env.env as E
     from encoders import EncodedAlphaObservation
 
-    return Monitor(EncodedAlphaObservation(gym.make(E.ALPHA_STACK_ID, max_len=max_len), checkpoint))
+    env = gym.make(E.ALPHA_STACK_ID, max_len=max_len)
+    if retry:
+        env = E.RetryInvalidActions(env)
+    return Monitor(EncodedAlphaObservation(env, checkpoint))
 
 
 def _episodes(env) -> tuple[list[float], list[bool]]:
@@ -134,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = _checkpoint(ns.checkpoint, ns.seed)
     print(f"encoder: {checkpoint}; {ns.timesteps} steps per agent, seed {ns.seed}, max_len {ns.max_len}")
     rows = {}
-    for name, algo in (("PPO MlpPolicy (no masks)", PPO), ("MaskablePPO MlpPolicy", MaskablePPO)):
-        env = _make_env(checkpoint, ns.max_len)
+    agents = (("PPO MlpPolicy (no masks)", PPO, False), ("PPO MlpPolicy + retry", PPO, True),
+              ("MaskablePPO MlpPolicy", MaskablePPO, False))
+    for name, algo, retry in agents:
+        env = _make_env(checkpoint, ns.max_len, retry)
         _ValidFlags(env)
         env.reset(seed=ns.seed)
         model = algo("MlpPolicy", env, n_steps=512, batch_size=64, seed=ns.seed, verbose=0, device="cpu")

@@ -160,3 +160,97 @@ def test_subproc_vec_env_two_workers_one_store(tmp_path):
         assert all(aid in store for aid in found)
         assert store.counts()["alphas"] == len(found)
         assert store.integrity_check() == "ok"
+
+
+# ---------------------------------------------------------------- refused invalid actions
+def _first_invalid(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(~mask.astype(bool))[0])
+
+
+def test_retry_wrapper_refuses_and_keeps_the_episode():
+    from alpha_env.errors import SettingsError
+
+    plain = gym.make(E.ALPHA_STACK_ID, **KW)
+    env = E.RetryInvalidActions(gym.make(E.ALPHA_STACK_ID, **KW), penalty=-0.1, max_refusals=3)
+    obs, _ = env.reset(seed=0)
+    plain_obs, _ = plain.reset(seed=0)
+    agent = E.MaskedRandomAgent(1)
+    total, plain_total, refusals = 0.0, 0.0, 0
+    while True:
+        bad = _first_invalid(env.action_masks())
+        if refusals < 3:  # a refusal: same observation, the penalty, the episode goes on
+            again, reward, terminated, truncated, info = env.step(bad)
+            refusals += 1
+            assert (reward, terminated, truncated) == (-0.1, False, False)
+            assert info["refused_action"] == bad and info["refused_in_episode"] == refusals
+            assert info["refused_token"] == env.unwrapped.codebook.texts[bad]
+            for key in obs:
+                np.testing.assert_array_equal(again[key], obs[key])
+            total += reward
+        action = agent.act(env.action_masks())
+        obs, reward, terminated, truncated, info = env.step(action)
+        plain_obs, plain_reward, plain_term, plain_trunc, plain_info = plain.step(action)
+        total, plain_total = total + reward, plain_total + plain_reward
+        assert reward == plain_reward and terminated == plain_term
+        for key in obs:
+            np.testing.assert_array_equal(obs[key], plain_obs[key])
+        if terminated or truncated:
+            break
+    # the valid actions wrote the same expression and earned the same reward as without the wrapper
+    assert info["reason"] == plain_info["reason"] and info.get("expression") == plain_info.get("expression")
+    assert total == pytest.approx(plain_total - 0.3)
+    with pytest.raises(SettingsError, match="penalty"):
+        E.RetryInvalidActions(plain, penalty=0.5)
+    with pytest.raises(SettingsError, match="max_refusals"):
+        E.RetryInvalidActions(plain, max_refusals=-1)
+
+
+def test_retry_wrapper_ends_after_its_refusals():
+    env = E.RetryInvalidActions(gym.make(E.ALPHA_STACK_ID, **KW), max_refusals=2)
+    env.reset(seed=0)
+    for k in range(2):
+        *_, terminated, _, info = env.step(_first_invalid(env.action_masks()))
+        assert not terminated and info["refused_in_episode"] == k + 1
+    _, reward, terminated, _, info = env.step(_first_invalid(env.action_masks()))
+    assert terminated and info["reason"] == "invalid_action"
+    assert reward == env.unwrapped.invalid_action_penalty
+    _, info = env.reset()  # the count starts again
+    *_, terminated, _, info = env.step(_first_invalid(env.action_masks()))
+    assert not terminated and info["refused_in_episode"] == 1
+
+
+def test_retry_wrapper_lets_a_maskless_agent_finish_expressions():
+    """Uniform actions over the whole vocabulary (an agent that cannot see the mask): without the wrapper
+    every episode ends on an invalid token; with it, expressions get finished."""
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings():  # checking the wrapper itself is the point here
+        warnings.filterwarnings("ignore", message=".*different from the unwrapped version")
+        check_env(E.RetryInvalidActions(gym.make(E.ALPHA_STACK_ID, **KW)), skip_render_check=True)
+
+    def complete_share(env: gym.Env) -> float:
+        rng = np.random.default_rng(0)
+        env.reset(seed=0)
+        n, ends, complete = env.action_space.n, 0, 0
+        while ends < 40:
+            _, _, terminated, truncated, info = env.step(int(rng.integers(n)))
+            if terminated or truncated:
+                ends += 1
+                complete += info.get("reason") in ("complete", "degenerate")
+                env.reset()
+        return complete / ends
+
+    assert complete_share(gym.make(E.ALPHA_STACK_ID, **KW)) == 0.0
+    assert complete_share(E.RetryInvalidActions(gym.make(E.ALPHA_STACK_ID, **KW), max_refusals=200)) > 0.5
+
+
+@pytest.mark.slow
+def test_sb3_ppo_without_masks_finishes_expressions_under_the_retry_wrapper():
+    from stable_baselines3 import PPO
+
+    env = ReasonCounter(E.FlattenAlphaObservation(E.RetryInvalidActions(gym.make(E.ALPHA_STACK_ID, **KW))))
+    model = PPO("MlpPolicy", env, seed=0, device="cpu", n_steps=256, batch_size=64, n_epochs=1, verbose=0)
+    model.learn(total_timesteps=512)
+    assert env.reasons["complete"] + env.reasons["degenerate"] > 0

@@ -33,7 +33,12 @@ from alpha_env.env.registration import (
 )
 from alpha_env.env.rewards import REWARDS, FoundAlphas, pnl_correlation
 from alpha_env.env.settings import MASK_DTYPES, EnvSettings
-from alpha_env.env.wrappers import FlattenAlphaObservation, MaskedRandomAgent, play_episode
+from alpha_env.env.wrappers import (
+    FlattenAlphaObservation,
+    MaskedRandomAgent,
+    RetryInvalidActions,
+    play_episode,
+)
 
 __all__ = [
     "EnvSettings",
@@ -58,6 +63,7 @@ __all__ = [
     "embed_texts",
     "embed_document_store",
     "FlattenAlphaObservation",
+    "RetryInvalidActions",
     "MaskedRandomAgent",
     "play_episode",
 ]

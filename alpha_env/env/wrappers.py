@@ -1,7 +1,11 @@
-"""Helpers for agents of :class:`~alpha_env.env.AlphaStackEnv`: a flat observation, a masked random agent.
+"""Helpers for agents of :class:`~alpha_env.env.AlphaStackEnv`: a flat observation, refused invalid actions,
+a masked random agent.
 
 * :class:`FlattenAlphaObservation`: the ``Dict`` observation as one ``float32`` vector in ``[0, 1]``
   (documents keep their own bounds), for agents that need a ``Box`` (SB3 ``DQN``, ``MlpPolicy``).
+* :class:`RetryInvalidActions`: for agents that cannot read the action mask (SB3 ``PPO``, ``A2C``,
+  ``DQN``): an action outside the grammar is refused with a small penalty and the agent tries again,
+  instead of the episode ending on it.
 * :class:`MaskedRandomAgent`: uniform over the allowed ids, with its own seeded generator; ``predict``
   follows SB3's signature so evaluation loops can swap it with a trained model.
 * :func:`play_episode`: run one episode with any policy ``(obs, info) -> action``.
@@ -16,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["FlattenAlphaObservation", "MaskedRandomAgent", "play_episode", "FLAT_KEYS"]
+__all__ = ["FlattenAlphaObservation", "RetryInvalidActions", "MaskedRandomAgent", "play_episode", "FLAT_KEYS"]
 
 #: Order of the observation keys in the flat vector.
 FLAT_KEYS: tuple[str, ...] = ("tokens", "action_mask", "position", "stack_depth", "document")
@@ -70,6 +74,73 @@ class FlattenAlphaObservation(gym.ObservationWrapper[np.ndarray, np.int64, dict[
     def action_masks(self) -> np.ndarray:
         """The wrapped environment's action mask (for mask-aware algorithms)."""
         return self.env.get_wrapper_attr("action_masks")()
+
+
+class RetryInvalidActions(gym.Wrapper[dict[str, np.ndarray], np.int64, dict[str, np.ndarray], np.int64],
+                          gym.utils.RecordConstructorArgs):
+    """Refuse an action outside the grammar mask instead of ending the episode on it.
+
+    The environment ends an episode on an invalid action (``invalid_action_penalty``, -2 by default), so an
+    agent that cannot see the mask gets no reward signal until it writes a whole valid expression by
+    chance, which almost never happens. Under this wrapper a refused action leaves the expression as it
+    was: the step returns the same observation, ``penalty`` as reward, and ``info["refused_action"]``
+    (the id), ``info["refused_token"]`` and ``info["refused_in_episode"]`` (refusals so far). After
+    ``max_refusals`` refusals in one episode the next invalid action is passed to the environment, which
+    ends the episode as usual. Valid actions, rewards and episode ends are the environment's own.
+
+    Put it directly on the environment (below observation wrappers such as
+    :class:`FlattenAlphaObservation` or ``encoders.EncodedAlphaObservation``). An episode lasts at most
+    ``max_len + 1 + max_refusals`` steps.
+
+    Args:
+        env: an :class:`AlphaStackEnv` (possibly wrapped) with ``action_masks()``.
+        penalty: reward of a refused action (<= 0).
+        max_refusals: refused actions allowed per episode (>= 0).
+
+    Raises:
+        SettingsError: ``penalty`` > 0 or ``max_refusals`` < 0.
+    """
+
+    def __init__(self, env: gym.Env, penalty: float = -0.05, max_refusals: int = 50):
+        from alpha_env.errors import SettingsError
+
+        gym.utils.RecordConstructorArgs.__init__(self, penalty=penalty, max_refusals=max_refusals)
+        gym.Wrapper.__init__(self, env)
+        if not np.isfinite(penalty) or penalty > 0:
+            raise SettingsError(f"RetryInvalidActions: penalty must be a finite number <= 0, got {penalty}")
+        if int(max_refusals) != max_refusals or max_refusals < 0:
+            raise SettingsError(f"RetryInvalidActions: max_refusals must be an integer >= 0, got "
+                                f"{max_refusals}")
+        self.penalty = float(penalty)
+        self.max_refusals = int(max_refusals)
+        self._refused = 0
+        self._last: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._refused = 0
+        self._last = (obs, info)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        a = int(np.asarray(action).reshape(()))
+        mask = self.action_masks()
+        allowed = 0 <= a < mask.shape[0] and bool(mask[a])
+        if allowed or self._refused >= self.max_refusals or self._last is None:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            self._last = (obs, info)
+            return obs, float(reward), terminated, truncated, dict(info, refused_in_episode=self._refused)
+        self._refused += 1
+        obs, info = self._last
+        texts = getattr(self.env.unwrapped, "codebook", None)
+        token = texts.texts[a] if texts is not None and 0 <= a < len(texts.texts) else None
+        info = dict(info, refused_action=a, refused_token=token, refused_in_episode=self._refused)
+        return {k: v.copy() for k, v in obs.items()}, self.penalty, False, False, info
+
+    def action_masks(self) -> np.ndarray:
+        """The wrapped environment's action mask (mask-aware algorithms still see it)."""
+        return np.asarray(self.env.get_wrapper_attr("action_masks")())
 
 
 class MaskedRandomAgent:
