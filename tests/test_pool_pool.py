@@ -275,3 +275,97 @@ def test_min_ic_t_refuses_insignificant_candidates_with_zero_gain():
     assert not r.accepted and r.gain == 0.0 and "t-statistic" in r.reason and len(pool) == 0
     strong = forward_returns(close, horizon=1, delay=1)  # the target itself: a perfect alpha (test only)
     assert pool.offer("oracle", np.nan_to_num(strong)).accepted
+
+
+# ---------------------------------------------------------------- pruning inside train
+def _mixed_pool(settings: PoolSettings, close=None, universe=None, seed: int = 0):
+    """A pool of 3 informative signals and 4 pure-noise ones, added without the admission rule."""
+    pool, c, u = _pool(settings, seed)
+    if close is not None:
+        pool = AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY)
+        c, u = close, universe
+    informative = _signals(c, 3)
+    rng = np.random.default_rng(7)
+    noise = [rng.normal(0, 1, (T, N)) for _ in range(4)]
+    for i, s in enumerate(informative):
+        pool.add(f"good{i}", s)
+    for i, s in enumerate(noise):
+        pool.add(f"noise{i}", s)
+    return pool, c, u, informative + noise
+
+
+def test_prune_removes_members_that_lower_the_held_out_ic_and_refits_on_train():
+    settings = PoolSettings(capacity=8)
+    pool, close, universe, signals = _mixed_pool(settings)
+    names = [m.expr for m in pool.members]
+    result = pool.prune(0.3)
+    assert set(result.removed) | set(result.kept) == set(names) and not set(result.removed) & set(result.kept)
+    assert {f"good{i}" for i in range(3)} <= set(result.kept) and result.removed
+    assert all(name.startswith("noise") for name in result.removed)
+    assert result.held_ic_after > result.held_ic_before
+    # the reported held-out IC: numpy least squares on the inner rows, the combined IC on the held rows
+    y = np.where(universe, forward_returns(close, horizon=1, delay=DELAY), np.nan)
+    zy = (y - np.nanmean(y, axis=1, keepdims=True)) / np.nanstd(y, axis=1, ddof=1, keepdims=True)
+    inner, held = slice(*result.fit_rows), slice(*result.held_rows)
+    assert inner.start == pool.fit.start and held.stop == pool.fit.stop
+    assert inner.stop + DELAY + settings.horizon <= held.start  # no inner target is known inside held
+    for kept, expected in ((names, result.held_ic_before), (list(result.kept), result.held_ic_after)):
+        Z = [zscore_ref(signals[names.index(k)], universe) for k in kept]
+        cells = np.isfinite(zy[inner])
+        X = np.stack([z[inner][cells] for z in Z], axis=1)
+        w = np.linalg.lstsq(X, zy[inner][cells], rcond=None)[0]
+        combined = sum(wk * z for wk, z in zip(w, Z, strict=True))
+        ic = np.nanmean(daily_ic(combined[held], y[held], universe[held]))
+        assert ic == pytest.approx(expected, abs=1e-9)
+    # afterwards: the kept members with the weights a fresh pool of them fits on the whole train
+    fresh, *_ = _pool(PoolSettings(capacity=8))
+    for name in result.kept:
+        fresh.add(name, signals[names.index(name)])
+    np.testing.assert_allclose(pool.weights, fresh.weights, rtol=0, atol=1e-12)
+    assert pool.objective == pytest.approx(fresh.objective, abs=1e-12)
+
+
+@pytest.mark.parametrize("model", ["lstsq", "ridge", "conditional"])
+def test_prune_never_reads_after_the_train_split(model):
+    """Scrambling every price and signal after the train split changes nothing the pruning decides."""
+    kw = {"ridge_alpha": 0.1} if model != "lstsq" else {}
+    settings = PoolSettings(capacity=8, model=model, **kw)
+
+    def run(scramble: bool):
+        close, universe = market(0)
+        state = np.linspace(-1, 1, T)[:, None] if model == "conditional" else None
+        pool = AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY, state=state)
+        informative = _signals(close, 3)
+        rng = np.random.default_rng(7)
+        noise = [rng.normal(0, 1, (T, N)) for _ in range(4)]
+        if scramble:
+            later = slice(SPLITS["train"].stop, T)
+            wild = np.random.default_rng(99)
+            close = close.copy()
+            close[later] = 40 * np.exp(wild.normal(0, 0.3, close[later].shape))
+            pool = AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY, state=state)
+            for s in informative + noise:
+                s[later] = wild.normal(0, 5, s[later].shape)
+        for i, s in enumerate(informative + noise):
+            pool.add(f"s{i}", s)
+        result = pool.prune(0.3)
+        return result, pool.weight_path()[: SPLITS["train"].stop]
+
+    (a, wa), (b, wb) = run(False), run(True)
+    assert a.removed == b.removed and a.kept == b.kept
+    assert a.held_ic_before == b.held_ic_before and a.held_ic_after == b.held_ic_after
+    np.testing.assert_array_equal(wa, wb)
+
+
+def test_prune_settings_are_checked():
+    pool, *_ = _mixed_pool(PoolSettings(capacity=8))
+    for bad in (0.0, 1.0, -0.2):
+        with pytest.raises(SettingsError, match="holdout"):
+            pool.prune(bad)
+    with pytest.raises(DataError, match="cannot hold a prune holdout"):
+        pool.prune(0.999)
+    other, *_ = _pool(PoolSettings(capacity=3, model="ic_weighted"))
+    with pytest.raises(SettingsError, match="prune applies"):
+        other.prune(0.3)
+    untouched = [m.expr for m in pool.members]
+    assert len(untouched) == 7  # a refused prune removed nothing

@@ -28,13 +28,13 @@ from alpha_env.pool.factor_metrics import (
     ic_stats,
     quantile_returns,
 )
-from alpha_env.pool.pool import AlphaPool, OfferResult, PoolMember, sharpe_objective
+from alpha_env.pool.pool import AlphaPool, OfferResult, PoolMember, PruneResult, sharpe_objective
 from alpha_env.pool.report import POOL_REPORT_COSTS, pool_metrics
 from alpha_env.pool.settings import MODELS, REPLACE_BY, RULES, PoolSettings
 from alpha_env.pool.targets import fit_rows, forward_returns, known_lag
 
 __all__ = [
-    "AlphaPool", "PoolMember", "OfferResult", "PoolSettings", "MODELS", "RULES", "REPLACE_BY",
+    "AlphaPool", "PoolMember", "OfferResult", "PruneResult", "PoolSettings", "MODELS", "RULES", "REPLACE_BY",
     "sharpe_objective", "pool_metrics", "POOL_REPORT_COSTS",
     "forward_returns", "known_lag", "fit_rows",
     "daily_ic", "ic_stats", "ic_decay", "quantile_returns", "factor_metrics", "DEFAULT_DECAY_HORIZONS",

@@ -40,6 +40,13 @@ joins, and when that makes ``capacity + 1`` members the one with the smallest co
 lost when it is removed and the weights refit) leaves, which refuses the candidate when it is that one.
 Rule ``"alphagen"``: see ``docs/pool.md`` (AlphaGen's mutual-IC refusal and least-|weight| eviction).
 
+Pruning (:meth:`AlphaPool.prune`, lstsq / ridge / conditional): backward elimination inside train. The
+weights are fitted on the first train fit rows and scored (mean daily IC) on the last ``holdout`` share of
+them, after a gap of ``delay + horizon`` rows so no fitted target is known inside the scored rows (the
+pool's own split when its ``holdout`` setting is on); while removing some member raises that held-out IC,
+the member whose removal raises it most leaves. The kept members are then refitted on every train fit
+row. Nothing after the train split is read.
+
 Cost of one offer: scoring the candidate (O(T N)) and its dot products with the K cached members
 (O(K T N)); nothing of the members is recomputed. Removal tests refit from the cached sums (O(K^3 + K^2 T)
 each) unless the objective is a callable, which is called once per candidate pool.
@@ -58,7 +65,7 @@ from alpha_env.ops.crosssection import zscore
 from alpha_env.pool.settings import PoolSettings
 from alpha_env.pool.targets import check_delay, fit_rows, forward_returns, known_lag
 
-__all__ = ["AlphaPool", "PoolMember", "OfferResult", "PoolSettings", "sharpe_objective"]
+__all__ = ["AlphaPool", "PoolMember", "OfferResult", "PruneResult", "PoolSettings", "sharpe_objective"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,26 @@ class OfferResult:
     objective_after: float
     gain: float
     reason: str
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What :meth:`AlphaPool.prune` did.
+
+    Attributes:
+        removed: expressions that left, in the order they left.
+        kept: expressions that stayed, in member order.
+        held_ic_before / held_ic_after: mean daily IC of the combined signal on the held-out train rows,
+            weights fitted on the rows before them, with every member / with the kept ones.
+        fit_rows / held_rows: ``(start, stop)`` signal rows of the inner fit and of the held-out score.
+    """
+
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+    held_ic_before: float
+    held_ic_after: float
+    fit_rows: tuple[int, int]
+    held_rows: tuple[int, int]
 
 
 def sharpe_objective(returns: np.ndarray, universe: np.ndarray, train: slice, settings: Any = None):
@@ -388,17 +415,19 @@ class AlphaPool:
         w[ix] = x
         return w
 
-    def _fit(self, slots: list[int]) -> np.ndarray:
+    def _fit(self, slots: list[int], rows: slice | None = None) -> np.ndarray:
         """Weights by slot of the pool ``slots`` under the settings' model / rule: ``(S,)`` or
-        ``(T, S)`` (``rolling``)."""
+        ``(T, S)`` (``rolling``, ``conditional``); ``rows`` (lstsq, ridge, conditional): fit rows other than
+        the pool's own (``prune``)."""
         st = self.settings
         if not slots:
             return np.zeros(self._G.shape[1])
         if st.rule == "alphagen":
             return self._alphagen_weights(slots)
+        rows = self.fit if rows is None else rows
         if st.model in ("lstsq", "ridge"):
             ridge = st.ridge_alpha if st.model == "ridge" else 0.0
-            return self._solve(slots, self.fit.start, self.fit.stop, ridge)
+            return self._solve(slots, rows.start, rows.stop, ridge)
         if st.model == "ic_weighted":
             w = np.zeros(self._G.shape[1])
             for k in slots:
@@ -406,14 +435,14 @@ class AlphaPool:
             tot = np.abs(w).sum()
             return w / tot if tot > 0 else w
         if st.model == "conditional":
-            return self._conditional(slots)
+            return self._conditional(slots, rows)
         return self._rolling(slots)
 
-    def _conditional(self, slots: list[int]) -> np.ndarray:
-        """``(T, S)`` weights ``u(t) @ B.T`` of the state-conditioned least squares (module docstring)."""
+    def _conditional(self, slots: list[int], rows: slice) -> np.ndarray:
+        """``(T, S)`` weights ``u(t) @ B.T`` of the state-conditioned least squares (module docstring),
+        fitted on ``rows``."""
         assert self.state is not None  # checked when built
         ix = np.asarray(slots)
-        rows = self.fit
         u = self.state[rows]
         K, J = ix.size, u.shape[1]
         G = self._G[rows][:, ix][:, :, ix]
@@ -544,6 +573,60 @@ class AlphaPool:
         w[slots[out]] = 0.0  # AlphaGen keeps the other weights of this fit
         self._commit(expr, signal, slot, [out], (self._score(kept, w), w))
         return self._accept(before, (name,), "added; least |weight| left")
+
+    # ------------------------------------------------------------------ pruning
+    def prune(self, holdout: float = 0.3) -> PruneResult:
+        """Remove, by backward elimination inside train, the members that lower the combined signal's
+        held-out IC (module docstring, *Pruning*), then refit the kept ones on every train fit row.
+
+        Args:
+            holdout: share of the train fit rows held out for scoring, in (0, 1); ignored when the pool's
+                own ``holdout`` setting is on (its split is used).
+
+        Raises:
+            SettingsError: a model or rule without a train-only refit (``ic_weighted``, ``rolling``,
+                ``alphagen``), or ``holdout`` outside (0, 1).
+            DataError: the train split is too short for the split.
+        """
+        st = self.settings
+        if st.rule == "alphagen" or st.model not in ("lstsq", "ridge", "conditional"):
+            raise SettingsError(f"prune applies to pool models lstsq, ridge and conditional with rule "
+                                f"'pool', not model {st.model!r} with rule {st.rule!r}")
+        if st.holdout > 0:
+            inner, held = self.fit, self.score_rows
+        else:
+            if not 0.0 < holdout < 1.0:
+                raise SettingsError(f"prune holdout must be a share in (0, 1), got {holdout!r}")
+            full = self.fit
+            start = full.start + int(round((full.stop - full.start) * (1.0 - holdout)))
+            inner = slice(full.start, max(full.start, start - known_lag(st.horizon, self.delay)))
+            held = slice(start, full.stop)
+            if inner.stop - inner.start < 2 or held.stop - held.start < 2:
+                raise DataError(f"the train split's {full.stop - full.start} fit rows cannot hold a prune "
+                                f"holdout of {holdout:.0%} and the fit rows before it")
+
+        def held_ic(slots: list[int]) -> float:
+            return _nanmean(self._daily_ic(self._fit(slots, inner), held)) if slots else float("-inf")
+
+        current = list(self._slots)
+        before = best = held_ic(current)
+        removed: list[str] = []
+        while len(current) > 1:
+            scores = [held_ic([k for k in current if k != j]) for j in current]
+            j = int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf)))
+            if not scores[j] > best:
+                break
+            best = scores[j]
+            removed.append(self._exprs[self._slots.index(current[j])])
+            del current[j]
+        for expr in removed:
+            i = self._exprs.index(expr)
+            del self._exprs[i], self._signals[i], self._slots[i], self._ics[i]
+        if removed:
+            obj, w = self._evaluate(self._slots)
+            self._objective, self._w = float(obj), np.array(w, copy=True)
+        return PruneResult(tuple(removed), tuple(self._exprs), float(before), float(best),
+                           (inner.start, inner.stop), (held.start, held.stop))
 
     # ------------------------------------------------------------------ bookkeeping
     def _free_slot(self) -> int:
