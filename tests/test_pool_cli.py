@@ -77,6 +77,23 @@ def test_pool_simulate_options(workdir, capsys):
     _error(capsys, ["pool", "simulate", "close", "--model", "nope", "--no-store"], "model", "nope")
 
 
+def test_pool_simulate_prune(workdir, capsys):
+    exprs = ["rank(-delta(close, 5))", "ts_rank(volume, 10)", "rank(high - low)", "-rank(close)",
+             "ts_zscore(open, 7)"]
+    whole = _json(capsys, ["pool", "simulate", "--no-store", "--json", "--", *exprs])
+    pruned = _json(capsys, ["pool", "simulate", "--no-store", "--json", "--prune", "0.3", "--", *exprs])
+    info = pruned["pruned"]
+    kept = [m["expression"] for m in pruned["members"]]
+    assert "pruned" not in whole and len(kept) + len(info["removed"]) == len(whole["members"])
+    assert not set(kept) & set(info["removed"])
+    assert info["held_ic_after"] >= info["held_ic_before"]
+    assert info["fit_rows"][1] < info["held_rows"][0]
+    assert info["removed"] and pruned["pool_id"] != whole["pool_id"]  # another pool, so another id
+    _error(capsys, ["pool", "simulate", "close", "--prune", "1.5", "--no-store"], "prune holdout")
+    _error(capsys, ["pool", "simulate", "close", "--model", "ic_weighted", "--prune", "0.3", "--no-store"],
+           "prune applies")
+
+
 def test_pool_build_from_store(workdir, capsys):
     _error(capsys, ["pool", "build", "--from-store"], "no alpha store")
     for text in FIVE[:3]:

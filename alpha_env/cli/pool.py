@@ -113,6 +113,9 @@ def _finish(args: argparse.Namespace, ace: Any, pool: Any, log: list, store: Any
     from alpha_env.ace.pools import simulate_pool
     from alpha_env.ace.report import plot_pnl
 
+    pruned = None
+    if args.prune:
+        pruned = pool.prune(args.prune)
     result = simulate_pool(ace, pool)
     if store is not None:
         store.save_pool(result)
@@ -122,8 +125,17 @@ def _finish(args: argparse.Namespace, ace: Any, pool: Any, log: list, store: Any
         summary["png"] = str(png) if png else None
         summary["offers"] = [{"expression": e, "accepted": None if r is None else r.accepted,
                               "reason": "added" if r is None else r.reason} for e, r in log]
+        if pruned is not None:
+            summary["pruned"] = {"removed": list(pruned.removed),
+                                 "held_ic_before": _finite(pruned.held_ic_before),
+                                 "held_ic_after": _finite(pruned.held_ic_after),
+                                 "fit_rows": list(pruned.fit_rows), "held_rows": list(pruned.held_rows)}
         print(json.dumps(summary, indent=2))
     else:
+        if pruned is not None:
+            removed = ", ".join(pruned.removed) or "none"
+            print(f"pruned inside train (held-out IC {pruned.held_ic_before:.4f} -> "
+                  f"{pruned.held_ic_after:.4f}): removed {len(pruned.removed)}: {removed}")
         _print(summary, log)
         if png:
             print(f"PnL plot: {png}")
@@ -211,6 +223,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_options(p.add_argument_group("pool settings (see docs/pool.md)"), PoolSettings,
                 exclude=("objective",))
     add_settings_arguments(p)
+    p.add_argument("--prune", type=float, default=0.0, metavar="SHARE",
+                   help="before simulating, remove members by backward elimination inside train: weights "
+                        "fitted before the last SHARE of the train rows, members leave while the IC there "
+                        "rises (e.g. 0.3; default 0: off; docs/pool.md)")
     p.add_argument("--db", default=None, help="alpha store (default $ALPHA_ENV_DB or ./alpha_env.db)")
     p.add_argument("--no-store", action="store_true", help="do not save the pool")
     p.add_argument("--png", default=None, help="write the combined alpha's cumulative PnL plot here")
