@@ -307,9 +307,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 runs.append({"seed": seed, "condition": condition, "alpha_encoder": encoder, "fusion": fusion,
                              "train_seconds": seconds, "evaluations": tracker.n_evaluations,
                              "stopped_by_time_limit": stopped, "heldout": summary})
+                regimes_seen = ("" if math.isnan(summary["calm"]) and math.isnan(summary["stressed"]) else
+                                f" (calm {summary['calm']:+.2f}, stressed {summary['stressed']:+.2f})")
                 console.print(f"  seed {seed} {condition:9s} {encoder:5s} {fusion:15s}: {seconds:5.0f} s, "
-                              f"held-out {summary['mean_reward']:+.3f} (calm {summary['calm']:+.2f}, "
-                              f"stressed {summary['stressed']:+.2f}), valid {summary['valid_share']:.0%}")
+                              f"held-out {summary['mean_reward']:+.3f}{regimes_seen}, "
+                              f"valid {summary['valid_share']:.0%}")
             for env in envs:
                 env.close()
 
