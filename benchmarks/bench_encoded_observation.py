@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-len", type=int, default=12, help="most tokens per expression")
     parser.add_argument("--checkpoint", default=None, help="alpha-encoder checkpoint")
+    parser.add_argument("--agents", nargs="+", default=["ppo", "ppo_retry", "maskable"],
+                        choices=["ppo", "ppo_retry", "maskable"], help="which agents to train (default all)")
     ns = parser.parse_args(argv)
     import torch
     from sb3_contrib import MaskablePPO
@@ -139,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = _checkpoint(ns.checkpoint, ns.seed)
     print(f"encoder: {checkpoint}; {ns.timesteps} steps per agent, seed {ns.seed}, max_len {ns.max_len}")
     rows = {}
-    agents = (("PPO MlpPolicy (no masks)", PPO, False), ("PPO MlpPolicy + retry", PPO, True),
-              ("MaskablePPO MlpPolicy", MaskablePPO, False))
-    for name, algo, retry in agents:
+    agents = {"ppo": ("PPO MlpPolicy (no masks)", PPO, False),
+              "ppo_retry": ("PPO MlpPolicy + retry", PPO, True),
+              "maskable": ("MaskablePPO MlpPolicy", MaskablePPO, False)}
+    for name, algo, retry in (agents[key] for key in ns.agents):
         env = _make_env(checkpoint, ns.max_len, retry)
         _ValidFlags(env)
         env.reset(seed=ns.seed)
