@@ -216,7 +216,7 @@ def run_ppo_job(args: PPOJobSettings, root: str | Path = ".") -> dict[str, Any]:
         decoder_config = model.policy.decoder_config
     else:
         checkpoint = ensure_pretrained(args.checkpoint, codebook, ace=report_ace, quick=args.quick_pretrain,
-                                       seed=seed, console=console)
+                                       console=console)
         if args.hindsight and args.doc_mode and args.actor_init == "pretrained":
             from agents.hindsight import HindsightSettings, run_hindsight_stage
 

@@ -97,12 +97,20 @@ def cache_stats_of(vec_env: Any) -> Callable[[], tuple[int, int]] | None:
     return stats
 
 
+#: torch intra-op threads of the automatic pretraining (``experiments/pretrain_decoder.py``'s default too).
+PRETRAIN_THREADS = 1
+
+
 def ensure_pretrained(path: str | Path, codebook: Any, *, ace: Any = None, quick: bool = False,
-                      seed: int = 0, console: Any = None, allow_pretrain: bool = True) -> Path:
+                      console: Any = None, allow_pretrain: bool = True) -> Path:
     """The stage-1 actor checkpoint at ``path``; pretrained (and written there) first if it is missing.
 
-    A checkpoint for another codebook is an error (:class:`encoders.CodebookMismatchError`), not a
-    silent re-training.
+    The pretraining always uses :class:`~agents.pretraining.PretrainSettings`' own seed, never the seed of
+    the run that happens to find the file missing, and :data:`PRETRAIN_THREADS` torch threads whatever the
+    caller uses: the file at a shared path (``artifacts/``) is read by every later run, so its weights must
+    not depend on which run created it, and runs started side by side (the study's workers) that both
+    pretrain it write the same file. A checkpoint for another
+    codebook is an error (:class:`encoders.CodebookMismatchError`), not a silent re-training.
     """
     from agents.pretraining import PretrainSettings, pretrain_actor
     from alpha_env.errors import SettingsError
@@ -114,12 +122,19 @@ def ensure_pretrained(path: str | Path, codebook: Any, *, ace: Any = None, quick
         return target
     if not allow_pretrain:
         raise SettingsError(f"no pretrained actor at {target}; run experiments/pretrain_decoder.py first")
-    settings = PretrainSettings.quick(seed=seed) if quick else PretrainSettings(seed=seed)
+    settings = PretrainSettings.quick() if quick else PretrainSettings()
     say = console.print if console is not None else print
     say(f"No pretrained actor at {target}: pretraining one first "
         f"({settings.corpus_size} corpus expressions, {settings.epochs} epochs; "
         "run experiments/pretrain_decoder.py to do this separately).")
-    decoder, report = pretrain_actor(codebook, settings, ace=ace, show_progress=console is not None)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(PRETRAIN_THREADS)  # float sums, hence the file's bits, depend on the thread count
+    try:
+        decoder, report = pretrain_actor(codebook, settings, ace=ace, show_progress=console is not None)
+    finally:
+        torch.set_num_threads(threads)
     save_checkpoint(decoder, target, extra={"pretrain_report": report.as_dict(),
                                             "settings": dataclasses.asdict(settings)})
     nondegenerate = ("non-degenerate not measured (no market given)"

@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     console = Console()
     started = time.perf_counter()
     panel, simulation = build_panel(args)
-    checkpoint = ensure_pretrained(args.checkpoint, Codebook.default(), quick=args.quick_pretrain, seed=0,
+    checkpoint = ensure_pretrained(args.checkpoint, Codebook.default(), quick=args.quick_pretrain,
                                    console=console)
     train_sl = panel.splits["train"]
     env_kwargs = {"horizon": args.horizon, "doc_days": args.doc_days, "reward": "sharpe",

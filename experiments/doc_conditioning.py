@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     panel = build_market(args)
     regime = np.asarray(panel.metadata["regime_path"], dtype=np.int64)
-    checkpoint = ensure_pretrained(args.checkpoint, Codebook.default(), quick=args.quick_pretrain, seed=0,
+    checkpoint = ensure_pretrained(args.checkpoint, Codebook.default(), quick=args.quick_pretrain,
                                    console=console)
     train_sl = panel.splits["train"]
     # the same agent vocabulary in training and evaluation (the evaluation panel's train split is longer)

@@ -79,6 +79,33 @@ def test_train_ppo_end_to_end_then_resume(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_auto_pretrained_actor_does_not_depend_on_the_run_seed(tmp_path):
+    """A run that finds the shared checkpoint missing pretrains it with the pretraining's own seed, so the
+    file every later run reads is the same whichever run (seed) created it (the study's side-by-side
+    workers once wrote a seed-1 actor there)."""
+    import torch
+
+    from agents.runs import ensure_pretrained
+    from alpha_env.grammar import Codebook
+
+    run = _run(["--seed", "3", "--total-timesteps", "16", "--n-envs", "2", "--n-steps", "8",
+                "--batch-size", "8", "--n-epochs", "1", "--no-progress", "--quick-pretrain",
+                "--checkpoint", str(tmp_path / "by_run.pt"), "--runs-dir", str(tmp_path / "runs")], tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the caller's thread count does not reach the file (the job uses 1)
+    try:
+        ensure_pretrained(tmp_path / "direct.pt", Codebook.default(), quick=True)
+        assert torch.get_num_threads() == 2  # and is restored
+    finally:
+        torch.set_num_threads(threads)
+    by_run = torch.load(tmp_path / "by_run.pt", weights_only=False)["state_dict"]
+    direct = torch.load(tmp_path / "direct.pt", weights_only=False)["state_dict"]
+    assert by_run.keys() == direct.keys()
+    assert all(torch.equal(by_run[k], direct[k]) for k in by_run)
+
+
 def test_train_ppo_bad_arguments_fail_clearly(tmp_path):
     bad = _run(["--algo", "dqn"], tmp_path)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
