@@ -47,6 +47,7 @@ import doc_conditioning as dc
 import numpy as np
 from _common import DEFAULT_CHECKPOINT, ROOT, ensure_pretrained, parse_args, run_cli
 
+from alpha_env.evaluate.malloc import release_free_memory
 from alpha_env.provenance import (
     check_publish,
     git_state,
@@ -304,8 +305,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 episodes = dc.evaluate_policy(model.policy, envs, dates[eval_idx], args.eval_samples,
                                               20_000 + seed)
                 summary = dc.summarise(episodes, regime_of)
+                evaluations = tracker.n_evaluations
+                del model, tracker
+                release_free_memory()  # a big panel's freed arrays would otherwise pile up run after run
                 runs.append({"seed": seed, "condition": condition, "alpha_encoder": encoder, "fusion": fusion,
-                             "train_seconds": seconds, "evaluations": tracker.n_evaluations,
+                             "train_seconds": seconds, "evaluations": evaluations,
                              "stopped_by_time_limit": stopped, "heldout": summary})
                 regimes_seen = ("" if math.isnan(summary["calm"]) and math.isnan(summary["stressed"]) else
                                 f" (calm {summary['calm']:+.2f}, stressed {summary['stressed']:+.2f})")
@@ -314,6 +318,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               f"valid {summary['valid_share']:.0%}")
             for env in envs:
                 env.close()
+            del envs
+            release_free_memory()
 
     rows, markdown = _table(args, runs, configs)
     seconds = time.perf_counter() - started
