@@ -192,3 +192,23 @@ def test_big_blocks_stay_in_the_heap_on_glibc():
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert keep_big_blocks() is True
+
+
+def test_release_free_memory_collects_cycles_and_returns_pages_on_glibc():
+    import platform
+    import weakref
+
+    from alpha_env.evaluate.malloc import release_free_memory
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a reference cycle: only the cyclic collector frees it
+    a.payload = np.ones((2_000, 1_000))  # 16 MB, from the heap under keep_big_blocks
+    gone = weakref.ref(a)
+    del a, b
+    released = release_free_memory()
+    assert gone() is None
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert released is True
