@@ -104,6 +104,8 @@ class Args(dc.PPORunSettings):
     results incomplete"""
     threads: int = 1
     """torch intra-op threads"""
+    name: str | None = None
+    """file name stem of the outputs (default ablate_fusion, or ablate_fusion_<market> for a real market)"""
     out: str | None = None
     """output folder (default runs/ablate_fusion; with --publish docs/figures)"""
     publish: bool = False
@@ -126,7 +128,10 @@ def configurations(args: Args) -> list[tuple[str, str]]:
 
 
 def file_stem(args: Args) -> str:
-    """Stem of the output files: ``ablate_fusion`` (contrast market) or ``ablate_fusion_<market>``."""
+    """Stem of the output files: ``--name``, else ``ablate_fusion`` (contrast market) or
+    ``ablate_fusion_<market>``."""
+    if args.name:
+        return args.name
     return NAME if args.market == "contrast" else f"{NAME}_{args.market}"
 
 

@@ -149,3 +149,4 @@ def test_ablate_fusion_us_market_quick(tmp_path: Path, monkeypatch: pytest.Monke
     assert report["markdown"].startswith("us_2006_2013 (40 stocks, Reuters news")
     assert (tmp_path / "out" / "ablate_fusion_us_2006_2013.json").is_file()
     assert not (tmp_path / "out" / "ablate_fusion.json").exists()
+    assert script.file_stem(script.Args(market="us_2006_2013", name="other")) == "other"
