@@ -56,6 +56,7 @@ from alpha_env.provenance import (
     provenance,
     write_figure_json,
 )
+from alpha_env.search.study_setup import StudySettings
 
 __all__ = ["Args", "configurations", "build_panel", "regimes", "file_stem", "main", "cli"]
 
@@ -83,8 +84,9 @@ class Args(dc.PPORunSettings):
     market: str = field(default="contrast", metadata={"choices": ["contrast", "us_2006_2013"]})
     """contrast: the synthetic market whose news reveal the regime; us_2006_2013: the real US panel with its
     Reuters news (under --data-root)"""
-    data_root: str = "../shared/data"
-    """folder holding us_2006_2013/ (relative paths: from the repository root)"""
+    data_root: str = StudySettings.data_root
+    """folder holding us_2006_2013/ (default the study's: ../shared/data beside the checkout; relative
+    paths: from the repository root)"""
     n_stocks: int = 0
     """with a real market: keep the stocks with the most closes (0: all)"""
     market_seed: int = 0
@@ -146,7 +148,7 @@ def build_panel(args: Args) -> tuple[Any, Any]:
         market = dc.Args(market="contrast", market_seed=args.market_seed, quick=args.quick)
         return dc.build_market(market), None
     from alpha_env.errors import DataError
-    from alpha_env.search.study_setup import StudySettings, has_news, load_dataset, simulation_settings
+    from alpha_env.search.study_setup import has_news, load_dataset, simulation_settings
 
     root = Path(args.data_root)
     folder = (root if root.is_absolute() else ROOT / root) / args.market
