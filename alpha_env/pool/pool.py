@@ -101,6 +101,22 @@ class OfferResult:
     reason: str
 
 
+def split_holdout(full: slice, share: float, horizon: int, delay: int, what: str) -> tuple[slice, slice]:
+    """``(fit rows, held-out rows)`` of the fit rows ``full``: the last ``share`` of them held out, the fit
+    rows ending ``delay + horizon`` rows before (no fitted target is known inside the held-out rows).
+
+    Raises:
+        DataError: either part would have fewer than 2 rows (``what`` names the setting in the message).
+    """
+    start = full.start + int(round((full.stop - full.start) * (1.0 - share)))
+    fit = slice(full.start, max(full.start, start - known_lag(horizon, delay)))
+    held = slice(start, full.stop)
+    if fit.stop - fit.start < 2 or held.stop - held.start < 2:
+        raise DataError(f"the train split's {full.stop - full.start} fit rows cannot hold a {what} of "
+                        f"{share:.0%} and the fit rows before it")
+    return fit, held
+
+
 @dataclass(frozen=True)
 class PruneResult:
     """What :meth:`AlphaPool.prune` did.
@@ -202,12 +218,7 @@ class AlphaPool:
         full = fit_rows(self.splits["train"], horizon=h, delay=self.delay, n_dates=T)
         self.fit, self.score_rows = full, full  # rows the weights are fitted on / the objective is scored on
         if self.settings.holdout > 0:
-            held = full.start + int(round((full.stop - full.start) * (1.0 - self.settings.holdout)))
-            self.fit = slice(full.start, max(full.start, held - known_lag(h, self.delay)))
-            self.score_rows = slice(held, full.stop)
-            if self.fit.stop - self.fit.start < 2 or self.score_rows.stop - self.score_rows.start < 2:
-                raise DataError(f"the train split's {full.stop - full.start} fit rows cannot hold a holdout "
-                                f"of {self.settings.holdout:.0%} and the fit rows before it")
+            self.fit, self.score_rows = split_holdout(full, self.settings.holdout, h, self.delay, "holdout")
         self._rows = slice(0, T) if self.settings.model == "rolling" else full
         y = forward_returns(close, horizon=h, delay=self.delay)
         zy = zscore(np.where(uni, y, np.nan))
@@ -597,13 +608,7 @@ class AlphaPool:
         else:
             if not 0.0 < holdout < 1.0:
                 raise SettingsError(f"prune holdout must be a share in (0, 1), got {holdout!r}")
-            full = self.fit
-            start = full.start + int(round((full.stop - full.start) * (1.0 - holdout)))
-            inner = slice(full.start, max(full.start, start - known_lag(st.horizon, self.delay)))
-            held = slice(start, full.stop)
-            if inner.stop - inner.start < 2 or held.stop - held.start < 2:
-                raise DataError(f"the train split's {full.stop - full.start} fit rows cannot hold a prune "
-                                f"holdout of {holdout:.0%} and the fit rows before it")
+            inner, held = split_holdout(self.fit, holdout, st.horizon, self.delay, "prune holdout")
 
         def held_ic(slots: list[int]) -> float:
             return _nanmean(self._daily_ic(self._fit(slots, inner), held)) if slots else float("-inf")
