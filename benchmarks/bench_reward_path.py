@@ -9,9 +9,11 @@ Prints, side by side in one run:
    in the heap (``mallopt`` ``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB; in a child process:
    the setting cannot be undone; ``alpha_env.evaluate`` sets them when imported: evaluate/malloc.py);
 3. evaluate + backtest cycle times of A101, A1 and AMIX on ``sp500_2013_2018`` (or the synthetic market
-   when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, and the physical floor
-   (a NumPy sum over each field the expression reads);
-4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018`` and the synthetic market;
+   when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, the physical floor
+   (a NumPy sum over each field the expression reads), and ``ACE.score(..., rows=R)`` on the train
+   window's dates only (the env's reward path) vs the full ``ACE.score``;
+4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018`` and the synthetic market,
+   with the default single-alpha reward and with the pool reward (no store, as the benchmark's env);
 6. the cycles of 3. against a straightforward pandas version and an AlphaGen-style torch version (f64 and
    f32, ``unfold`` windows) of the same expressions, one thread, with ratios to ours and to the floor;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
@@ -168,8 +170,10 @@ def bench_cycles(panel, label: str, repeat: int) -> None:
     ace = ACE(panel, evaluator=Evaluator(panel, cache_bytes=0))
     returns, universe = ace._returns, ace._universe
     print(f"\n3. cycles on {label} ({panel.n_dates} x {panel.n_stocks}), best of {repeat}, cache off")
+    rows = ace.window_rows("train")
     print(f"{'alpha':<6} {'floor':>9} {'evaluate':>9} {'cycle':>9} {'x floor':>8} {'score':>9} "
-          f"{'simulate':>9} {'sim/cycle':>9}")
+          f"{'simulate':>9} {'sim/cycle':>9} {'score R':>9} {'R/score':>8}   (R = the first {rows} dates: "
+          "the train window's, as the env's reward)")
     for name, text in EXPRESSIONS.items():
         fields = [np.asarray(panel.field(f)) for f in FIELDS[name]]
         floor = best_ms(lambda fs=fields: [np.sum(f) for f in fs], repeat)
@@ -178,16 +182,18 @@ def bench_cycles(panel, label: str, repeat: int) -> None:
                                                     ace._backtest_settings), repeat)
         score = best_ms(lambda e=text: ace.score(e, "train"), repeat)
         simulate = best_ms(lambda e=text: ace.simulate(e, save=False), repeat)
+        part = best_ms(lambda e=text: ace.score(e, "train", rows=rows), repeat)
         print(f"{name:<6} {floor:>6.2f} ms {evaluate:>6.2f} ms {cycle:>6.2f} ms {cycle / floor:>7.1f}x "
-              f"{score:>6.2f} ms {simulate:>6.2f} ms {simulate / cycle:>8.2f}x")
+              f"{score:>6.2f} ms {simulate:>6.2f} ms {simulate / cycle:>8.2f}x {part:>6.2f} ms "
+              f"{part / score:>7.2f}x")
 
 
-def bench_env(panel, label: str, seconds: float, warmup: int) -> None:
+def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None:
     import gymnasium as gym
 
     import alpha_env.env as E
 
-    env = gym.make(E.ALPHA_STACK_ID, data=panel)
+    env = gym.make(E.ALPHA_STACK_ID, data=panel, **options)
     agent = E.MaskedRandomAgent(0)
     for ep in range(warmup):
         E.play_episode(env, agent, seed=ep)
@@ -414,9 +420,13 @@ def main(argv: list[str] | None = None) -> None:
     if "4" in args.sections:
         print(f"\n4. env, masked random agent, {args.seconds:.0f} s each")
         print(f"{'panel':<34} {'steps/s':>9} {'episodes/s':>11} {'rewarded/s':>11}")
-        if real is not None:
-            bench_env(real, f"sp500_2013_2018 {real.n_dates} x {real.n_stocks}", args.seconds, args.warmup)
-        bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}", args.seconds, args.warmup)
+        for options in ({}, {"reward": "pool"}):
+            tag = " pool reward" if options else ""
+            if real is not None:
+                bench_env(real, f"sp500_2013_2018 {real.n_dates} x {real.n_stocks}{tag}", args.seconds,
+                          args.warmup, **options)
+            bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}{tag}", args.seconds, args.warmup,
+                      **options)
     if "6" in args.sections:
         bench_compare(real if real is not None else synth,
                       "sp500_2013_2018" if real is not None else "synthetic", args.repeat)

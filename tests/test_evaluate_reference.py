@@ -238,7 +238,8 @@ def test_corpus_alphas_node_by_node(number, synthetic):
 
     def check(node: Expr):
         if not isinstance(node, Call):
-            return ev._leaf(node)  # the evaluator's own leaf resolution (field array, float, int, codes)
+            # the evaluator's own leaf resolution (field array, float, int, codes)
+            return ev._leaf(node, synthetic.shape[0])
         args = [check(a) for a in node.args]
         ours = ev.evaluate(node)
         kinds = OPERATORS[node.op].arg_kinds

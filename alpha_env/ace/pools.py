@@ -42,10 +42,10 @@ from alpha_env.pool import AlphaPool, OfferResult, PoolSettings, expression_key
 
 if TYPE_CHECKING:
     from alpha_env.ace.result import SimulationResult
-    from alpha_env.ace.simulate import ACE
+    from alpha_env.ace.simulate import ACE, Score
 
-__all__ = ["pool_key", "pool_info", "build_pool", "simulate_pool", "gross_sharpe", "WEIGHT_DIGITS",
-           "IN_SAMPLE"]
+__all__ = ["pool_key", "pool_info", "build_pool", "simulate_pool", "gross_sharpe", "new_pool",
+           "score_for_pool", "offer_score", "WEIGHT_DIGITS", "IN_SAMPLE"]
 
 #: Significant digits of a weight in a pool's key (a few ulps of a refit do not change the id).
 WEIGHT_DIGITS = 10
@@ -116,6 +116,24 @@ def new_pool(ace: ACE, settings: PoolSettings | None = None) -> AlphaPool:
             return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
     return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.backtest.delay,
                                 objective_fn=objective_fn, state=state, state_label=label)
+
+
+def score_for_pool(ace: ACE, pool: AlphaPool, expr: Any, *, rank_ic: bool = False) -> Score:
+    """:meth:`ACE.score` of ``expr`` on the train split, evaluated on the dates an offer to ``pool``
+    reads only (:attr:`~alpha_env.pool.AlphaPool.signal_rows`, at least the train window's
+    :meth:`ACE.window_rows`): what a search pays per candidate. Offer it with :func:`offer_score`."""
+    rows = max(ace.window_rows("train"), pool.signal_rows)
+    return ace.score(expr, "train", rank_ic=rank_ic, rows=rows if rows < ace.panel.n_dates else None)
+
+
+def offer_score(ace: ACE, pool: AlphaPool, score: Score) -> OfferResult:
+    """Offer a :meth:`ACE.score` to ``pool``; a score of the first dates only is evaluated in full by
+    ``ace`` if, and only if, the pool admits it."""
+    tree = score.tree
+    if tree is None and score.rows < ace.panel.n_dates:
+        raise SettingsError(f"a score of the first {score.rows} dates of {score.expression!r} has no "
+                            "expression tree to evaluate the rest with")
+    return pool.offer(score.expression, score.signal, full=lambda: ace.evaluator.evaluate(tree))
 
 
 def news_state(panel: Any, settings: PoolSettings) -> tuple[np.ndarray, str]:

@@ -55,9 +55,10 @@ class Score:
         tree: the expression tree (``None`` for :meth:`ACE.score_signal`).
         window: the ``slice`` of days (holding days) the metrics cover (``None``: no window metrics).
         metrics: :func:`~alpha_env.backtest.window_metrics` of the window (no yearly table, no checks).
-        backtest: the full backtest (``(T,)`` PnL, ``(T, N)`` weights, ...); :meth:`ACE.complete` turns the
-            score into a full :class:`SimulationResult` without evaluating again.
-        signal: the ``(T, N)`` signal (read-only: it may live in the evaluator's cache).
+        backtest: the backtest (``(R,)`` PnL, ``(R, N)`` weights, ...) of the dates scored, ``R = T`` unless
+            ``score(..., rows=R)`` asked for fewer; :meth:`ACE.complete` turns the score into a full
+            :class:`SimulationResult` without evaluating again (evaluating the rest when ``R < T``).
+        signal: the ``(R, N)`` signal (read-only: it may live in the evaluator's cache).
         started_at: when the scoring began (UTC), kept for the full result's metadata.
         seconds: wall time of evaluation + backtest + window metrics.
     """
@@ -79,8 +80,13 @@ class Score:
 
     @property
     def pnl(self) -> np.ndarray:
-        """``(T,)`` daily net PnL, fraction of the book."""
+        """``(R,)`` daily net PnL, fraction of the book."""
         return self.backtest.pnl
+
+    @property
+    def rows(self) -> int:
+        """How many leading dates were evaluated and backtested (``T`` unless ``score(..., rows=R)``)."""
+        return int(self.signal.shape[0])
 
 
 def neutralization_groups(panel: MarketPanel, mode: str) -> np.ndarray | None:
@@ -260,7 +266,7 @@ class ACE:
         return alpha_id(text, self._settings_dict, self.panel.dataset_id)
 
     def score(self, expr: str | Expr | list, window: slice | str | None = "train", *,
-              rank_ic: bool | None = None) -> Score:
+              rank_ic: bool | None = None, rows: int | None = None) -> Score:
         """Evaluate and backtest one alpha, with the metrics of one window only (the reward path).
 
         Args:
@@ -268,16 +274,48 @@ class ACE:
             window: a split name of the panel, a ``slice`` of holding days, or ``None`` (no window
                 metrics: ``metrics`` is empty).
             rank_ic: compute the rank IC (default: the ACE's ``rank_ic`` option).
+            rows: evaluate and backtest the first ``rows`` dates only, at least :meth:`window_rows`
+                (``None``: every date). The window's metrics are the same bit for bit (every operator and
+                the backtest are causal) for about ``rows / T`` of the cost, and nothing after the
+                window's end is read: the verdict ``degenerate_reason`` then covers those dates only.
 
         Raises:
             ExpressionError: the expression is malformed or cannot be evaluated on this panel.
-            SettingsError: ``window`` names no split of the panel.
+            SettingsError: ``window`` names no split of the panel, or ``rows`` does not cover it.
         """
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         tree, text = self.canonical(expr)
-        signal = self.evaluator.evaluate(tree)
+        if rows is not None:
+            needed = self.window_rows(window)
+            if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or not rows >= needed:
+                raise SettingsError(f"rows must be an integer >= {needed} (the window's last day + 1, and "
+                                    f"the day after it, which the return cleaning reads), got {rows!r}")
+            rows = min(int(rows), self.panel.n_dates)
+        signal = self.evaluator.evaluate(tree, rows=rows)
         return self._score(signal, text, tree, window, rank_ic, started, t0)
+
+    def window_rows(self, window: slice | str | None) -> int:
+        """The fewest leading dates :meth:`score` needs for ``window``'s metrics: its last holding day and
+        the day after it (the glitch cleaning of a return reads the next day's), at most ``T``; ``T`` for
+        ``window=None``.
+
+        Raises:
+            SettingsError: ``window`` names no split of the panel.
+        """
+        T = self.panel.n_dates
+        if window is None:
+            return T
+        _, stop, _ = self._window_slice(window).indices(T)
+        return min(T, stop + 1)
+
+    def _window_slice(self, window: slice | str) -> slice:
+        if isinstance(window, str):
+            if window not in self.panel.splits:
+                raise SettingsError(
+                    f"window {window!r} is not a split of the panel ({', '.join(self.panel.splits)})")
+            return self.panel.splits[window]
+        return window
 
     def score_signal(self, signal: np.ndarray, key: str, window: slice | str | None = "train", *,
                      rank_ic: bool | None = None) -> Score:
@@ -298,12 +336,12 @@ class ACE:
 
     def _score(self, signal: np.ndarray, text: str, tree: Expr | None, window: slice | str | None,
                rank_ic: bool | None, started: datetime, t0: float) -> Score:
-        if isinstance(window, str):
-            if window not in self.panel.splits:
-                raise SettingsError(
-                    f"window {window!r} is not a split of the panel ({', '.join(self.panel.splits)})")
-            window = self.panel.splits[window]
-        bt = run_backtest(signal, self._returns, self._universe, self._groups, self._backtest_settings)
+        if window is not None:
+            window = self._window_slice(window)
+        R = signal.shape[0]
+        returns, universe = (self._returns, self._universe) if R == self.panel.n_dates else (
+            self._returns[:R], self._universe[:R])
+        bt = run_backtest(signal, returns, universe, self._groups, self._backtest_settings)
         with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
         metrics = {} if window is None else window_metrics(
             bt, window, with_rank_ic=with_rank_ic, window_ic=partial(self._window_ic, bt))
@@ -315,6 +353,13 @@ class ACE:
         """The full :class:`SimulationResult` of a :meth:`score` (metrics per split and year, checks,
         metadata) without evaluating the expression again."""
         t0 = time.perf_counter()
+        if score.rows < self.panel.n_dates:  # scored on the first dates only: evaluate every date
+            if score.tree is None:
+                raise SettingsError(f"a score of the first {score.rows} dates of {score.expression!r} has no "
+                                    "expression tree to evaluate the rest with")
+            signal = self.evaluator.evaluate(score.tree)
+            score = self._score(signal, score.expression, score.tree, score.window, None, score.started_at,
+                                time.perf_counter() - score.seconds)
         bt = score.backtest
         if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
             bt._ic[True] = self._rank_ic(bt)

@@ -67,7 +67,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     ## Rewards
 
     0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``)
-    over the whole panel (all operators are causal) and the reward is the ``reward`` metric (``sharpe``:
+    on the dates up to the reward window's end and the day after (all operators are causal, so these rows
+    equal the full panel's; the whole panel when the store will keep a new alpha's simulation or the
+    correlation penalty is on; an admitted pool member is evaluated in full) and the reward is the ``reward`` metric (``sharpe``:
     annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``, ``fitness``; see
     :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
     ``t+1 .. t+H``), so no valid/test return enters a reward. Minus ``correlation_penalty · max|corr|``
@@ -474,6 +476,22 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             return self.train, "the train split"
         return self._window.reward_slice, "the episode's reward window"
 
+    def _score_rows(self, window: slice, expr: Any) -> int | None:
+        """How many leading dates the reward of ``expr`` (a tree) reads (``None``: all of them): the reward window's
+        (:meth:`ACE.window_rows`), the train split's for the repeat fingerprint, the pool's
+        :attr:`~alpha_env.pool.AlphaPool.signal_rows` (an admitted alpha is then evaluated in full). Every
+        date when the store will keep the alpha's full simulation (its id is not stored yet) or the
+        correlation penalty compares PnL."""
+        if self.correlation_penalty > 0 or (self.store is not None
+                                             and self.ace.alpha_id(expr) not in self.store):
+            return None
+        rows = self.ace.window_rows(window)
+        if self.pool is not None and self.reward_name == POOL_REWARD:
+            rows = max(rows, self.pool.signal_rows)
+        elif self.config.repeat_penalty is not None:
+            rows = max(rows, self.train.indices(self.ace.panel.n_dates)[1])
+        return rows if rows < self.ace.panel.n_dates else None
+
     def _finish(self) -> tuple[float, dict[str, Any]]:
         """Score the finished expression on the reward window; returns the reward and the end info."""
         from alpha_env.grammar import canonical
@@ -485,7 +503,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                                 "max_correlation": 0.0, "degenerate_reason": None}
         window, where = self._window_slice()
         try:
-            score = self.ace.score(expr, window)
+            score = self.ace.score(expr, window, rows=self._score_rows(window, expr))
         except AlphaEnvError as exc:
             info.update(reason="degenerate", degenerate_reason=f"evaluation failed: {exc}")
             return float(self.degenerate_penalty), info
@@ -506,7 +524,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 return float(self.config.repeat_penalty), info
             self._seen[key] = score.alpha_id
         if self.pool is not None and self.reward_name == POOL_REWARD:
-            offer = self.pool.offer(text, score.signal)
+            from alpha_env.ace.pools import offer_score
+
+            offer = offer_score(self.ace, self.pool, score)
             value = float(offer.gain) * self.config.reward_scale
             info["pool"] = {"accepted": bool(offer.accepted), "replaced": list(offer.replaced),
                             "reason": offer.reason, "gain": float(offer.gain),

@@ -61,10 +61,11 @@ class ArrayCache:
         self._misses = 0
         self._evictions = 0
 
-    def get(self, key: str) -> np.ndarray | None:
-        """The array stored under ``key`` (marking it most recently used), or ``None``."""
+    def get(self, key: str, min_rows: int = 0) -> np.ndarray | None:
+        """The array stored under ``key`` (marking it most recently used), or ``None`` (a miss) when there
+        is none or it has fewer than ``min_rows`` rows."""
         value = self._data.get(key)
-        if value is None:
+        if value is None or value.shape[0] < min_rows:
             self._misses += 1
             return None
         self._data.move_to_end(key)

@@ -8,6 +8,13 @@ Within one call, an intermediate array is released as soon as the last operator 
 (reference counts over the postfix walk), so a wide expression evaluated without a cache holds a few
 arrays at a time, not one per sub-expression.
 
+``evaluate(expr, rows=R)`` computes the first ``R`` dates only. Every operator is causal (the value of day
+``t`` reads days ``<= t``; the look-ahead tests prove it), so those rows equal the first ``R`` rows of the
+full result bit for bit, at about ``R / T`` of the cost: a reward on the train split needs no valid or
+test rows. Windows are still checked against the whole panel, so an expression fails (or not) the same
+way whatever ``R``. A cached result with at least ``R`` rows serves a request for ``R`` rows (a view of its
+first rows); one with fewer is recomputed and replaced.
+
 Example:
     >>> from alpha_env.data import synthetic_market
     >>> from alpha_env.evaluate import Evaluator
@@ -28,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from alpha_env.data.panel import BASE_FIELDS
-from alpha_env.errors import AlphaEnvError, DataError, ExpressionError
+from alpha_env.errors import AlphaEnvError, DataError, ExpressionError, SettingsError
 from alpha_env.evaluate.cache import ArrayCache, CacheStats
 from alpha_env.evaluate.malloc import keep_big_blocks
 from alpha_env.grammar import (
@@ -104,24 +111,37 @@ class Evaluator:
         return self._panel
 
     # -- public API --------------------------------------------------------------------------------
-    def evaluate(self, expr: str | Expr | Sequence[Token]) -> np.ndarray:
+    def evaluate(self, expr: str | Expr | Sequence[Token], *, rows: int | None = None) -> np.ndarray:
         """The ``(T, N)`` float64 signal of ``expr`` (read-only: it may live in the cache).
 
         Args:
             expr: infix text (the paper's language), an expression tree, or an AlphaStack (postfix list
                 of leaves and :class:`~alpha_env.grammar.OpToken`).
+            rows: compute the first ``rows`` dates only (``1 <= rows <= T``): the result is ``(rows, N)``
+                and equals the first rows of the full signal bit for bit (every operator is causal).
+                ``None``: every date.
 
         Raises:
             ExpressionError: a malformed expression, or a part this panel cannot evaluate (unknown
                 field or group, window longer than the data); ``expression`` names that part.
+            SettingsError: ``rows`` is not an integer in ``1 .. T``.
         """
+        rows = self._rows(rows)
         tokens = self._tokens(expr)
         nodes = self._walk(tokens)
         memo: dict[str, np.ndarray | float | int] = {}
-        value = self._value(nodes, len(nodes) - 1, memo)
+        value = self._value(nodes, len(nodes) - 1, memo, rows)
         if not isinstance(value, np.ndarray):
             raise ExpressionError(f"'{nodes[-1].key}' is a constant, not a series", expression=nodes[-1].key)
         return value
+
+    def _rows(self, rows: int | None) -> int:
+        T = self._shape[0]
+        if rows is None:
+            return T
+        if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or not 1 <= int(rows) <= T:
+            raise SettingsError(f"rows must be an integer in 1 .. {T} (the panel's dates), got {rows!r}")
+        return int(rows)
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses, bytes, entries, evictions and capacity of the sub-expression cache."""
@@ -165,7 +185,7 @@ class Evaluator:
         return nodes
 
     # -- evaluation --------------------------------------------------------------------------------
-    def _plan(self, nodes: list[_Node], memo: dict) -> tuple[list[int], dict[str, int]]:
+    def _plan(self, nodes: list[_Node], memo: dict, rows: int) -> tuple[list[int], dict[str, int]]:
         """Which calls to compute, in postfix order, and how many computed consumers each result has.
 
         A pre-order walk from the root looks each distinct sub-expression up in the cache once (the
@@ -188,9 +208,9 @@ class Evaluator:
             if not isinstance(node.expr, Call) or node.key in seen:
                 continue
             seen.add(node.key)
-            found = self._cache.get(node.key)
+            found = self._cache.get(node.key, rows)  # one with fewer rows is computed again and replaced
             if found is not None:
-                memo[node.key] = found
+                memo[node.key] = found if found.shape[0] == rows else found[:rows]
                 continue
             for c in node.children:
                 if isinstance(nodes[c].expr, Call):
@@ -199,13 +219,13 @@ class Evaluator:
             stack.extend((c, False) for c in reversed(node.children))
         return order, consumers
 
-    def _value(self, nodes: list[_Node], i: int, memo: dict) -> np.ndarray | float | int:
-        """The result of node ``i``: computed calls in postfix order, each intermediate array dropped from
-        ``memo`` as soon as its last consumer has run (the LRU cache may still hold it, within budget)."""
+    def _value(self, nodes: list[_Node], i: int, memo: dict, rows: int) -> np.ndarray | float | int:
+        """The first ``rows`` dates of node ``i``: computed calls in postfix order, each intermediate array
+        dropped from ``memo`` as soon as its last consumer has run (the LRU cache may still hold it)."""
         node = nodes[i]
         if not isinstance(node.expr, Call):
-            return self._leaf(node.expr)
-        order, consumers = self._plan(nodes, memo)
+            return self._leaf(node.expr, rows)
+        order, consumers = self._plan(nodes, memo, rows)
         for j in order:
             current = nodes[j]
             if current.key in memo:  # a repeated sub-expression, computed at its first occurrence
@@ -213,9 +233,9 @@ class Evaluator:
             expr = current.expr
             assert isinstance(expr, Call)
             spec = OPERATORS[expr.op]
-            args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr)
+            args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr, rows)
                     for c in current.children]
-            args = self._prepare_args(expr, current.key, spec.arg_kinds, args)
+            args = self._prepare_args(expr, current.key, spec.arg_kinds, args, rows)
             try:
                 out = KERNELS[expr.op](*args)
             except AlphaEnvError as exc:
@@ -235,7 +255,15 @@ class Evaluator:
                         del memo[key]
         return memo[node.key]
 
-    def _leaf(self, leaf: Expr) -> np.ndarray | float | int:
+    def _leaf(self, leaf: Expr, rows: int) -> np.ndarray | float | int:
+        """A leaf's value: a number, a window, ``(N,)`` group codes, or the first ``rows`` dates of a field
+        (a view; derived fields are computed on the whole panel once and kept)."""
+        value = self._leaf_value(leaf)
+        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[0] > rows:
+            return value[:rows]
+        return value
+
+    def _leaf_value(self, leaf: Expr) -> np.ndarray | float | int:
         panel = self._panel
         if isinstance(leaf, Const):
             return leaf.value
@@ -268,8 +296,9 @@ class Evaluator:
             return panel.group(leaf.name)
         raise ExpressionError(f"not an expression node: {leaf!r}")
 
-    def _prepare_args(self, call: Call, key: str, kinds: tuple[Kind, ...], args: list) -> list:
-        """Check windows against the data length; broadcast constants where a kernel needs a series."""
+    def _prepare_args(self, call: Call, key: str, kinds: tuple[Kind, ...], args: list, rows: int) -> list:
+        """Check windows against the data length (the whole panel's, whatever ``rows``); broadcast
+        constants to ``(rows, N)`` where a kernel needs a series."""
         T = self._shape[0]
         spec = OPERATORS[call.op]
         elementwise = OPERATOR_CLASS[call.op] == "elementwise"
@@ -282,7 +311,7 @@ class Evaluator:
                         "no date would have a value", expression=key)
             elif kind in (Kind.SERIES, Kind.BOOL) and not isinstance(arg, np.ndarray):
                 if not elementwise or (all_scalar and pos == 0):
-                    args[pos] = np.full(self._shape, float(arg))
+                    args[pos] = np.full((rows, self._shape[1]), float(arg))
         return args
 
 

@@ -176,6 +176,9 @@ class AlphaPool:
         settings: the :class:`PoolSettings`.
         universe: ``(T, N)`` bool, tradable stocks (all when ``None``).
         delay: the backtest delay the target is aligned with (days).
+        objective_fn: the objective of a combined ``(T, N)`` signal for a named non-IC objective (default:
+            the train Sharpe); it must read no row at or after the train split's end (a candidate offered
+            with its first :attr:`signal_rows` dates has zeros after them).
         state: ``(T, J)`` the daily state of a ``conditional`` model (row ``t`` known at the close of
             ``t``; finite); required by that model, refused by the others.
         state_label: what the state is (part of the pool's key; e.g. ``"news(days=5,dim=1)"``).
@@ -336,14 +339,30 @@ class AlphaPool:
         return self.splits[name]
 
     # ------------------------------------------------------------------ cached sums
-    def _load(self, slot: int, signal: np.ndarray, expr: str) -> None:
-        """Score ``signal`` into ``slot`` and fill its row/column of the per-day sums (members only)."""
+    @property
+    def signal_rows(self) -> int:
+        """How many leading dates of a candidate's signal :meth:`offer` reads: up to the train split's end
+        (its fit, its correlations, its objective: ``objective_fn`` must read no later row), every date
+        for the ``rolling`` model (its weights are refitted after train)."""
+        T = self.shape[0]
+        if self.settings.model == "rolling":
+            return T
+        return max(1, min(T, self.splits["train"].indices(T)[1]))
+
+    def _load(self, slot: int, signal: np.ndarray, expr: str, *, partial: bool = False) -> None:
+        """Score ``signal`` into ``slot`` and fill its row/column of the per-day sums (members only);
+        ``partial``: ``signal`` may hold only its first ``signal_rows`` (or more) dates, the rest of the
+        slot is 0 until :meth:`_complete` fills it."""
         x = np.asarray(signal, dtype=np.float64)
-        if x.shape != self.shape:
-            raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel {self.shape}")
-        z = zscore(np.where(self.universe & np.isfinite(x), x, np.nan))
+        T, N = self.shape
+        R = x.shape[0] if x.ndim == 2 else -1
+        if x.ndim != 2 or x.shape[1] != N or not (R == T or (partial and self.signal_rows <= R < T)):
+            need = f"{self.shape}" if not partial else f"(R, {N}) with {self.signal_rows} <= R <= {T}"
+            raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel needs {need}")
+        z = zscore(np.where(self.universe[:R] & np.isfinite(x), x, np.nan))
         Z = self._Z[slot]
-        np.copyto(Z, np.where(np.isnan(z), 0.0, z))
+        np.copyto(Z[:R], np.where(np.isnan(z), 0.0, z))
+        Z[R:] = 0.0
         r = self._rows  # the rows any model reads: the fit rows, or every row for ``rolling``
         Zr = Z[r]
         zm = Zr * self._mask[r]
@@ -517,13 +536,30 @@ class AlphaPool:
         self._load(slot, signal, expr)
         self._commit(expr, signal, slot, [], None)
 
-    def offer(self, expr: str, signal: np.ndarray) -> OfferResult:
-        """Offer a candidate alpha ``(T, N)``; the pool keeps it or not by the settings' rule."""
+    def offer(self, expr: str, signal: np.ndarray, *,
+              full: Callable[[], np.ndarray] | None = None) -> OfferResult:
+        """Offer a candidate alpha; the pool keeps it or not by the settings' rule.
+
+        Args:
+            expr: the candidate's canonical text (its name in the pool).
+            signal: ``(T, N)``, or its first ``R`` dates ``(R, N)`` with ``signal_rows <= R < T``: what the
+                admission reads (the train rows). Rows past the train split never decide an offer.
+            full: with a partial ``signal``, returns the ``(T, N)`` signal; called only when the
+                candidate is admitted (a member's combined signal covers every date).
+
+        Raises:
+            DataError: a wrong shape, or a partial signal without ``full``.
+        """
         before = self._objective
         if expr in self._exprs:
             return self._refuse(before, f"{expr!r} is already a member")
+        shape = np.shape(signal)
+        if (full is None and len(shape) == 2 and shape[1] == self.shape[1]
+                and self.signal_rows <= (rows := shape[0]) < self.shape[0]):
+            raise DataError(f"signal of {expr!r} covers {rows} of {self.shape[0]} dates: pass full= (the "
+                            "whole signal, asked for when the candidate is admitted)")
         slot = self._free_slot()
-        self._load(slot, signal, expr)
+        self._load(slot, signal, expr, partial=True)
         ic = self._single_ic(slot)
         if not np.isfinite(ic):
             return self._refuse(before, f"{expr!r} has no defined train IC")
@@ -533,7 +569,7 @@ class AlphaPool:
                 return self._refuse(before, f"train IC t-statistic {t:.2f} is below min_ic_t "
                                             f"{self.settings.min_ic_t:g}")
         if self.settings.rule == "alphagen":
-            return self._offer_alphagen(expr, signal, slot, before)
+            return self._offer_alphagen(expr, signal, slot, before, full)
         corr = self._corr(slot, self._slots)
         hits = [i for i in range(len(self)) if abs(corr[i]) > self.settings.max_corr]
         if hits:
@@ -548,22 +584,23 @@ class AlphaPool:
             if not better:
                 why = f"correlates {corr[worst]:.3f} with member {self._exprs[worst]!r} and is not better"
                 return self._refuse(before, why)
-            self._commit(expr, signal, slot, hits, (obj, W))
+            self._commit(expr, signal, slot, hits, (obj, W), full)
             return self._accept(before, names, f"replaced {len(hits)} correlated member(s)")
         slots = [*self._slots, slot]
         obj, W = self._evaluate(slots)
         if len(slots) <= self.settings.capacity:
-            self._commit(expr, signal, slot, [], (obj, W))
+            self._commit(expr, signal, slot, [], (obj, W), full)
             return self._accept(before, (), "added")
         losses = [obj - self._evaluate([k for k in slots if k != j])[0] for j in slots]
         out = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
         if out == len(self):
             return self._refuse(before, "smallest contribution in a full pool")
         name = self._exprs[out]
-        self._commit(expr, signal, slot, [out], None)
+        self._commit(expr, signal, slot, [out], None, full)
         return self._accept(before, (name,), "added; smallest contribution left")
 
-    def _offer_alphagen(self, expr: str, signal: np.ndarray, slot: int, before: float) -> OfferResult:
+    def _offer_alphagen(self, expr: str, signal: np.ndarray, slot: int, before: float,
+                        full: Callable[[], np.ndarray] | None) -> OfferResult:
         corr = self._corr(slot, self._slots)
         over = np.flatnonzero(corr > self.settings.max_corr)  # signed, as AlphaGen compares
         if over.size:
@@ -573,7 +610,7 @@ class AlphaPool:
         slots = [*self._slots, slot]
         w = self._alphagen_weights(slots)
         if len(slots) <= self.settings.capacity:
-            self._commit(expr, signal, slot, [], (self._score(slots, w), w))
+            self._commit(expr, signal, slot, [], (self._score(slots, w), w), full)
             return self._accept(before, (), "added")
         out = int(np.argmin(np.abs(w[np.asarray(slots)])))
         if out == len(self):
@@ -582,7 +619,7 @@ class AlphaPool:
         kept = [k for i, k in enumerate(slots) if i != out]
         w = w.copy()
         w[slots[out]] = 0.0  # AlphaGen keeps the other weights of this fit
-        self._commit(expr, signal, slot, [out], (self._score(kept, w), w))
+        self._commit(expr, signal, slot, [out], (self._score(kept, w), w), full)
         return self._accept(before, (name,), "added; least |weight| left")
 
     # ------------------------------------------------------------------ pruning
@@ -638,8 +675,28 @@ class AlphaPool:
         used = set(self._slots)
         return next(k for k in range(self.settings.capacity + 1) if k not in used)
 
+    def _complete(self, expr: str, signal: np.ndarray, slot: int,
+                  full: Callable[[], np.ndarray] | None) -> np.ndarray:
+        """The whole ``(T, N)`` signal of an admitted candidate offered with its first dates only: asked
+        for from :meth:`offer`'s ``full``, its later rows scored into ``slot`` (z-scores are per day)."""
+        R, T = int(np.shape(signal)[0]), self.shape[0]
+        if R == T:
+            return signal
+        whole = np.asarray(full(), dtype=np.float64) if full is not None else None
+        if whole is None or whole.shape != self.shape:
+            got = "nothing" if whole is None else f"shape {whole.shape}"
+            raise DataError(f"full= of {expr!r} returned {got}, the pool's panel is {self.shape}")
+        if not np.array_equal(whole[:R], signal, equal_nan=True):
+            raise DataError(f"full= of {expr!r} returned a signal whose first {R} dates differ from the "
+                            "offered ones")
+        z = zscore(np.where(self.universe[R:] & np.isfinite(whole[R:]), whole[R:], np.nan))
+        np.copyto(self._Z[slot, R:], np.where(np.isnan(z), 0.0, z))
+        return whole
+
     def _commit(self, expr: str, signal: np.ndarray, slot: int, leave: list[int],
-                fitted: tuple[float, np.ndarray] | None) -> None:
+                fitted: tuple[float, np.ndarray] | None,
+                full: Callable[[], np.ndarray] | None = None) -> None:
+        signal = self._complete(expr, signal, slot, full)
         for i in sorted(leave, reverse=True):
             del self._exprs[i], self._signals[i], self._slots[i], self._ics[i]
         self._exprs.append(expr)

@@ -765,15 +765,18 @@ def pool_fitness(
     scores the gain of the pool objective (exactly 0 when refused), as the env's ``reward="pool"`` pays, so
     GP and PPO are compared pool to pool. The pool changes as the search runs (the fitness of an
     expression depends on when it is offered); degenerate alphas score ``-inf``. Only train data is read
-    (:meth:`ACE.score` of the train window, the pool's train fit). ``on_offer(text, offer)`` sees every
+    (:func:`~alpha_env.ace.pools.score_for_pool`: the dates up to the train window's end; an admitted
+    alpha is then evaluated in full for the pool's combined signal). ``on_offer(text, offer)`` sees every
     offer.
     """
 
+    from alpha_env.ace.pools import offer_score, score_for_pool
+
     def fitness(expr: Expr) -> float:
-        score = ace.score(expr, "train", rank_ic=False)
+        score = score_for_pool(ace, pool, expr)
         if score.degenerate_reason is not None or not math.isfinite(score.metrics.get("sharpe", math.nan)):
             return -math.inf
-        offer = pool.offer(score.expression, score.signal)
+        offer = offer_score(ace, pool, score)
         if on_offer is not None:
             on_offer(score.expression, offer)
         return float(offer.gain)

@@ -173,7 +173,7 @@ def run_random(ace: Any, seed: int, args: StudySettings) -> MethodRun:
 def run_library(ace: Any, name: str, args: StudySettings) -> MethodRun:
     """A fixed library (``alpha101``, ``alpha158``): every alpha evaluated, offered in the library's
     order to the study's pool; those that cannot run on the panel are named in the note."""
-    from alpha_env.ace.pools import new_pool
+    from alpha_env.ace.pools import new_pool, offer_score, score_for_pool
     from alpha_env.cli.library import library_alphas
 
     t0 = _clock()
@@ -184,7 +184,7 @@ def run_library(ace: Any, name: str, args: StudySettings) -> MethodRun:
     alphas = library_alphas(name)
     for label, _, text in alphas:
         try:
-            score = ace.score(text, "train", rank_ic=False)
+            score = score_for_pool(ace, pool, text)
         except AlphaEnvError:
             failed.append(label)
             curve.step(None)
@@ -193,7 +193,7 @@ def run_library(ace: Any, name: str, args: StudySettings) -> MethodRun:
             curve.step(None)
             continue
         tried.append(score.expression)
-        pool.offer(score.expression, score.signal)
+        offer_score(ace, pool, score)
         curve.step(pool.objective)
     note = f"not computable here: {', '.join(failed)}" if failed else ""
     return MethodRun(list(dict.fromkeys(tried)), len(alphas), [m.expr for m in pool.members], curve.points,
