@@ -15,6 +15,7 @@ document-conditioned mode, where stage 2 learns the document slots.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -94,6 +95,12 @@ class PretrainReport:
     sample_unique_rate: float = float("nan")
     examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def nondegenerate_shown(self, digits: int = 1) -> str:
+        """The non-degenerate share as a percentage with ``digits`` decimals, or ``"not measured (no
+        market given)"`` when it is NaN (pretrained without an ACE): never a printed ``nan%``."""
+        rate = self.sample_nondegenerate_rate
+        return "not measured (no market given)" if math.isnan(rate) else f"{rate:.{digits}%}"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (stored in the checkpoint's ``extra``)."""

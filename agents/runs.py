@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -137,10 +136,7 @@ def ensure_pretrained(path: str | Path, codebook: Any, *, ace: Any = None, quick
         torch.set_num_threads(threads)
     save_checkpoint(decoder, target, extra={"pretrain_report": report.as_dict(),
                                             "settings": dataclasses.asdict(settings)})
-    nondegenerate = ("non-degenerate not measured (no market given)"
-                     if math.isnan(report.sample_nondegenerate_rate)
-                     else f"non-degenerate {report.sample_nondegenerate_rate:.0%}")
     say(f"Pretrained actor written to {target} in {report.seconds:.0f} s: held-out next-token accuracy "
         f"{report.holdout_accuracy:.3f}, sampled expressions valid {report.sample_valid_rate:.0%}, "
-        f"{nondegenerate}.")
+        f"non-degenerate {report.nondegenerate_shown(0)}.")
     return target

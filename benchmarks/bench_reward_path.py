@@ -12,7 +12,8 @@ Prints, side by side in one run:
    when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, the physical floor
    (a NumPy sum over each field the expression reads), and ``ACE.score(..., rows=R)`` on the train
    window's dates only (the env's reward path) vs the full ``ACE.score``;
-4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018`` and the synthetic market,
+4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018``, ``us_2006_2013`` and the
+   synthetic market,
    with the default single-alpha reward and with the pool reward (no store, as the benchmark's env);
 6. the cycles of 3. against a straightforward pandas version and an AlphaGen-style torch version (f64 and
    f32, ``unfold`` windows) of the same expressions, one thread, with ratios to ours and to the floor;
@@ -43,6 +44,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sp500_2013_2018"
+DATA_US = ROOT.parent / "shared" / "data" / "us_2006_2013"
 
 EXPRESSIONS = {
     "A101": "(close - open) / ((high - low) + .001)",
@@ -394,6 +396,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=20, help="env episodes before timing")
     p.add_argument("--repeat", type=int, default=10, help="runs per timed call (best is reported)")
     p.add_argument("--data", type=Path, default=DATA, help="the sp500_2013_2018 data set directory")
+    p.add_argument("--data-us", type=Path, default=DATA_US,
+                   help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
     p.add_argument("--sections", default="12346",
                    help="which of sections 1-4 and 6 to run (e.g. 4: the env only; 6: pandas and torch)")
@@ -420,11 +424,15 @@ def main(argv: list[str] | None = None) -> None:
     if "4" in args.sections:
         print(f"\n4. env, masked random agent, {args.seconds:.0f} s each")
         print(f"{'panel':<34} {'steps/s':>9} {'episodes/s':>11} {'rewarded/s':>11}")
+        us = load_real(args.data_us)
         for options in ({}, {"reward": "pool"}):
             tag = " pool reward" if options else ""
             if real is not None:
                 bench_env(real, f"sp500_2013_2018 {real.n_dates} x {real.n_stocks}{tag}", args.seconds,
                           args.warmup, **options)
+            if us is not None:
+                bench_env(us, f"us_2006_2013 {us.n_dates} x {us.n_stocks}{tag}", args.seconds, args.warmup,
+                          **options)
             bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}{tag}", args.seconds, args.warmup,
                       **options)
     if "6" in args.sections:

@@ -74,9 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     console.print(f"held-out next-token accuracy   {report.holdout_accuracy:.3f} "
                   f"({report.holdout_size} expressions)")
     console.print(f"sampled expressions valid      {report.sample_valid_rate:.1%}")
-    rate = report.sample_nondegenerate_rate
-    shown = "not measured (no market)" if rate != rate else f"{rate:.1%}"  # NaN: pretrained without an ACE
-    console.print(f"                non-degenerate {shown}")
+    console.print(f"                non-degenerate {report.nondegenerate_shown()}")
     console.print(f"                distinct       {report.sample_unique_rate:.1%}")
     for text in report.examples:
         console.print(f"  e.g. {text}")

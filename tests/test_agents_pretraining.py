@@ -40,3 +40,12 @@ def test_pretraining_rejects_bad_settings():
         pretrain_actor(Codebook.default(), PretrainSettings.quick(holdout=0.7))
     with pytest.raises(SettingsError, match="max_len"):
         pretrain_actor(Codebook.default(), PretrainSettings.quick(corpus_max_len=40))
+
+
+def test_a_report_without_a_market_says_not_measured_never_nan():
+    from agents.pretraining import PretrainReport
+
+    report = PretrainReport(corpus_size=10, train_size=8, holdout_size=2)
+    assert report.nondegenerate_shown() == "not measured (no market given)"
+    report.sample_nondegenerate_rate = 0.4567
+    assert report.nondegenerate_shown() == "45.7%" and report.nondegenerate_shown(0) == "46%"
