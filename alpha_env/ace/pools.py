@@ -122,8 +122,7 @@ def score_for_pool(ace: ACE, pool: AlphaPool, expr: Any, *, rank_ic: bool = Fals
     """:meth:`ACE.score` of ``expr`` on the train split, evaluated on the dates an offer to ``pool``
     reads only (:attr:`~alpha_env.pool.AlphaPool.signal_rows`, at least the train window's
     :meth:`ACE.window_rows`): what a search pays per candidate. Offer it with :func:`offer_score`."""
-    rows = max(ace.window_rows("train"), pool.signal_rows)
-    return ace.score(expr, "train", rank_ic=rank_ic, rows=rows if rows < ace.panel.n_dates else None)
+    return ace.score(expr, "train", rank_ic=rank_ic, rows=max(ace.window_rows("train"), pool.signal_rows))
 
 
 def offer_score(ace: ACE, pool: AlphaPool, score: Score) -> OfferResult:

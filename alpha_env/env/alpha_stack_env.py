@@ -490,7 +490,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             rows = max(rows, self.pool.signal_rows)
         elif self.config.repeat_penalty is not None:
             rows = max(rows, self.train.indices(self.ace.panel.n_dates)[1])
-        return rows if rows < self.ace.panel.n_dates else None
+        return rows  # ACE.score caps it at the panel's dates
 
     def _finish(self) -> tuple[float, dict[str, Any]]:
         """Score the finished expression on the reward window; returns the reward and the end info."""
