@@ -69,9 +69,9 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``)
     on the dates up to the reward window's end and the day after (all operators are causal, so these rows
     equal the full panel's; the whole panel when the store will keep a new alpha's simulation or the
-    correlation penalty is on; an admitted pool member is evaluated in full) and the reward is the ``reward`` metric (``sharpe``:
-    annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``, ``fitness``; see
-    :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
+    correlation penalty is on; an admitted pool member is evaluated in full) and the reward is the
+    ``reward`` metric (``sharpe``: annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``,
+    ``rank_ic``, ``fitness``; see :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
     ``t+1 .. t+H``), so no valid/test return enters a reward. Minus ``correlation_penalty · max|corr|``
     with the train-window PnL of the alphas this environment found before (when the coefficient > 0).
     A degenerate alpha (no finite signal, constant across stocks, no book held in the window, evaluation
@@ -477,8 +477,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._window.reward_slice, "the episode's reward window"
 
     def _score_rows(self, window: slice, expr: Any) -> int | None:
-        """How many leading dates the reward of ``expr`` (a tree) reads (``None``: all of them): the reward window's
-        (:meth:`ACE.window_rows`), the train split's for the repeat fingerprint, the pool's
+        """How many leading dates the reward of ``expr`` (a tree) reads (``None``: all of them): the reward
+        window's (:meth:`ACE.window_rows`), the train split's for the repeat fingerprint, the pool's
         :attr:`~alpha_env.pool.AlphaPool.signal_rows` (an admitted alpha is then evaluated in full). Every
         date when the store will keep the alpha's full simulation (its id is not stored yet) or the
         correlation penalty compares PnL."""
