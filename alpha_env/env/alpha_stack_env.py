@@ -66,16 +66,17 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     ## Rewards
 
-    0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``)
-    on the dates up to the reward window's end and the day after (all operators are causal, so these rows
-    equal the full panel's; the whole panel when the store will keep a new alpha's simulation or the
-    correlation penalty is on; an admitted pool member is evaluated in full) and the reward is the
-    ``reward`` metric (``sharpe``: annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``,
-    ``rank_ic``, ``fitness``; see :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document mode: of days
-    ``t+1 .. t+H``), so no valid/test return enters a reward. Minus ``correlation_penalty · max|corr|``
-    with the train-window PnL of the alphas this environment found before (when the coefficient > 0).
-    A degenerate alpha (no finite signal, constant across stocks, no book held in the window, evaluation
-    error) gets ``degenerate_penalty``; an invalid action ``invalid_action_penalty``.
+    0 for every token but the last. On ``END`` the expression is scored once by the ACE (``ACE.score``) on
+    the dates up to the reward window's end and the day after (all operators are causal, so these rows equal
+    the full panel's; the whole panel when the store will keep a new alpha's simulation or the correlation
+    penalty is on; an admitted pool member is evaluated in full) and the reward is the ``reward`` metric
+    (``sharpe``: annualized Sharpe ``sqrt(252)·mean/std`` of the daily PnL; ``ic``, ``rank_ic``,
+    ``fitness``; see :mod:`alpha_env.env.rewards`) of the *holding days of the train split only* (document
+    mode: of days ``t+1 .. t+H``), so no valid/test return enters a reward. Minus
+    ``correlation_penalty · max|corr|`` with the train-window PnL of the alphas this environment found
+    before (when the coefficient is > 0). A degenerate alpha (no finite signal, constant across stocks, no
+    book held in the window, evaluation error) gets ``degenerate_penalty``; an invalid action
+    ``invalid_action_penalty``.
 
     ## Starting State
 
