@@ -9,6 +9,8 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import alpha_env.env as E
 from alpha_env.ace import ACE
@@ -16,7 +18,8 @@ from alpha_env.ace.pools import new_pool
 from alpha_env.data import synthetic_market
 from alpha_env.errors import DataError, ExpressionError, SettingsError
 from alpha_env.evaluate import Evaluator
-from alpha_env.grammar import OPERATORS, Call, Const, Field, Group, Kind, Window, alpha101, lookback
+from alpha_env.grammar import OPERATORS, Call, Codebook, Const, Field, Group, Kind, Window, alpha101, lookback
+from alpha_env.grammar.corpus import random_expression
 from alpha_env.pool import PoolSettings
 
 T_DAYS, N_STOCKS = 260, 30
@@ -74,6 +77,23 @@ def test_the_101_alphas_on_the_first_rows_equal_the_full_result(panel):
         assert _same(part, full[:150]), alpha.number
         checked += 1
     assert checked > 80
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, T_DAYS), agent_only=st.booleans())
+def test_random_grammar_expressions_on_the_first_rows_equal_the_full_result(panel, seed, rows, agent_only):
+    """Any well-typed expression of the codebook (every operator the grammar offers, dialects' included
+    when ``agent_only`` is off) gives on its first ``rows`` dates the full result's first rows, or fails
+    with the same error either way."""
+    expr = random_expression(Codebook.default(), 16, np.random.default_rng(seed), agent_only=agent_only)
+    try:
+        full = Evaluator(panel, cache_bytes=0).evaluate(expr)
+    except ExpressionError as exc:
+        with pytest.raises(ExpressionError) as again:
+            Evaluator(panel, cache_bytes=0).evaluate(expr, rows=rows)
+        assert str(again.value) == str(exc)
+        return
+    assert _same(Evaluator(panel, cache_bytes=0).evaluate(expr, rows=rows), full[:rows])
 
 
 def test_the_cache_serves_fewer_rows_and_recomputes_more(panel):
