@@ -17,6 +17,9 @@ Prints, side by side in one run:
    with the default single-alpha reward and with the pool reward (no store, as the benchmark's env);
 6. the cycles of 3. against a straightforward pandas version and an AlphaGen-style torch version (f64 and
    f32, ``unfold`` windows) of the same expressions, one thread, with ratios to ours and to the floor;
+7. the env's reward on the window's dates (``ACE.score(rows=R)``) against the same env forced onto the
+   whole panel, in one process, alternated in ``--rounds`` slices (the same episodes' rewards, so the
+   ratio is this one change's, measured side by side);
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -188,6 +191,36 @@ def bench_cycles(panel, label: str, repeat: int) -> None:
         print(f"{name:<6} {floor:>6.2f} ms {evaluate:>6.2f} ms {cycle:>6.2f} ms {cycle / floor:>7.1f}x "
               f"{score:>6.2f} ms {simulate:>6.2f} ms {simulate / cycle:>8.2f}x {part:>6.2f} ms "
               f"{part / score:>7.2f}x")
+
+
+def bench_env_rows(panel, label: str, seconds: float, warmup: int, rounds: int, **options) -> None:
+    """Rewarded episodes/s of the env scoring the window's dates vs the env forced onto the whole panel,
+    alternated in ``rounds`` slices of ``seconds / rounds`` each, masked random agents of one seed."""
+    import gymnasium as gym
+
+    import alpha_env.env as E
+
+    envs = {"window rows": gym.make(E.ALPHA_STACK_ID, data=panel, **options),
+            "whole panel": gym.make(E.ALPHA_STACK_ID, data=panel, **options)}
+    envs["whole panel"].unwrapped._score_rows = lambda window, expr: None
+    agents = {name: E.MaskedRandomAgent(0) for name in envs}
+    for name, env in envs.items():
+        for ep in range(warmup):
+            E.play_episode(env, agents[name], seed=ep)
+    done = dict.fromkeys(envs, 0)
+    wall = dict.fromkeys(envs, 0.0)
+    for _ in range(rounds):
+        for name, env in envs.items():
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds / rounds:
+                _, _, info = E.play_episode(env, agents[name])
+                done[name] += info["reason"] == "complete"
+            wall[name] += time.perf_counter() - start
+    rate = {name: done[name] / wall[name] for name in envs}
+    print(f"{label:<40} {rate['whole panel']:>11.1f} {rate['window rows']:>11.1f} "
+          f"{rate['window rows'] / rate['whole panel']:>6.2f}x")
+    for env in envs.values():
+        env.close()
 
 
 def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None:
@@ -399,8 +432,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", default="12346",
-                   help="which of sections 1-4 and 6 to run (e.g. 4: the env only; 6: pandas and torch)")
+    p.add_argument("--sections", default="123467",
+                   help="which of sections 1-4, 6 and 7 to run (e.g. 4: the env only; 6: pandas and torch; "
+                        "7: the env on the window's dates vs the whole panel)")
+    p.add_argument("--rounds", type=int, default=3, help="alternated slices per env in section 7")
     return p.parse_args(argv)
 
 
@@ -414,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.repeat)
-    real = load_real(args.data) if set("346") & set(args.sections) else None
+    real = load_real(args.data) if set("3467") & set(args.sections) else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -438,6 +473,16 @@ def main(argv: list[str] | None = None) -> None:
     if "6" in args.sections:
         bench_compare(real if real is not None else synth,
                       "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
+    if "7" in args.sections:
+        print(f"\n7. env rewarded episodes/s, whole panel vs the window's dates, one process, "
+              f"{args.seconds:.0f} s each in {args.rounds} alternated slices")
+        print(f"{'panel':<40} {'whole panel':>11} {'window rows':>11} {'ratio':>7}")
+        us = load_real(args.data_us)
+        for options in ({}, {"reward": "pool"}):
+            tag = " pool reward" if options else ""
+            for name, pan in (("sp500_2013_2018", real), ("us_2006_2013", us)):
+                if pan is not None:
+                    bench_env_rows(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds, **options)
     if args.cold:
         bench_cold()
 
