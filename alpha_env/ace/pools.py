@@ -126,13 +126,9 @@ def score_for_pool(ace: ACE, pool: AlphaPool, expr: Any, *, rank_ic: bool = Fals
 
 
 def offer_score(ace: ACE, pool: AlphaPool, score: Score) -> OfferResult:
-    """Offer a :meth:`ACE.score` to ``pool``; a score of the first dates only is evaluated in full by
-    ``ace`` if, and only if, the pool admits it."""
-    tree = score.tree
-    if tree is None and score.rows < ace.panel.n_dates:
-        raise SettingsError(f"a score of the first {score.rows} dates of {score.expression!r} has no "
-                            "expression tree to evaluate the rest with")
-    return pool.offer(score.expression, score.signal, full=lambda: ace.evaluator.evaluate(tree))
+    """Offer a :meth:`ACE.score` to ``pool``; a score of the first dates only is evaluated in full
+    (:meth:`ACE.full_signal`) if, and only if, the pool admits it."""
+    return pool.offer(score.expression, score.signal, full=lambda: ace.full_signal(score))
 
 
 def news_state(panel: Any, settings: PoolSettings) -> tuple[np.ndarray, str]:

@@ -349,17 +349,27 @@ class ACE:
         return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
                      signal=signal, started_at=started, seconds=time.perf_counter() - t0)
 
+    def full_signal(self, score: Score) -> np.ndarray:
+        """The ``(T, N)`` signal of ``score``: its own, or, for a ``score(..., rows=R)`` of fewer dates, its
+        expression evaluated on every date.
+
+        Raises:
+            SettingsError: a partial score without an expression tree.
+        """
+        if score.rows == self.panel.n_dates:
+            return score.signal
+        if score.tree is None:
+            raise SettingsError(f"a score of the first {score.rows} dates of {score.expression!r} has no "
+                                "expression tree to evaluate the rest with")
+        return self.evaluator.evaluate(score.tree)
+
     def complete(self, score: Score) -> SimulationResult:
         """The full :class:`SimulationResult` of a :meth:`score` (metrics per split and year, checks,
         metadata) without evaluating the expression again."""
         t0 = time.perf_counter()
         if score.rows < self.panel.n_dates:  # scored on the first dates only: evaluate every date
-            if score.tree is None:
-                raise SettingsError(f"a score of the first {score.rows} dates of {score.expression!r} has no "
-                                    "expression tree to evaluate the rest with")
-            signal = self.evaluator.evaluate(score.tree)
-            score = self._score(signal, score.expression, score.tree, score.window, None, score.started_at,
-                                time.perf_counter() - score.seconds)
+            score = self._score(self.full_signal(score), score.expression, score.tree, score.window, None,
+                                score.started_at, time.perf_counter() - score.seconds)
         bt = score.backtest
         if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
             bt._ic[True] = self._rank_ic(bt)
