@@ -5,9 +5,10 @@ Prints, side by side in one run:
 1. ``rank`` and the backtest's rank IC with the 32-bit coarse key sort
    (:func:`alpha_env.ops.sortkeys.sort_key_rows`) vs NumPy's 64-bit row sort (the previous path, patched
    in for the comparison), interleaved, on a 1,260 x 500 panel;
-2. A101's element-wise part and cycle with glibc's default allocator settings, then with big blocks kept
-   in the heap (``mallopt`` ``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB; in a child process:
-   the setting cannot be undone; ``alpha_env.evaluate`` sets them when imported: evaluate/malloc.py);
+2. glibc's default allocator settings vs big blocks kept in the heap (``mallopt`` ``M_MMAP_THRESHOLD``
+   32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB, which ``alpha_env.evaluate`` set when imported until session 8),
+   in fresh processes alternated (a setting cannot be undone): the env's rewarded episodes/s and page
+   faults per operator call, and A101's NumPy temporaries;
 3. evaluate + backtest cycle times of A101, A1 and AMIX on ``sp500_2013_2018`` (or the synthetic market
    when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, the physical floor
    (a NumPy sum over each field the expression reads), and ``ACE.score(..., rows=R)`` on the train
@@ -116,44 +117,84 @@ def bench_rank(repeat: int) -> None:
         print(f"{name:<18} {old:>12.2f} ms {new:>13.2f} ms {old / new:>8.1f}x {str(same):>10}")
 
 
-_MALLOC_PROBE = """
-import os, time, numpy as np
+#: glibc ``mallopt`` settings that keep freed big blocks in the heap (what ``alpha_env.evaluate`` set when
+#: imported until session 8): allocations up to 32 MiB from the heap, 256 MiB of free heap kept.
+_TUNED = "import ctypes; _m = ctypes.CDLL('libc.so.6').mallopt; _m(-3, 32 << 20); _m(-1, 256 << 20)\n"
+
+_ENV_PROBE = """
+import os, resource, sys, time
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-from alpha_env.backtest import run_backtest
-import ctypes
-def keep_big_blocks():  # evaluate/malloc.py's settings; importing alpha_env.evaluate would set them now
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-    return mallopt(-3, 32 << 20) == 1 and mallopt(-1, 256 << 20) == 1
+TUNING
+import gymnasium as gym
+import alpha_env.env as E
+import alpha_env.evaluate.evaluator as EV
+from alpha_env.data import load_panel, synthetic_market
+calls = [0]
+def counted(fn):
+    def run(*args):
+        calls[0] += 1
+        return fn(*args)
+    return run
+EV.KERNELS = {name: counted(fn) for name, fn in EV.KERNELS.items()}
+path = sys.argv[1]
+panel = load_panel(path) if os.path.exists(path) else synthetic_market(seed=0)
+env = gym.make(E.ALPHA_STACK_ID, data=panel)
+agent = E.MaskedRandomAgent(0)
+for ep in range(WARMUP):
+    E.play_episode(env, agent, seed=ep)
+faults, calls[0], rewarded = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, 0, 0
+start = time.perf_counter()
+while time.perf_counter() - start < SECONDS:
+    rewarded += E.play_episode(env, agent)[2]["reason"] == "complete"
+wall = time.perf_counter() - start
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{rewarded / wall:.2f} {faults / max(calls[0], 1):.3f} {calls[0]} {rss:.0f}")
+"""
+
+_NUMPY_PROBE = """
+import os, resource, time, numpy as np
+TUNING
 rng = np.random.default_rng(0)
 o, h, l, c = (100 + rng.standard_normal((1260, 500)) for _ in range(4))
-ret = rng.standard_normal((1260, 500)) * 0.02
-u = np.ones((1260, 500), bool)
 def ew():
     return (c - o) / ((h - l) + .001)
-def cycle():
-    run_backtest(ew(), ret, u)
-def best(fn):
-    b = 1e9
-    for _ in range(REPEAT):
-        t = time.perf_counter(); fn(); b = min(b, time.perf_counter() - t)
-    return 1e3 * b
-cycle()
-before = best(ew), best(cycle)
-ok = keep_big_blocks()
-after = best(ew), best(cycle)
-print(f"{before[0]:.2f} {after[0]:.2f} {before[1]:.2f} {after[1]:.2f} {ok}")
+ew()
+best, faults = 1e9, resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(REPEAT):
+    t = time.perf_counter(); ew(); best = min(best, time.perf_counter() - t)
+print(f"{1e3 * best:.2f} {(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / REPEAT / 4:.0f}")
 """
 
 
-def bench_malloc(repeat: int) -> None:
-    code = _MALLOC_PROBE.replace("REPEAT", str(repeat))
+def _probe(code: str, tuned: bool, *argv: str) -> list[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    ew0, ew1, cy0, cy1, ok = out.stdout.split()
-    print("\n2. A101 on 1,260 x 500, fresh process: glibc defaults, then mallopt big blocks kept "
-          f"(set: {ok}), best of {repeat}")
-    print(f"element-wise (4 results) {float(ew0):.2f} -> {float(ew1):.2f} ms; "
-          f"with the backtest {float(cy0):.2f} -> {float(cy1):.2f} ms")
+    code = code.replace("TUNING", _TUNED if tuned else "")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                         check=True)
+    return out.stdout.split()
+
+
+def bench_malloc(data: Path, seconds: float, warmup: int, repeat: int, rounds: int) -> None:
+    """glibc's default allocator settings vs big blocks kept in the heap (``mallopt``), in fresh processes
+    alternated ``rounds`` times: the env's rewarded episodes/s and minor page faults per operator call
+    (a fresh page costs a fault on first write), and the NumPy temporaries of A101 (4 results)."""
+    if not sys.platform.startswith("linux"):
+        print("\n2. (glibc only: skipped)")
+        return
+    label = "sp500_2013_2018" if data.exists() else "synthetic"
+    print(f"\n2. allocator: glibc defaults vs big blocks kept (mallopt), fresh processes, {rounds} rounds "
+          f"alternated; env on {label}, masked random agent, {seconds:.0f} s each")
+    print(f"{'glibc':<9} {'env rewarded/s':>15} {'faults/op call':>15} {'op calls':>9} {'max RSS':>9} "
+          f"{'A101 numpy temporaries':>23} {'faults/result':>14}")
+    code = _ENV_PROBE.replace("SECONDS", str(seconds)).replace("WARMUP", str(warmup))
+    numpy_code = _NUMPY_PROBE.replace("REPEAT", str(repeat))
+    for _ in range(rounds):
+        for tuned in (False, True):
+            rate, faults, calls, rss = _probe(code, tuned, str(data))
+            ms, numpy_faults = _probe(numpy_code, tuned)
+            print(f"{'tuned' if tuned else 'default':<9} {float(rate):>15.1f} {float(faults):>15.2f} "
+                  f"{int(calls):>9} {float(rss):>6.0f} MB {float(ms):>20.2f} ms {int(numpy_faults):>14}")
 
 
 def load_real(path: Path):
@@ -435,7 +476,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sections", default="123467",
                    help="which of sections 1-4, 6 and 7 to run (e.g. 4: the env only; 6: pandas and torch; "
                         "7: the env on the window's dates vs the whole panel)")
-    p.add_argument("--rounds", type=int, default=3, help="alternated slices per env in section 7")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
 
 
@@ -448,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     if "1" in args.sections:
         bench_rank(args.repeat)
     if "2" in args.sections:
-        bench_malloc(args.repeat)
+        bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
     real = load_real(args.data) if set("3467") & set(args.sections) else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():

@@ -37,7 +37,6 @@ import numpy as np
 from alpha_env.data.panel import BASE_FIELDS
 from alpha_env.errors import AlphaEnvError, DataError, ExpressionError, SettingsError
 from alpha_env.evaluate.cache import ArrayCache, CacheStats
-from alpha_env.evaluate.malloc import keep_big_blocks
 from alpha_env.grammar import (
     OPERATORS,
     Call,
@@ -73,8 +72,6 @@ derived fields, and the RL codebook reads 14 (12 ``adv{d}``): without this LRU e
 some (35% of the env's time on ``sp500_2013_2018``)."""
 
 _EXPR_TYPES = (Field, Const, Window, Group, Call)
-
-keep_big_blocks()  # freed T x N results stay in the heap for the next operator (see evaluate/malloc.py)
 
 
 @dataclass(slots=True)
