@@ -21,6 +21,8 @@ Prints, side by side in one run:
 7. the env's reward on the window's dates (``ACE.score(rows=R)``) against the same env forced onto the
    whole panel, in one process, alternated in ``--rounds`` slices (the same episodes' rewards, so the
    ratio is this one change's, measured side by side);
+8. the env with the evaluator's all-NaN stop against the same env computing every operator
+   (``Evaluator(nan_stop=False)``), in one process, alternated in ``--rounds`` slices;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -234,16 +236,16 @@ def bench_cycles(panel, label: str, repeat: int) -> None:
               f"{part / score:>7.2f}x")
 
 
-def bench_env_rows(panel, label: str, seconds: float, warmup: int, rounds: int, **options) -> None:
-    """Rewarded episodes/s of the env scoring the window's dates vs the env forced onto the whole panel,
-    alternated in ``rounds`` slices of ``seconds / rounds`` each, masked random agents of one seed."""
+def bench_env_pair(panel, label: str, seconds: float, warmup: int, rounds: int, names: tuple[str, str],
+                   patch, **options) -> None:
+    """Rewarded episodes/s of two envs, the first changed by ``patch(env.unwrapped)``, alternated in
+    ``rounds`` slices of ``seconds / rounds`` each, masked random agents of one seed (the same episodes)."""
     import gymnasium as gym
 
     import alpha_env.env as E
 
-    envs = {"window rows": gym.make(E.ALPHA_STACK_ID, data=panel, **options),
-            "whole panel": gym.make(E.ALPHA_STACK_ID, data=panel, **options)}
-    envs["whole panel"].unwrapped._score_rows = lambda window, expr: None
+    envs = {name: gym.make(E.ALPHA_STACK_ID, data=panel, **options) for name in names}
+    patch(envs[names[0]].unwrapped)
     agents = {name: E.MaskedRandomAgent(0) for name in envs}
     for name, env in envs.items():
         for ep in range(warmup):
@@ -257,11 +259,18 @@ def bench_env_rows(panel, label: str, seconds: float, warmup: int, rounds: int, 
                 _, _, info = E.play_episode(env, agents[name])
                 done[name] += info["reason"] == "complete"
             wall[name] += time.perf_counter() - start
-    rate = {name: done[name] / wall[name] for name in envs}
-    print(f"{label:<40} {rate['whole panel']:>11.1f} {rate['window rows']:>11.1f} "
-          f"{rate['window rows'] / rate['whole panel']:>6.2f}x")
+    before, after = (done[name] / wall[name] for name in names)
+    print(f"{label:<40} {before:>11.1f} {after:>11.1f} {after / before:>6.2f}x")
     for env in envs.values():
         env.close()
+
+
+def _whole_panel(env) -> None:
+    env._score_rows = lambda window, expr: None
+
+
+def _no_nan_stop(env) -> None:
+    env.ace.evaluator._nan_stop = False
 
 
 def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None:
@@ -473,9 +482,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", default="123467",
-                   help="which of sections 1-4, 6 and 7 to run (e.g. 4: the env only; 6: pandas and torch; "
-                        "7: the env on the window's dates vs the whole panel)")
+    p.add_argument("--sections", default="1234678",
+                   help="which of sections 1-4 and 6-8 to run (e.g. 4: the env only; 6: pandas and torch; "
+                        "7: the env on the window's dates vs the whole panel; 8: the all-NaN stop)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
@@ -491,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real = load_real(args.data) if set("3467") & set(args.sections) else None
+    real = load_real(args.data) if set("34678") & set(args.sections) else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -524,7 +533,19 @@ def main(argv: list[str] | None = None) -> None:
             tag = " pool reward" if options else ""
             for name, pan in (("sp500_2013_2018", real), ("us_2006_2013", us)):
                 if pan is not None:
-                    bench_env_rows(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds, **options)
+                    bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds,
+                                   ("whole panel", "window rows"), _whole_panel, **options)
+    if "8" in args.sections:
+        print(f"\n8. env rewarded episodes/s, every operator computed vs the all-NaN stop, one process, "
+              f"{args.seconds:.0f} s each in {args.rounds} alternated slices")
+        print(f"{'panel':<40} {'no stop':>11} {'NaN stop':>11} {'ratio':>7}")
+        us = load_real(args.data_us)
+        for options in ({}, {"reward": "pool"}):
+            tag = " pool reward" if options else ""
+            for name, pan in (("sp500_2013_2018", real), ("us_2006_2013", us), ("synthetic", synth)):
+                if pan is not None:
+                    bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds,
+                                   ("no stop", "NaN stop"), _no_nan_stop, **options)
     if args.cold:
         bench_cold()
 

@@ -8,6 +8,12 @@ Within one call, an intermediate array is released as soon as the last operator 
 (reference counts over the postfix walk), so a wide expression evaluated without a cache holds a few
 arrays at a time, not one per sub-expression.
 
+An operator whose result is NaN on every row whenever one of its arguments is (``NAN_STRICT`` in
+:mod:`alpha_env.ops.registry`: ``rank``, ``correlation``, the arithmetic, ... but not ``if_else``'s branches,
+``pow``'s exponent or ``ts_count_nans``) is not run on such an argument: its result is the all-NaN
+array, so an expression whose part ends all NaN (``correlation(close, open > high, 10)``) costs no more
+than that part. Results are the same bits either way (``tests/test_evaluate_nan_stop.py``).
+
 ``evaluate(expr, rows=R)`` computes the first ``R`` dates only. Every operator is causal (the value of day
 ``t`` reads days ``<= t``; the look-ahead tests prove it), so those rows equal the first ``R`` rows of the
 full result bit for bit, at about ``R / T`` of the cost: a reward on the train split needs no valid or
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from alpha_env.data.panel import BASE_FIELDS
 from alpha_env.errors import AlphaEnvError, DataError, ExpressionError, SettingsError
@@ -55,7 +62,7 @@ from alpha_env.grammar import (
     to_stack,
     token_text,
 )
-from alpha_env.ops import KERNELS, OPERATOR_CLASS
+from alpha_env.ops import KERNELS, NAN_STRICT, OPERATOR_CLASS
 
 if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
@@ -74,6 +81,21 @@ some (35% of the env's time on ``sp500_2013_2018``)."""
 _EXPR_TYPES = (Field, Const, Window, Group, Call)
 
 
+@njit(cache=True)
+def _all_nan(flat: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether every value of the 1-D float64 array ``flat`` is NaN (stops at the first one that is not)."""
+    for i in range(flat.size):
+        if flat[i] == flat[i]:
+            return False
+    return True
+
+
+def _is_all_nan(value: object) -> bool:
+    """Whether ``value`` is a float64 array that is NaN everywhere (numbers and other arrays: ``False``)."""
+    return (isinstance(value, np.ndarray) and value.dtype == np.float64 and value.size > 0
+            and _all_nan(np.ascontiguousarray(value).reshape(-1)))
+
+
 @dataclass(slots=True)
 class _Node:
     """One sub-expression of the walked stack: its tree, canonical text and children (node indices)."""
@@ -90,13 +112,16 @@ class Evaluator:
         panel: the market panel whose fields and groups the expressions read.
         cache_bytes: byte budget of the LRU cache of sub-expression results (0 disables it; results
             computed within one call are still shared by that call).
+        nan_stop: skip the operators whose result an all-NaN argument makes all NaN (module doc); ``False``
+            computes every operator (the same results, slower; for benchmarks and tests).
 
     Raises:
         SettingsError: ``cache_bytes`` is not an integer >= 0.
     """
 
-    def __init__(self, panel: MarketPanel, cache_bytes: int = DEFAULT_CACHE_BYTES):
+    def __init__(self, panel: MarketPanel, cache_bytes: int = DEFAULT_CACHE_BYTES, *, nan_stop: bool = True):
         self._panel = panel
+        self._nan_stop = bool(nan_stop)
         self._cache = ArrayCache(cache_bytes)
         self._derived = ArrayCache(min(int(cache_bytes), DERIVED_FIELD_BYTES))
         self._stored = frozenset((*BASE_FIELDS, "vwap", *panel.custom_field_names))
@@ -223,6 +248,8 @@ class Evaluator:
         if not isinstance(node.expr, Call):
             return self._leaf(node.expr, rows)
         order, consumers = self._plan(nodes, memo, rows)
+        all_nan: dict[str, bool] = {}  # key -> whether that computed or cached result is NaN everywhere
+        nan_block: np.ndarray | None = None  # the one all-NaN (rows, N) result of this call
         for j in order:
             current = nodes[j]
             if current.key in memo:  # a repeated sub-expression, computed at its first occurrence
@@ -232,7 +259,10 @@ class Evaluator:
             spec = OPERATORS[expr.op]
             args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr, rows)
                     for c in current.children]
-            args = self._prepare_args(expr, current.key, spec.arg_kinds, args, rows)
+            skip = self._nan_stop and self._nan_argument(nodes, current, args, all_nan)
+            if skip:  # the kernel runs on the first date only, so a bad window or constant fails the same
+                args = [a[:1] if isinstance(a, np.ndarray) and a.ndim == 2 else a for a in args]
+            args = self._prepare_args(expr, current.key, spec.arg_kinds, args, 1 if skip else rows)
             try:
                 out = KERNELS[expr.op](*args)
             except AlphaEnvError as exc:
@@ -240,9 +270,15 @@ class Evaluator:
                 raise ExpressionError(f"cannot evaluate '{current.key}': {message}",
                                       expression=current.key) from None
             del args
-            out.setflags(write=False)
+            if skip:  # its result is NaN everywhere: one read-only block per call, not cached
+                if nan_block is None:
+                    nan_block = np.full((rows, self._shape[1]), np.nan)
+                    nan_block.setflags(write=False)
+                out = nan_block
+            else:
+                out.setflags(write=False)
+                self._cache.put(current.key, out)
             memo[current.key] = out
-            self._cache.put(current.key, out)
             del out
             for c in current.children:
                 key = nodes[c].key
@@ -251,6 +287,21 @@ class Evaluator:
                     if consumers[key] == 0:
                         del memo[key]
         return memo[node.key]
+
+    @staticmethod
+    def _nan_argument(nodes: list[_Node], node: _Node, args: list, all_nan: dict[str, bool]) -> bool:
+        """Whether an argument of ``node`` at one of its operator's NaN-strict positions is NaN everywhere
+        (each sub-expression's answer is looked up once per call)."""
+        for pos in NAN_STRICT[node.expr.op]:
+            child = nodes[node.children[pos]]
+            if not isinstance(child.expr, Call):
+                continue  # a field, constant, window or group: not an all-NaN result
+            known = all_nan.get(child.key)
+            if known is None:
+                known = all_nan[child.key] = _is_all_nan(args[pos])
+            if known:
+                return True
+        return False
 
     def _leaf(self, leaf: Expr, rows: int) -> np.ndarray | float | int:
         """A leaf's value: a number, a window, ``(N,)`` group codes, or the first ``rows`` dates of a field

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from alpha_env.ops.crosssection import rank, scale, zscore
 from alpha_env.ops.group import group_mean, group_rank, group_zscore, indneutralize
-from alpha_env.ops.registry import KERNELS, OPERATOR_CLASS
+from alpha_env.ops.registry import KERNELS, NAN_STRICT, OPERATOR_CLASS
 from alpha_env.ops.timeseries import (
     correlation,
     covariance,
@@ -40,6 +40,7 @@ from alpha_env.ops.windowstats import ts_mad, ts_quantile, ts_resi, ts_rsquare, 
 
 __all__ = [
     "KERNELS",
+    "NAN_STRICT",
     "OPERATOR_CLASS",
     "correlation",
     "covariance",

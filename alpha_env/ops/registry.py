@@ -20,7 +20,7 @@ from alpha_env.ops import group as gr
 from alpha_env.ops import timeseries as ts
 from alpha_env.ops import windowstats as wst
 
-__all__ = ["KERNELS", "OPERATOR_CLASS"]
+__all__ = ["KERNELS", "NAN_STRICT", "OPERATOR_CLASS"]
 
 KERNELS: MappingProxyType[str, Callable[..., np.ndarray]] = MappingProxyType({
     # arithmetic
@@ -115,3 +115,24 @@ OPERATOR_CLASS: MappingProxyType[str, str] = MappingProxyType({
 """Canonical operator name -> family (``elementwise``, ``timeseries``, ``crosssection``, ``group``;
 ``stateful`` for ``trade_when``: a constant in one of its series slots is broadcast to a panel, as for the
 time-series family)."""
+
+
+NAN_STRICT: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
+    **{k: (0, 1) for k in "add sub mul div lt le gt ge eq ne or and max min correlation covariance".split()},
+    **{k: (0,) for k in (
+        "neg not abs log sign sqrt vec_avg bucket delay delta sum product stddev ts_min ts_max ts_argmin "
+        "ts_argmax ts_rank decay_linear ts_skewness ts_kurtosis ts_mean ts_zscore ts_quantile ts_mad "
+        "ts_slope ts_rsquare ts_resi ts_backfill ts_ema rank zscore scale rank01 indneutralize group_rank "
+        "group_rank01 group_mean group_zscore").split()},
+    "pow": (0,),  # 1 ** NaN is 1: a NaN exponent does not make the result NaN
+    "signedpower": (0,),
+    "if_else": (0,),  # a NaN condition gives NaN; a NaN branch is only read where it is chosen
+    # a NaN trigger never trades and a NaN alpha is what it would trade; a NaN exit never exits
+    "trade_when": (0, 1),
+    "ts_count_nans": (),  # counts the NaN values
+})
+"""Canonical operator name -> the argument positions (0-based) where an argument that is NaN on every
+row given makes the result NaN on every row, whatever the other arguments (every operator is causal, so
+this holds for the first ``R`` rows alone too). The evaluator stops computing an expression's ancestors of
+such an all-NaN value (docs/ops.md); ``tests/test_ops_nan_strict.py`` checks every entry, and that every
+operator has one."""

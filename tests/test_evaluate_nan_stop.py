@@ -1,0 +1,143 @@
+"""The evaluator's all-NaN stop: ``NAN_STRICT`` is true of every operator, and skipping changes no bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import alpha_env.evaluate.evaluator as evaluator_module
+from alpha_env.data import synthetic_market
+from alpha_env.errors import ExpressionError
+from alpha_env.evaluate import Evaluator
+from alpha_env.grammar import OPERATORS, Codebook, Kind
+from alpha_env.grammar.corpus import random_expression
+from alpha_env.ops import KERNELS, NAN_STRICT
+
+T_DAYS, N_STOCKS = 120, 25
+CONSTS = {"ts_quantile": [0.3], "bucket": [0.9, 0.1], "scale": [1.0]}
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return synthetic_market(seed=5, n_stocks=N_STOCKS, n_days=T_DAYS, news=False)
+
+
+def test_every_operator_has_an_entry_naming_series_positions_only():
+    assert set(NAN_STRICT) == set(KERNELS) == set(OPERATORS)
+    for op, positions in NAN_STRICT.items():
+        kinds = OPERATORS[op].arg_kinds
+        assert all(0 <= p < len(kinds) and kinds[p] in (Kind.SERIES, Kind.BOOL) for p in positions), op
+
+
+def _arguments(op: str, rng: np.random.Generator, window: int) -> list:
+    """Random arguments of ``op``'s kinds: series with values of both signs, zeros, ties and some NaN."""
+    args: list = []
+    consts = list(CONSTS.get(op, [0.5]))
+    for kind in OPERATORS[op].arg_kinds:
+        if kind in (Kind.SERIES, Kind.BOOL):
+            x = rng.choice([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], size=(T_DAYS, N_STOCKS))
+            x += rng.standard_normal(x.shape) * (rng.random(x.shape) < 0.5)
+            x[rng.random(x.shape) < 0.05] = np.nan
+            args.append(x)
+        elif kind == Kind.WINDOW:
+            args.append(window)
+        elif kind == Kind.GROUP:
+            args.append(rng.integers(-1, 4, N_STOCKS).astype(np.int64))
+        else:
+            args.append(consts.pop(0))
+    return args
+
+
+@pytest.mark.parametrize("op", sorted(op for op, positions in NAN_STRICT.items() if positions))
+def test_an_all_nan_argument_at_a_strict_position_makes_the_whole_result_nan(op):
+    rng = np.random.default_rng(abs(hash(op)) % 2**32)
+    for position in NAN_STRICT[op]:
+        for window in (1, 2, 5):
+            for _ in range(3):
+                args = _arguments(op, rng, window)
+                args[position] = np.full((T_DAYS, N_STOCKS), np.nan)
+                try:
+                    out = KERNELS[op](*args)
+                except ExpressionError:  # e.g. a window too short for the statistic: no claim to check
+                    continue
+                assert np.isnan(out).all(), (op, position, window)
+
+
+def test_the_lenient_positions_really_can_give_numbers():
+    nan = np.full((3, 2), np.nan)
+    one = np.ones((3, 2))
+    assert (KERNELS["pow"](one, nan) == 1.0).all()  # IEEE: 1 ** NaN = 1
+    assert (KERNELS["signedpower"](-one, nan) == -1.0).all()
+    assert (KERNELS["if_else"](one, one, nan) == 1.0).all()  # the NaN branch is never chosen
+    assert (KERNELS["ts_count_nans"](nan, 2)[1:] == 2.0).all()
+    assert np.isfinite(KERNELS["trade_when"](one, one, nan)).all()  # a NaN exit never exits
+
+
+def _kernel_rows(monkeypatch) -> dict[str, list[int]]:
+    """Patch the evaluator's dispatch table to record the rows of every series each kernel receives."""
+    seen: dict[str, list[int]] = {}
+
+    def recording(name, fn):
+        def run(*args):
+            rows = [a.shape[0] for a in args if isinstance(a, np.ndarray) and a.ndim == 2]
+            seen.setdefault(name, []).extend(rows)
+            return fn(*args)
+        return run
+
+    monkeypatch.setattr(evaluator_module, "KERNELS", {k: recording(k, f) for k, f in KERNELS.items()})
+    return seen
+
+
+def test_the_ancestors_of_an_all_nan_result_run_on_one_date_and_are_not_cached(panel, monkeypatch):
+    seen = _kernel_rows(monkeypatch)
+    ev = Evaluator(panel)
+    expr = "ts_rank(rank(correlation(close, open > high, 10)), 5) * volume"  # the correlation of a flat 0/1
+    out = ev.evaluate(expr)
+    assert out.shape == (T_DAYS, N_STOCKS) and np.isnan(out).all() and not out.flags.writeable
+    assert seen["correlation"] == [T_DAYS, T_DAYS]  # computed: its result is all NaN
+    assert seen["rank"] == [1] and seen["ts_rank"] == [1] and seen["mul"] == [1, 1]  # first date only
+    assert "rank(correlation(close, open > high, 10))" not in ev._cache
+    assert "correlation(close, open > high, 10)" in ev._cache
+    seen.clear()
+    assert np.array_equal(ev.evaluate(expr, rows=40), out[:40], equal_nan=True)  # cached all-NaN part
+    assert "correlation" not in seen and seen["rank"] == [1]
+    same = Evaluator(panel, nan_stop=False).evaluate(expr)
+    assert np.array_equal(same, out, equal_nan=True)
+
+
+def test_a_skipped_operator_fails_on_a_bad_constant_as_a_computed_one(panel):
+    for expr in ("bucket(log(-1 * close), -5, 1)", "ts_quantile(sqrt(-1 * volume), 5, 2)",
+                 "scale(log(-1 * close), 1) + ts_mean(close, 500)"):
+        messages = []
+        for nan_stop in (True, False):
+            with pytest.raises(ExpressionError) as exc:
+                Evaluator(panel, nan_stop=nan_stop).evaluate(expr)
+            messages.append(str(exc.value))
+        assert messages[0] == messages[1], expr
+
+
+def test_a_lenient_position_is_still_computed(panel):
+    ev = Evaluator(panel)
+    out = ev.evaluate("if_else(close > 0, volume, log(-1 * close))")
+    assert np.array_equal(out, panel.field("volume"), equal_nan=True)
+    assert np.isfinite(ev.evaluate("ts_count_nans(log(-1 * close), 3)")[2:]).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, T_DAYS), agent_only=st.booleans())
+def test_random_grammar_expressions_give_the_same_bits_with_and_without_the_stop(panel, seed, rows,
+                                                                                agent_only):
+    expr = random_expression(Codebook.default(), 16, np.random.default_rng(seed), agent_only=agent_only)
+    results = []
+    for nan_stop in (True, False):
+        try:
+            results.append(Evaluator(panel, nan_stop=nan_stop).evaluate(expr, rows=rows))
+        except ExpressionError as exc:
+            results.append(str(exc))
+    a, b = results
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b
+    else:
+        assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
