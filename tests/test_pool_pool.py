@@ -205,6 +205,7 @@ def test_settings_and_shapes_are_checked():
     for bad in ({"capacity": 0}, {"model": "ols"}, {"rule": "x"}, {"max_corr": 1.5}, {"horizon": 0},
                 {"ridge_alpha": -1.0}, {"refit_every": 0}, {"lookback": 0}, {"objective": "sortino"},
                 {"holdout": 1.0}, {"holdout": -0.1}, {"min_ic_t": -1.0}, {"holdout": 0.3, "model": "rolling"},
+                {"min_half_ic_t": -1.0}, {"min_half_ic_t": float("nan")}, {"min_half_ic_t": True},
                 {"rule": "alphagen", "model": "ridge"}, {"replace_by": "size"}):
         with pytest.raises(SettingsError):
             PoolSettings(**bad)
@@ -275,6 +276,44 @@ def test_min_ic_t_refuses_insignificant_candidates_with_zero_gain():
     assert not r.accepted and r.gain == 0.0 and "t-statistic" in r.reason and len(pool) == 0
     strong = forward_returns(close, horizon=1, delay=1)  # the target itself: a perfect alpha (test only)
     assert pool.offer("oracle", np.nan_to_num(strong)).accepted
+
+
+def _half_t(signal, close, universe, rows: slice) -> float:
+    """The t-statistic of a signal's daily IC on ``rows``, by hand."""
+    ic = daily_ic(signal[rows], forward_returns(close, horizon=1, delay=DELAY)[rows], universe[rows])
+    ic = ic[np.isfinite(ic)]
+    return ic.mean() / ic.std(ddof=1) * np.sqrt(ic.size)
+
+
+def test_min_half_ic_t_refuses_an_alpha_carried_by_one_half_of_train():
+    pool, close, universe = _pool(PoolSettings(capacity=3, min_ic_t=3.0, min_half_ic_t=2.0))
+    start, stop, _ = pool.score_rows.indices(T)
+    middle = start + (stop - start) // 2
+    target = np.nan_to_num(forward_returns(close, horizon=1, delay=DELAY))
+    rng = np.random.default_rng(3)
+    early = target + rng.normal(0, 0.01, (T, N))  # sees the target in the first half of train only
+    early[middle:] = rng.normal(0, 1, (T - middle, N))
+    first = _half_t(early, close, universe, slice(start, middle))
+    second = _half_t(early, close, universe, slice(middle, stop))
+    whole = _half_t(early, close, universe, slice(start, stop))
+    assert whole >= 3.0 and first >= 2.0 > second  # min_ic_t alone would admit it
+    r = pool.offer("early", early)
+    assert not r.accepted and r.gain == 0.0 and len(pool) == 0
+    assert f"{second:.2f} in the second half" in r.reason
+    steady = target + rng.normal(0, 0.01, (T, N))
+    assert pool.offer("steady", steady).accepted
+    # strongly negative IC in the second half, weaker and positive in the first: negative on the whole,
+    # so the first half counts against it (no min_ic_t here)
+    settings = PoolSettings(capacity=3, min_half_ic_t=2.0)
+    pool = AlphaPool(close, SPLITS, settings, universe=universe, delay=DELAY)
+    flipped = -target + rng.normal(0, 0.002, (T, N))
+    flipped[:middle] = target[:middle] + rng.normal(0, 0.03, (middle, N))
+    assert _half_t(flipped, close, universe, slice(start, middle)) > 2.0
+    assert _half_t(flipped, close, universe, slice(start, stop)) < 0.0
+    r = pool.offer("flipped", flipped)
+    assert not r.accepted and "in the first half" in r.reason
+    assert pool.offer("flipped whole", -target + rng.normal(0, 0.01, (T, N))).accepted
+    assert PoolSettings().min_half_ic_t == 0.0  # off by default
 
 
 # ---------------------------------------------------------------- pruning inside train

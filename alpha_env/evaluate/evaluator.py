@@ -83,8 +83,10 @@ _EXPR_TYPES = (Field, Const, Window, Group, Call)
 
 @njit(cache=True)
 def _all_nan(flat: np.ndarray) -> bool:  # pragma: no cover - compiled
-    """Whether every value of the 1-D float64 array ``flat`` is NaN (stops at the first one that is not)."""
-    for i in range(flat.size):
+    """Whether every value of the 1-D float64 array ``flat`` is NaN. Scans from the end and stops at the
+    first value that is not: a result's last dates are past every look-back, so a usable signal is
+    answered in a few cells, and only an all-NaN one is read whole."""
+    for i in range(flat.size - 1, -1, -1):
         if flat[i] == flat[i]:
             return False
     return True

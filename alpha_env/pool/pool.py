@@ -410,9 +410,15 @@ class AlphaPool:
         w[slot] = 1.0
         return w
 
-    def _ic_t(self, slot: int) -> float:
-        """t-statistic of the mean daily IC of ``slot`` alone on the score rows: mean / sd · sqrt(days)."""
-        ic = self._daily_ic(self._unit(slot), self.score_rows)
+    def _ic_t(self, slot: int, part: int | None = None) -> float:
+        """t-statistic of the mean daily IC of ``slot`` alone on the score rows (``part`` 0 / 1: their
+        first / second half): mean / sd · sqrt(days)."""
+        rows = self.score_rows
+        if part is not None:
+            start, stop, _ = rows.indices(self.shape[0])
+            middle = start + (stop - start) // 2
+            rows = slice(start, middle) if part == 0 else slice(middle, stop)
+        ic = self._daily_ic(self._unit(slot), rows)
         ic = ic[np.isfinite(ic)]
         if ic.size < 3 or not ic.std(ddof=1) > 0:
             return float("nan")
@@ -568,6 +574,13 @@ class AlphaPool:
             if not abs(t) >= self.settings.min_ic_t:
                 return self._refuse(before, f"train IC t-statistic {t:.2f} is below min_ic_t "
                                             f"{self.settings.min_ic_t:g}")
+        if self.settings.min_half_ic_t > 0:
+            for part, name in ((0, "first"), (1, "second")):
+                t = self._ic_t(slot, part) * np.sign(ic)
+                if not t >= self.settings.min_half_ic_t:
+                    return self._refuse(before, f"train IC t-statistic {t:.2f} in the {name} half of train "
+                                                f"(signed as the whole) is below min_half_ic_t "
+                                                f"{self.settings.min_half_ic_t:g}")
         if self.settings.rule == "alphagen":
             return self._offer_alphagen(expr, signal, slot, before, full)
         corr = self._corr(slot, self._slots)

@@ -83,6 +83,10 @@ class PoolSettings:
             its daily IC on the scored train rows below this, is refused (0 = off). With thousands of
             candidates, noise alone reaches |t| of 2 to 3 often; planted effects of the embedded market
             reach 4 to 5.
+        min_half_ic_t: a candidate whose daily train IC is not significant in *each* half of the scored
+            train rows, with the sign of its whole-train IC (|t| of each half below this, or a half of
+            the other sign), is refused (0 = off): a real effect holds through train, a fit to noise is
+            often carried by one stretch of it. Decided on train rows only.
         objective: ic (mean daily Pearson IC of the combined signal on train), sharpe (annualized train
             Sharpe of the combined signal's backtest: the ACE's when the pool is built by the env, else
             :func:`alpha_env.pool.sharpe_objective` with default backtest settings) or a callable
@@ -102,6 +106,7 @@ class PoolSettings:
     condition_dim: int = 1
     holdout: float = 0.0
     min_ic_t: float = 0.0
+    min_half_ic_t: float = 0.0
     objective: Objective = "ic"
 
     def to_dict(self) -> dict[str, object]:
@@ -143,10 +148,11 @@ class PoolSettings:
             raise SettingsError("pool setting holdout applies to fixed weights; rolling weights are already "
                                 "fitted only on days before the day they apply to")
         put(self, "holdout", float(h))
-        t = self.min_ic_t
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
-            raise SettingsError(f"pool setting min_ic_t must be a finite number >= 0, got {t!r}")
-        put(self, "min_ic_t", float(t))
+        for name in ("min_ic_t", "min_half_ic_t"):
+            t = getattr(self, name)
+            if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+                raise SettingsError(f"pool setting {name} must be a finite number >= 0, got {t!r}")
+            put(self, name, float(t))
         if not (self.objective in OBJECTIVES or callable(self.objective)):
             raise SettingsError(f"pool setting objective must be one of {', '.join(OBJECTIVES)} or a "
                                 f"callable, got {self.objective!r}")
