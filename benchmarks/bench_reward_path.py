@@ -524,28 +524,23 @@ def main(argv: list[str] | None = None) -> None:
     if "6" in args.sections:
         bench_compare(real if real is not None else synth,
                       "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
-    if "7" in args.sections:
-        print(f"\n7. env rewarded episodes/s, whole panel vs the window's dates, one process, "
-              f"{args.seconds:.0f} s each in {args.rounds} alternated slices")
-        print(f"{'panel':<40} {'whole panel':>11} {'window rows':>11} {'ratio':>7}")
-        us = load_real(args.data_us)
+    pairs = {"7": ("whole panel vs the window's dates", ("whole panel", "window rows"), _whole_panel, False),
+             "8": ("every operator computed vs the all-NaN stop", ("no stop", "NaN stop"), _no_nan_stop,
+                   True)}
+    for section, (title, names, patch, with_synthetic) in pairs.items():
+        if section not in args.sections:
+            continue
+        print(f"\n{section}. env rewarded episodes/s, {title}, one process, {args.seconds:.0f} s each in "
+              f"{args.rounds} alternated slices")
+        print(f"{'panel':<40} {names[0]:>11} {names[1]:>11} {'ratio':>7}")
+        panels = [("sp500_2013_2018", real), ("us_2006_2013", load_real(args.data_us))]
+        panels += [("synthetic", synth)] if with_synthetic else []
         for options in ({}, {"reward": "pool"}):
             tag = " pool reward" if options else ""
-            for name, pan in (("sp500_2013_2018", real), ("us_2006_2013", us)):
+            for name, pan in panels:
                 if pan is not None:
-                    bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds,
-                                   ("whole panel", "window rows"), _whole_panel, **options)
-    if "8" in args.sections:
-        print(f"\n8. env rewarded episodes/s, every operator computed vs the all-NaN stop, one process, "
-              f"{args.seconds:.0f} s each in {args.rounds} alternated slices")
-        print(f"{'panel':<40} {'no stop':>11} {'NaN stop':>11} {'ratio':>7}")
-        us = load_real(args.data_us)
-        for options in ({}, {"reward": "pool"}):
-            tag = " pool reward" if options else ""
-            for name, pan in (("sp500_2013_2018", real), ("us_2006_2013", us), ("synthetic", synth)):
-                if pan is not None:
-                    bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds,
-                                   ("no stop", "NaN stop"), _no_nan_stop, **options)
+                    bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds, names, patch,
+                                   **options)
     if args.cold:
         bench_cold()
 
