@@ -92,9 +92,14 @@ def _kernel_rows(monkeypatch) -> dict[str, list[int]]:
 
 def test_the_ancestors_of_an_all_nan_result_run_on_one_date_and_are_not_cached(panel, monkeypatch):
     seen = _kernel_rows(monkeypatch)
+    scans = []
+    scan = evaluator_module._all_nan
+    monkeypatch.setattr(evaluator_module, "_all_nan", lambda flat: scans.append(flat.size) or scan(flat))
     ev = Evaluator(panel)
     expr = "ts_rank(rank(correlation(close, open > high, 10)), 5) * volume"  # the correlation of a flat 0/1
     out = ev.evaluate(expr)
+    # `open > high` and the correlation's result are scanned; the skipped rank and ts_rank are known all NaN
+    assert len(scans) == 2
     assert out.shape == (T_DAYS, N_STOCKS) and np.isnan(out).all() and not out.flags.writeable
     assert seen["correlation"] == [T_DAYS, T_DAYS]  # computed: its result is all NaN
     assert seen["rank"] == [1] and seen["ts_rank"] == [1] and seen["mul"] == [1, 1]  # first date only

@@ -277,6 +277,7 @@ class Evaluator:
                     nan_block = np.full((rows, self._shape[1]), np.nan)
                     nan_block.setflags(write=False)
                 out = nan_block
+                all_nan[current.key] = True  # known: its consumers need not scan it
             else:
                 out.setflags(write=False)
                 self._cache.put(current.key, out)
