@@ -112,6 +112,29 @@ def test_the_ancestors_of_an_all_nan_result_run_on_one_date_and_are_not_cached(p
     assert np.array_equal(same, out, equal_nan=True)
 
 
+def test_operands_read_only_by_doomed_calls_run_on_one_date(panel, monkeypatch):
+    seen = _kernel_rows(monkeypatch)
+    ev = Evaluator(panel)
+    # the left operand ends all NaN first, so the right one is read by a doomed call only
+    expr = "log(-1 * close) * ts_rank(rank(volume), 10)"
+    out = ev.evaluate(expr)
+    assert np.isnan(out).all() and seen["log"] == [T_DAYS]
+    assert seen["mul"] == [T_DAYS, 1, 1]  # -1 * close, then the doomed product on one date
+    assert seen["rank"] == [1] and seen["ts_rank"] == [1] and "rank(volume)" not in ev._cache
+    # a shared operand: the doom of `mul` reaches `add` at once, so neither use needs `rank(volume)` in full
+    seen.clear()
+    shared = "log(-1 * close) * rank(volume) + rank(volume)"
+    assert np.isnan(ev.evaluate(shared)).all() and seen["rank"] == [1]
+    # ... but a use by a call that is not doomed computes it in full
+    seen.clear()
+    kept = "if_else(close > 0, rank(volume), log(-1 * close) * rank(volume))"
+    got = ev.evaluate(kept)
+    plain = Evaluator(panel, cache_bytes=0, nan_stop=False)
+    assert seen["rank"] == [T_DAYS] and np.array_equal(got, plain.evaluate("rank(volume)"), equal_nan=True)
+    for text in (expr, shared, kept):
+        assert np.array_equal(plain.evaluate(text), ev.evaluate(text), equal_nan=True)
+
+
 def test_a_skipped_operator_fails_on_a_bad_constant_as_a_computed_one(panel):
     for expr in ("bucket(log(-1 * close), -5, 1)", "ts_quantile(sqrt(-1 * volume), 5, 2)",
                  "scale(log(-1 * close), 1) + ts_mean(close, 500)"):

@@ -107,6 +107,77 @@ class _Node:
     children: tuple[int, ...]
 
 
+class _NanStop:
+    """The all-NaN stop of one ``evaluate`` call (module doc).
+
+    A call is *doomed* when one of its arguments at a NaN-strict position (``NAN_STRICT``) is NaN on every
+    row: its result is all NaN without computing it. A call is needed *in full* when it is the root or
+    some consumer that is not doomed needs it in full; the others (sub-expressions read only by doomed
+    calls, e.g. the right operand of ``log(-x) * rank(y)``) run on the first date only. A doomed call
+    dooms its own consumers that read it at a NaN-strict position, at once. Both sets only grow (doomed) or
+    shrink (in full) as the postfix walk goes on, so a call decided at its turn stays right.
+    """
+
+    def __init__(self, nodes: list[_Node], order: list[int], root: str, rows: int,
+                 cached: dict[str, np.ndarray]):
+        self._nodes = nodes
+        self._root = root
+        self._rows = rows
+        self._parents: dict[str, list[tuple[str, bool]]] = {}  # key -> (consumer key, at a strict position)
+        for j in order:
+            call = nodes[j]
+            for pos, c in enumerate(call.children):
+                if isinstance(nodes[c].expr, Call):
+                    strict = pos in NAN_STRICT[call.expr.op]
+                    self._parents.setdefault(nodes[c].key, []).append((call.key, strict))
+        self._all_nan: dict[str, bool] = {}  # key -> whether that result (every row) is NaN everywhere
+        self._doomed: set[str] = set()
+        for key, value in cached.items():  # results found in the cache: their consumers' fate is known now
+            self.computed(key, value)
+
+    def full(self, key: str) -> bool:
+        """Whether the result named ``key`` is needed on every row."""
+        return key == self._root or any(parent not in self._doomed and self.full(parent)
+                                        for parent, _ in self._parents.get(key, ()))
+
+    def doomed(self, node: _Node, args: list) -> bool:
+        """Whether ``node`` is doomed: known so, or an argument at a NaN-strict position (a cached one, or a
+        call computed on every row) is all NaN. Each result is scanned once per call."""
+        if node.key not in self._doomed:
+            for pos in NAN_STRICT[node.expr.op]:
+                child = self._nodes[node.children[pos]]
+                if not isinstance(child.expr, Call):
+                    continue  # a field, constant, window or group: not an all-NaN result
+                known = self._all_nan.get(child.key)
+                if known is None and args[pos].shape[0] == self._rows:
+                    known = self._all_nan[child.key] = _is_all_nan(args[pos])
+                if known:
+                    break
+            else:
+                return False
+            self._doom(node.key)
+        return True
+
+    def _doom(self, key: str) -> None:
+        """``key`` is all NaN: so is every consumer that reads it at a NaN-strict position, and so on up."""
+        self._doomed.add(key)
+        self._all_nan[key] = True  # its consumers need not scan its NaN block
+        for parent, at_strict in self._parents.get(key, ()):
+            if at_strict and parent not in self._doomed:
+                self._doom(parent)
+
+    def computed(self, key: str, out: np.ndarray) -> None:
+        """After a call computed on every row (or found in the cache): if it is all NaN, its consumers that
+        read it at a NaN-strict position are doomed (decided now, before the walk reaches their other
+        operands)."""
+        if any(at_strict and parent not in self._doomed for parent, at_strict in self._parents.get(key, ())):
+            self._all_nan[key] = _is_all_nan(out)
+            if self._all_nan[key]:
+                for parent, at_strict in self._parents[key]:
+                    if at_strict and parent not in self._doomed:
+                        self._doom(parent)
+
+
 class Evaluator:
     """Turn expressions into ``(T, N)`` float64 signals on one panel, caching every sub-expression.
 
@@ -250,7 +321,7 @@ class Evaluator:
         if not isinstance(node.expr, Call):
             return self._leaf(node.expr, rows)
         order, consumers = self._plan(nodes, memo, rows)
-        all_nan: dict[str, bool] = {}  # key -> whether that computed or cached result is NaN everywhere
+        stop = _NanStop(nodes, order, node.key, rows, memo) if self._nan_stop else None
         nan_block: np.ndarray | None = None  # the one all-NaN (rows, N) result of this call
         for j in order:
             current = nodes[j]
@@ -261,10 +332,13 @@ class Evaluator:
             spec = OPERATORS[expr.op]
             args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr, rows)
                     for c in current.children]
-            skip = self._nan_stop and self._nan_argument(nodes, current, args, all_nan)
-            if skip:  # the kernel runs on the first date only, so a bad window or constant fails the same
+            doomed = stop is not None and stop.doomed(current, args)
+            # a doomed call, and one whose every consumer is doomed, runs on the first date only: its
+            # argument errors (a bad window or constant) are raised as they would be in full
+            n = rows if stop is None or not doomed and stop.full(current.key) else 1
+            if n < rows:
                 args = [a[:1] if isinstance(a, np.ndarray) and a.ndim == 2 else a for a in args]
-            args = self._prepare_args(expr, current.key, spec.arg_kinds, args, 1 if skip else rows)
+            args = self._prepare_args(expr, current.key, spec.arg_kinds, args, n)
             try:
                 out = KERNELS[expr.op](*args)
             except AlphaEnvError as exc:
@@ -272,15 +346,16 @@ class Evaluator:
                 raise ExpressionError(f"cannot evaluate '{current.key}': {message}",
                                       expression=current.key) from None
             del args
-            if skip:  # its result is NaN everywhere: one read-only block per call, not cached
+            if doomed:  # its result is NaN everywhere: one read-only block per call, not cached
                 if nan_block is None:
                     nan_block = np.full((rows, self._shape[1]), np.nan)
                     nan_block.setflags(write=False)
                 out = nan_block
-                all_nan[current.key] = True  # known: its consumers need not scan it
-            else:
+            elif n == rows:
                 out.setflags(write=False)
                 self._cache.put(current.key, out)
+                if stop is not None:
+                    stop.computed(current.key, out)
             memo[current.key] = out
             del out
             for c in current.children:
@@ -290,21 +365,6 @@ class Evaluator:
                     if consumers[key] == 0:
                         del memo[key]
         return memo[node.key]
-
-    @staticmethod
-    def _nan_argument(nodes: list[_Node], node: _Node, args: list, all_nan: dict[str, bool]) -> bool:
-        """Whether an argument of ``node`` at one of its operator's NaN-strict positions is NaN everywhere
-        (each sub-expression's answer is looked up once per call)."""
-        for pos in NAN_STRICT[node.expr.op]:
-            child = nodes[node.children[pos]]
-            if not isinstance(child.expr, Call):
-                continue  # a field, constant, window or group: not an all-NaN result
-            known = all_nan.get(child.key)
-            if known is None:
-                known = all_nan[child.key] = _is_all_nan(args[pos])
-            if known:
-                return True
-        return False
 
     def _leaf(self, leaf: Expr, rows: int) -> np.ndarray | float | int:
         """A leaf's value: a number, a window, ``(N,)`` group codes, or the first ``rows`` dates of a field
