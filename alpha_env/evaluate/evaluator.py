@@ -11,8 +11,9 @@ arrays at a time, not one per sub-expression.
 An operator whose result is NaN on every row whenever one of its arguments is (``NAN_STRICT`` in
 :mod:`alpha_env.ops.registry`: ``rank``, ``correlation``, the arithmetic, ... but not ``if_else``'s branches,
 ``pow``'s exponent or ``ts_count_nans``) is not run on such an argument: its result is the all-NaN
-array, so an expression whose part ends all NaN (``correlation(close, open > high, 10)``) costs no more
-than that part. Results are the same bits either way (``tests/test_evaluate_nan_stop.py``).
+array, and operands that only such operators read run on the first date alone (for their argument
+errors), so an expression whose part ends all NaN (``correlation(close, open > high, 10)``) costs little
+more than that part. Results are the same bits either way (``tests/test_evaluate_nan_stop.py``).
 
 ``evaluate(expr, rows=R)`` computes the first ``R`` dates only. Every operator is causal (the value of day
 ``t`` reads days ``<= t``; the look-ahead tests prove it), so those rows equal the first ``R`` rows of the
