@@ -122,6 +122,7 @@ def test_pool_options_rebuild_the_same_pool_in_the_ppo_runs():
         assert parse_args(EnvSettings, pool_options(pool)).pool == pool
     ag = alphagen_pool(PoolSettings(min_ic_t=3.0, capacity=9))
     assert ag.rule == "alphagen" and ag.capacity == 9 and ag.min_ic_t == 0.0 and ag.max_corr == 0.99
+    assert alphagen_pool(PoolSettings(min_half_ic_t=2.0)).min_half_ic_t == 0.0
 
 
 def test_families_count_each_operator_and_field_once_per_member():

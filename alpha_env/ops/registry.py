@@ -133,6 +133,6 @@ NAN_STRICT: MappingProxyType[str, tuple[int, ...]] = MappingProxyType({
 })
 """Canonical operator name -> the argument positions (0-based) where an argument that is NaN on every
 row given makes the result NaN on every row, whatever the other arguments (every operator is causal, so
-this holds for the first ``R`` rows alone too). The evaluator stops computing an expression's ancestors of
-such an all-NaN value (docs/ops.md); ``tests/test_ops_nan_strict.py`` checks every entry, and that every
+this holds for the first ``R`` rows alone too). The evaluator does not compute the calls such an all-NaN
+value makes all NaN (docs/ops.md); ``tests/test_evaluate_nan_stop.py`` checks every entry, and that every
 operator has one."""

@@ -79,7 +79,7 @@ def alphagen_pool(pool: PoolSettings) -> PoolSettings:
     """The AlphaGen replication's pool: the study's capacity and horizon under AlphaGen's rule (mutual IC
     0.99, least-|weight| eviction), objective IC, no significance gate or holdout (AlphaGen has none)."""
     return dataclasses.replace(pool, rule="alphagen", model="lstsq", max_corr=None, min_ic_t=0.0,
-                               holdout=0.0, objective="ic")
+                               min_half_ic_t=0.0, holdout=0.0, objective="ic")
 
 
 def pool_options(pool: PoolSettings) -> list[str]:
