@@ -21,6 +21,7 @@ from alpha_env.grammar import (
     Window,
     alpha101,
     canonical,
+    compose,
     parse,
     parse_with_value,
 )
@@ -210,6 +211,39 @@ def test_canonical_is_idempotent_on_random_expressions(seed, max_len):
     text = canonical(expr)
     assert parse(text) == expr
     assert canonical(parse(text)) == text
+
+
+def _subtrees(expr):
+    yield expr
+    if isinstance(expr, Call):
+        for a in expr.args:
+            yield from _subtrees(a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), max_len=st.integers(1, 40))
+def test_compose_from_argument_texts_equals_canonical(seed, max_len):
+    """Keys built bottom-up (the evaluator's walk) are the canonical texts, for every sub-expression."""
+    from alpha_env.evaluate.evaluator import Evaluator
+    from alpha_env.grammar import to_stack
+
+    expr = random_expression(BOOK, max_len, np.random.default_rng(seed), agent_only=False)
+    for sub in _subtrees(expr):
+        if isinstance(sub, Call):
+            assert compose(sub, [canonical(a) for a in sub.args]) == canonical(sub)
+    for node in Evaluator._walk(to_stack(expr)):
+        if isinstance(node.expr, Call):
+            assert node.key == canonical(node.expr)
+
+
+def test_compose_on_the_101_alphas():
+    from alpha_env.evaluate.evaluator import Evaluator
+    from alpha_env.grammar import to_stack
+
+    for alpha in CORPUS:
+        nodes = Evaluator._walk(to_stack(alpha.expr))
+        assert nodes[-1].key == canonical(alpha.expr)
+        assert all(n.key == canonical(n.expr) for n in nodes if isinstance(n.expr, Call))
 
 
 _ALPHABET = "abcdeloswrnkt_ ().,+-*/^<>=!?:|&0123456789eE$"

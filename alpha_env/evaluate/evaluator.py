@@ -58,6 +58,7 @@ from alpha_env.grammar import (
     Window,
     canonical,
     check,
+    compose,
     from_stack,
     parse,
     to_stack,
@@ -274,7 +275,9 @@ class Evaluator:
                 children = tuple(stack[len(stack) - arity:])
                 del stack[len(stack) - arity:]
                 call = Call(token.name, tuple(nodes[c].expr for c in children))
-                nodes.append(_Node(call, canonical(call), children))
+                texts = [nodes[c].key if isinstance(nodes[c].expr, Call) else canonical(nodes[c].expr)
+                         for c in children]  # a leaf's key is its token text (a window: "5d")
+                nodes.append(_Node(call, compose(call, texts), children))
             else:
                 nodes.append(_Node(token, token_text(token), ()))
             stack.append(len(nodes) - 1)

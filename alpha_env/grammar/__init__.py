@@ -32,7 +32,7 @@ from alpha_env.grammar.forms import (
 from alpha_env.grammar.kinds import Kind, Unit, Value
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
 from alpha_env.grammar.parser import parse, parse_with_value
-from alpha_env.grammar.printer import canonical
+from alpha_env.grammar.printer import canonical, compose
 from alpha_env.grammar.state import GrammarState
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "OperatorSpec", "OPERATORS",
     "Field", "Const", "Window", "Group", "Call", "OpToken", "Expr", "Leaf", "Token", "token_text",
     "BASE_FIELDS", "GROUPS", "check", "checked_canonical",
-    "parse", "parse_with_value", "canonical",
+    "parse", "parse_with_value", "canonical", "compose",
     "to_stack", "from_stack", "to_tree", "from_tree", "depth", "length", "lookback", "stack_text",
     "Codebook", "Special", "PAD_TOKEN", "BOS_TOKEN", "END_TOKEN", "parse_token",
     "GrammarState",

@@ -8,10 +8,12 @@ well-typed tree ``e`` (trees from ``parse`` have folded constant arithmetic).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alpha_env.grammar.ast import Call, Const, Expr, Field, Group, Window, format_number
 from alpha_env.grammar.operators import ATOM_PRECEDENCE, OPERATORS, POWER_PRECEDENCE, UNARY_PRECEDENCE
 
-__all__ = ["canonical", "precedence"]
+__all__ = ["canonical", "compose", "precedence"]
 
 
 def precedence(expr: Expr) -> int:
@@ -28,26 +30,32 @@ def _wrap(text: str, needed: bool) -> str:
 
 
 def _print(expr: Expr) -> str:
+    if isinstance(expr, Call):
+        return compose(expr, [_print(a) for a in expr.args])
     if isinstance(expr, Field | Group):
         return expr.name
     if isinstance(expr, Const):
         return format_number(expr.value)
     if isinstance(expr, Window):
         return str(expr.days)
-    if not isinstance(expr, Call):
-        raise TypeError(f"not an expression: {expr!r}")
-    spec = OPERATORS[expr.op]
-    args = expr.args
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def compose(call: Call, texts: Sequence[str]) -> str:
+    """The canonical text of ``call`` from the canonical texts of its arguments (``texts[i]`` is
+    ``canonical(call.args[i])``): a tree's keys built bottom-up, each argument printed once (linear, where
+    printing each sub-expression anew is quadratic in the depth)."""
+    spec = OPERATORS[call.op]
+    args = call.args
     if spec.infix is None or spec.precedence is None or len(args) != spec.arity:
-        return f"{spec.name}({', '.join(_print(a) for a in args)})"
+        return f"{spec.name}({', '.join(texts)})"
     prec = spec.precedence
     if spec.name == "if_else":
-        cond, yes, no = args
-        head = _wrap(_print(cond), precedence(cond) <= prec)
-        return f"{head} ? {_wrap(_print(yes), precedence(yes) <= prec)} : {_print(no)}"
+        cond, yes, _ = args
+        head = _wrap(texts[0], precedence(cond) <= prec)
+        return f"{head} ? {_wrap(texts[1], precedence(yes) <= prec)} : {texts[2]}"
     if spec.arity == 1:
-        operand = args[0]
-        return f"{spec.infix}{_wrap(_print(operand), precedence(operand) < UNARY_PRECEDENCE)}"
+        return f"{spec.infix}{_wrap(texts[0], precedence(args[0]) < UNARY_PRECEDENCE)}"
     left, right = args
     if spec.name == "pow":
         neg_const = isinstance(left, Const) and (left.value < 0)
@@ -56,7 +64,7 @@ def _print(expr: Expr) -> str:
     else:
         lwrap = precedence(left) < prec
         rwrap = precedence(right) <= prec
-    return f"{_wrap(_print(left), lwrap)} {spec.infix} {_wrap(_print(right), rwrap)}"
+    return f"{_wrap(texts[0], lwrap)} {spec.infix} {_wrap(texts[1], rwrap)}"
 
 
 def canonical(expr: Expr) -> str:
