@@ -167,6 +167,14 @@ def _nanmean(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
+def _t_stat(daily: np.ndarray) -> float:
+    """t-statistic of the mean of a daily IC series (its finite days): mean / sd · sqrt(days)."""
+    ic = daily[np.isfinite(daily)]
+    if ic.size < 3 or not ic.std(ddof=1) > 0:
+        return float("nan")
+    return float(ic.mean() / ic.std(ddof=1) * np.sqrt(ic.size))
+
+
 class AlphaPool:
     """Up to ``settings.capacity`` alphas, combined by ``settings.model`` (see the module docstring).
 
@@ -410,22 +418,12 @@ class AlphaPool:
         w[slot] = 1.0
         return w
 
-    def _ic_t(self, slot: int, part: int | None = None) -> float:
-        """t-statistic of the mean daily IC of ``slot`` alone on the score rows (``part`` 0 / 1: their
-        first / second half): mean / sd · sqrt(days)."""
-        rows = self.score_rows
-        if part is not None:
-            start, stop, _ = rows.indices(self.shape[0])
-            middle = start + (stop - start) // 2
-            rows = slice(start, middle) if part == 0 else slice(middle, stop)
-        ic = self._daily_ic(self._unit(slot), rows)
-        ic = ic[np.isfinite(ic)]
-        if ic.size < 3 or not ic.std(ddof=1) > 0:
-            return float("nan")
-        return float(ic.mean() / ic.std(ddof=1) * np.sqrt(ic.size))
+    def _single_daily_ic(self, slot: int) -> np.ndarray:
+        """Daily IC of ``slot`` alone on the score rows (one value per row)."""
+        return self._daily_ic(self._unit(slot), self.score_rows)
 
     def _single_ic(self, slot: int) -> float:
-        return _nanmean(self._daily_ic(self._unit(slot), self.score_rows))
+        return _nanmean(self._single_daily_ic(slot))
 
     def _corr(self, a: int, slots: list[int]) -> np.ndarray:
         """Mean daily correlation of slot ``a`` with each of ``slots`` over the fit rows."""
@@ -566,17 +564,19 @@ class AlphaPool:
                             "whole signal, asked for when the candidate is admitted)")
         slot = self._free_slot()
         self._load(slot, signal, expr, partial=True)
-        ic = self._single_ic(slot)
+        daily = self._single_daily_ic(slot)  # one series for the IC and both significance gates
+        ic = _nanmean(daily)
         if not np.isfinite(ic):
             return self._refuse(before, f"{expr!r} has no defined train IC")
         if self.settings.min_ic_t > 0:
-            t = self._ic_t(slot)
+            t = _t_stat(daily)
             if not abs(t) >= self.settings.min_ic_t:
                 return self._refuse(before, f"train IC t-statistic {t:.2f} is below min_ic_t "
                                             f"{self.settings.min_ic_t:g}")
         if self.settings.min_half_ic_t > 0:
-            for part, name in ((0, "first"), (1, "second")):
-                t = self._ic_t(slot, part) * np.sign(ic)
+            middle = daily.shape[0] // 2
+            for half, name in ((daily[:middle], "first"), (daily[middle:], "second")):
+                t = _t_stat(half) * np.sign(ic)
                 if not t >= self.settings.min_half_ic_t:
                     return self._refuse(before, f"train IC t-statistic {t:.2f} in the {name} half of train "
                                                 f"(signed as the whole) is below min_half_ic_t "
