@@ -1,6 +1,9 @@
 """Grammar speed: parse, canonical, encode, and GrammarState mask/push per environment step.
 
-Run: ``python benchmarks/bench_grammar.py``. Prints figures measured side by side in one run.
+Run: ``python benchmarks/bench_grammar.py``. Prints figures measured side by side in one run: the
+mask/push lines alternate, episode by episode, states that use the tables' memo of stack rows and masks
+(:meth:`GrammarTables.stack_row`, :meth:`GrammarTables.memo_mask`) and states that compute both at every
+step (:class:`NoMemoTables`), on the same random episodes.
 """
 
 from __future__ import annotations
@@ -10,6 +13,31 @@ import time
 import numpy as np
 
 from alpha_env.grammar import Codebook, GrammarState, alpha101, canonical, parse, to_stack
+from alpha_env.grammar.state import GrammarTables
+
+
+class NoMemoTables(GrammarTables):
+    """Grammar tables that compute every stack row and mask afresh (the path before the memo)."""
+
+    def stack_row(self, values, rows):
+        k = len(values)
+        return self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
+
+    def memo_mask(self, key):
+        return None
+
+    def remember_mask(self, key, mask) -> None:
+        pass
+
+
+def no_memo_state(codebook, max_len, *, units: bool = False, allowed=None) -> GrammarState:
+    """A :class:`GrammarState` on :class:`NoMemoTables` (kept on the codebook, one per option set)."""
+    state = GrammarState(codebook, max_len, units=units, allowed=allowed)
+    key = ("no_memo_tables", units, None if allowed is None else np.packbits(allowed).tobytes())
+    if key not in codebook._cache:
+        codebook._cache[key] = NoMemoTables(codebook, units=units, allowed=allowed)
+    state._t = codebook._cache[key]
+    return state
 
 
 def _time(fn, repeat: int) -> float:
@@ -37,11 +65,12 @@ def main() -> None:
     for name, cb in (("default", book), ("default + 230 custom fields", book.extend(
             fields=[f"f{i}" for i in range(230)]))):
         for units in (False, True):
-            rng = np.random.default_rng(0)
-            t_mask = t_push = 0.0
+            t = {False: [0.0, 0.0], True: [0.0, 0.0]}
             steps = 0
-            for _ in range(300):
-                state = GrammarState(cb, 30, units=units)
+            for episode in range(600):
+                memo = episode % 2 == 0
+                rng = np.random.default_rng(episode // 2)  # each pair of episodes writes the same tokens
+                state = GrammarState(cb, 30, units=units) if memo else no_memo_state(cb, 30, units=units)
                 while not state.done:
                     t0 = time.perf_counter()
                     mask = state.mask()
@@ -50,13 +79,14 @@ def main() -> None:
                     t2 = time.perf_counter()
                     state.push(token)
                     t3 = time.perf_counter()
-                    t_mask += t1 - t0
-                    t_push += t3 - t2
-                    steps += 1
-            print(f"GrammarState [{name}, {len(cb)} ids, units={units}]: "
-                  f"mask {t_mask / steps * 1e6:6.1f} us, "
-                  f"push (incl. validity check) {t_push / steps * 1e6:6.1f} us per step ({steps} steps)")
-
+                    t[memo][0] += t1 - t0
+                    t[memo][1] += t3 - t2
+                    steps += memo
+            (m0, p0), (m1, p1) = t[False], t[True]
+            print(f"GrammarState [{name}, {len(cb)} ids, units={units}], us per step ({steps} steps): "
+                  f"mask {m0 / steps * 1e6:6.1f} -> {m1 / steps * 1e6:6.1f} with the memo, "
+                  f"push (incl. validity check) {p0 / steps * 1e6:6.1f} -> {p1 / steps * 1e6:6.1f}, "
+                  f"both {(m0 + p0) / (m1 + p1):4.2f}x")
 
 if __name__ == "__main__":
     main()

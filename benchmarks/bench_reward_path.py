@@ -23,6 +23,8 @@ Prints, side by side in one run:
    ratio is this one change's, measured side by side);
 8. the env with the evaluator's all-NaN stop against the same env computing every operator
    (``Evaluator(nan_stop=False)``), in one process, alternated in ``--rounds`` slices;
+9. the env with the grammar's memo of stack rows and masks (per stack of abstract values) against the
+   same env computing both at every step (``bench_grammar.NoMemoTables``), alternated the same way;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -273,6 +275,12 @@ def _no_nan_stop(env) -> None:
     env.ace.evaluator._nan_stop = False
 
 
+def _no_grammar_memo(env) -> None:
+    from bench_grammar import no_memo_state
+
+    env._grammar_state_cls = no_memo_state
+
+
 def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None:
     import gymnasium as gym
 
@@ -482,9 +490,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", default="1234678",
-                   help="which of sections 1-4 and 6-8 to run (e.g. 4: the env only; 6: pandas and torch; "
-                        "7: the env on the window's dates vs the whole panel; 8: the all-NaN stop)")
+    p.add_argument("--sections", default="12346789",
+                   help="which of sections 1-4 and 6-9 to run (e.g. 4: the env only; 6: pandas and torch; "
+                        "7: the env on the window's dates vs the whole panel; 8: the all-NaN stop; "
+                        "9: the grammar's memo)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
@@ -500,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real = load_real(args.data) if set("34678") & set(args.sections) else None
+    real = load_real(args.data) if set("346789") & set(args.sections) else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -526,6 +535,8 @@ def main(argv: list[str] | None = None) -> None:
                       "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
     pairs = {"7": ("whole panel vs the window's dates", ("whole panel", "window rows"), _whole_panel, False),
              "8": ("every operator computed vs the all-NaN stop", ("no stop", "NaN stop"), _no_nan_stop,
+                   True),
+             "9": ("grammar rows and masks per step vs the memo", ("no memo", "memo"), _no_grammar_memo,
                    True)}
     for section, (title, names, patch, with_synthetic) in pairs.items():
         if section not in args.sections:

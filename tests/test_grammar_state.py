@@ -28,6 +28,7 @@ from alpha_env.grammar import (
 )
 from alpha_env.grammar.checker import TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.kinds import SERIES_LIKE
+from alpha_env.grammar.state import GrammarTables
 
 BOOK = Codebook.default()
 SMALL = Codebook([PAD_TOKEN, BOS_TOKEN, END_TOKEN, Field("close"), Field("volume"), Field("returns"),
@@ -216,3 +217,63 @@ def test_copy_is_independent():
     other = state.copy()
     other.push(BOOK.id("rank"))
     assert state.ids == (BOOK.id("close"),) and other.ids == (BOOK.id("close"), BOOK.id("rank"))
+
+
+class _NoMemoTables(GrammarTables):
+    """Tables that compute every stack row and mask afresh: the reference for the memo."""
+
+    def stack_row(self, values, rows):
+        k = len(values)
+        return self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
+
+    def memo_mask(self, key):
+        return None
+
+    def remember_mask(self, key, mask):
+        pass
+
+
+@pytest.mark.parametrize("units", [False, True])
+@pytest.mark.parametrize("subset", [False, True])
+def test_memoised_rows_and_masks_equal_fresh_ones(units, subset):
+    allowed = None
+    if subset:  # a vocabulary without some fields and operators: its own tables and memo
+        allowed = np.ones(len(BOOK), dtype=bool)
+        allowed[np.random.default_rng(3).choice(np.arange(3, len(BOOK)), 60, replace=False)] = False
+    reference = _NoMemoTables(BOOK, units=units, allowed=allowed)
+    rng = np.random.default_rng(5 + units + 2 * subset)
+    steps = 0
+    for _ in range(150):
+        max_len = int(rng.integers(1, 30))
+        state = GrammarState(BOOK, max_len, units=units, allowed=allowed)
+        fresh = GrammarState(BOOK, max_len, units=units, allowed=allowed)
+        fresh._t = reference
+        while not state.done:
+            mask = state.mask()
+            assert not mask.flags.writeable
+            np.testing.assert_array_equal(mask, fresh.mask())
+            assert state.min_to_complete == fresh.min_to_complete
+            for mine, theirs in zip(state._rows, fresh._rows, strict=True):
+                np.testing.assert_array_equal(mine, theirs)
+            token = int(rng.choice(np.flatnonzero(mask)))
+            state.push(token)
+            fresh.push(token)
+            steps += 1
+        assert state.expression() == fresh.expression()
+    assert steps > 1_000
+
+
+def test_memo_is_bounded(monkeypatch):
+    import alpha_env.grammar.state as S
+
+    monkeypatch.setattr(S, "MEMO_ENTRIES", 8)
+    tables = GrammarTables(BOOK)
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        state = GrammarState(BOOK, 20)
+        state._t = tables
+        _rollout(state, rng)
+        assert len(tables._row_memo) <= 8 and len(tables._mask_memo) <= 8
+    state = GrammarState(BOOK, 20)
+    state._t = tables
+    check(_rollout(state, rng).expression())  # still exact after the memo restarted

@@ -35,9 +35,13 @@ from alpha_env.grammar.codebook import Codebook, Special
 from alpha_env.grammar.kinds import SERIES_LIKE, Kind, Unit, Value
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
 
-__all__ = ["GrammarState", "GrammarTables"]
+__all__ = ["GrammarState", "GrammarTables", "MEMO_ENTRIES"]
 
 INF = math.inf
+
+#: Most stack states whose rows (and, separately, masks) a :class:`GrammarTables` remembers; past it the
+#: memo starts again empty (a bounded cache of pure results: states differ only in the values they hold).
+MEMO_ENTRIES = 1 << 16
 
 
 class GrammarTables:
@@ -53,6 +57,10 @@ class GrammarTables:
         values: the abstract values (kind, unit) the tables index.
         fresh: fewest tokens that build each value from an empty stack (``inf``: impossible).
         allowed: the ``allowed`` mask (read-only; all ``True`` when none was given).
+
+    A stack's row ``G[k]`` and its mask depend only on the abstract values it holds (and, for the mask,
+    the token budget left), so :meth:`stack_row` and :meth:`memo_mask` remember them per value tuple
+    (at most :data:`MEMO_ENTRIES` each): an agent's episodes revisit the same few thousand states.
     """
 
     def __init__(self, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None):
@@ -155,6 +163,32 @@ class GrammarTables:
                        for left, b in trans[1].items()}
         self.trans2 = {left: [(c, res, 1.0 + e) for (c, res), e in b.items()] for left, b in trans[2].items()}
         self.row0 = self.row((), ())
+        self.row0.setflags(write=False)
+        self._row_memo: dict[tuple[int, ...], np.ndarray] = {(): self.row0}
+        self._mask_memo: dict[tuple[tuple[int, ...], int, bool], np.ndarray] = {}
+
+    def stack_row(self, values: tuple[int, ...], rows: list[np.ndarray]) -> np.ndarray:
+        """``G[k]`` of a stack holding ``values`` (bottom first, ``k = len(values)``) whose rows below the
+        top are ``rows`` (``G[0] .. G[k-1]``, at least); read-only, remembered per ``values``."""
+        row = self._row_memo.get(values)
+        if row is None:
+            k = len(values)
+            row = self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
+            row.setflags(write=False)
+            if len(self._row_memo) >= MEMO_ENTRIES:
+                self._row_memo = {(): self.row0}
+            self._row_memo[values] = row
+        return row
+
+    def memo_mask(self, key: tuple[tuple[int, ...], int, bool]) -> np.ndarray | None:
+        """The mask remembered for ``(values, budget, done)``, or ``None``."""
+        return self._mask_memo.get(key)
+
+    def remember_mask(self, key: tuple[tuple[int, ...], int, bool], mask: np.ndarray) -> None:
+        """Remember a (read-only) mask for ``(values, budget, done)``."""
+        if len(self._mask_memo) >= MEMO_ENTRIES:
+            self._mask_memo = {}
+        self._mask_memo[key] = mask
 
     def row(self, items: tuple[int, ...], below: tuple[np.ndarray, ...]) -> np.ndarray:
         """``G[r]`` for a stack whose last (at most two) items below the top are ``items`` and whose
@@ -281,9 +315,14 @@ class GrammarState:
         if self._mask is not None:
             return self._mask
         t = self._t
-        ok = np.zeros(t.n_groups, dtype=bool)
         k = len(self._values)
         budget = self.max_len - len(self._ids) - 1
+        key = (tuple(self._values), budget, self._done)
+        mask = t.memo_mask(key)
+        if mask is not None:
+            self._mask = mask
+            return mask
+        ok = np.zeros(t.n_groups, dtype=bool)
         if not self._done and budget >= 0:
             row = self._rows[k]
             ok[2:t.first_class_group] = row[t.leaf_values_arr] <= budget
@@ -298,6 +337,7 @@ class GrammarState:
         ok[1] = not self._done and self.complete
         mask = ok[t.group_of_id]
         mask.setflags(write=False)
+        t.remember_mask(key, mask)
         self._mask = mask
         return mask
 
@@ -357,8 +397,7 @@ class GrammarState:
             del self._values[k - a:], self._exprs[k - a:], self._rows[k - a + 1:]
             self._values.append(res)
             self._exprs.append(Call(spec.name, args))
-        k = len(self._values)
-        self._rows.append(t.row(tuple(self._values[max(0, k - 2):]), tuple(self._rows[max(0, k - 2):k])))
+        self._rows.append(t.stack_row(tuple(self._values), self._rows))
 
     def extend(self, token_ids: Iterable[int]) -> GrammarState:
         """Push several ids; returns ``self``."""
