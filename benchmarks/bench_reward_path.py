@@ -4,7 +4,8 @@ Prints, side by side in one run:
 
 1. ``rank`` and the backtest's rank IC with the 32-bit coarse key sort
    (:func:`alpha_env.ops.sortkeys.sort_key_rows`) vs NumPy's 64-bit row sort (the previous path, patched
-   in for the comparison), interleaved, on a 1,260 x 500 panel;
+   in for the comparison), interleaved, on a 1,260 x 500 panel; then ``rank`` of days of small integers
+   (counted) and of real values against its sort path alone;
 2. glibc's default allocator settings vs big blocks kept in the heap (``mallopt`` ``M_MMAP_THRESHOLD``
    32 MiB, ``M_TRIM_THRESHOLD`` 256 MiB, which ``alpha_env.evaluate`` set when imported until session 8),
    in fresh processes alternated (a setting cannot be undone): the env's rewarded episodes/s and page
@@ -119,6 +120,32 @@ def bench_rank(repeat: int) -> None:
                 old = min(old, best_ms(fn, repeat))
             new = min(new, best_ms(fn, repeat))
         print(f"{name:<18} {old:>12.2f} ms {new:>13.2f} ms {old / new:>8.1f}x {str(same):>10}")
+
+    import alpha_env.ops.crosssection as C
+
+    missing = rng.random(x.shape[1]) < 0.05  # stocks without data: NaN columns, as in real panels
+    days = {
+        "ts_argmax-like 1..5": rng.integers(1, 6, x.shape).astype(float),
+        "boolean 0/1": (rng.random(x.shape) < 0.5).astype(float),
+        "real-valued": rng.standard_normal(x.shape),
+    }
+    print(f"\n1b. rank by counting (days of small integers) vs the sort path, 1,260 x 500 (best of {repeat}, "
+          "interleaved; real-valued days give up counting at their first value)")
+    print(f"{'days':<20} {'sort path':>10} {'rank()':>10} {'speed-up':>9} {'same bits':>10}")
+    for name, days_x in days.items():
+        days_x[:, missing] = np.nan
+
+        def sort_path(v=days_x):
+            out = np.empty(v.shape)
+            C._rank_sorted(v, out)
+            return out
+
+        same = np.array_equal(sort_path(), rank(days_x), equal_nan=True)
+        old = new = float("inf")
+        for _ in range(3):
+            old = min(old, best_ms(sort_path, repeat))
+            new = min(new, best_ms(lambda v=days_x: rank(v), repeat))
+        print(f"{name:<20} {old:>7.2f} ms {new:>7.2f} ms {old / new:>8.1f}x {str(same):>10}")
 
 
 #: glibc ``mallopt`` settings that keep freed big blocks in the heap (what ``alpha_env.evaluate`` set when

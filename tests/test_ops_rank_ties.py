@@ -1,12 +1,16 @@
 """``rank`` on rows of heavy exact ties (the ranks of ``ts_argmax``, comparisons, ``sign``): the tie groups
-skip the rounding of every member but give the average ranks of the definition."""
+skip the rounding of every member but give the average ranks of the definition; days of small integers
+are ranked by counting, with the sort path's bits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import alpha_env.ops.crosssection as C
 from alpha_env.ops.crosssection import rank
 
 
@@ -32,3 +36,79 @@ def test_rank_of_heavy_ties(case):
         x = x * rng.choice([1.0, 1.0 + 1e-13], shape)
     np.testing.assert_allclose(rank(x), expected, rtol=1e-15, atol=0.0)
     assert np.array_equal(np.isnan(rank(x)), np.isnan(x))
+
+
+# ---- the counting path: days of small integers are ranked by a histogram, with the sort path's bits
+
+
+def _sorted_path(x: np.ndarray) -> np.ndarray:
+    out = np.empty(x.shape)
+    C._rank_sorted(np.ascontiguousarray(x), out)
+    return out
+
+
+def _counted(x: np.ndarray, parallel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    out = np.full(x.shape, -7.0)
+    done = np.zeros(x.shape[0], dtype=bool)
+    max_span = C.COUNT_SPAN_PER_STOCK * x.shape[1] + 64
+    if parallel:
+        C._count_rank(x, max_span, out, done, min(4, x.shape[0]))
+    else:
+        C._count_rank_serial(x, max_span, out, done, 1)
+    return out, done
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 9), st.integers(1, 60), st.sampled_from([0.0, 0.1, 0.6]),
+       st.sampled_from(["small", "wide", "huge"]), st.integers(0, 3))
+def test_counted_ranks_are_the_sorted_paths_bits(seed, T, N, nan_share, scale, n_odd):
+    """Integer days take the histogram; days with another value (a fraction, inf, a value of magnitude
+    1e9 or more, a span past the limit) take the sort: every day gets the sort path's bits."""
+    rng = np.random.default_rng(seed)
+    wide = C.COUNT_SPAN_PER_STOCK * N + 70  # some days past the counting limit
+    low, high = {"small": (-3, 4), "wide": (-wide, 70), "huge": (-10**6, 10**6)}[scale]
+    x = rng.integers(low, high, (T, N)).astype(float)
+    x[rng.random((T, N)) < 0.2] *= -1.0  # -0.0 among the zeros
+    x[rng.random((T, N)) < nan_share] = np.nan
+    odd = rng.choice(T, min(n_odd, T), replace=False)
+    for t, kind in zip(odd, rng.integers(0, 5, odd.size), strict=True):
+        j = int(rng.integers(N))
+        x[t, j] = [0.5, np.inf, -np.inf, 1e9, 1e300][kind]
+    got = C.rank(x)
+    assert np.array_equal(got, _sorted_path(x), equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(_sorted_path(x)))
+    np.testing.assert_allclose(got, _reference(x), rtol=1e-15, atol=0.0)
+
+
+def test_which_days_are_counted():
+    N = 10
+    limit = C.COUNT_SPAN_PER_STOCK * N + 64
+    x = np.array([
+        [0, 1, 1, 2, 2, 2, np.nan, 5, -3, -0.0],           # small integers: counted
+        [np.nan] * N,                                      # no valid value: counted (all NaN)
+        [0.5, 1, 1, 2, 2, 2, 3, 5, -3, 0],                 # a fraction: sorted
+        [0, limit, 1, 1, 1, 1, 1, 1, 1, 1],                # within the span limit of the first value
+        [0, limit + 1, 1, 1, 1, 1, 1, 1, 1, 1],            # past it
+        [1e9 - 1, 1e9 - 2, 1e9 - 1, *[np.nan] * 7],        # below 1e9 in magnitude
+        [1e9, 1e9, 1e9 - 1, *[np.nan] * 7],                # 1e9 is not counted
+        [np.inf, 1, 2, *[np.nan] * 7],                     # inf is not
+    ])
+    for parallel in (False, True):
+        out, done = _counted(x, parallel)
+        assert done.tolist() == [True, True, False, True, False, True, False, False]
+        ref = _sorted_path(x)
+        assert np.array_equal(out[done], ref[done], equal_nan=True)
+        assert (out[~done] == -7.0).all()  # a day it gave up on is left to the sort, unwritten
+    # 9 values: -3 | -0.0, 0 | 1, 1 | 2, 2, 2 | 5 take the average ranks 1 | 2.5 | 4.5 | 7 | 9, over 9
+    np.testing.assert_allclose(C.rank(x[:1])[0], np.array([2.5, 4.5, 4.5, 7, 7, 7, np.nan, 9, 1, 2.5]) / 9,
+                               rtol=1e-15)
+
+
+def test_parallel_counting_equals_one_thread():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 6, (200, 120)).astype(float)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[17, 3] = 0.25
+    a, da = _counted(x, False)
+    b, db = _counted(x, True)
+    assert np.array_equal(da, db) and np.array_equal(a[da], b[db], equal_nan=True)

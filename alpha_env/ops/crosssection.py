@@ -15,6 +15,14 @@ in order: a key far (more than ~2**23 ulps) from both neighbours' is a value tha
 it gets its rank straight from its position (no look-up of the value); only runs of near keys (ties, or
 values a few ulps apart) are decoded, rounded to 10 significant digits, ordered and tie-averaged.
 
+A day whose valid values are all integers of magnitude below ``1e9`` within
+``COUNT_SPAN_PER_STOCK * N + 64`` of its first valid value (booleans, ``sign``, ``ts_argmax``, counts) is
+ranked by counting instead: a histogram, its running sum, one rank per distinct value. Such
+integers are exact at 10 significant digits, so they tie exactly when equal, and the rank is computed by
+the same expression from the same tie group bounds: the same bits as the sort path (tested). ``rank``
+tries counting on every day first (a day with any other value stops at that value) and sorts the days
+that need it.
+
 The sort keys and run decoding live in :mod:`alpha_env.ops.sortkeys` (shared with ``group_rank`` and
 the backtest's rank IC). Threads: every kernel has a parallel (rows in chunks) and a one-thread version
 with identical results; :func:`alpha_env.ops.threads.use_parallel` picks one by panel size.
@@ -28,9 +36,67 @@ from numba import njit, prange
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
 from alpha_env.ops.sortkeys import near, near_span, round_sig, sorted_keys, take_near_run, valid_count
-from alpha_env.ops.threads import row_chunks, use_parallel
+from alpha_env.ops.threads import row_chunks, twin, use_parallel
 
-__all__ = ["rank", "zscore", "scale"]
+__all__ = ["rank", "zscore", "scale", "COUNT_SPAN_PER_STOCK"]
+
+#: A day of integer values is ranked by counting when they lie within ``COUNT_SPAN_PER_STOCK * N + 64`` of
+#: the day's first valid value (the histogram then costs no more than a few passes over its ``N`` values).
+COUNT_SPAN_PER_STOCK = 4
+_COUNT_MAX_ABS = 1e9  # integers below this magnitude are exact at SIG_DIGITS (10) significant digits
+
+
+def _count_rank_body(x, max_span, out, done, n_chunks):  # pragma: no cover - compiled
+    """Rank by counting each row of ``x`` whose valid values are integers (``|v| < 1e9``) within
+    ``max_span`` of the row's first valid value; ``done[t]`` tells whether row ``t`` was (its ``out`` row
+    written). A row stops at its first value that is not such an integer."""
+    T, N = x.shape
+    chunk = (T + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        counts = np.zeros(2 * max_span + 1, np.int64)  # bin v - first + max_span; zero between rows
+        ranks = np.empty(2 * max_span + 1)
+        for t in range(c * chunk, min(T, (c + 1) * chunk)):
+            row = x[t]
+            first = np.nan
+            for j in range(N):
+                if row[j] == row[j]:
+                    first = row[j]
+                    break
+            dmin = 0.0  # lowest and highest v - first seen
+            dmax = 0.0
+            n = 0
+            ok = True
+            for j in range(N):
+                v = row[j]
+                if v != v:
+                    continue
+                d = v - first
+                if not (abs(v) < _COUNT_MAX_ABS and v == np.floor(v) and abs(d) <= max_span):
+                    ok = False
+                    break
+                counts[np.int64(d) + max_span] += 1
+                dmin = min(dmin, d)
+                dmax = max(dmax, d)
+                n += 1
+            done[t] = ok
+            lo = np.int64(dmin) + max_span
+            hi = np.int64(dmax) + max_span
+            if not ok:
+                counts[lo:hi + 1] = 0
+                continue
+            i = 0  # values below the current one: the tie group [i, i + k) in the sort order
+            for b in range(lo, hi + 1):
+                k = counts[b]
+                if k:
+                    ranks[b] = (i + (i + k) + 1) * 0.5 / n  # _rank_row_fast's expression, same bits
+                    i += k
+                    counts[b] = 0
+            for j in range(N):
+                v = row[j]
+                out[t, j] = ranks[np.int64(v - first) + max_span] if v == v else np.nan
+
+
+_count_rank, _count_rank_serial = twin(_count_rank_body)
 
 @njit(cache=True, error_model="numpy")
 def _rank_row_fast(row, kr, low, high, span, n, o, ix):  # pragma: no cover - compiled
@@ -197,14 +263,35 @@ def rank(x: np.ndarray) -> np.ndarray:
     """Percentile rank of each stock among the day's valid stocks, in ``(0, 1]``; values equal to
     ``SIG_DIGITS`` (10) significant digits tie, and ties are averaged."""
     x = as_panel("rank", x)
+    out = np.empty(x.shape)
+    if x.size == 0:
+        return out
+    done = np.empty(x.shape[0], dtype=np.bool_)
+    max_span = COUNT_SPAN_PER_STOCK * x.shape[1] + 64
+    if use_parallel(x.size):
+        _count_rank(x, max_span, out, done, row_chunks(x.shape[0]))
+    else:
+        _count_rank_serial(x, max_span, out, done, 1)
+    if done.all():
+        return out
+    if not done.any():
+        _rank_sorted(x, out)
+        return out
+    rest = np.flatnonzero(~done)  # the days with other values
+    ranks = np.empty((rest.size, x.shape[1]))
+    _rank_sorted(np.ascontiguousarray(x[rest]), ranks)
+    out[rest] = ranks
+    return out
+
+
+def _rank_sorted(x: np.ndarray, out: np.ndarray) -> None:
+    """The sort path of :func:`rank`: every row of the C-contiguous ``(T, N)`` ``x`` ranked into ``out``."""
     keys, bits = sorted_keys(x)
     span = near_span(bits)
-    out = np.empty(x.shape)
     if use_parallel(x.size):
         _rank_kernel(x, keys, bits, span, out, row_chunks(x.shape[0]))
     else:
         _rank_kernel_serial(x, keys, bits, span, out)
-    return out
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
