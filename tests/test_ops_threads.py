@@ -69,3 +69,18 @@ def test_twin_gives_two_distinct_cached_dispatchers():
     par, one = twin(body)
     assert par.py_func.__qualname__ != one.py_func.__qualname__
     assert par.targetoptions.get("parallel") and not one.targetoptions.get("parallel")
+
+
+def test_rank_by_counting_parallel_and_one_thread_agree(monkeypatch):
+    """Days of small integers (counted) beside days with fractions (sorted alone), both thread policies."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(-2, 6, (60, 300)).astype(float)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[[3, 31, 59], 5] = 0.5
+    results = []
+    for forced in (True, False):
+        monkeypatch.setattr(crosssection, "use_parallel", lambda cells, f=forced: f)
+        monkeypatch.setattr(sortkeys, "use_parallel", lambda cells, f=forced: f)
+        results.append(crosssection.rank(x))
+    assert np.array_equal(results[0], results[1], equal_nan=True)
+    np.testing.assert_allclose(results[0][:3], crosssection.rank(x[:3]), rtol=0, atol=0)
