@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_grammar.py``. Prints figures measured side by side in one run: the
 mask/push lines alternate, episode by episode, states that use the tables' memo of stack rows and masks
 (:meth:`GrammarTables.stack_row`, :meth:`GrammarTables.memo_mask`) and states that compute both at every
-step (:class:`NoMemoTables`), on the same random episodes.
+step (``GrammarTables(memo=False)``), on the same random episodes.
 """
 
 from __future__ import annotations
@@ -16,26 +16,13 @@ from alpha_env.grammar import Codebook, GrammarState, alpha101, canonical, parse
 from alpha_env.grammar.state import GrammarTables
 
 
-class NoMemoTables(GrammarTables):
-    """Grammar tables that compute every stack row and mask afresh (the path before the memo)."""
-
-    def stack_row(self, values, rows):
-        k = len(values)
-        return self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
-
-    def memo_mask(self, key):
-        return None
-
-    def remember_mask(self, key, mask) -> None:
-        pass
-
-
 def no_memo_state(codebook, max_len, *, units: bool = False, allowed=None) -> GrammarState:
-    """A :class:`GrammarState` on :class:`NoMemoTables` (kept on the codebook, one per option set)."""
+    """A :class:`GrammarState` on tables without the memo (``GrammarTables(memo=False)``, kept on the
+    codebook, one per option set)."""
     state = GrammarState(codebook, max_len, units=units, allowed=allowed)
     key = ("no_memo_tables", units, None if allowed is None else np.packbits(allowed).tobytes())
     if key not in codebook._cache:
-        codebook._cache[key] = NoMemoTables(codebook, units=units, allowed=allowed)
+        codebook._cache[key] = GrammarTables(codebook, units=units, allowed=allowed, memo=False)
     state._t = codebook._cache[key]
     return state
 

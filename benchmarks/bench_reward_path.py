@@ -25,7 +25,7 @@ Prints, side by side in one run:
 8. the env with the evaluator's all-NaN stop against the same env computing every operator
    (``Evaluator(nan_stop=False)``), in one process, alternated in ``--rounds`` slices;
 9. the env with the grammar's memo of stack rows and masks (per stack of abstract values) against the
-   same env computing both at every step (``bench_grammar.NoMemoTables``), alternated the same way;
+   same env computing both at every step (``GrammarTables(memo=False)``), alternated the same way;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 

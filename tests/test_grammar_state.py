@@ -219,20 +219,6 @@ def test_copy_is_independent():
     assert state.ids == (BOOK.id("close"),) and other.ids == (BOOK.id("close"), BOOK.id("rank"))
 
 
-class _NoMemoTables(GrammarTables):
-    """Tables that compute every stack row and mask afresh: the reference for the memo."""
-
-    def stack_row(self, values, rows):
-        k = len(values)
-        return self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
-
-    def memo_mask(self, key):
-        return None
-
-    def remember_mask(self, key, mask):
-        pass
-
-
 @pytest.mark.parametrize("units", [False, True])
 @pytest.mark.parametrize("subset", [False, True])
 def test_memoised_rows_and_masks_equal_fresh_ones(units, subset):
@@ -240,7 +226,7 @@ def test_memoised_rows_and_masks_equal_fresh_ones(units, subset):
     if subset:  # a vocabulary without some fields and operators: its own tables and memo
         allowed = np.ones(len(BOOK), dtype=bool)
         allowed[np.random.default_rng(3).choice(np.arange(3, len(BOOK)), 60, replace=False)] = False
-    reference = _NoMemoTables(BOOK, units=units, allowed=allowed)
+    reference = GrammarTables(BOOK, units=units, allowed=allowed, memo=False)
     rng = np.random.default_rng(5 + units + 2 * subset)
     steps = 0
     for _ in range(150):
@@ -261,6 +247,7 @@ def test_memoised_rows_and_masks_equal_fresh_ones(units, subset):
             steps += 1
         assert state.expression() == fresh.expression()
     assert steps > 1_000
+    assert len(reference._mask_memo) == 0 and len(reference._row_memo) == 1  # the reference kept nothing
 
 
 def test_memo_is_bounded(monkeypatch):

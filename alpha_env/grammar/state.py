@@ -52,6 +52,8 @@ class GrammarTables:
         units: enforce unit checks.
         allowed: ``(len(codebook),)`` bool array of the ids that may ever be written (``None``: all); the
             other ids are never allowed, and completability is computed with the allowed ids only.
+        memo: remember stack rows and masks (below); ``False`` computes both at every step (the
+            reference the tests and ``benchmarks/bench_grammar.py`` compare the memo with).
 
     Attributes:
         values: the abstract values (kind, unit) the tables index.
@@ -63,9 +65,11 @@ class GrammarTables:
     (at most :data:`MEMO_ENTRIES` each): an agent's episodes revisit the same few thousand states.
     """
 
-    def __init__(self, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None):
+    def __init__(self, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None,
+                 memo: bool = True):
         self.codebook = codebook
         self.units = units
+        self.memo = bool(memo)
         self.allowed = _allowed_mask(codebook, allowed)
         kinds_s = [Value(Kind.SERIES, u) for u in Unit] if units else [Value(Kind.SERIES)]
         self.values: tuple[Value, ...] = (*kinds_s, Value(Kind.BOOL), Value(Kind.CONST), Value(Kind.WINDOW),
@@ -175,6 +179,8 @@ class GrammarTables:
             k = len(values)
             row = self.row(values[max(0, k - 2):], tuple(rows[max(0, k - 2):k]))
             row.setflags(write=False)
+            if not self.memo:
+                return row
             if len(self._row_memo) >= MEMO_ENTRIES:
                 self._row_memo = {(): self.row0}
             self._row_memo[values] = row
@@ -185,7 +191,9 @@ class GrammarTables:
         return self._mask_memo.get(key)
 
     def remember_mask(self, key: tuple[tuple[int, ...], int, bool], mask: np.ndarray) -> None:
-        """Remember a (read-only) mask for ``(values, budget, done)``."""
+        """Remember a (read-only) mask for ``(values, budget, done)`` (nothing when ``memo`` is off)."""
+        if not self.memo:
+            return
         if len(self._mask_memo) >= MEMO_ENTRIES:
             self._mask_memo = {}
         self._mask_memo[key] = mask
