@@ -264,3 +264,25 @@ def test_memo_is_bounded(monkeypatch):
     state = GrammarState(BOOK, 20)
     state._t = tables
     check(_rollout(state, rng).expression())  # still exact after the memo restarted
+
+
+def test_tables_pickle_without_their_memo():
+    import pickle
+
+    tables = GrammarTables(BOOK)
+    state = GrammarState(BOOK, 20)
+    state._t = tables
+    _rollout(state, np.random.default_rng(2))
+    assert len(tables._row_memo) > 1 and tables._mask_memo
+    copy = pickle.loads(pickle.dumps(tables))
+    assert list(copy._row_memo) == [()] and not copy._mask_memo
+    again = GrammarState(BOOK, 20)
+    again._t = copy
+    fresh = GrammarState(BOOK, 20)
+    fresh._t = GrammarTables(BOOK, memo=False)
+    rng = np.random.default_rng(4)
+    while not again.done:
+        np.testing.assert_array_equal(again.mask(), fresh.mask())
+        token = int(rng.choice(np.flatnonzero(again.mask())))
+        again.push(token)
+        fresh.push(token)

@@ -171,6 +171,13 @@ class GrammarTables:
         self._row_memo: dict[tuple[int, ...], np.ndarray] = {(): self.row0}
         self._mask_memo: dict[tuple[tuple[int, ...], int, bool], np.ndarray] = {}
 
+    def __getstate__(self) -> dict:
+        """Pickled without the memo (a codebook carries its tables to workers and into saved models)."""
+        state = dict(self.__dict__)
+        state["_row_memo"] = {(): self.row0}
+        state["_mask_memo"] = {}
+        return state
+
     def stack_row(self, values: tuple[int, ...], rows: list[np.ndarray]) -> np.ndarray:
         """``G[k]`` of a stack holding ``values`` (bottom first, ``k = len(values)``) whose rows below the
         top are ``rows`` (``G[0] .. G[k-1]``, at least); read-only, remembered per ``values``."""
