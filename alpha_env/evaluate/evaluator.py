@@ -134,13 +134,18 @@ class _NanStop:
                     self._parents.setdefault(nodes[c].key, []).append((call.key, strict))
         self._all_nan: dict[str, bool] = {}  # key -> whether that result (every row) is NaN everywhere
         self._doomed: set[str] = set()
+        self._full: dict[str, bool] = {}  # key -> full(key), valid until the next call is doomed
         for key, value in cached.items():  # results found in the cache: their consumers' fate is known now
             self.computed(key, value)
 
     def full(self, key: str) -> bool:
-        """Whether the result named ``key`` is needed on every row."""
-        return key == self._root or any(parent not in self._doomed and self.full(parent)
-                                        for parent, _ in self._parents.get(key, ()))
+        """Whether the result named ``key`` is needed on every row (each answer is remembered until a call
+        is doomed, so a walk asks each ancestor once)."""
+        known = self._full.get(key)
+        if known is None:
+            known = self._full[key] = key == self._root or any(
+                parent not in self._doomed and self.full(parent) for parent, _ in self._parents.get(key, ()))
+        return known
 
     def doomed(self, node: _Node, args: list) -> bool:
         """Whether ``node`` is doomed: known so, or an argument at a NaN-strict position (a cached one, or a
@@ -163,6 +168,7 @@ class _NanStop:
     def _doom(self, key: str) -> None:
         """``key`` is all NaN: so is every consumer that reads it at a NaN-strict position, and so on up."""
         self._doomed.add(key)
+        self._full.clear()  # a doomed consumer no longer needs its operands in full
         self._all_nan[key] = True  # its consumers need not scan its NaN block
         for parent, at_strict in self._parents.get(key, ()):
             if at_strict and parent not in self._doomed:
