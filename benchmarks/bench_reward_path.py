@@ -26,6 +26,9 @@ Prints, side by side in one run:
    (``Evaluator(nan_stop=False)``), in one process, alternated in ``--rounds`` slices;
 9. the env with the grammar's memo of stack rows and masks (per stack of abstract values) against the
    same env computing both at every step (``GrammarTables(memo=False)``), alternated the same way;
+10. the env whose all-NaN stop knows the calls that their own arguments make all NaN
+   (``alpha_env.ops.ALWAYS_NAN``: ``correlation(x, 0.5, d)``, ``stddev(x, 1)``) before computing
+   anything, against the same env learning them only by computing them, alternated the same way;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -302,6 +305,25 @@ def _no_nan_stop(env) -> None:
     env.ace.evaluator._nan_stop = False
 
 
+def _no_always_nan(env) -> None:
+    """The evaluator of ``env`` without the ``ALWAYS_NAN`` table (the all-NaN stop learns such calls only
+    by computing them)."""
+    import alpha_env.evaluate.evaluator as evaluator_module
+
+    evaluator = env.ace.evaluator
+    value = evaluator._value
+
+    def without_table(*args, **kwargs):
+        table = evaluator_module._always_nan
+        evaluator_module._always_nan = lambda node: False
+        try:
+            return value(*args, **kwargs)
+        finally:
+            evaluator_module._always_nan = table
+
+    evaluator._value = without_table
+
+
 def _no_grammar_memo(env) -> None:
     from bench_grammar import no_memo_state
 
@@ -508,6 +530,18 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
+def _sections(text: str) -> set[str]:
+    """``--sections``: comma-separated section numbers; a token of several digits other than 10 lists
+    one-digit sections (``364`` = 3, 6 and 4, the form used before section 10)."""
+    chosen: set[str] = set()
+    for token in text.split(","):
+        token = token.strip()
+        if not token.isdigit():
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-10, got {token!r}")
+        chosen.update([token] if token == "10" else token)
+    return chosen
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="wall time per env measurement")
@@ -517,10 +551,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", default="12346789",
-                   help="which of sections 1-4 and 6-9 to run (e.g. 4: the env only; 6: pandas and torch; "
-                        "7: the env on the window's dates vs the whole panel; 8: the all-NaN stop; "
-                        "9: the grammar's memo)")
+    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10",
+                   help="which of sections 1-4 and 6-10 to run, comma-separated (e.g. 4: the env only; "
+                        "6: pandas and torch; 7: the env on the window's dates vs the whole panel; 8: the "
+                        "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 364 = 3,6,4)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
@@ -536,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real = load_real(args.data) if set("346789") & set(args.sections) else None
+    real = load_real(args.data) if {"3", "4", "6", "7", "8", "9", "10"} & args.sections else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -564,7 +598,9 @@ def main(argv: list[str] | None = None) -> None:
              "8": ("every operator computed vs the all-NaN stop", ("no stop", "NaN stop"), _no_nan_stop,
                    True),
              "9": ("grammar rows and masks per step vs the memo", ("no memo", "memo"), _no_grammar_memo,
-                   True)}
+                   True),
+             "10": ("the all-NaN stop without vs with the ALWAYS_NAN table", ("no table", "table"),
+                    _no_always_nan, True)}
     for section, (title, names, patch, with_synthetic) in pairs.items():
         if section not in args.sections:
             continue

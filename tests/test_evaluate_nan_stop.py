@@ -13,7 +13,7 @@ from alpha_env.errors import ExpressionError
 from alpha_env.evaluate import Evaluator
 from alpha_env.grammar import OPERATORS, Codebook, Kind
 from alpha_env.grammar.corpus import random_expression
-from alpha_env.ops import KERNELS, NAN_STRICT
+from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT
 
 T_DAYS, N_STOCKS = 120, 25
 CONSTS = {"ts_quantile": [0.3], "bucket": [0.9, 0.1], "scale": [1.0]}
@@ -169,3 +169,86 @@ def test_random_grammar_expressions_give_the_same_bits_with_and_without_the_stop
         assert a == b
     else:
         assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+# -- calls that their own arguments make all NaN (ALWAYS_NAN) ----------------------------------------------
+def _rule_says_nan(op: str, window: int | None, constant_at: tuple[int, ...]) -> bool:
+    rule = ALWAYS_NAN.get(op)
+    return rule is not None and (window is not None and window < rule.min_window
+                                 or any(p in rule.constant_at for p in constant_at))
+
+
+def test_every_always_nan_entry_names_a_window_or_series_positions():
+    assert set(ALWAYS_NAN) <= set(KERNELS)
+    for op, rule in ALWAYS_NAN.items():
+        kinds = OPERATORS[op].arg_kinds
+        assert rule.min_window == 1 or Kind.WINDOW in kinds, op
+        assert all(kinds[p] in (Kind.SERIES, Kind.BOOL) for p in rule.constant_at), op
+        assert rule.min_window > 1 or rule.constant_at, op  # an entry that says nothing is a typo
+
+
+@pytest.mark.parametrize("op", sorted(op for op in OPERATORS if any(
+    k in (Kind.SERIES, Kind.BOOL) for k in OPERATORS[op].arg_kinds)))
+def test_the_table_names_exactly_the_arguments_that_make_a_kernel_all_nan(op):
+    """Both ways, on random data with ties, zeros, both signs and NaN holes: where the table says all NaN,
+    every draw is all NaN (for every constant tried); where it does not, some draw has a number."""
+    rng = np.random.default_rng(abs(hash(("always", op))) % 2**32)
+    kinds = OPERATORS[op].arg_kinds
+    series = [p for p, k in enumerate(kinds) if k in (Kind.SERIES, Kind.BOOL)]
+    windows = (1, 2, 3, 4, 5) if Kind.WINDOW in kinds else (None,)
+    for window in windows:
+        for flat in [(), *((p,) for p in series)]:
+            expected = _rule_says_nan(op, window, flat)
+            outcomes = []
+            for value in (0.0, 0.5, -3.0, 1.0, 1e300):
+                for _ in range(2):
+                    args = _arguments(op, rng, window if window is not None else 1)
+                    for p in flat:
+                        args[p] = np.full((T_DAYS, N_STOCKS), value)
+                    try:
+                        outcomes.append(bool(np.isnan(KERNELS[op](*args)).all()))
+                    except ExpressionError:
+                        continue
+                if not flat:
+                    break  # no constant to vary
+            if not outcomes:
+                continue
+            if expected:
+                assert all(outcomes), (op, window, flat)
+            else:
+                assert not all(outcomes), (op, window, flat)
+
+
+def test_a_call_all_nan_by_its_arguments_spares_its_siblings(panel, monkeypatch):
+    seen = _kernel_rows(monkeypatch)
+    scans = []
+    scan = evaluator_module._all_nan
+    monkeypatch.setattr(evaluator_module, "_all_nan", lambda flat: scans.append(flat.size) or scan(flat))
+    ev = Evaluator(panel)
+    # postfix computes the left operand first: the known-NaN right one spares it
+    expr = "ts_rank(rank(volume), 10) * correlation(close, 0.5, 10)"
+    out = ev.evaluate(expr)
+    assert out.shape == (T_DAYS, N_STOCKS) and np.isnan(out).all() and not out.flags.writeable
+    assert seen["rank"] == [1] and seen["ts_rank"] == [1] and seen["correlation"] == [1, 1]
+    assert seen["mul"] == [1, 1] and scans == []  # nothing computed in full, nothing scanned
+    assert "rank(volume)" not in ev._cache and "correlation(close, 0.5, 10)" not in ev._cache
+    seen.clear()
+    for text in ("stddev(close, 1)", "rank(ts_kurtosis(close, 3)) + rank(close)",
+                 "if_else(close > open, volume, covariance(close, open, 1))", "covariance(close, 0.5, 5)",
+                 "correlation(0.25, close, 5) - ts_skewness(volume, 2)"):
+        got = ev.evaluate(text)
+        assert np.array_equal(got, Evaluator(panel, nan_stop=False).evaluate(text), equal_nan=True), text
+    # a lenient position is not doomed by it: if_else's branch is read only where chosen
+    assert not np.isnan(ev.evaluate("if_else(close > open, volume, covariance(close, open, 1))")).all()
+    assert (ev.evaluate("covariance(close, 0.5, 5)")[4:] == 0.0).all()  # a flat window covaries 0, not NaN
+
+
+def test_a_call_all_nan_by_its_arguments_fails_on_bad_arguments_as_a_computed_one(panel):
+    for expr in ("correlation(close, 0.5, 10) * ts_mean(close, 500)", "ts_quantile(stddev(close, 1), 5, 2)",
+                 "bucket(correlation(volume, 3, 5), -5, 1)"):
+        messages = []
+        for nan_stop in (True, False):
+            with pytest.raises(ExpressionError) as exc:
+                Evaluator(panel, nan_stop=nan_stop).evaluate(expr)
+            messages.append(str(exc.value))
+        assert messages[0] == messages[1], expr

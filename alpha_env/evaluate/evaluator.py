@@ -13,7 +13,10 @@ An operator whose result is NaN on every row whenever one of its arguments is (`
 ``pow``'s exponent or ``ts_count_nans``) is not run on such an argument: its result is the all-NaN
 array, and operands that only such operators read run on the first date alone (for their argument
 errors), so an expression whose part ends all NaN (``correlation(close, open > high, 10)``) costs little
-more than that part. Results are the same bits either way (``tests/test_evaluate_nan_stop.py``).
+more than that part. A call that its own arguments make all NaN whatever the data (``ALWAYS_NAN``: the
+correlation of a series with a number, ``stddev(x, 1)``) is known so before anything is computed, so
+``rank(close) * correlation(volume, 0.5, 10)`` computes neither operand in full. Results are the same
+bits either way (``tests/test_evaluate_nan_stop.py``).
 
 ``evaluate(expr, rows=R)`` computes the first ``R`` dates only. Every operator is causal (the value of day
 ``t`` reads days ``<= t``; the look-ahead tests prove it), so those rows equal the first ``R`` rows of the
@@ -64,7 +67,7 @@ from alpha_env.grammar import (
     to_stack,
     token_text,
 )
-from alpha_env.ops import KERNELS, NAN_STRICT, OPERATOR_CLASS
+from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT, OPERATOR_CLASS
 
 if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
@@ -109,15 +112,28 @@ class _Node:
     children: tuple[int, ...]
 
 
+def _always_nan(node: _Node) -> bool:
+    """Whether the call ``node`` is NaN on every row whatever the data (``ALWAYS_NAN``): a window shorter
+    than its operator's shortest, or a number where its operator needs a series that moves."""
+    rule = ALWAYS_NAN.get(node.expr.op)
+    if rule is None:
+        return False
+    return any(isinstance(arg, Window) and arg.days < rule.min_window
+               or isinstance(arg, Const) and pos in rule.constant_at
+               for pos, arg in enumerate(node.expr.args))
+
+
 class _NanStop:
     """The all-NaN stop of one ``evaluate`` call (module doc).
 
     A call is *doomed* when one of its arguments at a NaN-strict position (``NAN_STRICT``) is NaN on every
-    row: its result is all NaN without computing it. A call is needed *in full* when it is the root or
-    some consumer that is not doomed needs it in full; the others (sub-expressions read only by doomed
-    calls, e.g. the right operand of ``log(-x) * rank(y)``) run on the first date only. A doomed call
-    dooms its own consumers that read it at a NaN-strict position, at once. Both sets only grow (doomed) or
-    shrink (in full) as the postfix walk goes on, so a call decided at its turn stays right.
+    row, or its own arguments make it NaN whatever the data (``ALWAYS_NAN``: ``correlation(x, 0.5, 10)``,
+    ``stddev(x, 1)``; known before the walk starts): its result is all NaN without computing it. A call is
+    needed *in full* when it is the root or some consumer that is not doomed needs it in full; the others
+    (sub-expressions read only by doomed calls, e.g. the right operand of ``log(-x) * rank(y)``) run on the
+    first date only. A doomed call dooms its own consumers that read it at a NaN-strict position, at once.
+    Both sets only grow (doomed) or shrink (in full) as the postfix walk goes on, so a call decided at its
+    turn stays right.
     """
 
     def __init__(self, nodes: list[_Node], order: list[int], root: str, rows: int,
@@ -137,6 +153,9 @@ class _NanStop:
         self._full: dict[str, bool] = {}  # key -> full(key), valid until the next call is doomed
         for key, value in cached.items():  # results found in the cache: their consumers' fate is known now
             self.computed(key, value)
+        for j in order:  # calls that are all NaN whatever the data (a flat operand, a too-short window)
+            if nodes[j].key not in self._doomed and _always_nan(nodes[j]):
+                self._doom(nodes[j].key)
 
     def full(self, key: str) -> bool:
         """Whether the result named ``key`` is needed on every row (each answer is remembered until a call

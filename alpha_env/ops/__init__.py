@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from alpha_env.ops.crosssection import rank, scale, zscore
 from alpha_env.ops.group import group_mean, group_rank, group_zscore, indneutralize
-from alpha_env.ops.registry import KERNELS, NAN_STRICT, OPERATOR_CLASS
+from alpha_env.ops.registry import ALWAYS_NAN, KERNELS, NAN_STRICT, OPERATOR_CLASS, AlwaysNan
 from alpha_env.ops.timeseries import (
     correlation,
     covariance,
@@ -39,6 +39,8 @@ from alpha_env.ops.timeseries import (
 from alpha_env.ops.windowstats import ts_mad, ts_quantile, ts_resi, ts_rsquare, ts_slope
 
 __all__ = [
+    "ALWAYS_NAN",
+    "AlwaysNan",
     "KERNELS",
     "NAN_STRICT",
     "OPERATOR_CLASS",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from alpha_env.ops import group as gr
 from alpha_env.ops import timeseries as ts
 from alpha_env.ops import windowstats as wst
 
-__all__ = ["KERNELS", "NAN_STRICT", "OPERATOR_CLASS"]
+__all__ = ["ALWAYS_NAN", "AlwaysNan", "KERNELS", "NAN_STRICT", "OPERATOR_CLASS"]
 
 KERNELS: MappingProxyType[str, Callable[..., np.ndarray]] = MappingProxyType({
     # arithmetic
@@ -136,3 +137,34 @@ row given makes the result NaN on every row, whatever the other arguments (every
 this holds for the first ``R`` rows alone too). The evaluator does not compute the calls such an all-NaN
 value makes all NaN (docs/ops.md); ``tests/test_evaluate_nan_stop.py`` checks every entry, and that every
 operator has one."""
+
+
+class AlwaysNan(NamedTuple):
+    """The arguments that make one operator's result NaN on every row whatever the data (see
+    :data:`ALWAYS_NAN`)."""
+
+    min_window: int = 1
+    """The shortest window (days) with which the operator can give a number: a shorter one gives NaN."""
+    constant_at: tuple[int, ...] = ()
+    """Series positions (0-based) where a number (a constant, flat on every day) gives NaN."""
+
+
+ALWAYS_NAN: MappingProxyType[str, AlwaysNan] = MappingProxyType({
+    # a flat window has no correlation, z-score, skew, kurtosis or R² (0/0), a single day no co-movement
+    "correlation": AlwaysNan(min_window=2, constant_at=(0, 1)),
+    "covariance": AlwaysNan(min_window=2),  # a flat window covaries exactly 0: only d = 1 is NaN
+    "stddev": AlwaysNan(min_window=2),  # sample statistics with a d - 1 denominator; a flat window: 0
+    "ts_zscore": AlwaysNan(min_window=2, constant_at=(0,)),
+    "ts_skewness": AlwaysNan(min_window=3, constant_at=(0,)),  # pandas' bias-corrected estimators
+    "ts_kurtosis": AlwaysNan(min_window=4, constant_at=(0,)),
+    "ts_slope": AlwaysNan(min_window=2),  # a line through one day
+    "ts_rsquare": AlwaysNan(min_window=2, constant_at=(0,)),
+    "ts_resi": AlwaysNan(min_window=2),
+    "group_zscore": AlwaysNan(constant_at=(0,)),  # a flat group has no spread
+})
+"""Canonical operator name -> when a call is NaN on every row for any data (the operators' documented
+NaN semantics, docs/ops.md): a window shorter than ``min_window``, or a number at a position in
+``constant_at``. The evaluator knows such calls are all NaN before it computes anything, so their NaN-strict
+consumers and the operands only those read run on the first date alone (module doc of
+:mod:`alpha_env.evaluate.evaluator`); ``tests/test_evaluate_nan_stop.py`` checks every entry against the
+kernels on random data and that each bound is tight. Operators not listed have no such arguments."""

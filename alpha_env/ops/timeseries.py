@@ -8,7 +8,7 @@ Semantics shared by every rolling operator (see ``docs/ops.md``):
   or holds a NaN gives NaN (the first ``d-1`` rows are NaN). This is pandas' ``rolling(d)`` default.
 - Sample statistics use ``d - 1`` in the denominator (``stddev``, ``covariance``, ``ts_zscore``), as
   pandas does; ``ts_skewness`` and ``ts_kurtosis`` are pandas' bias-corrected estimators.
-- A constant window has ``stddev`` 0 exactly, and NaN ``covariance``, ``correlation``,
+- A constant window has ``stddev`` and ``covariance`` 0 exactly, and NaN ``correlation``,
   ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf).
 
 Implementation: kernels run over blocks of adjacent stocks (in parallel on large panels, on one thread
@@ -969,8 +969,8 @@ def _comoments(op: str, x: np.ndarray, y: np.ndarray, d: int, mode: int) -> np.n
 
 def covariance(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
     """Sample covariance (``d - 1`` denominator) of the ``d`` pairs; a pair with a NaN makes the window
-    NaN; NaN when either window is constant (as ``correlation``: a co-movement with a flat series is
-    undefined for an alpha, and 0 would read as a real signal); NaN for ``d = 1``."""
+    NaN; exactly 0 when either window is constant (a flat series covaries with nothing; docs/ops.md);
+    NaN for ``d = 1``."""
     return _comoments("covariance", x, y, d, 0)
 
 
