@@ -194,15 +194,23 @@ def _rank_kernel_serial(x, keys, bits, span, out):  # pragma: no cover - compile
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _zscore_row(x, t, out):  # pragma: no cover - compiled
+    """Row ``t``'s z-scores; NaN on a row of fewer than 2 valid values or all equal ones (decided on the
+    values: their mean, a sum divided by the count, may miss them by an ulp and give rounding-noise
+    z-scores of magnitude ~1)."""
     N = x.shape[1]
     n = 0
     s = 0.0
+    first = np.nan
+    mixed = False
     for j in range(N):
         v = x[t, j]
         if v == v:
+            if n == 0:
+                first = v
+            mixed |= v != first
             n += 1
             s += v
-    if n < 2:
+    if n < 2 or not mixed:
         for j in range(N):
             out[t, j] = np.nan
         return

@@ -4,7 +4,8 @@ Groups are ``(N,)`` int64 codes ``0 .. G-1``; ``-1`` is an unknown group. Every 
 where ``x`` is NaN or the stock's code is ``-1``; statistics use the group's valid stocks of the day.
 
 - ``indneutralize(x, g)``: ``x - mean of x over the stock's group`` (group means become 0).
-- ``group_mean(x, g)``: the group's mean.
+- ``group_mean(x, g)``: the group's mean; a group whose valid values are all equal has that value as its
+  mean exactly (so it demeans to exactly 0, and has no z-score), never a value an ulp off.
 - ``group_zscore(x, g)``: ``(x - group mean) / group std`` (``n - 1``); NaN when the group has fewer than
   2 valid stocks or they are all equal.
 - ``group_rank(x, g)``: percentile rank within the group, ties averaged, in ``(0, 1]``.
@@ -27,23 +28,33 @@ __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
 
 
 @njit(cache=True, error_model="numpy")
-def _group_stats_row(x, t, g, mode, out, cnt, s, sd):  # pragma: no cover - compiled
-    """mode 0: demean, 1: mean, 2: zscore, of row ``t``; ``cnt``, ``s``, ``sd`` are (G,) scratch."""
+def _group_stats_row(x, t, g, mode, out, cnt, s, sd, first):  # pragma: no cover - compiled
+    """mode 0: demean, 1: mean, 2: zscore, of row ``t``; ``cnt``, ``s``, ``sd``, ``first`` are (G,) scratch.
+
+    A group whose valid values are all equal has that value as its mean exactly (a sum divided by the
+    count may miss it by an ulp), so it demeans to 0 and has no z-score, as documented; ``sd`` holds 1
+    for such a group during the first pass.
+    """
     N = x.shape[1]
     ngroups = cnt.shape[0]
     for c in range(ngroups):
         cnt[c] = 0.0
         s[c] = 0.0
-        sd[c] = 0.0
+        sd[c] = 1.0  # all equal so far
     for j in range(N):
         v = x[t, j]
         c = g[j]
         if c >= 0 and v == v:
+            if cnt[c] == 0.0:
+                first[c] = v
+            elif v != first[c]:
+                sd[c] = 0.0
             cnt[c] += 1.0
             s[c] += v
     for c in range(ngroups):
         if cnt[c] > 0:
-            s[c] /= cnt[c]
+            s[c] = first[c] if sd[c] == 1.0 else s[c] / cnt[c]
+        sd[c] = 0.0
     if mode == 2:
         for j in range(N):
             v = x[t, j]
@@ -76,8 +87,9 @@ def _group_stats_kernel(x, g, ngroups, mode, out, n_chunks):  # pragma: no cover
         cnt = np.zeros(ngroups)
         s = np.zeros(ngroups)
         sd = np.zeros(ngroups)
+        first = np.zeros(ngroups)
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _group_stats_row(x, t, g, mode, out, cnt, s, sd)
+            _group_stats_row(x, t, g, mode, out, cnt, s, sd, first)
 
 
 @njit(cache=True, error_model="numpy")
@@ -86,8 +98,9 @@ def _group_stats_kernel_serial(x, g, ngroups, mode, out):  # pragma: no cover - 
     cnt = np.zeros(ngroups)
     s = np.zeros(ngroups)
     sd = np.zeros(ngroups)
+    first = np.zeros(ngroups)
     for t in range(x.shape[0]):
-        _group_stats_row(x, t, g, mode, out, cnt, s, sd)
+        _group_stats_row(x, t, g, mode, out, cnt, s, sd, first)
 
 
 @njit(cache=True, error_model="numpy")

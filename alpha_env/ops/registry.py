@@ -160,7 +160,8 @@ ALWAYS_NAN: MappingProxyType[str, AlwaysNan] = MappingProxyType({
     "ts_slope": AlwaysNan(min_window=2),  # a line through one day
     "ts_rsquare": AlwaysNan(min_window=2, constant_at=(0,)),
     "ts_resi": AlwaysNan(min_window=2),
-    "group_zscore": AlwaysNan(constant_at=(0,)),  # a flat group has no spread
+    "zscore": AlwaysNan(constant_at=(0,)),  # a flat day has no spread
+    "group_zscore": AlwaysNan(constant_at=(0,)),  # nor a flat group
 })
 """Canonical operator name -> when a call is NaN on every row for any data (the operators' documented
 NaN semantics, docs/ops.md): a window shorter than ``min_window``, or a number at a position in
