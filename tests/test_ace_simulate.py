@@ -62,7 +62,10 @@ def test_degenerate_expression_gives_reason_and_fails_check(panel):
     assert res.degenerate_reason is not None
     assert not res.passed
     assert next(c for c in res.checks if c.name == "not_degenerate").passed is False
-    assert all(np.isfinite(v) for m in res.metrics.values() for v in m.values())
+    # no book: zeros for PnL and trading, NaN for the IC (undefined, never a reported 0)
+    assert all(np.isfinite(v) for m in res.metrics.values() for k, v in m.items()
+               if k not in ("ic", "rank_ic"))
+    assert all(np.isnan(m["ic"]) and np.isnan(m["rank_ic"]) for m in res.metrics.values())
 
 
 def test_bad_expression_raises_with_position(panel):

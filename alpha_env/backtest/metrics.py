@@ -14,7 +14,8 @@ that span count as zero-PnL days.
 | `fitness`       | `sharpe · sqrt(|annual_return| / max(turnover, 0.125))`                          |
 | `max_drawdown`  | largest drop of `cumsum(pnl)` from its running peak (peak starts at 0), fraction  |
 | `margin_bps`    | `1e4 · sum(pnl) / sum(turnover)` (0 without trading): PnL per traded dollar       |
-| `ic`, `rank_ic` | mean of the daily Pearson / Spearman IC (days where it is defined; NaN if none)   |
+| `ic`, `rank_ic` | mean of the daily Pearson / Spearman IC (days where it is defined; NaN if none,   |
+|                 | a window that holds no book included)                                             |
 | `coverage`      | mean fraction of the universe with a finite signal                                |
 | `long_count`, `short_count` | mean number of stocks held long / short on days with a book           |
 | `max_weight`    | largest `|w|` of a book held in the window (fraction of the gross book)           |
@@ -104,7 +105,10 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
     if not with_rank_ic:
         del out["rank_ic"]
-    if stop <= start:
+    if stop <= start:  # no counted day: no PnL, no trading, and no IC (undefined, never 0)
+        out["ic"] = math.nan
+        if with_rank_ic:
+            out["rank_ic"] = math.nan
         return out
     sl = slice(start, stop)
     pnl = result.pnl[sl]
