@@ -293,3 +293,38 @@ def test_a_group_of_equal_values_has_them_as_mean_and_no_zscore(value, seed, n_g
             if members.sum() > 1:
                 assert np.allclose(z[members], (values - values.mean()) / values.std(ddof=1), rtol=1e-9)
     assert np.isnan(mean[g < 0]).all() and np.isnan(z[g < 0]).all()
+
+
+def test_group_rank_ties_as_rank_does_within_each_group():
+    """``group_rank`` follows ``rank``'s tie rule (values equal at 10 significant digits tie): within each
+    group it gives the bits ``rank`` gives to that group's stocks alone, on cent differences (equal as
+    decimals, an ulp apart as floats) and on plain values. Before session 10 it tied exact equals only."""
+    close, vwap = _cent_market(2, T=20, N=120)
+    rng = np.random.default_rng(2)
+    g = rng.integers(-1, 6, close.shape[1]).astype(np.int64)
+    for x in (close - vwap, 3.0 * close - 3.0 * vwap, close):
+        got = KERNELS["group_rank"](x, g)
+        assert np.isnan(got[:, g < 0]).all()
+        for c in range(6):
+            members = g == c
+            alone = KERNELS["rank"](np.ascontiguousarray(x[:, members]))
+            np.testing.assert_array_equal(got[:, members], alone)
+
+
+def test_rounding_noise_is_no_spread_for_zscore_and_the_group_statistics():
+    """A mathematically constant signal computed per stock (``(close + 1) - close``: 1 up to an ulp of each
+    price) is flat at 10 significant digits: no z-score, demeaned to exactly 0, ``group_rank`` ties it.
+    Before, its z-scores were rounding noise of magnitude ~1, which the backtest traded."""
+    close, _ = _cent_market(3, T=10, N=80)
+    noise = (close + 1.0) - close
+    assert not (noise == 1.0).all()  # really an ulp off here and there
+    g = (np.arange(close.shape[1]) % 4).astype(np.int64)
+    assert np.isnan(KERNELS["zscore"](noise)).all()
+    assert np.isnan(KERNELS["group_zscore"](noise, g)).all()
+    assert (KERNELS["indneutralize"](noise, g) == 0.0).all()
+    assert (KERNELS["group_rank"](noise, g) == KERNELS["group_rank"](np.ones_like(noise), g)).all()
+    # a real spread at the 10th digit is kept: 1 and 1 + 1e-9 differ at 10 significant digits
+    spread = noise.copy()
+    spread[:, ::3] += 1e-9  # every group gets some (stock j is in group j % 4)
+    assert np.isfinite(KERNELS["zscore"](spread)).all()
+    assert np.isfinite(KERNELS["group_zscore"](spread, g)).all()

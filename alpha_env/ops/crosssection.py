@@ -5,7 +5,7 @@
   when rounded to 10 significant digits tie (``sortkeys.SIG_DIGITS``), so rounding noise of
   computed values (``300.01 - 300.0`` vs ``0.01``) does not order them.
 - ``zscore``: ``(x - mean) / std`` over the day's valid stocks, ``std`` with ``n - 1``; NaN when fewer
-  than 2 valid stocks or all equal.
+  than 2 valid stocks or all equal at 10 significant digits (rounding noise is no spread).
 - ``scale(x, a)``: ``x * a / sum(|x|)`` so that the day's absolute values sum to ``a``; NaN on a day whose
   ``sum(|x|)`` is 0 (a subnormal sum, where ``a / sum`` would overflow, divides ``x`` by the sum first).
 
@@ -35,7 +35,15 @@ from numba import njit, prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
-from alpha_env.ops.sortkeys import near, near_span, round_sig, sorted_keys, take_near_run, valid_count
+from alpha_env.ops.sortkeys import (
+    equal_at_sig,
+    near,
+    near_span,
+    round_sig,
+    sorted_keys,
+    take_near_run,
+    valid_count,
+)
 from alpha_env.ops.threads import row_chunks, twin, use_parallel
 
 __all__ = ["rank", "zscore", "scale", "COUNT_SPAN_PER_STOCK"]
@@ -194,23 +202,23 @@ def _rank_kernel_serial(x, keys, bits, span, out):  # pragma: no cover - compile
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _zscore_row(x, t, out):  # pragma: no cover - compiled
-    """Row ``t``'s z-scores; NaN on a row of fewer than 2 valid values or all equal ones (decided on the
-    values: their mean, a sum divided by the count, may miss them by an ulp and give rounding-noise
-    z-scores of magnitude ~1)."""
+    """Row ``t``'s z-scores; NaN on a row of fewer than 2 valid values or of values all equal at
+    ``SIG_DIGITS`` significant digits (``rank``'s tie rule; decided on the smallest and largest value:
+    their mean, a sum divided by the count, may miss equal values by an ulp, and rounding noise such as
+    ``(close + 1) - close`` would give z-scores of magnitude ~1)."""
     N = x.shape[1]
     n = 0
     s = 0.0
-    first = np.nan
-    mixed = False
+    lo = np.inf
+    hi = -np.inf
     for j in range(N):
         v = x[t, j]
         if v == v:
-            if n == 0:
-                first = v
-            mixed |= v != first
+            lo = min(lo, v)
+            hi = max(hi, v)
             n += 1
             s += v
-    if n < 2 or not mixed:
+    if n < 2 or equal_at_sig(lo, hi):
         for j in range(N):
             out[t, j] = np.nan
         return

@@ -5,10 +5,15 @@ where ``x`` is NaN or the stock's code is ``-1``; statistics use the group's val
 
 - ``indneutralize(x, g)``: ``x - mean of x over the stock's group`` (group means become 0).
 - ``group_mean(x, g)``: the group's mean; a group whose valid values are all equal has that value as its
-  mean exactly (so it demeans to exactly 0, and has no z-score), never a value an ulp off.
+  mean exactly, never a value an ulp off.
 - ``group_zscore(x, g)``: ``(x - group mean) / group std`` (``n - 1``); NaN when the group has fewer than
   2 valid stocks or they are all equal.
 - ``group_rank(x, g)``: percentile rank within the group, ties averaged, in ``(0, 1]``.
+
+"Equal" follows ``rank``'s tie rule: values equal at ``SIG_DIGITS`` (10) significant digits. A group of
+such values is flat: it demeans to exactly 0, has no z-score, and its ranks tie, so rounding noise of a
+mathematically constant signal (``(close + 1) - close``) is not turned into a spread. (Noise around 0,
+values such as ±1e-17, has no digits in common and stays a spread, as in ``rank``.)
 
 ``group_rank`` walks the row's sorted keys once like :func:`~alpha_env.ops.crosssection.rank`. Every
 kernel has a parallel and a one-thread version (identical results), chosen by
@@ -21,39 +26,44 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_groups
-from alpha_env.ops.sortkeys import linked, sorted_keys, take_run, valid_count
+from alpha_env.ops.sortkeys import equal_at_sig, near, near_span, sorted_keys, take_near_run, valid_count
 from alpha_env.ops.threads import row_chunks, use_parallel
 
 __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
 
 
 @njit(cache=True, error_model="numpy")
-def _group_stats_row(x, t, g, mode, out, cnt, s, sd, first):  # pragma: no cover - compiled
-    """mode 0: demean, 1: mean, 2: zscore, of row ``t``; ``cnt``, ``s``, ``sd``, ``first`` are (G,) scratch.
+def _group_stats_row(x, t, g, mode, out, cnt, s, sd, lo, hi):  # pragma: no cover - compiled
+    """mode 0: demean, 1: mean, 2: zscore, of row ``t``; ``cnt``, ``s``, ``sd``, ``lo``, ``hi`` are (G,)
+    scratch.
 
-    A group whose valid values are all equal has that value as its mean exactly (a sum divided by the
-    count may miss it by an ulp), so it demeans to 0 and has no z-score, as documented; ``sd`` holds 1
-    for such a group during the first pass.
+    A group whose valid values are all equal at ``SIG_DIGITS`` significant digits (the tie rule of
+    ``rank``; :func:`~alpha_env.ops.sortkeys.equal_at_sig`) is flat: it demeans to exactly 0 and has no
+    z-score, so rounding noise (``(close + 1) - close``) is not turned into a signal. A group of exactly
+    equal values has that value as its mean exactly (a sum divided by the count may miss it by an ulp).
+    ``hi`` holds 1 for a flat group after the first pass.
     """
     N = x.shape[1]
     ngroups = cnt.shape[0]
     for c in range(ngroups):
         cnt[c] = 0.0
         s[c] = 0.0
-        sd[c] = 1.0  # all equal so far
     for j in range(N):
         v = x[t, j]
         c = g[j]
         if c >= 0 and v == v:
             if cnt[c] == 0.0:
-                first[c] = v
-            elif v != first[c]:
-                sd[c] = 0.0
+                lo[c] = v
+                hi[c] = v
+            else:
+                lo[c] = min(lo[c], v)
+                hi[c] = max(hi[c], v)
             cnt[c] += 1.0
             s[c] += v
     for c in range(ngroups):
         if cnt[c] > 0:
-            s[c] = first[c] if sd[c] == 1.0 else s[c] / cnt[c]
+            s[c] = lo[c] if lo[c] == hi[c] else s[c] / cnt[c]
+            hi[c] = 1.0 if equal_at_sig(lo[c], hi[c]) else 0.0
         sd[c] = 0.0
     if mode == 2:
         for j in range(N):
@@ -62,7 +72,7 @@ def _group_stats_row(x, t, g, mode, out, cnt, s, sd, first):  # pragma: no cover
             if c >= 0 and v == v:
                 sd[c] += (v - s[c]) * (v - s[c])
         for c in range(ngroups):
-            sd[c] = np.sqrt(sd[c] / (cnt[c] - 1.0)) if cnt[c] > 1 else 0.0
+            sd[c] = np.sqrt(sd[c] / (cnt[c] - 1.0)) if cnt[c] > 1 and hi[c] == 0.0 else 0.0
     for j in range(N):
         v = x[t, j]
         c = g[j]
@@ -70,7 +80,7 @@ def _group_stats_row(x, t, g, mode, out, cnt, s, sd, first):  # pragma: no cover
             out[t, j] = np.nan
         else:
             if mode == 0:
-                r = v - s[c]
+                r = v - v if hi[c] == 1.0 else v - s[c]  # v - v: 0, or NaN for ±inf as before
             elif mode == 1:
                 r = s[c]
             else:
@@ -87,9 +97,10 @@ def _group_stats_kernel(x, g, ngroups, mode, out, n_chunks):  # pragma: no cover
         cnt = np.zeros(ngroups)
         s = np.zeros(ngroups)
         sd = np.zeros(ngroups)
-        first = np.zeros(ngroups)
+        lo = np.zeros(ngroups)
+        hi = np.zeros(ngroups)
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _group_stats_row(x, t, g, mode, out, cnt, s, sd, first)
+            _group_stats_row(x, t, g, mode, out, cnt, s, sd, lo, hi)
 
 
 @njit(cache=True, error_model="numpy")
@@ -98,16 +109,21 @@ def _group_stats_kernel_serial(x, g, ngroups, mode, out):  # pragma: no cover - 
     cnt = np.zeros(ngroups)
     s = np.zeros(ngroups)
     sd = np.zeros(ngroups)
-    first = np.zeros(ngroups)
+    lo = np.zeros(ngroups)
+    hi = np.zeros(ngroups)
     for t in range(x.shape[0]):
-        _group_stats_row(x, t, g, mode, out, cnt, s, sd, first)
+        _group_stats_row(x, t, g, mode, out, cnt, s, sd, lo, hi)
 
 
 @njit(cache=True, error_model="numpy")
-def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no cover - compiled
-    """Ranks within groups of one row from its sorted key row (see :func:`rank`'s single pass).
+def _group_rank_row(row, kr, bits, span, g, o, ix, vals, n, pos, tie):  # pragma: no cover - compiled
+    """Ranks within groups of one row from its sorted key row (see :func:`rank`'s single pass): values
+    equal to ``SIG_DIGITS`` significant digits tie, as in ``rank``.
 
-    ``ix``, ``vals`` (N,) and ``n``, ``pos``, ``tie`` (G,) are scratch.
+    A key not :func:`~alpha_env.ops.sortkeys.near` the next one holds a value that ties with no other;
+    runs of near keys are decoded with their values rounded (:func:`~alpha_env.ops.sortkeys.round_sig`)
+    and split into tie blocks of equal rounded values. ``ix``, ``vals`` (N,) and ``n``, ``pos``, ``tie``
+    (G,) are scratch.
     """
     low = np.uint64((1 << bits) - 1)
     high = ~low
@@ -125,7 +141,7 @@ def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no c
     nv = valid_count(kr, high)
     i = 0
     while i < nv:
-        if i + 1 == nv or not linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == nv or not near(kr[i] & high, kr[i + 1] & high, span):
             # a value strictly between its neighbours: next position of its group
             a = np.int64(kr[i] & low)
             c = g[a]
@@ -134,7 +150,7 @@ def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no c
                 pos[c] += 1.0
             i += 1
             continue
-        k = take_run(row, kr, i, nv, high, low, ix, vals)
+        k = take_near_run(row, kr, i, nv, span, high, low, ix, vals)
         m0 = 0
         while m0 < k - i:  # global tie blocks [m0, m1) inside the run
             v = vals[m0]
@@ -160,7 +176,7 @@ def _group_rank_row(row, kr, bits, g, o, ix, vals, n, pos, tie):  # pragma: no c
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _group_rank_kernel(x, keys, bits, g, ngroups, out, n_chunks):  # pragma: no cover - compiled
+def _group_rank_kernel(x, keys, bits, span, g, ngroups, out, n_chunks):  # pragma: no cover - compiled
     T, N = x.shape
     chunk = (T + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
@@ -170,11 +186,11 @@ def _group_rank_kernel(x, keys, bits, g, ngroups, out, n_chunks):  # pragma: no 
         pos = np.zeros(ngroups)
         tie = np.zeros(ngroups)
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _group_rank_row(x[t], keys[t], bits, g, out[t], ix, vals, n, pos, tie)
+            _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, n, pos, tie)
 
 
 @njit(cache=True, error_model="numpy")
-def _group_rank_kernel_serial(x, keys, bits, g, ngroups, out):  # pragma: no cover - compiled
+def _group_rank_kernel_serial(x, keys, bits, span, g, ngroups, out):  # pragma: no cover - compiled
     T, N = x.shape
     ix = np.empty(N, np.int64)
     vals = np.empty(N)
@@ -182,7 +198,7 @@ def _group_rank_kernel_serial(x, keys, bits, g, ngroups, out):  # pragma: no cov
     pos = np.zeros(ngroups)
     tie = np.zeros(ngroups)
     for t in range(T):
-        _group_rank_row(x[t], keys[t], bits, g, out[t], ix, vals, n, pos, tie)
+        _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, n, pos, tie)
 
 
 def _stats(x: np.ndarray, g: np.ndarray, ng: int, mode: int) -> np.ndarray:
@@ -220,12 +236,14 @@ def group_zscore(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def group_rank(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Percentile rank of ``x`` within the stock's group each day, ties averaged, in ``(0, 1]``."""
+    """Percentile rank of ``x`` within the stock's group each day, in ``(0, 1]``; values equal to
+    ``SIG_DIGITS`` (10) significant digits tie, as in ``rank``, and ties are averaged."""
     x, g, ng = _prepare("group_rank", x, groups)
     keys, bits = sorted_keys(x)
+    span = near_span(bits)
     out = np.empty(x.shape)
     if use_parallel(x.size):
-        _group_rank_kernel(x, keys, bits, g, ng, out, row_chunks(x.shape[0]))
+        _group_rank_kernel(x, keys, bits, span, g, ng, out, row_chunks(x.shape[0]))
     else:
-        _group_rank_kernel_serial(x, keys, bits, g, ng, out)
+        _group_rank_kernel_serial(x, keys, bits, span, g, ng, out)
     return out

@@ -33,7 +33,7 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
-           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run"]
+           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -161,6 +161,25 @@ def round_sig(v):  # pragma: no cover - compiled
     return q if v > 0.0 else -q
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def equal_at_sig(lo, hi):  # pragma: no cover - compiled
+    """Whether every value between ``lo <= hi`` (the smallest and largest of a set) is equal at
+    :data:`SIG_DIGITS` significant digits: ``round_sig`` is monotone, so it is enough that the two ends
+    round alike. Values further apart than :data:`NEAR_REL` are answered without a logarithm."""
+    if lo == hi:
+        return True
+    if hi - lo > NEAR_REL * max(abs(lo), abs(hi)):
+        return False
+    return round_sig(lo) == round_sig(hi)
+
+
+@njit(cache=True, error_model="numpy")
+def _round_sig_called(v):  # pragma: no cover - compiled
+    """:func:`round_sig` as a call, not inlined: for loops that round rarely (inlined, its logarithm and
+    table look-ups slow the loop around it on every step)."""
+    return round_sig(v)
+
+
 def near_span(bits: int) -> np.uint64:
     """Largest gap between the high parts of two sorted keys (see :func:`sorted_keys`) whose values may
     round to the same :data:`SIG_DIGITS` digits: such values are fewer than ``NEAR_REL * 2**53`` ulps
@@ -178,17 +197,28 @@ def near(h_prev, h_next, span):  # pragma: no cover - compiled
 @njit(cache=True, error_model="numpy", inline="always")
 def take_near_run(row, kr, i, n, span, high, low, ix, vals):  # pragma: no cover - compiled
     """Decode the run of :func:`near` keys that starts at ``i`` into ``ix`` (columns) and ``vals``
-    (values rounded by :func:`round_sig`) from index 0, ordered stably by value; returns its end."""
+    (values rounded by :func:`round_sig`) from index 0, ordered stably by value; returns its end. A value
+    equal to the one before it reuses its rounding (runs of exact ties, the usual run, cost no logarithm)."""
     j = np.int64(kr[i] & low)
     ix[0] = j
-    vals[0] = round_sig(row[j])
+    raw = row[j]
+    rounded = _round_sig_called(raw)
+    vals[0] = rounded
+    in_order = True
     k = i + 1
     while k < n and near(kr[k - 1] & high, kr[k] & high, span):
         j = np.int64(kr[k] & low)
         ix[k - i] = j
-        vals[k - i] = round_sig(row[j])
+        v = row[j]
+        if v != raw:
+            raw = v
+            r = _round_sig_called(v)
+            in_order = in_order and not rounded > r
+            rounded = r
+        vals[k - i] = rounded
         k += 1
-    sort_pairs(vals, ix, k - i)  # runs are short and nearly sorted
+    if not in_order:
+        sort_pairs(vals, ix, k - i)  # runs are short and nearly sorted
     return k
 
 
