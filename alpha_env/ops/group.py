@@ -48,16 +48,14 @@ def _group_stats_row(x, t, g, mode, out, cnt, s, sd, lo, hi):  # pragma: no cove
     for c in range(ngroups):
         cnt[c] = 0.0
         s[c] = 0.0
+        lo[c] = np.inf
+        hi[c] = -np.inf
     for j in range(N):
         v = x[t, j]
         c = g[j]
         if c >= 0 and v == v:
-            if cnt[c] == 0.0:
-                lo[c] = v
-                hi[c] = v
-            else:
-                lo[c] = min(lo[c], v)
-                hi[c] = max(hi[c], v)
+            lo[c] = min(lo[c], v)
+            hi[c] = max(hi[c], v)
             cnt[c] += 1.0
             s[c] += v
     for c in range(ngroups):
