@@ -328,3 +328,62 @@ def test_rounding_noise_is_no_spread_for_zscore_and_the_group_statistics():
     spread[:, ::3] += 1e-9  # every group gets some (stock j is in group j % 4)
     assert np.isfinite(KERNELS["zscore"](spread)).all()
     assert np.isfinite(KERNELS["group_zscore"](spread, g)).all()
+
+
+# -- time-series statistics of windows equal at 10 significant digits (session 11) ---------------------
+def _noise_series(seed: int, T: int = 40, N: int = 30) -> np.ndarray:
+    """``(close + 0.1) - close``: 0.1 up to rounding of each price, a different ulp pattern per day."""
+    rng = np.random.default_rng(seed)
+    close = rng.uniform(5, 3000, (T, N))  # prices: their ulps are ~1e-11 of 0.1
+    noise = (close + 0.1) - close
+    assert len(np.unique(noise)) > 3  # really noisy at the ulp level
+    return noise
+
+
+@pytest.mark.parametrize("d", [2, 5, 10])
+def test_rounding_noise_is_no_spread_for_the_time_series_statistics(d):
+    """A window of values equal at 10 significant digits is constant, as ``rank`` and ``zscore`` decide:
+    no z-score, skewness, kurtosis, correlation or R², and exactly 0 deviation, covariance, slope and
+    residual. Before, the rounding of a constant series gave z-scores of ±2.8, correlations of ±0.9 and
+    R² up to 0.76, which the backtest traded."""
+    noise = _noise_series(d)
+    other = np.random.default_rng(d).normal(size=noise.shape).cumsum(axis=0)
+    tail = slice(d - 1, None)
+    for op in ("ts_zscore", "ts_skewness", "ts_kurtosis", "ts_rsquare"):
+        if op in ("ts_skewness", "ts_kurtosis") and d < 4:
+            continue  # all NaN for their short windows anyway
+        assert np.isnan(KERNELS[op](noise, d)[tail]).all(), op
+    for op in ("stddev", "ts_mad", "ts_slope", "ts_resi"):
+        np.testing.assert_array_equal(KERNELS[op](noise, d)[tail], 0.0, err_msg=op)
+    assert np.isnan(KERNELS["correlation"](noise, other, d)[tail]).all()
+    assert np.isnan(KERNELS["correlation"](other, noise, d)[tail]).all()
+    np.testing.assert_array_equal(KERNELS["covariance"](noise, other, d)[tail], 0.0)
+    np.testing.assert_array_equal(KERNELS["covariance"](other, noise, d)[tail], 0.0)
+
+
+def test_a_spread_at_the_tenth_digit_is_kept_by_the_time_series_statistics():
+    """The rule ties rounding noise only: values 1e-9 apart (relative) differ at 10 significant digits and
+    keep their statistics (a window with one such step in it has a spread)."""
+    noise = _noise_series(7, T=20, N=6)
+    step = noise.copy()
+    step[::4] += 1e-9  # every window of 5 days holds one shifted day
+    other = np.random.default_rng(7).normal(size=step.shape).cumsum(axis=0)
+    for op in ("ts_zscore", "ts_skewness", "ts_kurtosis", "ts_rsquare", "ts_slope", "stddev", "ts_mad"):
+        out = KERNELS[op](step, 5)[4:]
+        assert np.isfinite(out).all() and (out != 0.0).any(), op
+    assert np.isfinite(KERNELS["correlation"](step, other, 5)[4:]).all()
+
+
+def test_ties_at_ten_digits_decide_flat_windows_only_where_they_chain():
+    """A window is constant when all its values round alike at 10 digits; a slow drift (steps of 1e-10,
+    each day within the tie distance of the day before) is constant in the windows that stay within one
+    rounding step and not in those that cross one: rounding decides, not the distance between days."""
+    x = np.array([1.00000000003 + 1e-10 * k for k in range(12)]).reshape(12, 1)  # 3e-11 from any boundary
+    rounded = np.array([float(f"{v:.9e}") for v in x[:, 0]])
+    flats = []
+    for t in range(4, 12):
+        flat = len(set(rounded[t - 4: t + 1])) == 1
+        flats.append(flat)
+        assert (KERNELS["stddev"](x, 5)[t, 0] == 0.0) == flat
+        assert np.isnan(KERNELS["ts_zscore"](x, 5)[t, 0]) == flat
+    assert flats == [True, False, False, False, False, True, True, True]

@@ -33,7 +33,8 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
-           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig"]
+           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig",
+           "ties_at_sig"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -161,23 +162,42 @@ def round_sig(v):  # pragma: no cover - compiled
     return q if v > 0.0 else -q
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def equal_at_sig(lo, hi):  # pragma: no cover - compiled
-    """Whether every value between ``lo <= hi`` (the smallest and largest of a set) is equal at
-    :data:`SIG_DIGITS` significant digits: ``round_sig`` is monotone, so it is enough that the two ends
-    round alike. Values further apart than :data:`NEAR_REL` are answered without a logarithm."""
-    if lo == hi:
-        return True
-    if hi - lo > NEAR_REL * max(abs(lo), abs(hi)):
-        return False
-    return round_sig(lo) == round_sig(hi)
-
-
 @njit(cache=True, error_model="numpy")
 def _round_sig_called(v):  # pragma: no cover - compiled
     """:func:`round_sig` as a call, not inlined: for loops that round rarely (inlined, its logarithm and
     table look-ups slow the loop around it on every step)."""
     return round_sig(v)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def equal_at_sig(a, b):  # pragma: no cover - compiled
+    """Whether ``a`` and ``b`` are equal at :data:`SIG_DIGITS` significant digits (``rank``'s tie rule);
+    NaN equals nothing. For the smallest and largest value of a set, whether the whole set is: ``round_sig``
+    is monotone, so it is enough that the two ends round alike. Exact equals and values further apart than
+    :data:`NEAR_REL` are answered without a logarithm (the rounding is a call, rarely made)."""
+    if a == b:
+        return True
+    if not abs(a - b) <= NEAR_REL * max(abs(a), abs(b)):
+        return False
+    return _round_sig_called(a) == _round_sig_called(b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def ties_at_sig(a, b, tie):  # pragma: no cover - compiled
+    """``tie[k] = 1.0`` where ``a[k]`` and ``b[k]`` are equal at :data:`SIG_DIGITS` significant digits
+    (:func:`equal_at_sig`; NaN ties nothing), else ``0.0``; 1-D arrays of one length. Exact equals and far
+    values are decided by a loop that vectorizes; values within :data:`NEAR_REL` but not equal (rare but for
+    rounding noise) are rounded in a second pass that runs only when there are some."""
+    near = 0
+    for k in range(len(a)):
+        u = a[k]
+        v = b[k]
+        tie[k] = 1.0 if u == v else 0.0
+        near += 1 if (u != v) & (abs(u - v) <= NEAR_REL * max(abs(u), abs(v))) else 0
+    if near > 0:
+        for k in range(len(a)):
+            if tie[k] == 0.0 and equal_at_sig(a[k], b[k]):
+                tie[k] = 1.0
 
 
 def near_span(bits: int) -> np.uint64:

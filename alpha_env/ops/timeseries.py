@@ -9,7 +9,10 @@ Semantics shared by every rolling operator (see ``docs/ops.md``):
 - Sample statistics use ``d - 1`` in the denominator (``stddev``, ``covariance``, ``ts_zscore``), as
   pandas does; ``ts_skewness`` and ``ts_kurtosis`` are pandas' bias-corrected estimators.
 - A constant window has ``stddev`` and ``covariance`` 0 exactly, and NaN ``correlation``,
-  ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf).
+  ``ts_zscore``, ``ts_skewness``, ``ts_kurtosis`` (0/0, never ±inf). A window is constant when its values
+  are equal at 10 significant digits (``rank``'s tie rule, :func:`~alpha_env.ops.sortkeys.equal_at_sig`),
+  so that the rounding noise of a mathematically constant series (``(close + 1) - close``) is not read
+  as a spread.
 
 Implementation: kernels run over blocks of adjacent stocks (in parallel on large panels, on one thread
 below ``threads.PARALLEL_MIN_CELLS`` cells; both versions come from one body); inside a block they loop
@@ -26,7 +29,7 @@ from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
-from alpha_env.ops.sortkeys import NEAR_REL, round_sig
+from alpha_env.ops.sortkeys import NEAR_REL, round_sig, ties_at_sig
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -188,7 +191,8 @@ def _sd_out(m, q, dx, run, n, inv_n1, zscore):  # pragma: no cover - compiled
 
 
 def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
-    """stddev (``zscore=False``) or ts_zscore; constant windows detected exactly by run lengths.
+    """stddev (``zscore=False``) or ts_zscore; constant windows detected by run lengths of values equal at
+    10 significant digits.
 
     Per row: one fused loop adds today's value and drops the value leaving the window, one loop tracks
     run lengths, one computes the output (short loops over few arrays vectorize; one long loop does not).
@@ -205,8 +209,9 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
         s1 = np.zeros(w)
         s2 = np.zeros(w)
         bad = np.zeros(w)
-        run = np.zeros(w)
+        run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
         prev = np.full(w, np.nan)
+        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
@@ -257,10 +262,10 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     s1[k] += dv
                     s2[k] += dv * dv
                     bad[k] += 0.0 if ok else 1.0
+            ties_at_sig(xt, prev, tie)
             for k in range(w):
-                v = xt[k]
-                run[k] = run[k] + 1.0 if v == prev[k] else 1.0
-                prev[k] = v
+                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
+                prev[k] = xt[k]
             lossy = 0
             for k in range(w):
                 m = s1[k] * inv_n
@@ -337,8 +342,9 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
         s3 = np.zeros(w)
         s4 = np.zeros(w)
         bad = np.zeros(w)
-        run = np.zeros(w)
+        run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
         prev = np.full(w, np.nan)
+        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
@@ -377,6 +383,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                         s2[k] -= d2
                         s3[k] -= d2 * dv
                         s4[k] -= d2 * d2
+            ties_at_sig(xt, prev, tie)
             lossy = 0
             for k in range(w):
                 v = xt[k]
@@ -388,7 +395,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 s3[k] += d2 * dv
                 s4[k] += d2 * d2
                 bad[k] += 0.0 if ok else 1.0
-                run[k] = run[k] + 1.0 if v == prev[k] else 1.0
+                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
                 prev[k] = v
                 res, m2 = _m4_out(s1[k], s2[k], s3[k], s4[k], n, inv_n, kurt)
                 undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or too_short
@@ -491,6 +498,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         lastnan = np.full(w, -1e18)
         lastcx = np.full(w, -1e18)
         lastcy = np.full(w, -1e18)
+        tiex = np.zeros(w)  # today's x (y) equal to yesterday's at 10 significant digits (1.0) or not
+        tiey = np.zeros(w)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
@@ -500,6 +509,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             hi = tf - n + 2.0  # and its last change on or after this one
             xp = x[max(t - 1, 0), j0:j0 + w]  # yesterday (day 0 compares with itself: no change)
             yp = y[max(t - 1, 0), j0:j0 + w]
+            ties_at_sig(xt, xp, tiex)
+            ties_at_sig(yt, yp, tiey)
             if t % d == 0:
                 for k in range(w):
                     u = xt[k]
@@ -535,8 +546,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     v = yt[k]
                     ok = (u == u) & (v == v)
                     lastnan[k] = lastnan[k] if ok else tf
-                    lastcx[k] = lastcx[k] if u == xp[k] else tf
-                    lastcy[k] = lastcy[k] if v == yp[k] else tf
+                    lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
+                    lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
             else:
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
@@ -558,8 +569,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv - dvo * dvo
                         sxy[k] += du * dv - duo * dvo
                         lastnan[k] = lastnan[k] if ok else tf
-                        lastcx[k] = lastcx[k] if u == xp[k] else tf
-                        lastcy[k] = lastcy[k] if v == yp[k] else tf
+                        lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
+                        lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
                 else:
                     for k in range(w):
                         u = xt[k]
@@ -573,8 +584,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv
                         sxy[k] += du * dv
                         lastnan[k] = lastnan[k] if ok else tf
-                        lastcx[k] = lastcx[k] if u == xp[k] else tf
-                        lastcy[k] = lastcy[k] if v == yp[k] else tf
+                        lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
+                        lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
             lossy = 0  # usable windows whose running sums lost significance (see _LOSS)
             if corr:
                 lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;

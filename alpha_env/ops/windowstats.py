@@ -14,6 +14,10 @@ stocks-inner over row slices.
 * ``ts_slope``, ``ts_rsquare``, ``ts_resi``: least-squares line ``a + b * i`` through the window against
   the day number ``i = 1 .. d`` (today ``d``): the slope ``b`` (units of ``x`` per day), the R² of the
   fit (NaN on a constant window), and today's residual ``x[t] - (a + b * d)``. All NaN for ``d = 1``.
+
+A constant window (values equal at 10 significant digits, ``rank``'s tie rule, as in
+:mod:`alpha_env.ops.timeseries`) has ``ts_mad``, ``ts_slope`` and ``ts_resi`` exactly 0 and ``ts_rsquare``
+NaN: the two passes would otherwise read the rounding of the window's mean as a spread.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from numba import prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel, check_window
+from alpha_env.ops.sortkeys import ties_at_sig
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = ["ts_quantile", "ts_mad", "ts_slope", "ts_rsquare", "ts_resi"]
@@ -101,6 +106,9 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
         j0 = b * width
         w = min(N, j0 + width) - j0
         bad = np.zeros(w)
+        run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
+        prev = np.full(w, np.nan)
+        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         m = np.zeros(w)
         a1 = np.zeros(w)
         a2 = np.zeros(w)
@@ -113,6 +121,10 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
                     bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
             for k in range(w):
                 bad[k] += 0.0 if xt[k] == xt[k] else 1.0
+            ties_at_sig(xt, prev, tie)
+            for k in range(w):
+                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
+                prev[k] = xt[k]
             if t < d - 1 or (mode != 0 and d == 1):
                 ot[:] = np.nan
                 continue
@@ -138,6 +150,8 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
             for k in range(w):
                 if bad[k] > 0.0:
                     ot[k] = np.nan
+                elif run[k] >= n:  # a constant window: no spread, a flat line, no R²
+                    ot[k] = np.nan if mode == 2 else 0.0
                 elif mode == 0:
                     ot[k] = a1[k] * inv_n
                 elif mode == 1:
