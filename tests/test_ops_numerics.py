@@ -387,3 +387,41 @@ def test_ties_at_ten_digits_decide_flat_windows_only_where_they_chain():
         assert (KERNELS["stddev"](x, 5)[t, 0] == 0.0) == flat
         assert np.isnan(KERNELS["ts_zscore"](x, 5)[t, 0]) == flat
     assert flats == [True, False, False, False, False, True, True, True]
+
+
+def _argext_reference(x: np.ndarray, d: int, sgn: float) -> np.ndarray:
+    """Position 1..d of the window's extreme of ``sgn * x``, values rounded to 10 significant digits
+    (``%.9e``) first, ties to the oldest day; NaN for a window with a NaN or before ``d`` days."""
+    T, N = x.shape
+    out = np.full((T, N), np.nan)
+    for t in range(d - 1, T):
+        for j in range(N):
+            w = sgn * x[t - d + 1: t + 1, j]
+            if np.isnan(w).any():
+                continue
+            r = np.array([float(f"{v:.9e}") if np.isfinite(v) and v != 0 else v for v in w])
+            out[t, j] = np.argmax(r == r.max()) + 1
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_argmax_and_argmin_tie_at_ten_digits_to_the_oldest_day(seed):
+    """``ts_argmax``/``ts_argmin`` give the oldest day whose value equals the window's extreme at 10
+    significant digits: the rounding noise of a constant no longer picks a day (before, `ts_argmax((close +
+    1) - close, 5)` traded at train Sharpe 0.94 on sp500), while values a real step apart keep their order.
+    Checked against a reference that rounds every value, on noise, on exact ties and on near-ties 3e-10
+    apart beside real steps, with NaN holes."""
+    rng = np.random.default_rng(seed)
+    T, N, d = int(rng.integers(5, 60)), int(rng.integers(1, 9)), int(rng.integers(1, 8))
+    close = rng.uniform(5, 3000, (T, N))
+    x = [(close + 0.1) - close, np.round(rng.normal(size=(T, N)), 1),
+         1 + rng.integers(0, 4, (T, N)) * 3e-10 + rng.integers(0, 2, (T, N)) * 1e-3][seed % 3]
+    x[rng.random((T, N)) < 0.05] = np.nan
+    np.testing.assert_array_equal(KERNELS["ts_argmax"](x, d), _argext_reference(x, d, 1.0))
+    np.testing.assert_array_equal(KERNELS["ts_argmin"](x, d), _argext_reference(x, d, -1.0))
+
+
+def test_argmax_of_rounding_noise_is_the_oldest_day():
+    noise = _noise_series(3)
+    np.testing.assert_array_equal(KERNELS["ts_argmax"](noise, 5)[4:], 1.0)
+    np.testing.assert_array_equal(KERNELS["ts_argmin"](noise, 5)[4:], 1.0)

@@ -238,8 +238,9 @@ REFERENCE: dict[str, Callable[..., np.ndarray]] = {
     "ts_kurtosis": lambda x, d: _apply(x, d, _kurt),
     "ts_min": lambda x, d: _roll(x, d, "min"),
     "ts_max": lambda x, d: _roll(x, d, "max"),
-    "ts_argmax": lambda x, d: _apply(x, d, lambda w: float(np.argmax(w) + 1)),
-    "ts_argmin": lambda x, d: _apply(x, d, lambda w: float(np.argmin(w) + 1)),
+    # positions of the extreme, values equal at 10 significant digits tying (to the oldest day)
+    "ts_argmax": lambda x, d: _apply(round10(x), d, lambda w: float(np.argmax(w) + 1)),
+    "ts_argmin": lambda x, d: _apply(round10(x), d, lambda w: float(np.argmin(w) + 1)),
     "product": lambda x, d: _nan_inf(_apply(x, d, np.prod)),
     "decay_linear": lambda x, d: _apply(x, d, _decay),
     "ts_rank": lambda x, d: _df(round10(x)).rolling(d).rank(pct=True).to_numpy(),

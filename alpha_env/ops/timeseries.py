@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
-from alpha_env.ops.sortkeys import NEAR_REL, round_sig, ties_at_sig
+from alpha_env.ops.sortkeys import NEAR_REL, equal_at_sig, round_sig, ties_at_sig
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -736,18 +736,35 @@ def _decay_linear_body(x, d, width, out):  # pragma: no cover - compiled
 _DECAY_LINEAR = twin(_decay_linear_body)
 
 
+@njit(cache=True, error_model="numpy")
+def _oldest_tie(x, first, idx, j, sgn, top):  # pragma: no cover - compiled
+    """The oldest day in ``first .. idx`` whose ``sgn * x[., j]`` equals ``top`` (the window's extreme, first
+    reached on day ``idx``) at 10 significant digits. A call: runs only where a near tie was seen."""
+    for r in range(first, idx):
+        v = sgn * x[r, j]
+        if v == v and equal_at_sig(v, top):
+            return r
+    return idx
+
+
 def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
     """Max of ``sgn * x`` over the window (``sgn = -1`` gives the min) or its position 1..d (oldest = 1,
-    ties give the oldest day): van Herk/Gil-Werman blocks of ``d`` rows, prefix maxima forward and
-    suffix maxima backward, each window = suffix of the previous block + prefix of the current one."""
+    ties give the oldest day, values equal at 10 significant digits tie): van Herk/Gil-Werman blocks of
+    ``d`` rows, prefix maxima forward and suffix maxima backward, each window = suffix of the previous block
+    + prefix of the current one. For positions, each prefix (suffix) also keeps the largest value older than
+    its exact maximum's first day (``pre2``, ``suf2``), so a window knows in O(1) whether an older day comes
+    within ``NEAR_REL`` of its maximum; only then are the older days rounded (:func:`_oldest_tie`)."""
     T, N = x.shape
     for b in prange((N + width - 1) // width):
         j0 = b * width
         w = min(N, j0 + width) - j0
         suf = np.empty((d + 1, w))
         suf_i = np.zeros((d + 1, w), np.int64)
+        suf2 = np.empty((d + 1, w))  # largest value of the suffix older than its maximum's day
         pre = np.empty(w)
         pre_i = np.zeros(w, np.int64)
+        pre2 = np.empty(w)  # largest value of the prefix older than its maximum's day
+        hit = np.zeros(w)  # today's window has a near tie to resolve (1.0)
         bad = np.zeros(w)
         for t in range(T):
             r = t % d
@@ -756,6 +773,7 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                     for k in range(w):
                         suf[d, k] = -np.inf
                         suf_i[d, k] = t
+                        suf2[d, k] = -np.inf
                     for i in range(d - 1, -1, -1):
                         row = t - d + i
                         xr = x[row, j0:j0 + w]
@@ -765,9 +783,12 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                             take = v >= suf[i + 1, k]  # ties keep the older day
                             suf[i, k] = v if take else suf[i + 1, k]
                             suf_i[i, k] = row if take else suf_i[i + 1, k]
+                            # the new day is older than the kept maximum, or becomes it (nothing older)
+                            suf2[i, k] = -np.inf if take else max(suf2[i + 1, k], v)
                 for k in range(w):
                     pre[k] = -np.inf
                     pre_i[k] = t
+                    pre2[k] = -np.inf
             xt = x[t, j0:j0 + w]
             ot = out[t, j0:j0 + w]
             if t >= d:
@@ -775,25 +796,38 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                 for k in range(w):
                     bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
             first = t - d + 1
+            near = 0  # windows where an older day comes within NEAR_REL of the maximum
             for k in range(w):
                 v = sgn * xt[k]
                 ok = v == v
                 bad[k] += 0.0 if ok else 1.0
                 v = v if ok else -np.inf
                 take = v > pre[k]  # ties keep the older day
+                pre2[k] = pre[k] if take else pre2[k]  # all of the prefix so far is older than today
                 pre[k] = v if take else pre[k]
                 pre_i[k] = t if take else pre_i[k]
                 if r == d - 1:
                     val = pre[k]
                     idx = pre_i[k]
+                    older = pre2[k]
                 else:
                     newer = pre[k] > suf[r + 1, k]
                     val = pre[k] if newer else suf[r + 1, k]
                     idx = pre_i[k] if newer else suf_i[r + 1, k]
+                    older = max(suf[r + 1, k], pre2[k]) if newer else suf2[r + 1, k]
                 res = float(idx - first + 1) if want_index else sgn * val
                 ot[k] = np.nan if bad[k] > 0.0 else res
+                close = (val - older <= NEAR_REL * abs(val)) & want_index & (bad[k] == 0.0)
+                hit[k] = 1.0 if close else 0.0
+                near += 1 if close else 0
             if t < d - 1:
                 ot[:] = np.nan
+            elif near > 0:
+                for k in range(w):
+                    if hit[k] > 0.0:
+                        idx = int(ot[k]) + first - 1
+                        top = sgn * x[idx, j0 + k]
+                        ot[k] = float(_oldest_tie(x, first, idx, j0 + k, sgn, top) - first + 1)
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_extreme_body`.
@@ -1007,7 +1041,8 @@ def ts_min(x: np.ndarray, d: int) -> np.ndarray:
 
 def ts_argmax(x: np.ndarray, d: int) -> np.ndarray:
     """Position of the window's maximum: 1 = the oldest day (``t-d+1``) .. ``d`` = today, i.e.
-    ``np.argmax(window) + 1``; ties give the oldest day."""
+    ``np.argmax(window) + 1``; ties give the oldest day, and values equal at 10 significant digits tie
+    (``rank``'s rule: the rounding noise of a constant picks no day)."""
     return _run("ts_argmax", _EXTREME, x, d, 1.0, True)
 
 
