@@ -6,7 +6,8 @@ Run: ``python benchmarks/compare_kernels.py [--family cross-section|time-series]
 at 10 significant digits are equal): ``ec3d932`` for ``cross-section`` (``zscore``, the group statistics
 and ``group_rank``; session 10) and ``f761c3d`` for ``time-series`` (``stddev``, ``ts_zscore``, the higher
 moments, ``correlation``/``covariance`` and the window line statistics decide a constant window by that
-rule; session 11). The family's old modules are read with ``git show`` into temporary modules (they import
+rule, ``ts_argmax``/``ts_argmin`` tie by it; session 11; ``ts_max`` shares their kernel). The family's old
+modules are read with ``git show`` into temporary modules (they import
 this tree's helpers, which kept every name they use); both versions run on the same inputs, one thread,
 alternated in ``--rounds`` rounds, best of ``--repeat`` calls each. Inputs: 1,260 x 500 days of real
 values, booleans, ``ts_argmax``-like integers (1..5), cent differences and, for the time-series family,
@@ -50,7 +51,9 @@ FAMILIES: dict[str, tuple[str, dict[str, object], dict[str, tuple[str, int]]]] =
                      "correlation": ("alpha_env/ops/timeseries.py", 4),
                      "covariance": ("alpha_env/ops/timeseries.py", 4),
                      **{op: ("alpha_env/ops/windowstats.py", 3)
-                        for op in ("ts_mad", "ts_slope", "ts_rsquare", "ts_resi")}}),
+                        for op in ("ts_mad", "ts_slope", "ts_rsquare", "ts_resi")},
+                     **{op: ("alpha_env/ops/timeseries.py", 3)
+                        for op in ("ts_max", "ts_argmax", "ts_argmin")}}),
 }
 
 

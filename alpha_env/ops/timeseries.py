@@ -777,6 +777,12 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                     for i in range(d - 1, -1, -1):
                         row = t - d + i
                         xr = x[row, j0:j0 + w]
+                        if not want_index:
+                            for k in range(w):
+                                v = sgn * xr[k]
+                                v = v if v == v else -np.inf
+                                suf[i, k] = v if v >= suf[i + 1, k] else suf[i + 1, k]
+                            continue
                         for k in range(w):
                             v = sgn * xr[k]
                             v = v if v == v else -np.inf
@@ -784,7 +790,9 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                             suf[i, k] = v if take else suf[i + 1, k]
                             suf_i[i, k] = row if take else suf_i[i + 1, k]
                             # the new day is older than the kept maximum, or becomes it (nothing older)
-                            suf2[i, k] = -np.inf if take else max(suf2[i + 1, k], v)
+                            s2 = suf2[i + 1, k]
+                            s2 = s2 if s2 > v else v
+                            suf2[i, k] = -np.inf if take else s2
                 for k in range(w):
                     pre[k] = -np.inf
                     pre_i[k] = t
@@ -797,29 +805,40 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
                     bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
             first = t - d + 1
             near = 0  # windows where an older day comes within NEAR_REL of the maximum
-            for k in range(w):
-                v = sgn * xt[k]
-                ok = v == v
-                bad[k] += 0.0 if ok else 1.0
-                v = v if ok else -np.inf
-                take = v > pre[k]  # ties keep the older day
-                pre2[k] = pre[k] if take else pre2[k]  # all of the prefix so far is older than today
-                pre[k] = v if take else pre[k]
-                pre_i[k] = t if take else pre_i[k]
-                if r == d - 1:
-                    val = pre[k]
-                    idx = pre_i[k]
-                    older = pre2[k]
-                else:
-                    newer = pre[k] > suf[r + 1, k]
-                    val = pre[k] if newer else suf[r + 1, k]
-                    idx = pre_i[k] if newer else suf_i[r + 1, k]
-                    older = max(suf[r + 1, k], pre2[k]) if newer else suf2[r + 1, k]
-                res = float(idx - first + 1) if want_index else sgn * val
-                ot[k] = np.nan if bad[k] > 0.0 else res
-                close = (val - older <= NEAR_REL * abs(val)) & want_index & (bad[k] == 0.0)
-                hit[k] = 1.0 if close else 0.0
-                near += 1 if close else 0
+            if not want_index:  # the window's extreme (the loop of the exact positions, without them)
+                for k in range(w):
+                    v = sgn * xt[k]
+                    ok = v == v
+                    bad[k] += 0.0 if ok else 1.0
+                    v = v if ok else -np.inf
+                    pre[k] = v if v > pre[k] else pre[k]
+                    val = pre[k] if r == d - 1 or pre[k] > suf[r + 1, k] else suf[r + 1, k]
+                    ot[k] = np.nan if bad[k] > 0.0 else sgn * val
+            else:
+                for k in range(w):
+                    v = sgn * xt[k]
+                    ok = v == v
+                    bad[k] += 0.0 if ok else 1.0
+                    v = v if ok else -np.inf
+                    take = v > pre[k]  # ties keep the older day
+                    pre2[k] = pre[k] if take else pre2[k]  # all of the prefix so far is older than today
+                    pre[k] = v if take else pre[k]
+                    pre_i[k] = t if take else pre_i[k]
+                    if r == d - 1:
+                        val = pre[k]
+                        idx = pre_i[k]
+                        older = pre2[k]
+                    else:
+                        newer = pre[k] > suf[r + 1, k]
+                        val = pre[k] if newer else suf[r + 1, k]
+                        idx = pre_i[k] if newer else suf_i[r + 1, k]
+                        sr = suf[r + 1, k]
+                        p2 = pre2[k]
+                        older = (sr if sr > p2 else p2) if newer else suf2[r + 1, k]
+                    ot[k] = np.nan if bad[k] > 0.0 else float(idx - first + 1)
+                    close = (val - older <= NEAR_REL * abs(val)) & (bad[k] == 0.0)
+                    hit[k] = 1.0 if close else 0.0
+                    near += 1 if close else 0
             if t < d - 1:
                 ot[:] = np.nan
             elif near > 0:
