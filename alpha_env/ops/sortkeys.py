@@ -34,7 +34,7 @@ NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
            "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig",
-           "ties_at_sig"]
+           "advance_runs", "mark_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -183,21 +183,51 @@ def equal_at_sig(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def ties_at_sig(a, b, tie):  # pragma: no cover - compiled
-    """``tie[k] = 1.0`` where ``a[k]`` and ``b[k]`` are equal at :data:`SIG_DIGITS` significant digits
-    (:func:`equal_at_sig`; NaN ties nothing), else ``0.0``; 1-D arrays of one length. Exact equals and far
-    values are decided by a loop that vectorizes; values within :data:`NEAR_REL` but not equal (rare but for
-    rounding noise) are rounded in a second pass that runs only when there are some."""
+def advance_runs(a, b, run):  # pragma: no cover - compiled
+    """Per element: ``run[k] + 1`` where ``a[k]`` (today) equals ``b[k]`` (yesterday) at
+    :data:`SIG_DIGITS` significant digits (:func:`equal_at_sig`; NaN equals nothing), else 1; 1-D arrays of
+    one length. Exact equals and far values are decided by a loop that vectorizes; values within
+    :data:`NEAR_REL` but not equal (rare but for rounding noise) keep their run in it and are rounded in a
+    second pass that runs only when there are some."""
     near = 0
     for k in range(len(a)):
         u = a[k]
         v = b[k]
-        tie[k] = 1.0 if u == v else 0.0
-        near += 1 if (u != v) & (abs(u - v) <= NEAR_REL * max(abs(u), abs(v))) else 0
+        same = u == v
+        au = abs(u)
+        av = abs(v)
+        close = (~same) & (abs(u - v) <= NEAR_REL * (au if au > av else av))  # no generic max: it vectorizes
+        run[k] = run[k] + 1.0 if same else (run[k] if close else 1.0)
+        near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            if tie[k] == 0.0 and equal_at_sig(a[k], b[k]):
-                tie[k] = 1.0
+            u = a[k]
+            v = b[k]
+            if u != v and abs(u - v) <= NEAR_REL * max(abs(u), abs(v)):
+                run[k] = run[k] + 1.0 if equal_at_sig(u, v) else 1.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def mark_changes(a, b, last, day):  # pragma: no cover - compiled
+    """Per element: ``last[k] = day`` where ``a[k]`` (today) differs from ``b[k]`` (yesterday) at
+    :data:`SIG_DIGITS` significant digits (a NaN always differs); the same two passes as
+    :func:`advance_runs`."""
+    near = 0
+    for k in range(len(a)):
+        u = a[k]
+        v = b[k]
+        same = u == v
+        au = abs(u)
+        av = abs(v)
+        close = (~same) & (abs(u - v) <= NEAR_REL * (au if au > av else av))  # no generic max: it vectorizes
+        last[k] = last[k] if (same | close) else day
+        near += 1 if close else 0
+    if near > 0:
+        for k in range(len(a)):
+            u = a[k]
+            v = b[k]
+            if u != v and abs(u - v) <= NEAR_REL * max(abs(u), abs(v)) and not equal_at_sig(u, v):
+                last[k] = day
 
 
 def near_span(bits: int) -> np.uint64:

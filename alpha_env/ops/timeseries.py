@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
-from alpha_env.ops.sortkeys import NEAR_REL, equal_at_sig, round_sig, ties_at_sig
+from alpha_env.ops.sortkeys import NEAR_REL, advance_runs, equal_at_sig, mark_changes, round_sig
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -211,7 +211,6 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
         prev = np.full(w, np.nan)
-        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
@@ -262,10 +261,8 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     s1[k] += dv
                     s2[k] += dv * dv
                     bad[k] += 0.0 if ok else 1.0
-            ties_at_sig(xt, prev, tie)
-            for k in range(w):
-                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
-                prev[k] = xt[k]
+            advance_runs(xt, prev, run)
+            prev[:] = xt
             lossy = 0
             for k in range(w):
                 m = s1[k] * inv_n
@@ -344,7 +341,6 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
         prev = np.full(w, np.nan)
-        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         big = np.zeros(w)  # largest |x - ref| of the last rebuild's rows
         for t in range(T):
             xt = x[t, j0:j0 + w]
@@ -383,7 +379,7 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                         s2[k] -= d2
                         s3[k] -= d2 * dv
                         s4[k] -= d2 * d2
-            ties_at_sig(xt, prev, tie)
+            advance_runs(xt, prev, run)
             lossy = 0
             for k in range(w):
                 v = xt[k]
@@ -395,7 +391,6 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 s3[k] += d2 * dv
                 s4[k] += d2 * d2
                 bad[k] += 0.0 if ok else 1.0
-                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
                 prev[k] = v
                 res, m2 = _m4_out(s1[k], s2[k], s3[k], s4[k], n, inv_n, kurt)
                 undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or too_short
@@ -498,8 +493,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
         lastnan = np.full(w, -1e18)
         lastcx = np.full(w, -1e18)
         lastcy = np.full(w, -1e18)
-        tiex = np.zeros(w)  # today's x (y) equal to yesterday's at 10 significant digits (1.0) or not
-        tiey = np.zeros(w)
         for t in range(T):
             xt = x[t, j0:j0 + w]
             yt = y[t, j0:j0 + w]
@@ -509,8 +502,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             hi = tf - n + 2.0  # and its last change on or after this one
             xp = x[max(t - 1, 0), j0:j0 + w]  # yesterday (day 0 compares with itself: no change)
             yp = y[max(t - 1, 0), j0:j0 + w]
-            ties_at_sig(xt, xp, tiex)
-            ties_at_sig(yt, yp, tiey)
+            mark_changes(xt, xp, lastcx, tf)
+            mark_changes(yt, yp, lastcy, tf)
             if t % d == 0:
                 for k in range(w):
                     u = xt[k]
@@ -546,8 +539,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     v = yt[k]
                     ok = (u == u) & (v == v)
                     lastnan[k] = lastnan[k] if ok else tf
-                    lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
-                    lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
             else:
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
@@ -569,8 +560,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv - dvo * dvo
                         sxy[k] += du * dv - duo * dvo
                         lastnan[k] = lastnan[k] if ok else tf
-                        lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
-                        lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
                 else:
                     for k in range(w):
                         u = xt[k]
@@ -584,8 +573,6 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv
                         sxy[k] += du * dv
                         lastnan[k] = lastnan[k] if ok else tf
-                        lastcx[k] = lastcx[k] if tiex[k] > 0.0 else tf
-                        lastcy[k] = lastcy[k] if tiey[k] > 0.0 else tf
             lossy = 0  # usable windows whose running sums lost significance (see _LOSS)
             if corr:
                 lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;

@@ -29,7 +29,7 @@ from numba import prange
 
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel, check_window
-from alpha_env.ops.sortkeys import ties_at_sig
+from alpha_env.ops.sortkeys import advance_runs
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = ["ts_quantile", "ts_mad", "ts_slope", "ts_rsquare", "ts_resi"]
@@ -108,7 +108,6 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
         bad = np.zeros(w)
         run = np.zeros(w)  # days in a row equal at 10 significant digits (a window of n is constant)
         prev = np.full(w, np.nan)
-        tie = np.zeros(w)  # today equal to yesterday at 10 significant digits (1.0) or not
         m = np.zeros(w)
         a1 = np.zeros(w)
         a2 = np.zeros(w)
@@ -121,10 +120,8 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
                     bad[k] -= 0.0 if xo[k] == xo[k] else 1.0
             for k in range(w):
                 bad[k] += 0.0 if xt[k] == xt[k] else 1.0
-            ties_at_sig(xt, prev, tie)
-            for k in range(w):
-                run[k] = run[k] + 1.0 if tie[k] > 0.0 else 1.0
-                prev[k] = xt[k]
+            advance_runs(xt, prev, run)
+            prev[:] = xt
             if t < d - 1 or (mode != 0 and d == 1):
                 ot[:] = np.nan
                 continue
