@@ -183,6 +183,16 @@ def equal_at_sig(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _near_pair(u, v):  # pragma: no cover - compiled
+    """``(u == v, close)``: ``close`` when they differ by at most :data:`NEAR_REL` of the larger magnitude
+    (they may tie once rounded; never with a NaN). Written without Python's generic ``max``, so the loops
+    around it vectorize."""
+    au = abs(u)
+    av = abs(v)
+    return u == v, (u != v) & (abs(u - v) <= NEAR_REL * (au if au > av else av))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def advance_runs(a, b, run):  # pragma: no cover - compiled
     """Per element: ``run[k] + 1`` where ``a[k]`` (today) equals ``b[k]`` (yesterday) at
     :data:`SIG_DIGITS` significant digits (:func:`equal_at_sig`; NaN equals nothing), else 1; 1-D arrays of
@@ -191,20 +201,13 @@ def advance_runs(a, b, run):  # pragma: no cover - compiled
     second pass that runs only when there are some."""
     near = 0
     for k in range(len(a)):
-        u = a[k]
-        v = b[k]
-        same = u == v
-        au = abs(u)
-        av = abs(v)
-        close = (~same) & (abs(u - v) <= NEAR_REL * (au if au > av else av))  # no generic max: it vectorizes
+        same, close = _near_pair(a[k], b[k])
         run[k] = run[k] + 1.0 if same else (run[k] if close else 1.0)
         near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            u = a[k]
-            v = b[k]
-            if u != v and abs(u - v) <= NEAR_REL * max(abs(u), abs(v)):
-                run[k] = run[k] + 1.0 if equal_at_sig(u, v) else 1.0
+            if _near_pair(a[k], b[k])[1]:
+                run[k] = run[k] + 1.0 if equal_at_sig(a[k], b[k]) else 1.0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -214,19 +217,12 @@ def mark_changes(a, b, last, day):  # pragma: no cover - compiled
     :func:`advance_runs`."""
     near = 0
     for k in range(len(a)):
-        u = a[k]
-        v = b[k]
-        same = u == v
-        au = abs(u)
-        av = abs(v)
-        close = (~same) & (abs(u - v) <= NEAR_REL * (au if au > av else av))  # no generic max: it vectorizes
+        same, close = _near_pair(a[k], b[k])
         last[k] = last[k] if (same | close) else day
         near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            u = a[k]
-            v = b[k]
-            if u != v and abs(u - v) <= NEAR_REL * max(abs(u), abs(v)) and not equal_at_sig(u, v):
+            if _near_pair(a[k], b[k])[1] and not equal_at_sig(a[k], b[k]):
                 last[k] = day
 
 
