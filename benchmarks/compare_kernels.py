@@ -11,7 +11,10 @@ modules are read with ``git show`` into temporary modules (they import
 this tree's helpers, which kept every name they use); both versions run on the same inputs, one thread,
 alternated in ``--rounds`` rounds, best of ``--repeat`` calls each. Inputs: 1,260 x 500 days of real
 values, booleans, ``ts_argmax``-like integers (1..5), cent differences and, for the time-series family,
-the rounding noise of a constant (``(close + 0.1) - close``); 11 groups; windows of 10 days. Prints the
+the rounding noise of a constant (``(close + 0.1) - close``); 11 groups; windows of 10 days. The
+``comparisons`` family (``lt``, ``le``, ``gt``, ``eq``, ``ne``; ref ``ac4b938``, before they took the tie
+rule; session 11) compares pairs: two real panels, cent prices equal on 30% of cells, and ``close * 3 /
+3`` against ``close`` (rounding apart on some cells, a near tie on every one). Prints the
 times, their ratio, and whether the results are the same bits (they differ only where the values of a
 day, group or window are equal at 10 significant digits but not exactly).
 """
@@ -32,12 +35,13 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
 
 import numpy as np  # noqa: E402
 
-from alpha_env.ops import crosssection, group, timeseries, windowstats  # noqa: E402
+from alpha_env.ops import crosssection, elementwise, group, timeseries, windowstats  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10
 #: family -> (default ref, {module path: this tree's module}, {operator: (module path, arity)}); arity 1:
-#: ``op(x)``, 2: ``op(x, groups)``, 3: ``op(x, d)``, 4: ``op(x, y, d)``.
+#: ``op(x)``, 2: ``op(x, groups)``, 3: ``op(x, d)``, 4: ``op(x, y, d)``, 5: ``op(x, y)`` (the comparisons'
+#: inputs are pairs ``(x, y)``).
 FAMILIES: dict[str, tuple[str, dict[str, object], dict[str, tuple[str, int]]]] = {
     "cross-section": ("ec3d932",
                       {"alpha_env/ops/crosssection.py": crosssection, "alpha_env/ops/group.py": group},
@@ -54,6 +58,8 @@ FAMILIES: dict[str, tuple[str, dict[str, object], dict[str, tuple[str, int]]]] =
                         for op in ("ts_mad", "ts_slope", "ts_rsquare", "ts_resi")},
                      **{op: ("alpha_env/ops/timeseries.py", 3)
                         for op in ("ts_max", "ts_argmax", "ts_argmin")}}),
+    "comparisons": ("ac4b938", {"alpha_env/ops/elementwise.py": elementwise},
+                    {op: ("alpha_env/ops/elementwise.py", 5) for op in ("lt", "le", "gt", "eq", "ne")}),
 }
 
 
@@ -73,6 +79,12 @@ def _old_module(ref: str, path: str):
 
 def _inputs(family: str, seed: int = 0, T: int = 1260, N: int = 500) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
+    if family == "comparisons":
+        close = rng.uniform(5, 3000, (T, N))
+        a, b = np.round(rng.uniform(5, 300, (2, T, N)), 2)
+        equal = rng.random((T, N)) < 0.3
+        return {"real": rng.normal(size=(2, T, N)), "cents": np.stack([a, np.where(equal, a, b)]),
+                "thirds": np.stack([close * 3.0 / 3.0, close])}
     cents = np.round(rng.uniform(5, 300, (T, N)), 2) - np.round(rng.uniform(5, 300, (T, N)), 2)
     days = {"real": rng.normal(size=(T, N)), "boolean": (rng.random((T, N)) > 0.5).astype(float),
             "ints 1..5": rng.integers(1, 6, (T, N)).astype(float), "cents": cents}
@@ -93,6 +105,8 @@ def _best_ms(fn: Callable[[], np.ndarray], repeat: int) -> float:
 
 
 def _operands(arity: int, x: np.ndarray, groups: np.ndarray, other: np.ndarray) -> tuple:
+    if arity == 5:  # a pair of sides, stacked on a new first axis by _inputs
+        return (x[0], x[1])
     return {1: (x,), 2: (x, groups), 3: (x, WINDOW), 4: (x, other, WINDOW)}[arity]
 
 

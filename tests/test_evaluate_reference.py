@@ -91,8 +91,11 @@ def _where(cond, a, b):
 
 
 def _lt(a, b):
+    """``a < b`` on values rounded to 10 significant digits (equal at 10 digits is not less)."""
     a, b = pd.DataFrame(a), pd.DataFrame(b) if not np.isscalar(b) else b
-    out = (a < b).astype(float)
+    ra = pd.DataFrame(round10(a.to_numpy()), index=a.index, columns=a.columns)
+    rb = b if np.isscalar(b) else pd.DataFrame(round10(b.to_numpy()), index=b.index, columns=b.columns)
+    out = (ra < rb).astype(float)
     return out.where(a.notna() & (pd.DataFrame(b).notna() if not np.isscalar(b) else True))
 
 

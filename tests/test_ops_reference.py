@@ -180,8 +180,10 @@ def _ew(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
 
 
 def _cmp(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., np.ndarray]:
+    """A comparison of the operands rounded to 10 significant digits (``rank``'s tie rule: values equal
+    at 10 digits compare equal)."""
     def run(a, b):
-        r = fn(a, b).astype(np.float64)
+        r = fn(round10(a), round10(b)).astype(np.float64)
         r[np.isnan(a + b * 0) | np.isnan(b + a * 0)] = np.nan
         return r
 

@@ -9,6 +9,9 @@ new ``(T, N)`` float64 array. NaN rules (see ``docs/ops.md``):
 - Results that would be ±inf or undefined are NaN: division by zero, ``log`` of a value <= 0, ``sqrt`` of
   a negative value, ``pow``/``signedpower`` overflow or a negative base with a fractional exponent.
 - Booleans are 1.0 (true) / 0.0 (false); logic operators read any non-zero value as true.
+- Comparisons follow ``rank``'s tie rule: values equal at 10 significant digits are equal
+  (:func:`~alpha_env.ops.sortkeys.equal_at_sig`), so ``(close * 3) / 3 < close`` is 0 and ``==`` is 1
+  wherever rounding alone separates the two sides.
 - ``if_else(c, a, b)`` is ``a`` where ``c`` is true, ``b`` where false, NaN where ``c`` is NaN.
 - ``vec_avg(x)`` is the identity (a copy) on a scalar field panel: every field of a ``MarketPanel`` is
   one value per stock and day, so the mean of the one-element vector is the value itself.
@@ -25,6 +28,7 @@ import numpy as np
 from numba import njit, vectorize
 
 from alpha_env.ops._checks import as_operand, panel_shape
+from alpha_env.ops.sortkeys import equal_at_sig, near_pair
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg",
@@ -162,48 +166,6 @@ def _neg(a):  # pragma: no cover - compiled
 
 
 @vectorize(_F2, cache=True)
-def _lt(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a < b else 0.0
-
-
-@vectorize(_F2, cache=True)
-def _le(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a <= b else 0.0
-
-
-@vectorize(_F2, cache=True)
-def _gt(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a > b else 0.0
-
-
-@vectorize(_F2, cache=True)
-def _ge(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a >= b else 0.0
-
-
-@vectorize(_F2, cache=True)
-def _eq(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a == b else 0.0
-
-
-@vectorize(_F2, cache=True)
-def _ne(a, b):  # pragma: no cover - compiled
-    if a != a or b != b:
-        return math.nan
-    return 1.0 if a != b else 0.0
-
-
-@vectorize(_F2, cache=True)
 def _or(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
@@ -257,6 +219,71 @@ def _min(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
     return a if a <= b else b
+
+
+#: Comparison codes of :func:`_compare_body`, the code of each with its operands swapped, and the value
+#: of each where the two sides are equal at 10 significant digits.
+_LT, _LE, _GT, _GE, _EQ, _NE = 0, 1, 2, 3, 4, 5
+_MIRROR = (_GT, _GE, _LT, _LE, _EQ, _NE)
+_TIE_VALUE = (0.0, 1.0, 0.0, 1.0, 1.0, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _compare_cell(u, v, op):  # pragma: no cover - compiled
+    """``(result, near)``: the exact comparison as 1.0/0.0 (NaN if either side is NaN), and whether the
+    sides differ by at most ``NEAR_REL`` without being equal (rounding may tie them)."""
+    if op == _LT:
+        r = u < v
+    elif op == _LE:
+        r = u <= v
+    elif op == _GT:
+        r = u > v
+    elif op == _GE:
+        r = u >= v
+    elif op == _EQ:
+        r = u == v
+    else:
+        r = u != v
+    bad = (u != u) | (v != v)
+    return (math.nan if bad else (1.0 if r else 0.0)), near_pair(u, v)[1]
+
+
+@njit(cache=True, error_model="numpy")
+def _compare_body(a, b, op, tie, out):  # pragma: no cover - compiled
+    """``out = a <op> b`` on flat arrays (``b`` of ``a``'s length, or of length 1: a number), values equal at
+    10 significant digits comparing equal: one exact pass that vectorizes, then the near cells (rare but
+    for rounding noise) rounded, only when there are some."""
+    n = a.size
+    near = 0
+    if b.size == n:
+        for k in range(n):
+            out[k], close = _compare_cell(a[k], b[k], op)
+            near += 1 if close else 0
+    else:
+        v = b[0]
+        for k in range(n):
+            out[k], close = _compare_cell(a[k], v, op)
+            near += 1 if close else 0
+    if near > 0:
+        step = 1 if b.size == n else 0
+        for k in range(n):
+            u = a[k]
+            v = b[k * step]
+            if near_pair(u, v)[1] and equal_at_sig(u, v):
+                out[k] = tie
+
+
+def _compare(op: str, code: int, a, b) -> np.ndarray:
+    """A comparison with ``rank``'s tie rule (see the module docstring)."""
+    x = as_operand(op, a, 1)
+    y = as_operand(op, b, 2)
+    shape = panel_shape(op, x, y)
+    if not isinstance(x, np.ndarray):  # a number on the left: the mirrored comparison, operands swapped
+        x, y, code = y, x, _MIRROR[code]
+    out = np.empty(shape)
+    right = np.ascontiguousarray(y).ravel() if isinstance(y, np.ndarray) else np.full(1, y)
+    _compare_body(np.ascontiguousarray(x).ravel(), right, code, _TIE_VALUE[code], out.ravel())
+    return out
 
 
 def _apply(op: str, ufunc, *args: object) -> np.ndarray:
@@ -314,33 +341,33 @@ def neg(a) -> np.ndarray:
 
 
 def lt(a, b) -> np.ndarray:
-    """``a < b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("lt", _lt, a, b)
+    """``a < b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("lt", _LT, a, b)
 
 
 def le(a, b) -> np.ndarray:
-    """``a <= b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("le", _le, a, b)
+    """``a <= b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("le", _LE, a, b)
 
 
 def gt(a, b) -> np.ndarray:
-    """``a > b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("gt", _gt, a, b)
+    """``a > b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("gt", _GT, a, b)
 
 
 def ge(a, b) -> np.ndarray:
-    """``a >= b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("ge", _ge, a, b)
+    """``a >= b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("ge", _GE, a, b)
 
 
 def eq(a, b) -> np.ndarray:
-    """``a == b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("eq", _eq, a, b)
+    """``a == b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("eq", _EQ, a, b)
 
 
 def ne(a, b) -> np.ndarray:
-    """``a != b`` as 1.0/0.0, NaN if either is NaN."""
-    return _apply("ne", _ne, a, b)
+    """``a != b`` as 1.0/0.0 (values equal at 10 significant digits are equal), NaN if either is NaN."""
+    return _compare("ne", _NE, a, b)
 
 
 def or_(a, b) -> np.ndarray:

@@ -34,7 +34,7 @@ NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
            "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig",
-           "advance_runs", "mark_changes"]
+           "near_pair", "advance_runs", "mark_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -177,13 +177,15 @@ def equal_at_sig(a, b):  # pragma: no cover - compiled
     :data:`NEAR_REL` are answered without a logarithm (the rounding is a call, rarely made)."""
     if a == b:
         return True
-    if not abs(a - b) <= NEAR_REL * max(abs(a), abs(b)):
+    aa = abs(a)
+    ab = abs(b)
+    if not abs(a - b) <= NEAR_REL * (aa if aa > ab else ab):  # not the generic max: loops stay fast
         return False
     return _round_sig_called(a) == _round_sig_called(b)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _near_pair(u, v):  # pragma: no cover - compiled
+def near_pair(u, v):  # pragma: no cover - compiled
     """``(u == v, close)``: ``close`` when they differ by at most :data:`NEAR_REL` of the larger magnitude
     (they may tie once rounded; never with a NaN). Written without Python's generic ``max``, so the loops
     around it vectorize."""
@@ -201,12 +203,12 @@ def advance_runs(a, b, run):  # pragma: no cover - compiled
     second pass that runs only when there are some."""
     near = 0
     for k in range(len(a)):
-        same, close = _near_pair(a[k], b[k])
+        same, close = near_pair(a[k], b[k])
         run[k] = run[k] + 1.0 if same else (run[k] if close else 1.0)
         near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            if _near_pair(a[k], b[k])[1]:
+            if near_pair(a[k], b[k])[1]:
                 run[k] = run[k] + 1.0 if equal_at_sig(a[k], b[k]) else 1.0
 
 
@@ -217,12 +219,12 @@ def mark_changes(a, b, last, day):  # pragma: no cover - compiled
     :func:`advance_runs`."""
     near = 0
     for k in range(len(a)):
-        same, close = _near_pair(a[k], b[k])
+        same, close = near_pair(a[k], b[k])
         last[k] = last[k] if (same | close) else day
         near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            if _near_pair(a[k], b[k])[1] and not equal_at_sig(a[k], b[k]):
+            if near_pair(a[k], b[k])[1] and not equal_at_sig(a[k], b[k]):
                 last[k] = day
 
 
