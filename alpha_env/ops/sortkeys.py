@@ -34,7 +34,8 @@ NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
            "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig",
-           "near_pair", "advance_runs", "mark_changes"]
+           "near_pair", "advance_runs",
+           "mark_near_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -200,7 +201,8 @@ def advance_runs(a, b, run):  # pragma: no cover - compiled
     :data:`SIG_DIGITS` significant digits (:func:`equal_at_sig`; NaN equals nothing), else 1; 1-D arrays of
     one length. Exact equals and far values are decided by a loop that vectorizes; values within
     :data:`NEAR_REL` but not equal (rare but for rounding noise) keep their run in it and are rounded in a
-    second pass that runs only when there are some."""
+    second pass that runs only when there are some (the pair kernels track last changes the same way:
+    :func:`mark_near_changes`)."""
     near = 0
     for k in range(len(a)):
         same, close = near_pair(a[k], b[k])
@@ -212,20 +214,15 @@ def advance_runs(a, b, run):  # pragma: no cover - compiled
                 run[k] = run[k] + 1.0 if equal_at_sig(a[k], b[k]) else 1.0
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def mark_changes(a, b, last, day):  # pragma: no cover - compiled
-    """Per element: ``last[k] = day`` where ``a[k]`` (today) differs from ``b[k]`` (yesterday) at
-    :data:`SIG_DIGITS` significant digits (a NaN always differs); the same two passes as
-    :func:`advance_runs`."""
-    near = 0
+@njit(cache=True, error_model="numpy")
+def mark_near_changes(a, b, last, day):  # pragma: no cover - compiled
+    """``last[k] = day`` where ``a[k]`` (today) and ``b[k]`` (yesterday) are within :data:`NEAR_REL` but not
+    equal and differ at :data:`SIG_DIGITS` digits: the rounding pass of change tracking. A kernel's own loop
+    marks exact changes and far values and counts the near pairs (:func:`near_pair`), and calls this only
+    when it found some."""
     for k in range(len(a)):
-        same, close = near_pair(a[k], b[k])
-        last[k] = last[k] if (same | close) else day
-        near += 1 if close else 0
-    if near > 0:
-        for k in range(len(a)):
-            if near_pair(a[k], b[k])[1] and not equal_at_sig(a[k], b[k]):
-                last[k] = day
+        if near_pair(a[k], b[k])[1] and not equal_at_sig(a[k], b[k]):
+            last[k] = day
 
 
 def near_span(bits: int) -> np.uint64:

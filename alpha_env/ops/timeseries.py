@@ -29,7 +29,14 @@ from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_same_shape, check_window
 from alpha_env.ops.elementwise import _sub
-from alpha_env.ops.sortkeys import NEAR_REL, advance_runs, equal_at_sig, mark_changes, round_sig
+from alpha_env.ops.sortkeys import (
+    NEAR_REL,
+    advance_runs,
+    equal_at_sig,
+    mark_near_changes,
+    near_pair,
+    round_sig,
+)
 from alpha_env.ops.threads import block_width, twin, use_parallel
 
 __all__ = [
@@ -502,8 +509,7 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             hi = tf - n + 2.0  # and its last change on or after this one
             xp = x[max(t - 1, 0), j0:j0 + w]  # yesterday (day 0 compares with itself: no change)
             yp = y[max(t - 1, 0), j0:j0 + w]
-            mark_changes(xt, xp, lastcx, tf)
-            mark_changes(yt, yp, lastcy, tf)
+            near = 0  # days within NEAR_REL of yesterday but not equal: rounded after the update loops
             if t % d == 0:
                 for k in range(w):
                     u = xt[k]
@@ -539,6 +545,11 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     v = yt[k]
                     ok = (u == u) & (v == v)
                     lastnan[k] = lastnan[k] if ok else tf
+                    same_x, close_x = near_pair(u, xp[k])
+                    same_y, close_y = near_pair(v, yp[k])
+                    lastcx[k] = lastcx[k] if (same_x | close_x) else tf
+                    lastcy[k] = lastcy[k] if (same_y | close_y) else tf
+                    near += (1 if close_x else 0) + (1 if close_y else 0)
             else:
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
@@ -560,6 +571,11 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv - dvo * dvo
                         sxy[k] += du * dv - duo * dvo
                         lastnan[k] = lastnan[k] if ok else tf
+                        same_x, close_x = near_pair(u, xp[k])
+                        same_y, close_y = near_pair(v, yp[k])
+                        lastcx[k] = lastcx[k] if (same_x | close_x) else tf
+                        lastcy[k] = lastcy[k] if (same_y | close_y) else tf
+                        near += (1 if close_x else 0) + (1 if close_y else 0)
                 else:
                     for k in range(w):
                         u = xt[k]
@@ -573,6 +589,14 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         syy[k] += dv * dv
                         sxy[k] += du * dv
                         lastnan[k] = lastnan[k] if ok else tf
+                        same_x, close_x = near_pair(u, xp[k])
+                        same_y, close_y = near_pair(v, yp[k])
+                        lastcx[k] = lastcx[k] if (same_x | close_x) else tf
+                        lastcy[k] = lastcy[k] if (same_y | close_y) else tf
+                        near += (1 if close_x else 0) + (1 if close_y else 0)
+            if near > 0:
+                mark_near_changes(xt, xp, lastcx, tf)
+                mark_near_changes(yt, yp, lastcy, tf)
             lossy = 0  # usable windows whose running sums lost significance (see _LOSS)
             if corr:
                 lost = 0  # valid pairs whose var_x * var_y under- or overflowed (an integer count vectorizes;
