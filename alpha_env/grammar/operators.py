@@ -130,7 +130,7 @@ class OperatorSpec:
         if self.origin is not None:
             last = "d" if self.origin == 1 else f"d{self.origin - 1:+d}"
             parts.append(f"{self.origin} = the window's oldest day t-d+1, {last} = today; "
-                         "ties: the oldest day")
+                         "ties (equal at 10 significant digits): the oldest day")
         if self.window_rule == "history":
             first = "" if self.lookback is None else \
                 f"; first {'d' if self.lookback == 0 else f'd{self.lookback:+d}'} rows NaN"
@@ -163,6 +163,10 @@ def _pow(a: float, b: float) -> float:
     return float(a**b) if not (a < 0 and not float(b).is_integer()) else math.nan
 
 
+#: How the comparisons treat rounding (their docs end with it).
+_TIES = " (sides equal at 10 significant digits are equal)"
+
+
 def _spec(name: str, args: tuple[Kind, ...], result: Kind, doc: str, **kw) -> OperatorSpec:
     aliases = kw.pop("aliases", ())
     return OperatorSpec(name, tuple(aliases), args, result, kw.pop("infix", None), kw.pop("lookback", None),
@@ -189,19 +193,19 @@ _SPECS: tuple[OperatorSpec, ...] = (
           right_assoc=True, category="arithmetic", unit_rule="power", fold=_pow, aliases=("power",)),
     _spec("neg", (S,), S, "-a", infix="-", precedence=UNARY_PRECEDENCE, category="arithmetic",
           fold=operator.neg, aliases=("negate",)),
-    # comparisons and logic
-    _spec("lt", (S, S), B, "a < b", infix="<", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("less",)),
-    _spec("le", (S, S), B, "a <= b", infix="<=", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("less_equal",)),
-    _spec("gt", (S, S), B, "a > b", infix=">", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("greater",)),
-    _spec("ge", (S, S), B, "a >= b", infix=">=", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("greater_equal",)),
-    _spec("eq", (S, S), B, "a == b", infix="==", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("equal",)),
-    _spec("ne", (S, S), B, "a != b", infix="!=", precedence=4, category="comparison", unit_rule="compare",
-          aliases=("not_equal",)),
+    # comparisons and logic (rank's tie rule: alpha_env.ops.elementwise)
+    _spec("lt", (S, S), B, "a < b" + _TIES, infix="<", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("less",)),
+    _spec("le", (S, S), B, "a <= b" + _TIES, infix="<=", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("less_equal",)),
+    _spec("gt", (S, S), B, "a > b" + _TIES, infix=">", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("greater",)),
+    _spec("ge", (S, S), B, "a >= b" + _TIES, infix=">=", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("greater_equal",)),
+    _spec("eq", (S, S), B, "a == b" + _TIES, infix="==", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("equal",)),
+    _spec("ne", (S, S), B, "a != b" + _TIES, infix="!=", precedence=4, category="comparison",
+          unit_rule="compare", aliases=("not_equal",)),
     _spec("or", (B, B), B, "a || b", infix="||", precedence=2, category="logic", unit_rule="bool"),
     _spec("and", (B, B), B, "a && b", infix="&&", precedence=3, category="logic", unit_rule="bool"),
     _spec("not", (B,), B, "!a", infix="!", precedence=UNARY_PRECEDENCE, category="logic", unit_rule="bool"),
@@ -214,7 +218,8 @@ _SPECS: tuple[OperatorSpec, ...] = (
     _ts("sum", "sum over the window", aliases=("ts_sum",)),
     _ts("product", "product over the window (NaN on overflow)", unit="power_keep",
         aliases=("ts_product", "prod")),
-    _ts("stddev", "sample standard deviation over the window (0 on a constant window, NaN for d = 1)",
+    _ts("stddev", "sample standard deviation over the window (0 on a constant window: values equal at 10 "
+        "significant digits; NaN for d = 1)",
         ddof=1, aliases=("ts_std", "ts_stddev", "std")),
     _ts("ts_min", "minimum over the window", aliases=("ts_minimum",)),
     _ts("ts_max", "maximum over the window", aliases=("ts_maximum",)),
