@@ -179,6 +179,12 @@ def _ts(name: str, doc: str, *, lookback: int = -1, unit: str = "keep", aliases:
                  aliases=aliases, **kw)
 
 
+def _cmp(name: str, infix: str, alias: str) -> OperatorSpec:
+    """A comparison: (series, series) -> bool, precedence 4, with the tie rule in its doc."""
+    return _spec(name, (S, S), B, f"a {infix} b" + _TIES, infix=infix, precedence=4, category="comparison",
+                 unit_rule="compare", aliases=(alias,))
+
+
 _SPECS: tuple[OperatorSpec, ...] = (
     # arithmetic
     _spec("add", (S, S), S, "a + b", infix="+", precedence=5, category="arithmetic", unit_rule="same",
@@ -194,18 +200,12 @@ _SPECS: tuple[OperatorSpec, ...] = (
     _spec("neg", (S,), S, "-a", infix="-", precedence=UNARY_PRECEDENCE, category="arithmetic",
           fold=operator.neg, aliases=("negate",)),
     # comparisons and logic (rank's tie rule: alpha_env.ops.elementwise)
-    _spec("lt", (S, S), B, "a < b" + _TIES, infix="<", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("less",)),
-    _spec("le", (S, S), B, "a <= b" + _TIES, infix="<=", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("less_equal",)),
-    _spec("gt", (S, S), B, "a > b" + _TIES, infix=">", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("greater",)),
-    _spec("ge", (S, S), B, "a >= b" + _TIES, infix=">=", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("greater_equal",)),
-    _spec("eq", (S, S), B, "a == b" + _TIES, infix="==", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("equal",)),
-    _spec("ne", (S, S), B, "a != b" + _TIES, infix="!=", precedence=4, category="comparison",
-          unit_rule="compare", aliases=("not_equal",)),
+    _cmp("lt", "<", "less"),
+    _cmp("le", "<=", "less_equal"),
+    _cmp("gt", ">", "greater"),
+    _cmp("ge", ">=", "greater_equal"),
+    _cmp("eq", "==", "equal"),
+    _cmp("ne", "!=", "not_equal"),
     _spec("or", (B, B), B, "a || b", infix="||", precedence=2, category="logic", unit_rule="bool"),
     _spec("and", (B, B), B, "a && b", infix="&&", precedence=3, category="logic", unit_rule="bool"),
     _spec("not", (B,), B, "!a", infix="!", precedence=UNARY_PRECEDENCE, category="logic", unit_rule="bool"),
