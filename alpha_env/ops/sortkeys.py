@@ -196,22 +196,26 @@ def near_pair(u, v):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def advance_runs(a, b, run):  # pragma: no cover - compiled
-    """Per element: ``run[k] + 1`` where ``a[k]`` (today) equals ``b[k]`` (yesterday) at
-    :data:`SIG_DIGITS` significant digits (:func:`equal_at_sig`; NaN equals nothing), else 1; 1-D arrays of
-    one length. Exact equals and far values are decided by a loop that vectorizes; values within
-    :data:`NEAR_REL` but not equal (rare but for rounding noise) keep their run in it and are rounded in a
-    second pass that runs only when there are some (the pair kernels track last changes the same way:
-    :func:`mark_near_changes`)."""
+def advance_runs(a, prev, run):  # pragma: no cover - compiled
+    """One day of per-element run tracking: ``run[k] + 1`` where ``a[k]`` (today) equals ``prev[k]``
+    (yesterday) at :data:`SIG_DIGITS` significant digits (:func:`equal_at_sig`; NaN equals nothing), else
+    1; then ``prev[k] = a[k]``. 1-D arrays of one length. Exact equals and far values are decided by a loop
+    that vectorizes; values within :data:`NEAR_REL` but not equal (rare but for rounding noise) keep their
+    run and yesterday's value in it and are rounded in a second pass that runs only when there are some (the
+    pair kernels track last changes the same way: :func:`mark_near_changes`)."""
     near = 0
     for k in range(len(a)):
-        same, close = near_pair(a[k], b[k])
+        u = a[k]
+        same, close = near_pair(u, prev[k])
         run[k] = run[k] + 1.0 if same else (run[k] if close else 1.0)
+        prev[k] = prev[k] if close else u
         near += 1 if close else 0
     if near > 0:
         for k in range(len(a)):
-            if near_pair(a[k], b[k])[1]:
-                run[k] = run[k] + 1.0 if equal_at_sig(a[k], b[k]) else 1.0
+            u = a[k]
+            if near_pair(u, prev[k])[1]:
+                run[k] = run[k] + 1.0 if equal_at_sig(u, prev[k]) else 1.0
+                prev[k] = u
 
 
 @njit(cache=True, error_model="numpy")

@@ -269,7 +269,6 @@ def _var_body(x, d, width, zscore, out):  # pragma: no cover - compiled
                     s2[k] += dv * dv
                     bad[k] += 0.0 if ok else 1.0
             advance_runs(xt, prev, run)
-            prev[:] = xt
             lossy = 0
             for k in range(w):
                 m = s1[k] * inv_n
@@ -398,7 +397,6 @@ def _moment4_body(x, d, width, kurt, out):  # pragma: no cover - compiled
                 s3[k] += d2 * dv
                 s4[k] += d2 * d2
                 bad[k] += 0.0 if ok else 1.0
-                prev[k] = v
                 res, m2 = _m4_out(s1[k], s2[k], s3[k], s4[k], n, inv_n, kurt)
                 undefined = bad[k] > 0.0 or run[k] >= n or m2 <= 0.0 or too_short
                 ot[k] = np.nan if undefined else res
@@ -752,8 +750,7 @@ def _oldest_tie(x, first, idx, j, sgn, top):  # pragma: no cover - compiled
     """The oldest day in ``first .. idx`` whose ``sgn * x[., j]`` equals ``top`` (the window's extreme, first
     reached on day ``idx``) at 10 significant digits. A call: runs only where a near tie was seen."""
     for r in range(first, idx):
-        v = sgn * x[r, j]
-        if v == v and equal_at_sig(v, top):
+        if equal_at_sig(sgn * x[r, j], top):  # a NaN equals nothing
             return r
     return idx
 

@@ -121,7 +121,6 @@ def _moments_body(x, d, width, mode, out):  # pragma: no cover - compiled
             for k in range(w):
                 bad[k] += 0.0 if xt[k] == xt[k] else 1.0
             advance_runs(xt, prev, run)
-            prev[:] = xt
             if t < d - 1 or (mode != 0 and d == 1):
                 ot[:] = np.nan
                 continue
