@@ -16,13 +16,16 @@ from alpha_env.grammar import Codebook, GrammarState, alpha101, canonical, parse
 from alpha_env.grammar.state import GrammarTables
 
 
-def no_memo_state(codebook, max_len, *, units: bool = False, allowed=None) -> GrammarState:
+def no_memo_state(codebook, max_len, *, units: bool = False, allowed=None,
+                  refuse_degenerate: bool = False) -> GrammarState:
     """A :class:`GrammarState` on tables without the memo (``GrammarTables(memo=False)``, kept on the
     codebook, one per option set)."""
-    state = GrammarState(codebook, max_len, units=units, allowed=allowed)
-    key = ("no_memo_tables", units, None if allowed is None else np.packbits(allowed).tobytes())
+    state = GrammarState(codebook, max_len, units=units, allowed=allowed, refuse_degenerate=refuse_degenerate)
+    key = ("no_memo_tables", units, None if allowed is None else np.packbits(allowed).tobytes(),
+           refuse_degenerate)
     if key not in codebook._cache:
-        codebook._cache[key] = GrammarTables(codebook, units=units, allowed=allowed, memo=False)
+        codebook._cache[key] = GrammarTables(codebook, units=units, allowed=allowed, memo=False,
+                                             refuse_degenerate=refuse_degenerate)
     state._t = codebook._cache[key]
     return state
 

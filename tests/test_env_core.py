@@ -165,10 +165,29 @@ def test_ic_reward(panel):
 
 def test_degenerate_alpha_gets_penalty_and_reason(panel):
     env = E.AlphaStackEnv(panel, max_len=8, degenerate_penalty=-0.75)
-    # constant across stocks after market neutralization
-    _, reward, term, _, info = run_actions(env, actions_of(env, "group_mean(close, market)"))[-1]
+    # constant across stocks after market neutralization (prices are positive: always 1)
+    _, reward, term, _, info = run_actions(env, actions_of(env, "close > -1"))[-1]
     assert term and reward == -0.75 and info["reason"] == "degenerate"
     assert "constant" in info["degenerate_reason"]
+
+
+def test_calls_degenerate_whatever_the_data_are_masked_unless_switched_off(panel):
+    """group_mean over the market is one number a day: refused by the masks by default (an invalid action
+    with its reason), an ordinary degenerate alpha with refuse_degenerate=False (round 1's masks)."""
+    env = E.AlphaStackEnv(panel, max_len=8, degenerate_penalty=-0.75)
+    assert env.config.refuse_degenerate
+    plain = E.AlphaStackEnv(panel, max_len=8, degenerate_penalty=-0.75, refuse_degenerate=False)
+    actions = actions_of(plain, "group_mean(close, market)")
+    env.reset(seed=0)
+    for a in actions[:-2]:
+        env.step(a)
+    assert not env.action_masks()[actions[-2]]
+    _, reward, term, _, info = env.step(actions[-2])
+    assert term and reward == env.config.invalid_action_penalty and info["reason"] == "invalid_action"
+    _, reward, term, _, info = run_actions(plain, actions)[-1]
+    assert term and reward == -0.75 and "constant" in info["degenerate_reason"]
+    with pytest.raises(SettingsError, match="refuse_degenerate must be true or false"):
+        E.AlphaStackEnv(panel, refuse_degenerate="yes")
 
 
 def test_reward_reads_train_days_only(panel):

@@ -195,8 +195,10 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.vocabulary = self._build_vocabulary(vocabulary)
         self.vocabulary.setflags(write=False)
         self._grammar_state_cls = GrammarState
+        self.refuse_degenerate = cfg.refuse_degenerate
         try:
-            GrammarState(self.codebook, self.max_len, allowed=self.vocabulary)
+            GrammarState(self.codebook, self.max_len, allowed=self.vocabulary,
+                         refuse_degenerate=self.refuse_degenerate)
         except ExpressionError as exc:
             raise SettingsError(f"max_len={self.max_len} with this vocabulary: {exc.message}") from None
 
@@ -334,7 +336,8 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         """
         super().reset(seed=seed)
         options = dict(options or {})
-        self._state = self._grammar_state_cls(self.codebook, self.max_len, allowed=self.vocabulary)
+        self._state = self._grammar_state_cls(self.codebook, self.max_len, allowed=self.vocabulary,
+                                              refuse_degenerate=self.refuse_degenerate)
         self._tokens = np.zeros(self.max_len, dtype=np.int64)
         self._finished = False
         self._episode_info = {}

@@ -43,6 +43,9 @@ class EnvSettings:
         found_capacity: found alphas remembered for the correlation penalty (oldest dropped first).
         cache_bytes: budget of the evaluator's sub-expression cache in bytes (0 turns it off).
         max_window: longest window token allowed in days (none: train length - 1).
+        refuse_degenerate: the action masks never allow a call that its own arguments make degenerate
+            whatever the data (correlation of a number, stddev over 1 day, group_mean over the market;
+            alpha_env.grammar.degenerate); false: only the type rules mask (round 1's masks).
         mask_dtype: dtype of the observation's action_mask: int8 (0/1) or float32 (0.0/1.0).
         doc_days: document mode: trading days of news averaged before the decision date.
         horizon: document mode: trading days after the decision date whose metric is the reward.
@@ -60,6 +63,7 @@ class EnvSettings:
     found_capacity: int = 1000
     cache_bytes: int = DEFAULT_CACHE_BYTES
     max_window: int | None = None
+    refuse_degenerate: bool = True
     mask_dtype: str = field(default="int8", metadata={"choices": MASK_DTYPES})
     doc_days: int = 5
     horizon: int = 20
@@ -70,6 +74,8 @@ class EnvSettings:
             _set(self, name, _int(name, getattr(self, name), low=1))
         for name in ("cache_bytes", "warmup"):
             _set(self, name, _int(name, getattr(self, name), low=0))
+        if not isinstance(self.refuse_degenerate, bool):
+            raise SettingsError(f"refuse_degenerate must be true or false, got {self.refuse_degenerate!r}")
         if self.max_window is not None:
             _set(self, "max_window", _int("max_window", self.max_window, low=1))
         for name in ("degenerate_penalty", "invalid_action_penalty", "correlation_penalty", "reward_scale"):

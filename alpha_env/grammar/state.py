@@ -29,9 +29,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from alpha_env.errors import ExpressionError
-from alpha_env.grammar.ast import Call, Expr, OpToken
+from alpha_env.grammar.ast import Call, Expr, Group, OpToken, Window
 from alpha_env.grammar.checker import TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.codebook import Codebook, Special
+from alpha_env.grammar.degenerate import DEGENERATE_CALLS, WINDOW_BOUNDS, call_reason, degenerate_reason
 from alpha_env.grammar.kinds import SERIES_LIKE, Kind, Unit, Value
 from alpha_env.grammar.operators import OPERATORS, OperatorSpec
 
@@ -42,6 +43,10 @@ INF = math.inf
 #: Most stack states whose rows (and, separately, masks) a :class:`GrammarTables` remembers; past it the
 #: memo starts again empty (a bounded cache of pure results: states differ only in the values they hold).
 MEMO_ENTRIES = 1 << 16
+
+#: Groups with which some call is degenerate (``market``): told apart from the others when refining.
+_FLAT_GROUPS: tuple[str, ...] = tuple(sorted({g for rule in DEGENERATE_CALLS.values()
+                                              for g in rule.flat_groups}))
 
 
 class GrammarTables:
@@ -54,9 +59,16 @@ class GrammarTables:
             other ids are never allowed, and completability is computed with the allowed ids only.
         memo: remember stack rows and masks (below); ``False`` computes both at every step (the
             reference the tests and ``benchmarks/bench_grammar.py`` compare the memo with).
+        refuse_degenerate: never allow a call that its own arguments make degenerate whatever the data
+            (:data:`~alpha_env.grammar.degenerate.DEGENERATE_CALLS`: ``correlation(x, 0.5, d)``,
+            ``stddev(x, 1)``, ``group_mean(x, market)``); the abstract values then tell windows of
+            ``1, 2, 3, >= 4`` days and the ``market`` group apart, so completability stays exact.
 
     Attributes:
-        values: the abstract values (kind, unit) the tables index.
+        values: the abstract values (kind, unit) the tables index (a window or group value appears once
+            per ``details`` entry when ``refuse_degenerate`` is on).
+        details: per index, the shortest window of its window class (``1 2 3 4``: ``4`` means ``>= 4``
+            days), the group name of a group that makes some call degenerate (``market``), else ``None``.
         fresh: fewest tokens that build each value from an empty stack (``inf``: impossible).
         allowed: the ``allowed`` mask (read-only; all ``True`` when none was given).
 
@@ -66,15 +78,23 @@ class GrammarTables:
     """
 
     def __init__(self, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None,
-                 memo: bool = True):
+                 memo: bool = True, refuse_degenerate: bool = False):
         self.codebook = codebook
         self.units = units
         self.memo = bool(memo)
+        self.refuse_degenerate = bool(refuse_degenerate)
         self.allowed = _allowed_mask(codebook, allowed)
         kinds_s = [Value(Kind.SERIES, u) for u in Unit] if units else [Value(Kind.SERIES)]
-        self.values: tuple[Value, ...] = (*kinds_s, Value(Kind.BOOL), Value(Kind.CONST), Value(Kind.WINDOW),
-                                          Value(Kind.GROUP))
-        self.index = {v: i for i, v in enumerate(self.values)}
+        entries: list[tuple[Value, object]] = [(v, None) for v in (*kinds_s, Value(Kind.BOOL),
+                                                                  Value(Kind.CONST))]
+        if self.refuse_degenerate:
+            entries += [(Value(Kind.WINDOW), lo) for lo in (1, *WINDOW_BOUNDS)]
+            entries += [(Value(Kind.GROUP), name) for name in (*_FLAT_GROUPS, None)]
+        else:
+            entries += [(Value(Kind.WINDOW), None), (Value(Kind.GROUP), None)]
+        self.values: tuple[Value, ...] = tuple(v for v, _ in entries)
+        self.details: tuple[object, ...] = tuple(d for _, d in entries)
+        self.index = {e: i for i, e in enumerate(entries)}
         nv = len(self.values)
         self.series_like = np.array([v.kind in SERIES_LIKE for v in self.values])
 
@@ -95,14 +115,15 @@ class GrammarTables:
             if isinstance(token, OpToken):
                 spec = OPERATORS[token.name]
                 rule = spec.unit_rule if units else None
-                key = (spec.arg_kinds, spec.result_kind, spec.no_const_slots, rule)
+                degenerate = DEGENERATE_CALLS.get(spec.name) if self.refuse_degenerate else None
+                key = (spec.arg_kinds, spec.result_kind, spec.no_const_slots, rule, degenerate)
                 cls = classes.setdefault(key, len(classes))
                 if cls == len(self.class_specs):
                     self.class_specs.append(spec)
                 self.token_class[i] = cls
                 op_ids.append((i, cls))
                 continue
-            v = self.index[leaf_value(token, units=units)]
+            v = self._leaf_index(token)
             self.token_value[i] = v
             if v not in leaf_value_ids:
                 leaf_value_ids[v] = len(self.leaf_group_values)
@@ -125,7 +146,9 @@ class GrammarTables:
                     res = apply_operator(spec, tuple(self.values[c] for c in combo), units=units)
                 except TypeRuleError:
                     continue
-                table[combo] = self.index[res]
+                if self.refuse_degenerate and self._degenerate(spec, combo):
+                    continue
+                table[combo] = self.index[(res, None)]
             self.apply.append(table)
 
         # -------- fresh costs (Bellman-Ford over the tree grammar)
@@ -170,6 +193,24 @@ class GrammarTables:
         self.row0.setflags(write=False)
         self._row_memo: dict[tuple[int, ...], np.ndarray] = {(): self.row0}
         self._mask_memo: dict[tuple[tuple[int, ...], int, bool], np.ndarray] = {}
+
+    def _leaf_index(self, token: object) -> int:
+        """Index of a leaf token's abstract value (its window class or flat group, when refined)."""
+        detail: object = None
+        if self.refuse_degenerate:
+            if isinstance(token, Window):
+                detail = max(lo for lo in (1, *WINDOW_BOUNDS) if lo <= token.days)
+            elif isinstance(token, Group) and token.name in _FLAT_GROUPS:
+                detail = token.name
+        return self.index[(leaf_value(token, units=self.units), detail)]  # type: ignore[arg-type]
+
+    def _degenerate(self, spec: OperatorSpec, combo: tuple[int, ...]) -> bool:
+        """Whether ``spec`` applied to the abstract values ``combo`` is degenerate whatever the data."""
+        constant_at = tuple(p for p, c in enumerate(combo)
+                            if spec.arg_kinds[p] is Kind.SERIES and self.values[c].kind is Kind.CONST)
+        window = next((self.details[c] for c in combo if self.values[c].kind is Kind.WINDOW), None)
+        group = next((self.details[c] for c in combo if self.values[c].kind is Kind.GROUP), None)
+        return degenerate_reason(spec.name, constant_at, window, group) is not None  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict:
         """Pickled without the memo (a codebook carries its tables to workers and into saved models)."""
@@ -225,15 +266,17 @@ class GrammarTables:
         return (self.d0 + h[None, :]).min(axis=1)
 
     @classmethod
-    def for_codebook(cls, codebook: Codebook, *, units: bool = False,
-                     allowed: np.ndarray | None = None) -> GrammarTables:
-        """The tables of ``codebook`` and the ``allowed`` ids (built on first use and kept on the codebook,
-        one set per distinct mask)."""
+    def for_codebook(cls, codebook: Codebook, *, units: bool = False, allowed: np.ndarray | None = None,
+                     refuse_degenerate: bool = False) -> GrammarTables:
+        """The tables of ``codebook``, the ``allowed`` ids and the options (built on first use and kept on
+        the codebook, one set per distinct mask and option set)."""
         mask = _allowed_mask(codebook, allowed)
-        key = ("grammar_tables", units, None if mask.all() else np.packbits(mask).tobytes())
+        key = ("grammar_tables", units, None if mask.all() else np.packbits(mask).tobytes(),
+               bool(refuse_degenerate))
         tables = codebook._cache.get(key)
         if tables is None:
-            tables = codebook._cache[key] = cls(codebook, units=units, allowed=mask)
+            tables = codebook._cache[key] = cls(codebook, units=units, allowed=mask,
+                                                refuse_degenerate=refuse_degenerate)
         return tables
 
 
@@ -262,6 +305,8 @@ class GrammarState:
         units: enforce unit checks (price / volume / dimensionless) in the masks.
         allowed: ``(len(codebook),)`` bool array of the ids an agent may use (``None``: every id); the
             masks never allow another id, and completability counts only the allowed ones.
+        refuse_degenerate: the masks never allow a call that its own arguments make degenerate whatever
+            the data (:data:`~alpha_env.grammar.degenerate.DEGENERATE_CALLS`); they stay exact.
 
     Attributes (read-only properties): ``ids`` (every pushed id, ``END`` included once pushed),
     ``length`` (expression tokens pushed), ``depth`` (values on the stack), ``complete`` (exactly one
@@ -272,13 +317,14 @@ class GrammarState:
     __slots__ = ("codebook", "max_len", "units", "_t", "_values", "_exprs", "_rows", "_ids", "_done", "_mask")
 
     def __init__(self, codebook: Codebook, max_len: int, *, units: bool = False,
-                 allowed: np.ndarray | None = None):
+                 allowed: np.ndarray | None = None, refuse_degenerate: bool = False):
         if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
             raise ExpressionError(f"max_len must be a positive integer, got {max_len!r}")
         self.codebook = codebook
         self.max_len = int(max_len)
         self.units = units
-        self._t = GrammarTables.for_codebook(codebook, units=units, allowed=allowed)
+        self._t = GrammarTables.for_codebook(codebook, units=units, allowed=allowed,
+                                             refuse_degenerate=refuse_degenerate)
         self._values: list[int] = []
         self._exprs: list[Expr] = []
         self._rows: list[np.ndarray] = [self._t.row0]
@@ -379,9 +425,16 @@ class GrammarState:
                 apply_operator(spec, tuple(self.stack_values()[-spec.arity:]), units=self.units)
             except TypeRuleError as exc:
                 return exc.message
+            if self._t.refuse_degenerate:
+                reason = call_reason(Call(spec.name, tuple(self._exprs[-spec.arity:])))
+                if reason is not None:
+                    return reason
         elif self._values and self._t.values[self._values[-1]].kind in (Kind.WINDOW, Kind.GROUP):
             top = self._t.values[self._values[-1]].kind.value
             return f"a {top} on top of the stack must be consumed by the next operator"
+        if self._t.refuse_degenerate:
+            return (f"no single series can be finished within max_len={self.max_len} without a call that is "
+                    "degenerate whatever the data")
         return f"no single series can be finished within max_len={self.max_len}"
 
     # ------------------------------------------------------------------ pushing

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from alpha_env.grammar.degenerate import DEGENERATE_CALLS
 from alpha_env.ops import crosssection as cs
 from alpha_env.ops import dialectops as dia
 from alpha_env.ops import elementwise as ew
@@ -150,22 +151,14 @@ class AlwaysNan(NamedTuple):
 
 
 ALWAYS_NAN: MappingProxyType[str, AlwaysNan] = MappingProxyType({
-    # a flat window has no correlation, z-score, skew, kurtosis or R² (0/0), a single day no co-movement
-    "correlation": AlwaysNan(min_window=2, constant_at=(0, 1)),
-    "covariance": AlwaysNan(min_window=2),  # a flat window covaries exactly 0: only d = 1 is NaN
-    "stddev": AlwaysNan(min_window=2),  # sample statistics with a d - 1 denominator; a flat window: 0
-    "ts_zscore": AlwaysNan(min_window=2, constant_at=(0,)),
-    "ts_skewness": AlwaysNan(min_window=3, constant_at=(0,)),  # pandas' bias-corrected estimators
-    "ts_kurtosis": AlwaysNan(min_window=4, constant_at=(0,)),
-    "ts_slope": AlwaysNan(min_window=2),  # a line through one day
-    "ts_rsquare": AlwaysNan(min_window=2, constant_at=(0,)),
-    "ts_resi": AlwaysNan(min_window=2),
-    "zscore": AlwaysNan(constant_at=(0,)),  # a flat day has no spread
-    "group_zscore": AlwaysNan(constant_at=(0,)),  # nor a flat group
+    op: AlwaysNan(min_window=rule.nan_below, constant_at=rule.nan_constant_at)
+    for op, rule in DEGENERATE_CALLS.items() if rule.nan_below > 1 or rule.nan_constant_at
 })
-"""Canonical operator name -> when a call is NaN on every row for any data (the operators' documented
-NaN semantics, docs/ops.md): a window shorter than ``min_window``, or a number at a position in
-``constant_at``. The evaluator knows such calls are all NaN before it computes anything, so their NaN-strict
-consumers and the operands only those read run on the first date alone (module doc of
-:mod:`alpha_env.evaluate.evaluator`); ``tests/test_evaluate_nan_stop.py`` checks every entry against the
-kernels on random data and that each bound is tight. Operators not listed have no such arguments."""
+"""Canonical operator name -> when a call is NaN on every row for any data: the NaN half of the grammar's
+:data:`~alpha_env.grammar.degenerate.DEGENERATE_CALLS` (the operators' documented NaN semantics,
+docs/ops.md; the other half makes calls the same number for every stock): a window shorter than
+``min_window``, or a number at a position in ``constant_at``. The evaluator knows such calls are all NaN
+before it computes anything, so their NaN-strict consumers and the operands only those read run on the
+first date alone (module doc of :mod:`alpha_env.evaluate.evaluator`); ``tests/test_evaluate_nan_stop.py``
+checks every entry against the kernels on random data and that each bound is tight. Operators not listed
+have no such arguments."""
