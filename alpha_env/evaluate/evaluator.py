@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +48,7 @@ from numba import njit
 
 from alpha_env.data.panel import BASE_FIELDS
 from alpha_env.errors import AlphaEnvError, DataError, ExpressionError, SettingsError
+from alpha_env.evaluate.bounds import EMPTY, Bound, expression_bound
 from alpha_env.evaluate.cache import ArrayCache, CacheStats
 from alpha_env.grammar import (
     OPERATORS,
@@ -226,6 +228,7 @@ class Evaluator:
         self._derived = ArrayCache(min(int(cache_bytes), DERIVED_FIELD_BYTES))
         self._stored = frozenset((*BASE_FIELDS, "vwap", *panel.custom_field_names))
         self._shape = tuple(panel.shape)
+        self._field_bounds: dict[tuple[str, int], Bound] = {}
 
     @property
     def panel(self) -> MarketPanel:
@@ -256,6 +259,36 @@ class Evaluator:
         if not isinstance(value, np.ndarray):
             raise ExpressionError(f"'{nodes[-1].key}' is a constant, not a series", expression=nodes[-1].key)
         return value
+
+    def bound(self, expr: str | Expr | Sequence[Token], *, rows: int | None = None) -> Bound:
+        """A :class:`~alpha_env.evaluate.bounds.Bound` of ``expr``'s values on the first ``rows`` dates
+        from its fields' ranges there, without computing it: every finite value lies within it, and
+        ``.degenerate`` means the signal is all NaN or one number for every stock on each day
+        (:mod:`alpha_env.evaluate.bounds`). A field's range is read once per ``rows`` and kept.
+
+        Raises:
+            ExpressionError: a malformed expression or an unknown field (as :meth:`evaluate`).
+            SettingsError: ``rows`` is not an integer in ``1 .. T``.
+        """
+        rows = self._rows(rows)
+        if isinstance(expr, _EXPR_TYPES):
+            check(expr)
+            tree = expr
+        else:
+            tree = from_stack(self._tokens(expr))
+        return expression_bound(tree, lambda name: self._field_bound(name, rows), self._shape[1])
+
+    def _field_bound(self, name: str, rows: int) -> Bound:
+        """The range of field ``name``'s values (NaN aside, infinities kept) on the first ``rows`` dates
+        (kept per field)."""
+        key = (name, rows)
+        known = self._field_bounds.get(key)
+        if known is None:
+            values = self._leaf(Field(name), rows)
+            lo, hi = float(np.fmin.reduce(values, axis=None)), float(np.fmax.reduce(values, axis=None))
+            known = EMPTY if math.isnan(lo) else Bound(lo, hi)
+            self._field_bounds[key] = known
+        return known
 
     def _rows(self, rows: int | None) -> int:
         T = self._shape[0]
