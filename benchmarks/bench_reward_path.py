@@ -29,6 +29,12 @@ Prints, side by side in one run:
 10. the env whose all-NaN stop knows the calls that their own arguments make all NaN
    (``alpha_env.ops.ALWAYS_NAN``: ``correlation(x, 0.5, d)``, ``stddev(x, 1)``) before computing
    anything, against the same env learning them only by computing them, alternated the same way;
+11. the env whose masks refuse calls degenerate whatever the data (``refuse_degenerate``, the default:
+   ``correlation(x, 0.5, d)``, ``ts_argmax(x, 1)``, ``group_mean(x, market)``) against the same env with
+   the type rules' masks only (round 1's), alternated the same way;
+12. the env that asks ``Evaluator.bound`` first (a degenerate verdict from the fields' ranges, without
+   evaluating: ``vwap > adv10``, ``sign(volume)``) against the same env evaluating every alpha,
+   alternated the same way (the same rewards: ``tests/test_evaluate_bounds.py``);
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -324,6 +330,14 @@ def _no_always_nan(env) -> None:
     evaluator._value = without_table
 
 
+def _plain_masks(env) -> None:
+    env.refuse_degenerate = False  # read at every reset
+
+
+def _no_bounds(env) -> None:
+    env._bounds_first = False
+
+
 def _no_grammar_memo(env) -> None:
     from bench_grammar import no_memo_state
 
@@ -348,7 +362,8 @@ def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None
         rewarded += info["reason"] == "complete"
     wall = time.perf_counter() - start
     env.close()
-    print(f"{label:<34} {steps / wall:>9.0f} {episodes / wall:>11.1f} {rewarded / wall:>11.1f}")
+    print(f"{label:<34} {steps / wall:>9.0f} {episodes / wall:>11.1f} {rewarded / wall:>11.1f} "
+          f"{100 * rewarded / max(episodes, 1):>9.0f}%")
 
 
 _COLD_PROBE = """
@@ -530,15 +545,18 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
+_TWO_DIGIT = ("10", "11", "12")
+
+
 def _sections(text: str) -> set[str]:
-    """``--sections``: comma-separated section numbers; a token of several digits other than 10 lists
+    """``--sections``: comma-separated section numbers; a token of several digits other than 10-12 lists
     one-digit sections (``364`` = 3, 6 and 4, the form used before section 10)."""
     chosen: set[str] = set()
     for token in text.split(","):
         token = token.strip()
         if not token.isdigit():
-            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-10, got {token!r}")
-        chosen.update([token] if token == "10" else token)
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-12, got {token!r}")
+        chosen.update([token] if token in _TWO_DIGIT else token)
     return chosen
 
 
@@ -551,10 +569,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10",
-                   help="which of sections 1-4 and 6-10 to run, comma-separated (e.g. 4: the env only; "
+    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12",
+                   help="which of sections 1-4 and 6-12 to run, comma-separated (e.g. 4: the env only; "
                         "6: pandas and torch; 7: the env on the window's dates vs the whole panel; 8: the "
-                        "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 364 = 3,6,4)")
+                        "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: masks refusing "
+                        "degenerate calls; 12: bounds first; 364 = 3,6,4)")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
@@ -570,7 +589,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real = load_real(args.data) if {"3", "4", "6", "7", "8", "9", "10"} & args.sections else None
+    real = load_real(args.data) if {"3", "4", "6", "7", "8", "9", "10", "11", "12"} & args.sections else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -579,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
                      "sp500_2013_2018" if real is not None else "synthetic", args.repeat)
     if "4" in args.sections:
         print(f"\n4. env, masked random agent, {args.seconds:.0f} s each")
-        print(f"{'panel':<34} {'steps/s':>9} {'episodes/s':>11} {'rewarded/s':>11}")
+        print(f"{'panel':<34} {'steps/s':>9} {'episodes/s':>11} {'rewarded/s':>11} {'rewarded':>10}")
         us = load_real(args.data_us)
         for options in ({}, {"reward": "pool"}):
             tag = " pool reward" if options else ""
@@ -600,7 +619,11 @@ def main(argv: list[str] | None = None) -> None:
              "9": ("grammar rows and masks per step vs the memo", ("no memo", "memo"), _no_grammar_memo,
                    True),
              "10": ("the all-NaN stop without vs with the ALWAYS_NAN table", ("no table", "table"),
-                    _no_always_nan, True)}
+                    _no_always_nan, True),
+             "11": ("type-rule masks vs masks refusing degenerate calls", ("types", "refuse"), _plain_masks,
+                    True),
+             "12": ("every alpha evaluated vs the bounds asked first", ("evaluate", "bounds"), _no_bounds,
+                    True)}
     for section, (title, names, patch, with_synthetic) in pairs.items():
         if section not in args.sections:
             continue

@@ -80,14 +80,13 @@ class Bound:
         return self.empty or self.flat
 
     def reason(self) -> str:
-        """Why :attr:`degenerate` (for the environment's ``degenerate_reason``)."""
+        """Why :attr:`degenerate`, worded as the backtest's verdicts (for ``degenerate_reason``)."""
+        known = "whatever the values within the fields' ranges (known without evaluating it)"
         if self.empty:
-            return "all NaN whatever the values within the fields' ranges (known without evaluating it)"
+            return f"all NaN: no value {known}"
         if self.point:
-            return (f"the same number ({self.lo:.6g}) for every stock whatever the values within the fields' "
-                    "ranges (known without evaluating it)")
-        return ("constant across stocks on each day whatever the values within the fields' ranges (known "
-                "without evaluating it)")
+            return f"constant across stocks: {self.lo:.6g} for every stock on every day {known}"
+        return f"constant across stocks: one number for every stock on each day {known}"
 
 
 ANY = Bound(-_INF, _INF)
