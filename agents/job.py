@@ -111,14 +111,16 @@ class PPOJobSettings:
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     """the backtest and universe (each field is an option: --delay, --neutralization, --cost-bps, ...)"""
     env: EnvSettings = field(default_factory=lambda: EnvSettings(
-        max_len=15, cache_bytes=64 * 2**20, reward="pool",
+        max_len=15, cache_bytes=64 * 2**20, reward="pool", refuse_degenerate=False,
         pool=PoolSettings(min_ic_t=3.0, model="conditional", ridge_alpha=1.0)))
     """the episodes and their reward (--reward, --max-len, --pool-capacity, --correlation-penalty, ...); the
     main job rewards what an alpha adds to the run's pool (reward pool; one pool shared by the in-process
     environments) and admits only alphas whose train IC is significant (--pool-min-ic-t 3: without it the
     pool fills with alphas that fit noise); the pool's weights follow the news (--pool-model conditional,
     penalised by --pool-ridge-alpha 1: ridge on data without news), writes at most 15 tokens (the
-    pretrained actor's corpus length) and caches 64 MiB per environment"""
+    pretrained actor's corpus length), caches 64 MiB per environment and keeps the type rules' masks
+    (--no-refuse-degenerate: on seeds 0-5 masks refusing degenerate calls gave the same valid Sharpe,
+    paired +0.00, so the measured default stays; docs/pool.md, "Session 12")"""
     fine_tune: FineTuneSettings = field(
         default_factory=lambda: FineTuneSettings(n_steps=64, kl_coef=0.02, ent_coef=0.02))
     """PPO fine-tuning (--learning-rate, --n-steps, ...); 8 environments x 64 steps = 512-step rollouts; the

@@ -51,7 +51,8 @@ def _assert_sound(ev: Evaluator, expr, rows: int) -> tuple[int, int]:
         if b.empty:
             assert not known.any(), (text, b)
         elif known.any():
-            assert x[known].min() >= b.lo and x[known].max() <= b.hi, (text, b, x[known].min(), x[known].max())
+            low, high = x[known].min(), x[known].max()
+            assert low >= b.lo and high <= b.hi, (text, b, low, high)
         if b.flat and known.any():
             flats += 1
             for day in np.flatnonzero(known.any(axis=1)):
@@ -89,7 +90,8 @@ def test_bounds_hold_on_a_synthetic_market_and_prove_scale_verdicts():
                            ("0.5 ^ (volume + 1e6)", Bound(0.0, 0.0)), ("product(volume + 1e6, 250)", EMPTY)]:
         b = ev.bound(text)
         assert b == expected and b.degenerate, (text, b)
-    for text in ("rank(close)", "close - open", "ts_argmax(close, 5)", "group_rank(sign(volume + 1), sector)"):
+    for text in ("rank(close)", "close - open", "ts_argmax(close, 5)",
+                 "group_rank(sign(volume + 1), sector)"):
         assert not ev.bound(text).degenerate, text
     # flat stays flat through window statistics and ranks, not through group ranks
     assert ev.bound("ts_mean(rank(close > -1), 5) + 1").flat
@@ -135,7 +137,8 @@ def test_the_env_pays_the_same_rewards_with_and_without_asking_the_bounds_first(
     fast.reset(seed=0)
     for action in [*BOOK.encode(parse("close > -1")), BOOK.END]:
         _, reward, term, _, info = fast.step(action)
-    assert term and info["reason"] == "degenerate" and "known without evaluating it" in info["degenerate_reason"]
+    assert term and info["reason"] == "degenerate"
+    assert "known without evaluating it" in info["degenerate_reason"]
     assert info["alpha_id"] == ACE(panel).alpha_id("close > -1")
 
 

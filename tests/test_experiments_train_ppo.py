@@ -152,7 +152,8 @@ def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
         assert names <= set(leaves), (cls.__name__, names - set(leaves))
     job_choices = {"max_len": 15, "cache_bytes": 64 * 2**20, "n_steps": 64,  # documented on PPOJobSettings
                    "reward": "pool", "pool_min_ic_t": 3.0, "pool_model": "conditional",
-                   "pool_ridge_alpha": 1.0, "kl_coef": 0.02, "ent_coef": 0.02}
+                   "pool_ridge_alpha": 1.0, "kl_coef": 0.02, "ent_coef": 0.02,
+                   "refuse_degenerate": False}
     for name, opt in leaves.items():
         owner = {"simulation": SimulationSettings(), "env": EnvSettings(), "fine_tune": FineTuneSettings()}
         if opt.path[0] in owner and name in job_choices:
