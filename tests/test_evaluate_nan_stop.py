@@ -16,9 +16,9 @@ from alpha_env.evaluate import Evaluator
 from alpha_env.grammar import OPERATORS, Codebook, Kind
 from alpha_env.grammar.corpus import random_expression
 from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT
+from tests.kernel_support import random_arguments
 
 T_DAYS, N_STOCKS = 120, 25
-CONSTS = {"ts_quantile": [0.3], "bucket": [0.9, 0.1], "scale": [1.0]}
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +35,7 @@ def test_every_operator_has_an_entry_naming_series_positions_only():
 
 def _arguments(op: str, rng: np.random.Generator, window: int) -> list:
     """Random arguments of ``op``'s kinds: series with values of both signs, zeros, ties and some NaN."""
-    args: list = []
-    consts = list(CONSTS.get(op, [0.5]))
-    for kind in OPERATORS[op].arg_kinds:
-        if kind in (Kind.SERIES, Kind.BOOL):
-            x = rng.choice([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], size=(T_DAYS, N_STOCKS))
-            x += rng.standard_normal(x.shape) * (rng.random(x.shape) < 0.5)
-            x[rng.random(x.shape) < 0.05] = np.nan
-            args.append(x)
-        elif kind == Kind.WINDOW:
-            args.append(window)
-        elif kind == Kind.GROUP:
-            args.append(rng.integers(-1, 4, N_STOCKS).astype(np.int64))
-        else:
-            args.append(consts.pop(0))
-    return args
+    return random_arguments(op, rng, window, (T_DAYS, N_STOCKS))
 
 
 @pytest.mark.parametrize("op", sorted(op for op, positions in NAN_STRICT.items() if positions))

@@ -31,9 +31,9 @@ from alpha_env.grammar.checker import TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.degenerate import DEGENERATE_CALLS, WINDOW_BOUNDS, call_reason, degenerate_reason
 from alpha_env.grammar.kinds import SERIES_LIKE
 from alpha_env.ops import ALWAYS_NAN, KERNELS
+from tests.kernel_support import random_arguments
 
 T_DAYS, N_STOCKS = 60, 12
-CONSTS = {"ts_quantile": [0.3], "bucket": [0.9, 0.1], "scale": [1.0]}
 
 
 def _degenerate(out: np.ndarray) -> bool:
@@ -47,27 +47,6 @@ def _degenerate(out: np.ndarray) -> bool:
         low = np.where(finite, out, np.inf).min(axis=1)
     days = finite.any(axis=1)
     return bool(np.all(high[days] - low[days] <= 1e-12 * np.maximum(1.0, np.abs(high[days]))))
-
-
-def _arguments(op: str, rng: np.random.Generator, window: int, market: bool) -> list:
-    """Random arguments of ``op``'s kinds: both signs, zeros, ties, NaN holes; groups of the market (one
-    code for every stock) or four groups with unassigned stocks."""
-    args: list = []
-    consts = list(CONSTS.get(op, [0.5]))
-    for kind in OPERATORS[op].arg_kinds:
-        if kind in (Kind.SERIES, Kind.BOOL):
-            x = rng.choice([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], size=(T_DAYS, N_STOCKS))
-            x += rng.standard_normal(x.shape) * (rng.random(x.shape) < 0.7)
-            x[rng.random(x.shape) < 0.03] = np.nan
-            args.append(x)
-        elif kind is Kind.WINDOW:
-            args.append(window)
-        elif kind is Kind.GROUP:
-            codes = np.zeros(N_STOCKS) if market else rng.integers(-1, 4, N_STOCKS)
-            args.append(codes.astype(np.int64))
-        else:
-            args.append(consts.pop(0))
-    return args
 
 
 def _accepted(op: str, constant_at: tuple[int, ...]) -> bool:
@@ -126,7 +105,8 @@ def test_the_table_names_exactly_the_arguments_that_make_a_kernel_degenerate(op)
                 outcomes, nans = [], []
                 for value in (0.0, 0.5, -3.0, 1.0, 1e300):
                     for _ in range(3):
-                        args = _arguments(op, rng, window if window is not None else 1, group == "market")
+                        args = random_arguments(op, rng, window or 1, (T_DAYS, N_STOCKS), noise=0.7,
+                                                holes=0.03, market=group == "market")
                         for p in flat:
                             args[p] = np.full((T_DAYS, N_STOCKS), value)
                         try:
