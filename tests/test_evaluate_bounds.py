@@ -169,3 +169,20 @@ def test_bounds_hold_on_sp500_for_random_agents_expressions():
     for expr in _random_expressions(7, 120, max_len=14):
         flats += _assert_sound(ev, expr, 755)[1]
     assert flats > 50
+
+
+def test_the_aces_verdict_calls_flat_signals_degenerate_only_under_a_demeaning_backtest():
+    from alpha_env.ace import SimulationSettings
+    from alpha_env.backtest import BacktestSettings
+
+    panel = synthetic_market(seed=8, n_stocks=30, n_days=260, news=False)
+    flat, empty = "close > -1", "close / (close < -1)"
+    assert "constant across stocks" in ACE(panel).bound_reason(flat)
+    for backtest in (BacktestSettings(neutralization="none"), BacktestSettings(decay=5)):
+        ace = ACE(panel, SimulationSettings(backtest=backtest))
+        assert ace.bound_reason(flat) is None  # a book may still be held
+        assert ace.bound_reason(empty).startswith("all NaN")
+        assert ace.simulate(empty, save=False).degenerate_reason.startswith("all NaN")
+    assert ACE(panel).bound_reason("rank(close)") is None
+    with pytest.raises(ExpressionError, match="unknown field"):
+        ACE(panel).bound_reason("rank(clsoe)")

@@ -295,6 +295,25 @@ class ACE:
         signal = self.evaluator.evaluate(tree, rows=rows)
         return self._score(signal, text, tree, window, rank_ic, started, t0)
 
+    def bound_reason(self, expr: str | Expr | list, *, rows: int | None = None) -> str | None:
+        """Why ``expr`` is degenerate under this ACE's backtest whatever the values within its fields'
+        ranges on the first ``rows`` dates (``None``: every date), known without evaluating it, or ``None``
+        when its bound does not decide (:meth:`~alpha_env.evaluate.Evaluator.bound`): all NaN, or one
+        number for every stock on each day when the backtest demeans the signal as it is (a
+        neutralization and no decay: a decay mixes days that stocks hold NaN differently, and without a
+        neutralization a flat signal holds a book).
+
+        Raises:
+            ExpressionError: the expression is malformed or names a field this panel lacks.
+        """
+        tree, _ = self.canonical(expr)
+        T = self.panel.n_dates
+        bound = self.evaluator.bound(tree, rows=None if rows is None else min(int(rows), T))
+        backtest = self._backtest_settings
+        if bound.empty or (bound.flat and backtest.neutralization != "none" and backtest.decay <= 1):
+            return bound.reason()
+        return None
+
     def window_rows(self, window: slice | str | None) -> int:
         """The fewest leading dates :meth:`score` needs for ``window``'s metrics: its last holding day and
         the day after it (the glitch cleaning of a return reads the next day's), at most ``T``; ``T`` for

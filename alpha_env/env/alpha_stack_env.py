@@ -210,11 +210,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.ace = ACE(self.panel, settings, store=self.store, cache_bytes=self.cache_bytes,
                        rank_ic=self.reward_name == "rank_ic")
         self.evaluator = self.ace.evaluator
-        self._bounds_first = True  # ask Evaluator.bound before evaluating (False: benchmarks' reference)
-        # a signal flat across stocks holds no book only when the backtest demeans it as it is (no decay
-        # mixing days that stocks hold NaN differently); an all-NaN one never holds one
-        backtest = self.ace.settings.backtest
-        self._flat_is_degenerate = backtest.neutralization != "none" and backtest.decay <= 1
+        self._bounds_first = True  # ask ACE.bound_reason before evaluating (False: benchmarks' reference)
         self.found = FoundAlphas(cfg.found_capacity)
         self.pool = self._build_pool(alpha_pool)
         self._seen: dict[str, str] = {}  # signal fingerprint -> first alpha id (repeat_penalty)
@@ -513,14 +509,11 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         window, where = self._window_slice()
         rows = self._score_rows(window, expr)
         try:
-            if self._bounds_first:
-                # decided by the fields' ranges alone (vwap > adv10, sign(volume)): known without evaluating
-                upto = None if rows is None else min(rows, self.panel.n_dates)
-                bound = self.evaluator.bound(expr, rows=upto)
-                if bound.empty or (bound.flat and self._flat_is_degenerate):
-                    info.update(alpha_id=self.ace.alpha_id(expr), reason="degenerate",
-                                degenerate_reason=bound.reason())
-                    return float(self.degenerate_penalty), info
+            # decided by the fields' ranges alone (vwap > adv10, sign(volume)): known without evaluating
+            reason = self.ace.bound_reason(expr, rows=rows) if self._bounds_first else None
+            if reason is not None:
+                info.update(alpha_id=self.ace.alpha_id(expr), reason="degenerate", degenerate_reason=reason)
+                return float(self.degenerate_penalty), info
             score = self.ace.score(expr, window, rows=rows)
         except AlphaEnvError as exc:
             info.update(reason="degenerate", degenerate_reason=f"evaluation failed: {exc}")
