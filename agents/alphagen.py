@@ -52,6 +52,8 @@ class AlphaGenSettings:
     """stop after this many finished episodes (evaluations)"""
     max_len: int = 20
     """most tokens per expression"""
+    refuse_degenerate: bool = False
+    """masks refusing calls degenerate whatever the data (off: AlphaGen's type-only masks)"""
     guard_minutes: float = 600.0
     """wall-clock guard (a run it stops reports stopped_by_guard)"""
     out: str = "alphagen_summary.json"
@@ -106,7 +108,8 @@ def run_alphagen(args: AlphaGenSettings) -> dict[str, Any]:
     pool = new_pool(ace, args.pool)
     env = AlphaStackEnv(panel, settings=args.simulation, alpha_pool=pool,
                         env_settings=EnvSettings(max_len=args.max_len, reward="pool", pool=args.pool,
-                                                 cache_bytes=64 * 2**20))
+                                                 cache_bytes=64 * 2**20,
+                                                 refuse_degenerate=args.refuse_degenerate))
     wrapped = AlphaGenReward(env)
     evaluated: dict[str, None] = {}
     curve: list[list[float]] = []

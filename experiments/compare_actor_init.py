@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                              summary["evaluations"]))
                 finals[method][-1]["stopped_by_time_limit"] = bool(summary["stopped_by_time_limit"])
                 stopped.append(bool(summary["stopped_by_time_limit"]))
-            env = AlphaStackEnv(panel, max_len=args.max_len)
+            # the PPO runs' masks (the main job's), so every method writes in the same grammar
+            env = AlphaStackEnv(panel, max_len=args.max_len,
+                                refuse_degenerate=PPOJobSettings().env.refuse_degenerate)
             history = random_search(env, args.evaluations, seed=seed)
             env.close()
             curves["random_search"].append(history.best_so_far().tolist())

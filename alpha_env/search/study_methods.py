@@ -159,7 +159,8 @@ def run_random(ace: Any, seed: int, args: StudySettings) -> MethodRun:
     curve = Curve()
     env = AlphaStackEnv(ace.panel, settings=ace.settings, alpha_pool=pool,
                         env_settings=EnvSettings(max_len=args.max_len, reward="pool", pool=args.pool,
-                                                 cache_bytes=64 * 2**20))
+                                                 cache_bytes=64 * 2**20,
+                                                 refuse_degenerate=args.refuse_degenerate))
     def on_evaluation(index: int, reward: float, info: dict[str, Any]) -> None:
         curve.step((info.get("pool") or {}).get("objective"))
 
@@ -211,7 +212,8 @@ def _common_options(ace: Any, seed: int, args: StudySettings, source: str) -> li
     s = ace.settings
     return ["--data", source, "--seed", str(seed), "--neutralization", s.neutralization,
             "--max-len", str(args.max_len), "--glitch-factor", str(args.glitch_factor),
-            "--glitch-band", str(args.glitch_band), "--max-return", str(args.max_return)]
+            "--glitch-band", str(args.glitch_band), "--max-return", str(args.max_return),
+            "--refuse-degenerate" if args.refuse_degenerate else "--no-refuse-degenerate"]
 
 
 def run_ppo(ace: Any, method: str, seed: int, args: StudySettings, source: str,

@@ -78,6 +78,9 @@ class StudySettings:
     """GP population size"""
     max_len: int = 20
     """most tokens per expression (GP, random search, PPO, AlphaGen)"""
+    refuse_degenerate: bool = False
+    """the masks of random search, PPO and AlphaGen refuse calls degenerate whatever the data (off: the type
+    rules' masks, the main job's default and every published study's)"""
     n_dates: int = 0
     """keep only the first n dates (0: all; --quick: 300)"""
     n_stocks: int = 0
