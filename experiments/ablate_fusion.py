@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                    console=console)
     train_sl = panel.splits["train"]
     env_kwargs = {"horizon": args.horizon, "doc_days": args.doc_days, "reward": "sharpe",
-                  "cache_bytes": 32 * 2**20, "max_window": train_sl.stop - (train_sl.start or 0) - 1}
+                  "cache_bytes": 32 * 2**20, "max_window": train_sl.stop - (train_sl.start or 0) - 1,
+                  "refuse_degenerate": False}  # the type rules' masks, as the main job and the published runs
     if simulation is not None:
         env_kwargs["settings"] = simulation
     eval_panel, split_idx = dc.evaluation_panel(panel, "valid")

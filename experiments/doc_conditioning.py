@@ -444,7 +444,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_sl = panel.splits["train"]
     # the same agent vocabulary in training and evaluation (the evaluation panel's train split is longer)
     env_kwargs = {"horizon": args.horizon, "doc_days": args.doc_days, "reward": args.reward,
-                  "cache_bytes": 32 * 2**20, "max_window": train_sl.stop - (train_sl.start or 0) - 1}
+                  "cache_bytes": 32 * 2**20, "max_window": train_sl.stop - (train_sl.start or 0) - 1,
+                  "refuse_degenerate": False}  # the type rules' masks, as the main job and the published runs
     eval_panel, split_idx = evaluation_panel(panel, args.eval_split)
     warm = max(args.doc_days, 60)  # the environment's default warmup
     lo = max(int(split_idx[0]), (eval_panel.splits["train"].start or 0) + warm)
