@@ -155,3 +155,36 @@ def test_pool_fitness_pays_the_pool_gain_and_zero_when_refused():
     assert first == offers[0][1].gain and offers[0][1].accepted and len(pool) == 1
     assert fitness(parse("rank(-1 * delta(close, 5))")) == 0.0  # the same ranks: refused, gain 0
     assert fitness(parse("close - close")) == float("-inf")  # degenerate
+    assert fitness(parse("close > -1")) == float("-inf")  # degenerate by its range: not evaluated
+    assert [text for text, _ in offers].count("close > -1") == 0
+
+
+def test_gp_with_the_pool_fitness_is_the_same_with_and_without_the_bounds(monkeypatch):
+    from alpha_env.ace import ACE
+    from alpha_env.ace.pools import new_pool
+    from alpha_env.data import synthetic_market
+    from alpha_env.pool import PoolSettings
+    from alpha_env.search import pool_fitness
+
+    panel = synthetic_market(seed=2, n_stocks=25, n_days=260, news=False)
+
+    decided = []
+
+    def run(bounds: bool):
+        ace = ACE(panel)
+        verdict = ace.bound_reason
+
+        def counted(expr, rows=None):
+            if not bounds:
+                return None  # every individual evaluated
+            decided.append(verdict(expr, rows=rows))
+            return decided[-1]
+
+        monkeypatch.setattr(ace, "bound_reason", counted)
+        pool = new_pool(ace, PoolSettings(capacity=5))
+        result = genetic_search(pool_fitness(ace, pool), Primitives.for_panel(panel),
+                                GPSettings(budget=120, population_size=20), np.random.default_rng(4))
+        return dict(result.fitness_cache), [m.expr for m in pool.members]
+
+    assert run(True) == run(False)
+    assert sum(reason is not None for reason in decided) > 0  # some individuals were decided by bounds

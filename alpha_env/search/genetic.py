@@ -764,7 +764,8 @@ def pool_fitness(
     :class:`~alpha_env.pool.AlphaPool` on ``ace.panel``, e.g. :func:`alpha_env.ace.pools.new_pool`) and
     scores the gain of the pool objective (exactly 0 when refused), as the env's ``reward="pool"`` pays, so
     GP and PPO are compared pool to pool. The pool changes as the search runs (the fitness of an
-    expression depends on when it is offered); degenerate alphas score ``-inf``. Only train data is read
+    expression depends on when it is offered); degenerate alphas score ``-inf`` (those that
+    :meth:`~alpha_env.ace.ACE.bound_reason` decides, without being evaluated). Only train data is read
     (:func:`~alpha_env.ace.pools.score_for_pool`: the dates up to the train window's end; an admitted
     alpha is then evaluated in full for the pool's combined signal). ``on_offer(text, offer)`` sees every
     offer.
@@ -773,6 +774,9 @@ def pool_fitness(
     from alpha_env.ace.pools import offer_score, score_for_pool
 
     def fitness(expr: Expr) -> float:
+        # degenerate by the fields' ranges alone (vwap > adv10): -inf without evaluating it
+        if ace.bound_reason(expr, rows=max(ace.window_rows("train"), pool.signal_rows)) is not None:
+            return -math.inf
         score = score_for_pool(ace, pool, expr)
         if score.degenerate_reason is not None or not math.isfinite(score.metrics.get("sharpe", math.nan)):
             return -math.inf
