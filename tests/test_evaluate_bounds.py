@@ -3,6 +3,8 @@ real panels, and the environment's verdicts the same with and without asking the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -114,6 +116,10 @@ def test_rules_on_hand_made_bounds():
     assert not bound("a < (b + 3.0000000001)").flat
     assert bound("sqrt(b - 2)") == EMPTY and bound("log(b - 1)") == EMPTY
     assert bound("indneutralize(a > 0, sector)") == Bound(0.0, 0.0)
+    # a field holding inf: a running mean's rounding is no longer bounded by a finite scale
+    fields["inf"] = Bound(1.0, math.inf)
+    assert bound("ts_mean(inf, 5)").lo < 0.0 and not bound("ts_mean(inf, 5) >= 1").flat
+    assert bound("ts_max(inf, 5) >= 1") == Bound(1.0, 1.0)  # the values themselves: exact
 
 
 def _episodes(env, n: int, seed: int) -> list[tuple[float, str, str | None]]:

@@ -127,7 +127,7 @@ def _widen_sums(lo: float, hi: float, flat: bool, scale: float, clamp: bool = Tr
     statistic's running sums add and subtract (their rounding is relative to it, not to the result)."""
     if lo > hi:
         return EMPTY
-    pad = _WIDEN * scale + 1e-300 if math.isfinite(scale) else 0.0
+    pad = _WIDEN * scale + 1e-300  # an infinite scale (a field holding inf) leaves the whole line
     return _make(lo - pad, hi + pad, flat, clamp)
 
 
@@ -273,8 +273,8 @@ def _window(op: str, a: Bound, d: int) -> Bound:
         return _widen(-m, m, a.flat)
     if op in ("stddev", "ts_mad"):  # below the range for any sample; running sums cancel up to ~1e-7
         return _make(0.0, span + 1e-5 * size, a.flat)
-    if op == "ts_zscore":
-        return _widen_sums(-math.sqrt(d), math.sqrt(d), a.flat, 1.0)  # |z| <= (d - 1) / sqrt(d)
+    if op == "ts_zscore":  # |z| <= (d - 1) / sqrt(d) in exact arithmetic, but a nearly flat window's
+        return Bound(-_INF, _INF, a.flat)  # computed spread may be far below its true one: no bound
     if op == "ts_rank":
         return Bound(1.0 / d, 1.0, a.flat)
     if op in ("ts_argmax", "ts_argmin"):
