@@ -120,6 +120,10 @@ def test_rules_on_hand_made_bounds():
     fields["inf"] = Bound(1.0, math.inf)
     assert bound("ts_mean(inf, 5)").lo < 0.0 and not bound("ts_mean(inf, 5) >= 1").flat
     assert bound("ts_max(inf, 5) >= 1") == Bound(1.0, 1.0)  # the values themselves: exact
+    # decay_linear keeps an inf its weighted sums overflow to: near the float range, no bound
+    fields["huge"] = Bound(1e305, 1e306)
+    assert bound("decay_linear(huge, 37)") == Bound(-math.inf, math.inf)
+    assert bound("decay_linear(a, 37)").lo > 1.9
 
 
 def _episodes(env, n: int, seed: int) -> list[tuple[float, str, str | None]]:

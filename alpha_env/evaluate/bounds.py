@@ -260,6 +260,9 @@ def _window(op: str, a: Bound, d: int) -> Bound:
     if op in ("delay", "ts_min", "ts_max"):
         return Bound(a.lo, a.hi, a.flat)  # values of the window themselves
     size = max(abs(a.lo), abs(a.hi))
+    if op in _KEEPS_INF and op not in ("delay", "ts_min", "ts_max", "ts_backfill") \
+            and size * (d + 1.0) ** 2 >= _MAX:
+        return Bound(-_INF, _INF, a.flat)  # its weighted sums may overflow to an inf it keeps
     if op in ("ts_mean", "decay_linear", "ts_quantile"):  # weighted means of the window's values
         return _widen_sums(a.lo, a.hi, a.flat, size, clamp=op not in _KEEPS_INF)
     if op == "delta":
