@@ -31,6 +31,7 @@ from alpha_env.grammar.checker import TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.degenerate import DEGENERATE_CALLS, WINDOW_BOUNDS, call_reason, degenerate_reason
 from alpha_env.grammar.kinds import SERIES_LIKE
 from alpha_env.ops import ALWAYS_NAN, KERNELS
+from tests.grammar_support import assert_mask_matches
 from tests.kernel_support import random_arguments
 
 T_DAYS, N_STOCKS = 60, 12
@@ -197,19 +198,9 @@ def test_masks_that_refuse_degenerate_calls_are_exact_against_brute_force():
             state = GrammarState(SMALL, max_len, refuse_degenerate=True)
             stack: tuple = ()
             while not state.done:
-                mask = state.mask()
-                for i, token in enumerate(SMALL.tokens):
-                    if i in (Codebook.PAD, Codebook.BOS):
-                        expected = False
-                    elif i == Codebook.END:
-                        expected = state.complete
-                    else:
-                        new = push(stack, token)
-                        expected = (new is not None and state.length + 1 <= max_len
-                                    and completable(new, max_len - state.length - 1))
-                    assert mask[i] == expected, (max_len, SMALL.texts[i], [SMALL.texts[j] for j in state.ids])
-                    checked += 1
-                choice = int(rng.choice(np.flatnonzero(mask)))
+                checked += assert_mask_matches(state, SMALL, max_len, stack, state.complete, push,
+                                               completable)
+                choice = int(rng.choice(np.flatnonzero(state.mask())))
                 if choice != Codebook.END:
                     stack = push(stack, SMALL.tokens[choice])
                 state.push(choice)

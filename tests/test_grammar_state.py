@@ -29,6 +29,7 @@ from alpha_env.grammar import (
 from alpha_env.grammar.checker import TypeRuleError, apply_operator, leaf_value
 from alpha_env.grammar.kinds import SERIES_LIKE
 from alpha_env.grammar.state import GrammarTables
+from tests.grammar_support import assert_mask_matches
 
 BOOK = Codebook.default()
 SMALL = Codebook([PAD_TOKEN, BOS_TOKEN, END_TOKEN, Field("close"), Field("volume"), Field("returns"),
@@ -115,20 +116,11 @@ def test_mask_is_exact_against_brute_force(units):
         for _ in range(25 if max_len > 4 else 10):
             state = GrammarState(SMALL, max_len, units=units)
             while not state.done:
-                mask = state.mask()
                 stack = state.stack_values()
-                for i, token in enumerate(SMALL.tokens):
-                    if i in (Codebook.PAD, Codebook.BOS):
-                        expected = False
-                    elif i == Codebook.END:
-                        expected = len(stack) == 1 and stack[0].kind in SERIES_LIKE
-                    else:
-                        new = push(stack, token)
-                        expected = (new is not None and state.length + 1 <= max_len
-                                    and completable(new, max_len - state.length - 1))
-                    assert mask[i] == expected, (max_len, SMALL.texts[i], [SMALL.texts[j] for j in state.ids])
-                    checked += 1
-                state.push(int(rng.choice(np.flatnonzero(mask))))
+                checked += assert_mask_matches(state, SMALL, max_len, stack,
+                                               len(stack) == 1 and stack[0].kind in SERIES_LIKE, push,
+                                               completable)
+                state.push(int(rng.choice(np.flatnonzero(state.mask()))))
     assert checked > 10_000
 
 
