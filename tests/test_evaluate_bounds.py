@@ -4,6 +4,7 @@ real panels, and the environment's verdicts the same with and without asking the
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -13,9 +14,11 @@ from alpha_env.ace import ACE
 from alpha_env.data import synthetic_market
 from alpha_env.errors import ExpressionError
 from alpha_env.evaluate import Evaluator
-from alpha_env.evaluate.bounds import ANY, EMPTY, Bound, expression_bound
-from alpha_env.grammar import Call, Codebook, GrammarState, canonical, parse
+from alpha_env.evaluate.bounds import _KEEPS_INF, ANY, EMPTY, Bound, expression_bound
+from alpha_env.grammar import OPERATORS, Call, Codebook, GrammarState, Kind, canonical, parse
+from alpha_env.ops import KERNELS
 from tests.fuzz_support import load_fuzz
+from tests.kernel_support import random_arguments
 
 BOOK = Codebook.default()
 
@@ -196,3 +199,25 @@ def test_the_aces_verdict_calls_flat_signals_degenerate_only_under_a_demeaning_b
     assert ACE(panel).bound_reason("rank(close)") is None
     with pytest.raises(ExpressionError, match="unknown field"):
         ACE(panel).bound_reason("rank(clsoe)")
+
+
+@pytest.mark.parametrize("op", sorted(op for op in KERNELS if any(
+    k in (Kind.SERIES, Kind.BOOL) for k in OPERATORS[op].arg_kinds)))
+def test_the_operators_said_to_keep_inf_are_exactly_those_whose_kernels_do(op):
+    """``_KEEPS_INF`` decides which bounds may stop at the largest float: checked against every kernel
+    on random data holding +inf and -inf (an operator outside it turns every inf into NaN)."""
+    rng = np.random.default_rng(zlib.crc32(f"inf {op}".encode()))
+    kept = False
+    for _ in range(4):
+        args = random_arguments(op, rng, 2, (40, 8))
+        for k, arg in enumerate(args):
+            if isinstance(arg, np.ndarray) and arg.ndim == 2:
+                arg[rng.random(arg.shape) < 0.05] = np.inf
+                arg[rng.random(arg.shape) < 0.05] = -np.inf
+                if OPERATORS[op].arg_kinds[k] is Kind.BOOL:
+                    arg[:] = np.where(np.isnan(arg), arg, arg > 0)
+        try:
+            kept |= bool(np.isinf(KERNELS[op](*args)).any())
+        except ExpressionError:
+            continue
+    assert kept == (op in _KEEPS_INF), op

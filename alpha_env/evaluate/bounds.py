@@ -46,7 +46,7 @@ _WIDEN = 1e-6  # relative widening of bounds computed with library functions or 
 _APART = 1e-8  # relative gap beyond which two sides never tie at 10 significant digits
 #: Operators whose kernels keep an infinite value (from a field holding one) rather than turn it into NaN.
 _KEEPS_INF = frozenset({"neg", "abs", "if_else", "min", "max", "delay", "ts_min", "ts_max", "decay_linear",
-                        "ts_quantile", "ts_backfill", "ts_ema", "vec_avg"})
+                        "ts_quantile", "ts_backfill", "ts_ema", "vec_avg", "trade_when"})
 
 
 @dataclass(frozen=True, slots=True)

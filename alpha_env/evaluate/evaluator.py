@@ -262,7 +262,7 @@ class Evaluator:
 
     def bound(self, expr: str | Expr | Sequence[Token], *, rows: int | None = None) -> Bound:
         """A :class:`~alpha_env.evaluate.bounds.Bound` of ``expr``'s values on the first ``rows`` dates
-        from its fields' ranges there, without computing it: every finite value lies within it, and
+        from its fields' ranges there, without computing it: every value that is not NaN lies within it, and
         ``.degenerate`` means the signal is all NaN or one number for every stock on each day
         (:mod:`alpha_env.evaluate.bounds`). A field's range is read once per ``rows`` and kept.
 
