@@ -2,13 +2,14 @@
 
 Measured side by side in one run on the embedded synthetic market (100 stocks x 1,000 days):
 
-* PPO with the decoder actor (as ``bench_ppo.py``): env steps/s with 1 and 2 environments in-process
-  (``DummyVecEnv``) and with 2 and 8 environments in 2 Ray actors (:class:`agents.ray_vec_env.RayVecEnv`);
+* PPO with the decoder actor (as ``bench_ppo.py``): env steps/s with 1, 2 and 8 environments in-process
+  (``DummyVecEnv``) and in Ray actors (:class:`agents.ray_vec_env.RayVecEnv`; 1 actor for 1 environment,
+  2 for more), and 8 environments in 1 actor against 2 (Ray's scaling from 1 to 2 workers);
 * Ray's per-step overhead: one vector step of a trivial environment (no work) in ``DummyVecEnv`` vs in
   one Ray actor (a round trip to the actor), and masked random steps of AlphaStack both ways;
 * a GP population (``--population`` random typed expressions) evaluated with :func:`ace_fitness`
-  in this process vs as Ray tasks over 2 workers (:class:`alpha_env.search.distributed.RayMap`), after a
-  warm-up population that loads the Numba kernels in the workers.
+  in this process vs as Ray tasks over 1 and 2 workers (:class:`alpha_env.search.distributed.RayMap`),
+  after a warm-up population that loads the Numba kernels in the workers.
 
 Usage::
 
@@ -130,7 +131,8 @@ def step_overhead(panel, steps: int = 2000) -> dict:
 
 
 def gp_population(panel, population: int, workers: int = 2) -> dict:
-    """Seconds to evaluate one GP population locally and as Ray tasks (warm workers)."""
+    """Seconds to evaluate one GP population locally and as Ray tasks over 1 and ``workers`` workers
+    (warm workers; the same fitness values all three ways)."""
     import numpy as np
 
     from alpha_env.ace import ACE
@@ -145,17 +147,22 @@ def gp_population(panel, population: int, workers: int = 2) -> dict:
 
     fitness = ace_fitness(ACE(panel))
     warm, exprs = draw(population), draw(population)  # warm-up: every operator loaded on both sides
-    remote = RayMap(workers)
-    remote(fitness, warm)  # workers load the kernels (Numba cache: once per operator and process)
+    one, remote = RayMap(1), RayMap(workers)
+    for ray_map in (one, remote):
+        ray_map(fitness, warm)  # workers load the kernels (Numba cache: once per operator and process)
     local_map(fitness, warm)
     start = time.perf_counter()
     a = local_map(ace_fitness(ACE(panel)), exprs)  # fresh ACE: no cached sub-expressions
     local_s = time.perf_counter() - start
     start = time.perf_counter()
-    b = remote(ace_fitness(ACE(panel)), exprs)
+    b = one(ace_fitness(ACE(panel)), exprs)
+    ray1_s = time.perf_counter() - start
+    start = time.perf_counter()
+    c = remote(ace_fitness(ACE(panel)), exprs)
     ray_s = time.perf_counter() - start
-    assert np.array_equal(np.asarray(a), np.asarray(b))
-    return {"population": population, "local_s": local_s, "ray_s": ray_s}
+    assert np.array_equal(np.asarray(a), np.asarray(b)) and np.array_equal(np.asarray(a), np.asarray(c))
+    return {"population": population, "local_s": local_s, "ray1_s": ray1_s, "ray_s": ray_s,
+            "workers": workers}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -176,11 +183,20 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"Ray {ray.__version__}, {os.cpu_count()} CPUs, synthetic market 100 x 1,000")
     out: dict = {}
     if not args.skip_ppo:
-        rows = [ppo_steps_per_s(panel, n, kind, args.timesteps)
-                for n, kind in ((1, "dummy"), (2, "dummy"), (2, "ray"), (8, "ray"))]
-        print(f"PPO ({args.timesteps} steps each)")
-        for r in rows:
-            print(f"  {r['config']:<28}{r['steps_per_s']:>8.1f} steps/s")
+        rows = []
+        print(f"PPO ({args.timesteps} steps each), env steps/s")
+        print(f"  {'envs':<6}{'in-process':>12}{'Ray':>10}{'Ray / in-process':>18}")
+        for n in (1, 2, 8):  # in-process and Ray alternated per size
+            local = ppo_steps_per_s(panel, n, "dummy", args.timesteps)
+            remote = ppo_steps_per_s(panel, n, "ray", args.timesteps, workers=min(n, 2))
+            rows += [local, remote]
+            print(f"  {n:<6}{local['steps_per_s']:>12.1f}{remote['steps_per_s']:>10.1f}"
+                  f"{remote['steps_per_s'] / local['steps_per_s']:>17.2f}x   ({remote['config']})")
+        one = ppo_steps_per_s(panel, 8, "ray", args.timesteps, workers=1)
+        rows.append(one)
+        two = next(r for r in rows if r["config"] == "8 envs (ray, 2 actors)")
+        print(f"  Ray scaling, 8 envs: 1 actor {one['steps_per_s']:.1f}, 2 actors {two['steps_per_s']:.1f} "
+              f"steps/s ({two['steps_per_s'] / one['steps_per_s']:.2f}x)")
         out["ppo"] = rows
     overhead = step_overhead(panel)
     print("vector step, ms")
@@ -188,8 +204,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {name:<22}{kind:<7}{ms:>8.3f}")
     out["overhead"] = overhead
     gp = gp_population(panel, args.population)
-    print(f"GP population of {gp['population']}: local {gp['local_s']:.2f} s, Ray 2 workers "
-          f"{gp['ray_s']:.2f} s ({gp['local_s'] / gp['ray_s']:.2f}x)")
+    print(f"GP population of {gp['population']}: local {gp['local_s']:.2f} s, Ray 1 worker "
+          f"{gp['ray1_s']:.2f} s, Ray {gp['workers']} workers {gp['ray_s']:.2f} s (local / Ray "
+          f"{gp['local_s'] / gp['ray_s']:.2f}x; 1 -> {gp['workers']} workers "
+          f"{gp['ray1_s'] / gp['ray_s']:.2f}x)")
     out["gp"] = gp
     ray.shutdown()
     return out

@@ -225,6 +225,45 @@ def test_bad_inputs_raise_settings_error():
         run_backtest(sig, returns, universe, np.zeros(3, np.int64), BacktestSettings(neutralization="sector"))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    mode=st.sampled_from(["none", "market", "sector"]),
+    decay=st.integers(0, 4),
+    truncation=st.sampled_from([0.0, 0.05, 0.3]),
+    scale=st.sampled_from([1.0, 1e300, 1e-310]),
+    n=st.integers(0, 12),
+)
+def test_the_kernels_largest_weight_is_numpys_reduction_of_the_book(seed, mode, decay, truncation, scale, n):
+    """``max_weight`` (written by the kernel) equals ``np.abs(weights).max(axis=1)`` bit for bit, on
+    books with truncation, decay, days without a book, overflowing and subnormal signals, and 0 stocks."""
+    rng, returns, universe = _market(seed, T=30, N=n)
+    signal = rng.normal(size=returns.shape) * scale
+    signal[rng.random(signal.shape) < 0.3] = np.nan
+    signal[5:8] = 1.0  # flat days: no book under a neutralization
+    groups = rng.integers(0, 3, n).astype(np.int64)
+    s = BacktestSettings(neutralization=mode, decay=decay, truncation=truncation, min_stocks=2)
+    res = run_backtest(signal, returns, rng.random(signal.shape) > 0.1, groups, s)
+    expected = np.abs(res.weights).max(axis=1) if n else np.zeros(res.weights.shape[0])
+    np.testing.assert_array_equal(res.max_weight, expected)
+    assert res.max_weight.dtype == np.float64 and res.max_weight.shape == (30,)
+
+
+def test_the_row_maximum_follows_numpy_on_nan_inf_and_every_length():
+    """The kernel's row maximum (four running maxima, a non-finite row redone value by value) is
+    ``np.abs(row).max()`` for rows of 0-11 values holding NaN, ±inf, -0.0, huge and subnormal values."""
+    from alpha_env.backtest.kernels import _row_abs_max
+
+    rng = np.random.default_rng(0)
+    for n in range(12):
+        for _ in range(150):
+            row = rng.normal(size=n) * rng.choice([1.0, 1e300, 1e-310])
+            for _ in range(int(rng.integers(0, 3)) if n else 0):
+                row[rng.integers(n)] = rng.choice([np.nan, np.inf, -np.inf, -0.0])
+            expected = np.abs(row).max() if n else 0.0
+            np.testing.assert_array_equal(_row_abs_max(row), expected, err_msg=str(row))
+
+
 @pytest.mark.parametrize("settings", [BacktestSettings(), BacktestSettings(decay=4, delay=0, truncation=0.03,
                                                                            neutralization="sector")])
 def test_parallel_and_serial_kernels_agree_exactly(settings):
@@ -235,7 +274,8 @@ def test_parallel_and_serial_kernels_agree_exactly(settings):
     groups = rng.integers(0, 4, 70).astype(np.int64)
     a = run_backtest(signal, returns, universe, groups, settings, parallel=False)
     b = run_backtest(signal, returns, universe, groups, settings, parallel=True)
-    names = ("weights", "pnl", "turnover", "long_count", "short_count", "coverage", "status", "ic", "rank_ic")
+    names = ("weights", "pnl", "turnover", "long_count", "short_count", "coverage", "status", "ic", "rank_ic",
+             "max_weight")
     for name in names:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
 

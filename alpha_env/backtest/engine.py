@@ -211,10 +211,11 @@ def _group_codes(groups: np.ndarray | None, n: int, settings: BacktestSettings) 
     return codes, 1
 
 
-def _non_finite_reason(weights: np.ndarray, pnl: np.ndarray) -> str | None:
-    """Why a backtest whose books or PnL hold a NaN/inf is degenerate (``None`` when all are finite)."""
+def _non_finite_reason(max_weight: np.ndarray, pnl: np.ndarray) -> str | None:
+    """Why a backtest whose books or PnL hold a NaN/inf is degenerate (``None`` when all are finite).
+    ``max_weight``: ``(T,)`` each book's largest ``|w|``, NaN or inf exactly when that book holds one."""
     bad_pnl = ~np.isfinite(pnl)
-    bad_book = ~np.isfinite(weights).all(axis=1)
+    bad_book = ~np.isfinite(max_weight)
     if not bad_pnl.any() and not bad_book.any():
         return None
     days = np.flatnonzero(bad_pnl)
@@ -296,7 +297,7 @@ def run_backtest(
     par = _parallel(sig.size, parallel)
     n_chunks = max(1, min(shape[0], 4 * numba.get_num_threads())) if par else 1
     kernel = backtest_kernel if par else backtest_kernel_serial
-    (weights, gross_pnl, turnover, n_long, n_short, nan_held, coverage, status, valid) = kernel(
+    (weights, gross_pnl, turnover, n_long, n_short, nan_held, coverage, status, valid, max_weight) = kernel(
         sig,
         ret,
         uni,
@@ -313,7 +314,7 @@ def run_backtest(
     masked_held, removed_pnl = _masked_books(weights, raw_ret, mask, settings.lag)
     reason = _degenerate_reason(status, valid, settings)
     if reason is None:
-        reason = _non_finite_reason(weights, gross_pnl - cost)
+        reason = _non_finite_reason(max_weight, gross_pnl - cost)
     return BacktestResult(
         settings=settings,
         weights=weights,
@@ -333,4 +334,5 @@ def run_backtest(
         degenerate_reason=reason,
         _inputs=(sig, ret, uni),
         _parallel_mode=parallel,
+        _derived={"max_weight": max_weight},  # the kernel's, the same as the property's NumPy reduction
     )

@@ -95,9 +95,8 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day).
     ``window_ic(ranked, start, stop)``, when given, returns the ``(T,)`` Pearson (``ranked=False``) or
     rank IC series, correct on the holding days ``start .. stop - 1`` (the window's counted days), in
-    place of ``result.ic`` / ``result.rank_ic`` (all days), and the books' largest weight is read on the
-    window's rows only: the lean path of a caller that needs one window (e.g. a reward; see
-    :meth:`alpha_env.ace.ACE.score`). Same numbers either way.
+    place of ``result.ic`` / ``result.rank_ic`` (all days): the lean path of a caller that needs one
+    window (e.g. a reward; see :meth:`alpha_env.ace.ACE.score`). Same numbers either way.
     """
     T = result.pnl.shape[0]
     start, stop, _ = window.indices(T)
@@ -122,11 +121,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     peak = np.maximum.accumulate(np.maximum(cum, 0.0))
     lag = result.lag
     rows = slice(max(start - lag, 0), max(stop - lag, 0))
-    if window_ic is None or "max_weight" in result._derived:
-        books = result.max_weight[rows]  # per-day max |w|, computed once for all days
-    else:
-        w = result.weights[rows]
-        books = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0])
+    books = result.max_weight[rows]  # per-day max |w| (the backtest kernel writes it)
     out.update(
         sharpe=sharpe,
         annual_return=annual,
