@@ -35,6 +35,8 @@ Prints, side by side in one run:
 12. the env that asks ``Evaluator.bound`` first (a degenerate verdict from the fields' ranges, without
    evaluating: ``vwap > adv10``, ``sign(volume)``) against the same env evaluating every alpha,
    alternated the same way (the same rewards: ``tests/test_evaluate_bounds.py``);
+13. the env whose scores compute the Pearson IC only when the reward is ``ic`` (``ACE.score(...,
+   ic=False)``) against the same env computing it for every score, alternated the same way;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -338,6 +340,10 @@ def _no_bounds(env) -> None:
     env._bounds_first = False
 
 
+def _with_ic(env) -> None:
+    env._lean_ic = False
+
+
 def _no_grammar_memo(env) -> None:
     from bench_grammar import no_memo_state
 
@@ -545,17 +551,17 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
-_TWO_DIGIT = ("10", "11", "12")
+_TWO_DIGIT = ("10", "11", "12", "13")
 
 
 def _sections(text: str) -> set[str]:
-    """``--sections``: comma-separated section numbers; a token of several digits other than 10-12 lists
+    """``--sections``: comma-separated section numbers; a token of several digits other than 10-13 lists
     one-digit sections (``364`` = 3, 6 and 4, the form used before section 10)."""
     chosen: set[str] = set()
     for token in text.split(","):
         token = token.strip()
         if not token.isdigit():
-            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-12, got {token!r}")
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-13, got {token!r}")
         chosen.update([token] if token in _TWO_DIGIT else token)
     return chosen
 
@@ -570,7 +576,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
     p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12",
-                   help="which of sections 1-4 and 6-12 to run, comma-separated (e.g. 4: the env only; "
+                   help="which of sections 1-4 and 6-13 to run, comma-separated (e.g. 4: the env only; "
                         "6: pandas and torch; 7: the env on the window's dates vs the whole panel; 8: the "
                         "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: masks refusing "
                         "degenerate calls; 12: bounds first; 364 = 3,6,4)")
@@ -589,7 +595,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real = load_real(args.data) if {"3", "4", "6", "7", "8", "9", "10", "11", "12"} & args.sections else None
+    real_sections = {"3", "4", "6", "7", "8", "9", "10", "11", "12", "13"}
+    real = load_real(args.data) if real_sections & args.sections else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
         print(f"\n({args.data} is absent: the real-data rows are skipped)")
@@ -623,6 +630,8 @@ def main(argv: list[str] | None = None) -> None:
              "11": ("type-rule masks vs masks refusing degenerate calls", ("types", "refuse"), _plain_masks,
                     True),
              "12": ("every alpha evaluated vs the bounds asked first", ("evaluate", "bounds"), _no_bounds,
+                    True),
+             "13": ("the Pearson IC of every score vs only for reward='ic'", ("with IC", "lean"), _with_ic,
                     True)}
     for section, (title, names, patch, with_synthetic) in pairs.items():
         if section not in args.sections:

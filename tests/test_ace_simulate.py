@@ -138,6 +138,25 @@ def test_run_checks_thresholds_and_values():
     assert "y" in checks["correlation"].detail
 
 
+@pytest.mark.parametrize("text", ["rank(-delta(close, 5))", "close * 0", "ts_mean(returns, 5)"])
+def test_a_score_without_the_ic_has_the_other_metrics_bit_for_bit(panel, text):
+    """``ACE.score(..., ic=False)``: no ``ic`` key, every other metric the same bits (a live alpha, a
+    degenerate one and one whose window starts late); the completed simulation has every metric."""
+    ace = ACE(panel)
+    rows = ace.window_rows("train")
+    with_ic = ace.score(text, "train", rows=rows)
+    lean = ACE(panel).score(text, "train", rows=rows, ic=False)
+    assert "ic" in with_ic.metrics and "ic" not in lean.metrics
+    assert list(lean.metrics) == [k for k in with_ic.metrics if k != "ic"]
+    for key, value in lean.metrics.items():
+        assert value == with_ic.metrics[key] or (np.isnan(value) and np.isnan(with_ic.metrics[key])), key
+    assert lean.degenerate_reason == with_ic.degenerate_reason
+    done = ace.complete(lean)
+    ref = ACE(panel).simulate(text, save=False)
+    assert done.metrics.keys() == ref.metrics.keys() and "ic" in done.metrics["train"]
+    np.testing.assert_array_equal(done.pnl, ref.pnl)
+
+
 def test_rank_ic_can_be_left_out(panel, tmp_path):
     full = ACE(panel).simulate("rank(-delta(close, 5))", save=False)
     with AlphaStore(tmp_path / "fast.db") as store:

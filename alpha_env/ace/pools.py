@@ -113,7 +113,8 @@ def new_pool(ace: ACE, settings: PoolSettings | None = None) -> AlphaPool:
     objective_fn = None
     if settings.objective == "sharpe":
         def objective_fn(combined: np.ndarray) -> float:
-            return float(ace.score_signal(combined, "pool", "train", rank_ic=False).metrics["sharpe"])
+            score = ace.score_signal(combined, "pool", "train", rank_ic=False, ic=False)
+            return float(score.metrics["sharpe"])
     return AlphaPool.from_panel(ace.panel, settings, delay=ace.settings.backtest.delay,
                                 objective_fn=objective_fn, state=state, state_label=label)
 
@@ -121,8 +122,10 @@ def new_pool(ace: ACE, settings: PoolSettings | None = None) -> AlphaPool:
 def score_for_pool(ace: ACE, pool: AlphaPool, expr: Any, *, rank_ic: bool = False) -> Score:
     """:meth:`ACE.score` of ``expr`` on the train split, evaluated on the dates an offer to ``pool``
     reads only (:attr:`~alpha_env.pool.AlphaPool.signal_rows`, at least the train window's
-    :meth:`ACE.window_rows`): what a search pays per candidate. Offer it with :func:`offer_score`."""
-    return ace.score(expr, "train", rank_ic=rank_ic, rows=max(ace.window_rows("train"), pool.signal_rows))
+    :meth:`ACE.window_rows`), without the Pearson IC (the pool reads the signal, a search the Sharpe):
+    what a search pays per candidate. Offer it with :func:`offer_score`."""
+    return ace.score(expr, "train", rank_ic=rank_ic, ic=False,
+                     rows=max(ace.window_rows("train"), pool.signal_rows))
 
 
 def offer_score(ace: ACE, pool: AlphaPool, score: Score) -> OfferResult:

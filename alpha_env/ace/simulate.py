@@ -266,7 +266,7 @@ class ACE:
         return alpha_id(text, self._settings_dict, self.panel.dataset_id)
 
     def score(self, expr: str | Expr | list, window: slice | str | None = "train", *,
-              rank_ic: bool | None = None, rows: int | None = None) -> Score:
+              rank_ic: bool | None = None, ic: bool = True, rows: int | None = None) -> Score:
         """Evaluate and backtest one alpha, with the metrics of one window only (the reward path).
 
         Args:
@@ -274,6 +274,9 @@ class ACE:
             window: a split name of the panel, a ``slice`` of holding days, or ``None`` (no window
                 metrics: ``metrics`` is empty).
             rank_ic: compute the rank IC (default: the ACE's ``rank_ic`` option).
+            ic: compute the Pearson IC (a pass over the window's signal and returns); ``False`` leaves
+                the ``ic`` key out of ``metrics`` (a caller whose reward does not read it, as the RL
+                environment's Sharpe reward; :meth:`complete` computes every metric whatever ``ic``).
             rows: evaluate and backtest the first ``rows`` dates only, at least :meth:`window_rows`
                 (``None``: every date). The window's metrics are the same bit for bit (every operator and
                 the backtest are causal) for about ``rows / T`` of the cost, and nothing after the
@@ -293,7 +296,7 @@ class ACE:
                                     f"the day after it, which the return cleaning reads), got {rows!r}")
             rows = min(int(rows), self.panel.n_dates)
         signal = self.evaluator.evaluate(tree, rows=rows)
-        return self._score(signal, text, tree, window, rank_ic, started, t0)
+        return self._score(signal, text, tree, window, rank_ic, ic, started, t0)
 
     def bound_reason(self, expr: str | Expr | list, *, rows: int | None = None) -> str | None:
         """Why ``expr`` is degenerate under this ACE's backtest whatever the values within its fields'
@@ -337,24 +340,24 @@ class ACE:
         return window
 
     def score_signal(self, signal: np.ndarray, key: str, window: slice | str | None = "train", *,
-                     rank_ic: bool | None = None) -> Score:
+                     rank_ic: bool | None = None, ic: bool = True) -> Score:
         """:meth:`score` for a signal computed elsewhere (e.g. a pool's combined alpha).
 
         Args:
             signal: ``(T, N)`` float signal on this ACE's panel (NaN = no view).
             key: the canonical description of what produced the signal (e.g. a pool's members, weights
                 and model); the id is ``alpha_id(key, settings, dataset)`` and ``expression`` is ``key``.
-            window, rank_ic: as in :meth:`score`.
+            window, rank_ic, ic: as in :meth:`score`.
         """
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         signal = np.asarray(signal, dtype=np.float64)
         if signal.shape != self._returns.shape:
             raise SettingsError(f"signal has shape {signal.shape}, the panel is {self._returns.shape}")
-        return self._score(signal, str(key), None, window, rank_ic, started, t0)
+        return self._score(signal, str(key), None, window, rank_ic, ic, started, t0)
 
     def _score(self, signal: np.ndarray, text: str, tree: Expr | None, window: slice | str | None,
-               rank_ic: bool | None, started: datetime, t0: float) -> Score:
+               rank_ic: bool | None, ic: bool, started: datetime, t0: float) -> Score:
         if window is not None:
             window = self._window_slice(window)
         R = signal.shape[0]
@@ -363,7 +366,7 @@ class ACE:
         bt = run_backtest(signal, returns, universe, self._groups, self._backtest_settings)
         with_rank_ic = self.rank_ic if rank_ic is None else bool(rank_ic)
         metrics = {} if window is None else window_metrics(
-            bt, window, with_rank_ic=with_rank_ic, window_ic=partial(self._window_ic, bt))
+            bt, window, with_rank_ic=with_rank_ic, with_ic=bool(ic), window_ic=partial(self._window_ic, bt))
         aid = alpha_id(text, self._settings_dict, self.panel.dataset_id)
         return Score(alpha_id=aid, expression=text, tree=tree, window=window, metrics=metrics, backtest=bt,
                      signal=signal, started_at=started, seconds=time.perf_counter() - t0)
@@ -388,7 +391,7 @@ class ACE:
         t0 = time.perf_counter()
         if score.rows < self.panel.n_dates:  # scored on the first dates only: evaluate every date
             score = self._score(self.full_signal(score), score.expression, score.tree, score.window, None,
-                                score.started_at, time.perf_counter() - score.seconds)
+                                "ic" in score.metrics, score.started_at, time.perf_counter() - score.seconds)
         bt = score.backtest
         if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
             bt._ic[True] = self._rank_ic(bt)

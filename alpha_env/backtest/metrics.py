@@ -88,11 +88,12 @@ def _nanmean(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else math.nan
 
 
-def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True,
+def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool = True, with_ic: bool = True,
                    window_ic: Callable[[bool, int, int], np.ndarray] | None = None) -> dict[str, float]:
     """Metrics of the holding days in ``window`` (a date-index slice); see the module table.
 
-    ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day).
+    ``with_rank_ic=False`` leaves out ``rank_ic``, the one costly metric (two sorts per day);
+    ``with_ic=False`` leaves out ``ic`` (a pass over the window's signal and returns).
     ``window_ic(ranked, start, stop)``, when given, returns the ``(T,)`` Pearson (``ranked=False``) or
     rank IC series, correct on the holding days ``start .. stop - 1`` (the window's counted days), in
     place of ``result.ic`` / ``result.rank_ic`` (all days): the lean path of a caller that needs one
@@ -104,8 +105,11 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
     if not with_rank_ic:
         del out["rank_ic"]
+    if not with_ic:
+        del out["ic"]
     if stop <= start:  # no counted day: no PnL, no trading, and no IC (undefined, never 0)
-        out["ic"] = math.nan
+        if with_ic:
+            out["ic"] = math.nan
         if with_rank_ic:
             out["rank_ic"] = math.nan
         return out
@@ -129,7 +133,6 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         fitness=float(fitness),
         max_drawdown=float((peak - cum).max()),
         margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
-        ic=_nanmean((result.ic if window_ic is None else window_ic(False, start, stop))[sl]),
         coverage=float(result.coverage[sl].mean()),
         long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
         short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
@@ -140,6 +143,8 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
         held_days=float(held.sum()),
         nan_held=float(result.nan_held[sl].sum()),
     )
+    if with_ic:
+        out["ic"] = _nanmean((result.ic if window_ic is None else window_ic(False, start, stop))[sl])
     if with_rank_ic:
         series = result.rank_ic if window_ic is None else window_ic(True, start, stop)
         out["rank_ic"] = _nanmean(series[sl])

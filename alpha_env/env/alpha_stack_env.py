@@ -211,6 +211,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                        rank_ic=self.reward_name == "rank_ic")
         self.evaluator = self.ace.evaluator
         self._bounds_first = True  # ask ACE.bound_reason before evaluating (False: benchmarks' reference)
+        self._lean_ic = True  # the Pearson IC only when the reward reads it (False: benchmarks' reference)
         self.found = FoundAlphas(cfg.found_capacity)
         self.pool = self._build_pool(alpha_pool)
         self._seen: dict[str, str] = {}  # signal fingerprint -> first alpha id (repeat_penalty)
@@ -514,7 +515,7 @@ class AlphaStackEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             if reason is not None:
                 info.update(alpha_id=self.ace.alpha_id(expr), reason="degenerate", degenerate_reason=reason)
                 return float(self.degenerate_penalty), info
-            score = self.ace.score(expr, window, rows=rows)
+            score = self.ace.score(expr, window, rows=rows, ic=self._metric == "ic" or not self._lean_ic)
         except AlphaEnvError as exc:
             info.update(reason="degenerate", degenerate_reason=f"evaluation failed: {exc}")
             return float(self.degenerate_penalty), info
