@@ -37,6 +37,9 @@ Prints, side by side in one run:
    alternated the same way (the same rewards: ``tests/test_evaluate_bounds.py``);
 13. the env whose scores compute the Pearson IC only when the reward is ``ic`` (``ACE.score(...,
    ic=False)``) against the same env computing it for every score, alternated the same way;
+14. GP's standard fitness (``ace_fitness``) on a population of random typed individuals: every alpha
+   simulated (its ``on_result`` path) against the lean path (bounds first, then ``ACE.score`` on the
+   train window's dates), alternated per individual on two ACEs with warm caches of the fields only;
 5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
    directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
 
@@ -350,6 +353,35 @@ def _no_grammar_memo(env) -> None:
     env._grammar_state_cls = no_memo_state
 
 
+def bench_gp_fitness(panel, label: str, population: int) -> None:
+    """Seconds for GP's standard fitness of one population: simulate every alpha vs the lean path."""
+    import numpy as np
+
+    from alpha_env.ace import ACE
+    from alpha_env.search.genetic import GPSettings, Primitives, TypedTreeFactory, ace_fitness
+
+    factory = TypedTreeFactory(Primitives.for_panel(panel), GPSettings())
+    rng = np.random.default_rng(0)
+    warm = [factory.random_individual(rng, 2 + k % 4, full=bool(k % 2)) for k in range(20)]
+    exprs = [factory.random_individual(rng, 2 + k % 4, full=bool(k % 2)) for k in range(population)]
+    fits = {"simulate": ace_fitness(ACE(panel), on_result=lambda result: None),
+            "lean": ace_fitness(ACE(panel))}
+    for fit in fits.values():  # warm-up on other individuals: compile, and cache the derived fields
+        for e in warm:
+            fit(e)
+    wall = dict.fromkeys(fits, 0.0)
+    values: dict[str, list[float]] = {name: [] for name in fits}
+    for e in exprs:  # alternated per individual: the same machine state for both
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            values[name].append(fit(e))
+            wall[name] += time.perf_counter() - start
+    same = all(a == b or (a != a and b != b) for a, b in zip(values["simulate"], values["lean"]))
+    decided = sum(v == float("-inf") for v in values["lean"])
+    print(f"{label:<22} {population:>6} {wall['simulate']:>10.2f} s {wall['lean']:>8.2f} s "
+          f"{wall['simulate'] / wall['lean']:>6.2f}x  same fitness: {same}; {decided} degenerate")
+
+
 def bench_env(panel, label: str, seconds: float, warmup: int, **options) -> None:
     import gymnasium as gym
 
@@ -551,17 +583,17 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
-_TWO_DIGIT = ("10", "11", "12", "13")
+_TWO_DIGIT = ("10", "11", "12", "13", "14")
 
 
 def _sections(text: str) -> set[str]:
-    """``--sections``: comma-separated section numbers; a token of several digits other than 10-13 lists
+    """``--sections``: comma-separated section numbers; a token of several digits other than 10-14 lists
     one-digit sections (``364`` = 3, 6 and 4, the form used before section 10)."""
     chosen: set[str] = set()
     for token in text.split(","):
         token = token.strip()
         if not token.isdigit():
-            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-13, got {token!r}")
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-14, got {token!r}")
         chosen.update([token] if token in _TWO_DIGIT else token)
     return chosen
 
@@ -575,11 +607,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
     p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
-    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12",
-                   help="which of sections 1-4 and 6-13 to run, comma-separated (e.g. 4: the env only; "
+    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12,13,14",
+                   help="which of sections 1-4 and 6-14 to run, comma-separated (e.g. 4: the env only; "
                         "6: pandas and torch; 7: the env on the window's dates vs the whole panel; 8: the "
                         "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: masks refusing "
-                        "degenerate calls; 12: bounds first; 364 = 3,6,4)")
+                        "degenerate calls; 12: bounds first; 13: the IC only for reward='ic'; 14: GP's "
+                        "standard fitness; 364 = 3,6,4)")
+    p.add_argument("--population", type=int, default=200, help="GP individuals in section 14")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
     return p.parse_args(argv)
@@ -595,7 +629,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real_sections = {"3", "4", "6", "7", "8", "9", "10", "11", "12", "13"}
+    real_sections = {"3", "4", "6", "7", "8", "9", "10", "11", "12", "13", "14"}
     real = load_real(args.data) if real_sections & args.sections else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
@@ -617,6 +651,12 @@ def main(argv: list[str] | None = None) -> None:
                           **options)
             bench_env(synth, f"synthetic {synth.n_dates} x {synth.n_stocks}{tag}", args.seconds, args.warmup,
                       **options)
+    if "14" in args.sections:
+        print(f"\n14. GP's standard fitness of {args.population} random individuals, simulate vs lean")
+        print(f"{'panel':<22} {'alphas':>6} {'simulate':>12} {'lean':>10} {'ratio':>7}")
+        for name, pan in (("sp500_2013_2018", real), ("synthetic", synth)):
+            if pan is not None:
+                bench_gp_fitness(pan, name, args.population)
     if "6" in args.sections:
         bench_compare(real if real is not None else synth,
                       "sp500_2013_2018" if real is not None else "synthetic", args.repeat)

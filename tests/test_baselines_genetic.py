@@ -188,3 +188,24 @@ def test_gp_with_the_pool_fitness_is_the_same_with_and_without_the_bounds(monkey
 
     assert run(True) == run(False)
     assert sum(reason is not None for reason in decided) > 0  # some individuals were decided by bounds
+
+
+@pytest.mark.parametrize("metric", ["sharpe", "ic", "rank_ic", "fitness"])
+def test_the_lean_standard_fitness_equals_the_simulations_train_metric(panel, metric):
+    """``ace_fitness`` without ``on_result`` (bounds first, then ``ACE.score`` on the dates up to the train
+    window's end) gives the bits of the simulation's train metric, ``-inf`` for the same alphas: random GP
+    individuals, alphas the bounds decide, and alphas without a value on the train dates that live later."""
+    factory = TypedTreeFactory(Primitives.for_panel(panel), GPSettings())
+    rng = np.random.default_rng(7)
+    exprs = [factory.random_individual(rng, 2 + k % 4, full=bool(k % 2)) for k in range(60)]
+    train_days = panel.splits["train"].stop
+    exprs += [parse(t) for t in ("sign(volume)", "vwap > adv20", "rank(close)",
+                                 f"ts_mean(close, {train_days + 5})", f"-delta(close, {train_days + 2})")]
+    lean = ace_fitness(ACE(panel), metric=metric)
+    full = ace_fitness(ACE(panel), metric=metric, on_result=lambda result: None)  # simulate every alpha
+    values = [(lean(e), full(e)) for e in exprs]
+    for e, (a, b) in zip(exprs, values):
+        assert a == b or (math.isnan(a) and math.isnan(b)), (canonical(e), a, b)
+    assert sum(a == -math.inf for a, _ in values) >= 2 and sum(math.isfinite(a) for a, _ in values) >= 20
+    late = [v for e, v in zip(exprs, values) if canonical(e).startswith(("ts_mean(close", "-delta(close"))]
+    assert all(a != -math.inf for a, _ in late)  # degenerate on the train dates only: not for the simulation

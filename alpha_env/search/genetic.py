@@ -741,12 +741,31 @@ def ace_fitness(
 
     Degenerate alphas (``degenerate_reason`` set) score ``-inf``. ``on_result`` sees every simulation
     (e.g. to keep the results for selection). The valid and test splits are never read.
+
+    Without ``on_result`` nothing but that number is computed, the same bits as the simulation's: an alpha
+    that :meth:`~alpha_env.ace.ACE.bound_reason` decides degenerate over the whole panel is not evaluated,
+    the others are scored with :meth:`~alpha_env.ace.ACE.score` on the dates up to the train window's end
+    (the train metrics of a simulation, bit for bit; every operator is causal), with the (rank) IC only
+    when it is ``metric``; one degenerate on those dates is scored again on the whole panel, whose verdict
+    is the simulation's. ``tests/test_baselines_genetic.py`` checks the equality.
     """
+    rank_ic, ic = metric == "rank_ic", metric == "ic"
+
+    def lean(expr: Expr) -> float:
+        if ace.bound_reason(expr) is not None:  # the whole panel's bound: the simulation is degenerate
+            return -math.inf
+        score = ace.score(expr, "train", rank_ic=rank_ic, ic=ic, rows=ace.window_rows("train"))
+        if score.degenerate_reason is not None and score.rows < ace.panel.n_dates:
+            score = ace.score(expr, "train", rank_ic=rank_ic, ic=ic)  # maybe live after the train window
+        if score.degenerate_reason is not None:
+            return -math.inf
+        return float(score.metrics[metric])
 
     def fitness(expr: Expr) -> float:
+        if on_result is None:
+            return lean(expr)
         result = ace.simulate(expr, save=False)
-        if on_result is not None:
-            on_result(result)
+        on_result(result)
         if result.degenerate_reason is not None:
             return -math.inf
         return float(result.metrics["train"][metric])
