@@ -27,6 +27,9 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e ".[rl,dev,dashboard,ray,postgres]"
 	# pyqlib: the cross-check of the Qlib-format loader against Qlib's own engine (skipped without it)
 	$(PY) -m pip install -q pyqlib || echo "pyqlib could not be installed: the Qlib cross-check will skip"
+	# the parallel kernels too (about 80 s on 2 cores): the tests run every kernel both ways, and
+	# real-data panels (over PARALLEL_MIN_CELLS cells) use the parallel ones
+	$(PY) -m alpha_env.warmup
 	touch $(TEST_STAMP)
 
 install: $(STAMP)
