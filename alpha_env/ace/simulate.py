@@ -390,8 +390,9 @@ class ACE:
         metadata) without evaluating the expression again."""
         t0 = time.perf_counter()
         if score.rows < self.panel.n_dates:  # scored on the first dates only: evaluate every date
-            score = self._score(self.full_signal(score), score.expression, score.tree, score.window, None,
-                                "ic" in score.metrics, score.started_at, time.perf_counter() - score.seconds)
+            # no window metrics: the split and yearly metrics below are computed from the backtest
+            score = self._score(self.full_signal(score), score.expression, score.tree, None, None, False,
+                                score.started_at, time.perf_counter() - score.seconds)
         bt = score.backtest
         if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
             bt._ic[True] = self._rank_ic(bt)
