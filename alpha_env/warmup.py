@@ -14,7 +14,9 @@ Usage::
 Each operator is called once (in call syntax, with ``close``/``open``, window 5, constant 0.5, group
 ``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
 thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
-backtest and its metrics.
+backtest and its metrics, and a plain backtest its IC series. Kernels read read-only arrays only
+(:func:`alpha_env.ops.threads.read_only`), so these calls cover the writable intermediates and arrays of
+later processes too (``tests/test_warmup.py``).
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
     """
     import numba
 
-    from alpha_env.ace import ACE
+    from alpha_env.ace import ACE, simulation_universe
+    from alpha_env.backtest import run_backtest
     from alpha_env.data import synthetic_market
     from alpha_env.evaluate import Evaluator
     from alpha_env.ops.threads import PARALLEL_MIN_CELLS
+    from alpha_env.pool import daily_ic
 
     if parallel is None:
         parallel = numba.get_num_threads() > 1
@@ -81,7 +85,17 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
             except AlphaEnvError:
                 if i == 0:
                     refused.append(call)
-        ACE(panel, evaluator=ev).simulate("rank(ts_argmax(close, 5)) - rank(volume)", save=False)
+        ace = ACE(panel, evaluator=ev)
+        ace.simulate("rank(ts_argmax(close, 5)) - rank(volume)", save=False)
+        # a series to one number's power (its own kernel), and the lean score's IC on a window
+        ev.evaluate("pow(close, 2)")
+        ace.score("rank(close - open)", "train", ic=True)
+        # the plain backtest's IC series (run_backtest's users; the ACE has its own rank-IC path)
+        signal = ev.evaluate("rank(close - open)")
+        bt = run_backtest(signal, panel.field("returns"), simulation_universe(panel, ace.settings))
+        _ = bt.ic, bt.rank_ic
+        # the pools' and tear sheets' daily IC of a signal against a target (Pearson and Spearman)
+        _ = daily_ic(signal, panel.field("returns")), daily_ic(signal, panel.field("returns"), ranked=True)
     return done, refused
 
 

@@ -40,8 +40,11 @@ Prints, side by side in one run:
 14. GP's standard fitness (``ace_fitness``) on a population of random typed individuals: every alpha
    simulated (its ``on_result`` path) against the lean path (bounds first, then ``ACE.score`` on the
    train window's dates), alternated per individual on two ACEs with warm caches of the fields only;
-5. with ``--cold``: the Numba cold start (fresh process: import + first simulate) with an empty cache
-   directory, then again with the cache it left (``NUMBA_CACHE_DIR``).
+5. with ``--cold`` (or ``--sections 5``): the Numba cold start (fresh process: import + first simulate)
+   with an empty cache directory, then again with the cache it left (``NUMBA_CACHE_DIR``); then
+   ``python -m alpha_env.warmup`` (the install step) into an empty cache and a fresh process's first
+   ``--episodes`` masked-random episodes on ``sp500_2013_2018``, twice, with the kernels each run still
+   compiled (``--code``: another checkout's ``alpha_env``, for a before/after pair).
 
 Usage::
 
@@ -416,15 +419,52 @@ print(f"{t1 - t0:.1f} {t2 - t1:.1f}")
 """
 
 
-def bench_cold() -> None:
-    print("\n5. cold start in a fresh process (import, then first simulate), NUMBA_CACHE_DIR")
+_EPISODES_PROBE = """
+import sys
+import time
+t0 = time.perf_counter()
+import gymnasium as gym
+import alpha_env.env as E
+from alpha_env.data import load_panel
+env = gym.make(E.ALPHA_STACK_ID, data=load_panel(sys.argv[1]))
+agent = E.MaskedRandomAgent(0)
+t1 = time.perf_counter()
+for ep in range(int(sys.argv[2])):
+    E.play_episode(env, agent, seed=ep)
+print(f"{t1 - t0:.1f} {time.perf_counter() - t1:.1f}")
+"""
+
+
+def _cached_kernels(folder: str) -> int:
+    return sum(name.endswith(".nbc") for _, _, names in os.walk(folder) for name in names)
+
+
+def bench_cold(code: Path, data: Path, episodes: int) -> None:
+    print(f"\n5. cold start in a fresh process, NUMBA_CACHE_DIR, code from {code}")
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=cache)
+        env = dict(os.environ, PYTHONPATH=str(code), NUMBA_CACHE_DIR=cache)
         for label in ("empty cache", "cache from the run before"):
             out = subprocess.run([sys.executable, "-c", _COLD_PROBE], capture_output=True, text=True,
                                  env=env, check=True)
             imp, first = out.stdout.split()
             print(f"{label:<26} import {imp:>5} s, first simulate {first:>5} s")
+    if not data.exists():
+        return
+    # the install's warmup into an empty cache, then the user's first episodes: what still compiles
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PYTHONPATH=str(code), NUMBA_CACHE_DIR=cache)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "alpha_env.warmup"], capture_output=True, env=env, check=True)
+        warmed = _cached_kernels(cache)
+        print(f"{'warmup (empty cache)':<26} {time.perf_counter() - t0:>6.1f} s, "
+              f"{warmed} compiled kernels cached")
+        for label in ("first run after warmup", "second run"):
+            before = _cached_kernels(cache)
+            out = subprocess.run([sys.executable, "-c", _EPISODES_PROBE, str(data), str(episodes)],
+                                 capture_output=True, text=True, env=env, check=True)
+            load, play = out.stdout.split()
+            print(f"{label:<26} import + load {load:>5} s, {episodes} random-agent episodes on {data.name} "
+                  f"{play:>6} s, kernels compiled {_cached_kernels(cache) - before}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -593,7 +633,7 @@ def _sections(text: str) -> set[str]:
     for token in text.split(","):
         token = token.strip()
         if not token.isdigit():
-            raise argparse.ArgumentTypeError(f"sections are numbers 1-4 and 6-14, got {token!r}")
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-14, got {token!r}")
         chosen.update([token] if token in _TWO_DIGIT else token)
     return chosen
 
@@ -606,13 +646,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DATA, help="the sp500_2013_2018 data set directory")
     p.add_argument("--data-us", type=Path, default=DATA_US,
                    help="the us_2006_2013 data set directory (section 4's second real panel)")
-    p.add_argument("--cold", action="store_true", help="also measure the Numba cold start (slow)")
+    p.add_argument("--cold", action="store_true",
+                   help="also measure the Numba cold start (section 5, slow): import and first simulate with "
+                        "an empty cache, then the warmup and a fresh process's first --episodes on --data")
+    p.add_argument("--episodes", type=int, default=300, help="random-agent episodes of section 5")
+    p.add_argument("--code", type=Path, default=ROOT,
+                   help="the checkout whose alpha_env section 5's fresh processes import (e.g. a worktree "
+                        "of a base commit, for a before/after pair)")
     p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12,13,14",
-                   help="which of sections 1-4 and 6-14 to run, comma-separated (e.g. 4: the env only; "
-                        "6: pandas and torch; 7: the env on the window's dates vs the whole panel; 8: the "
-                        "all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: masks refusing "
-                        "degenerate calls; 12: bounds first; 13: the IC only for reward='ic'; 14: GP's "
-                        "standard fitness; 364 = 3,6,4)")
+                   help="which of sections 1-14 to run, comma-separated (e.g. 4: the env only; 5: the "
+                        "cold start; 6: pandas and torch; 7: the env on the window's dates vs the whole "
+                        "panel; 8: the all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: "
+                        "masks refusing degenerate calls; 12: bounds first; 13: the IC only for "
+                        "reward='ic'; 14: GP's standard fitness; 364 = 3,6,4)")
     p.add_argument("--population", type=int, default=200, help="GP individuals in section 14")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
@@ -687,8 +733,8 @@ def main(argv: list[str] | None = None) -> None:
                 if pan is not None:
                     bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds, names, patch,
                                    **options)
-    if args.cold:
-        bench_cold()
+    if args.cold or "5" in args.sections:
+        bench_cold(args.code, args.data, args.episodes)
 
 
 if __name__ == "__main__":

@@ -284,6 +284,7 @@ def test_parallel_and_serial_kernels_agree_exactly(settings):
 def test_fast_rank_ic_equals_the_reference_kernel_bit_for_bit(decay, delay, ties):
     """The sort-once rank IC used by the metrics must equal the per-day reference kernel exactly."""
     from alpha_env.backtest.kernels import ic_kernel_serial, rank_ic_series
+    from alpha_env.ops.threads import read_only
 
     rng = np.random.default_rng(7)
     T, N = 60, 40
@@ -295,7 +296,7 @@ def test_fast_rank_ic_equals_the_reference_kernel_bit_for_bit(decay, delay, ties
     returns[rng.random((T, N)) < 0.05] = np.nan
     universe = rng.random((T, N)) > 0.1
     fast = rank_ic_series(signal, returns, universe, decay, delay)
-    ref = ic_kernel_serial(signal, returns, universe, decay, delay, True)
+    ref = ic_kernel_serial(*map(read_only, (signal, returns, universe)), decay, delay, True)
     np.testing.assert_array_equal(fast, ref)
     assert np.isfinite(fast[delay + 1 + decay:]).mean() > 0.8
 

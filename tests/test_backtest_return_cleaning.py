@@ -18,6 +18,7 @@ from alpha_env.backtest.kernels import backtest_kernel_serial
 from alpha_env.cli import main
 from alpha_env.data import MarketPanel, synthetic_market
 from alpha_env.errors import SettingsError
+from alpha_env.ops.threads import read_only
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -53,7 +54,7 @@ def test_off_is_the_plain_kernel_and_keeps_ids():
     explicit_off = BacktestSettings(max_return=0, glitch_factor=0, glitch_band=0.05)
     assert explicit_off == BacktestSettings() and not explicit_off.cleans_returns
     res = run_backtest(signal, ret, universe, None, explicit_off)
-    raw = backtest_kernel_serial(np.ascontiguousarray(signal), ret, universe, np.zeros(N, np.int64), 1, True,
+    raw = backtest_kernel_serial(*map(read_only, (signal, ret, universe)), np.zeros(N, np.int64), 1, True,
                                  0, 1, 0.1, 2, 1)
     for name, ref in zip(("weights", "gross_pnl", "turnover", "long_count", "short_count", "nan_held"), raw):
         np.testing.assert_array_equal(getattr(res, name), ref, err_msg=name)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import alpha_env.ops.crosssection as C
 from alpha_env.ops.crosssection import rank
+from alpha_env.ops.threads import read_only
 
 
 def _reference(x: np.ndarray) -> np.ndarray:
@@ -51,6 +52,7 @@ def _counted(x: np.ndarray, parallel: bool = False) -> tuple[np.ndarray, np.ndar
     out = np.full(x.shape, -7.0)
     done = np.zeros(x.shape[0], dtype=bool)
     max_span = C.COUNT_SPAN_PER_STOCK * x.shape[1] + 64
+    x = read_only(np.ascontiguousarray(x))  # the kernels' input type (alpha_env.ops.threads)
     if parallel:
         C._count_rank(x, max_span, out, done, min(4, x.shape[0]))
     else:

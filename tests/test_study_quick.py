@@ -55,8 +55,9 @@ def _check_outputs(out: Path, doc: dict, datasets: list[str], methods: list[str]
 
 @pytest.mark.slow
 def test_quick_study_on_the_synthetic_market_runs_every_method(tmp_path, study_real_data):
+    # two worker processes: every method's job through the local process pool, on both cores
     doc = study_real_data.main(["--quick", "--datasets", "synthetic", "--out", str(tmp_path),
-                                "--no-progress"])
+                                "--no-progress", "--workers", "2"])
     from alpha_env.search.study import ALL_METHODS
 
     _check_outputs(tmp_path, doc, ["synthetic"], list(ALL_METHODS))

@@ -17,3 +17,65 @@ def test_warm_evaluates_every_operator_on_one_thread():
     done, refused = warm(parallel=False)
     assert done + len(refused) == len(OPERATORS)
     assert refused == []
+
+
+_WRITABLE_PROBE = r"""
+import sys
+
+import numba
+import numpy as np
+
+from alpha_env.warmup import operator_calls, warm
+
+warm(parallel=False)
+
+
+def dispatchers():
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("alpha_env."):
+            for attr, value in vars(module).items():
+                if isinstance(value, numba.core.dispatcher.Dispatcher):
+                    found[f"{name}.{attr}"] = value
+    return found
+
+
+before = {key: len(d.signatures) for key, d in dispatchers().items()}
+
+from alpha_env.ace import ACE
+from alpha_env.backtest import run_backtest
+from alpha_env.data import synthetic_market
+from alpha_env.evaluate import Evaluator
+from alpha_env.pool import daily_ic
+
+panel = synthetic_market(seed=0, n_stocks=20, n_days=120, news=False)
+ev = Evaluator(panel, cache_bytes=0)
+field_value = ev._leaf_value
+# every field handed to the operators as a writable copy (a user's own arrays), read-only intermediates
+ev._leaf_value = lambda leaf: (lambda v: np.array(v) if isinstance(v, np.ndarray) else v)(field_value(leaf))
+for call in operator_calls():
+    ev.evaluate(call)
+    ev.evaluate(call, rows=60)
+signal = np.array(ev.evaluate("rank(ts_argmax(close, 5)) - rank(volume)"))
+returns, universe = np.array(panel.field("returns")), np.ones(signal.shape, dtype=bool)
+result = run_backtest(signal, returns, universe)
+_ = result.ic, result.rank_ic, daily_ic(signal, returns), daily_ic(signal, returns, ranked=True)
+ace = ACE(panel)
+ace.simulate("ts_rank(volume, 7) * rank(close - open)", save=False)
+ace.score("ts_rank(volume, 7) * rank(close - open)", "train", ic=True)
+grown = sorted(key for key, d in dispatchers().items() if len(d.signatures) > before.get(key, 0))
+print("GROWN", grown)
+"""
+
+
+def test_writable_inputs_compile_nothing_the_warmup_did_not():
+    """Every kernel reads read-only arrays (``alpha_env.ops.threads.read_only``), so a user's writable
+    arrays, intermediates and a backtest of writable arrays use the signatures ``warm`` compiled: no
+    kernel is compiled again (seconds each) after the install's warmup. A fresh process, so that no
+    earlier test's compilations hide one."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _WRITABLE_PROBE], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "GROWN []" in run.stdout, run.stdout[-3000:]

@@ -53,6 +53,7 @@ from alpha_env.backtest.kernels import (
 )
 from alpha_env.backtest.settings import BacktestSettings
 from alpha_env.errors import SettingsError
+from alpha_env.ops.threads import read_only
 from alpha_env.ops.threads import use_parallel as _use_parallel
 
 __all__ = ["BacktestResult", "run_backtest"]
@@ -184,7 +185,7 @@ def _as_panel(name: str, array: np.ndarray, dtype: type, shape: tuple[int, ...] 
         raise SettingsError(f"{name} must be a bool array, got dtype {arr.dtype}")
     if dtype is np.float64 and not np.issubdtype(arr.dtype, np.number):
         raise SettingsError(f"{name} must be numeric, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return read_only(np.ascontiguousarray(arr, dtype=dtype))  # one kernel signature (ops.threads)
 
 
 def _group_codes(groups: np.ndarray | None, n: int, settings: BacktestSettings) -> tuple[np.ndarray, int]:
@@ -292,6 +293,7 @@ def run_backtest(
     shape = sig.shape
     raw_ret = _as_panel("returns", returns, np.float64, shape)
     ret, mask = clean_returns(raw_ret, settings)
+    ret = read_only(ret)
     uni = _as_panel("universe", universe, np.bool_, shape)
     codes, n_groups = _group_codes(groups, shape[1], settings)
     par = _parallel(sig.size, parallel)

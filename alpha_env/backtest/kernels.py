@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
-from alpha_env.ops.threads import twin
+from alpha_env.ops.threads import read_only, twin
 
 __all__ = [
     "STATUS_TRADED",
@@ -781,6 +781,7 @@ def rank_ic_series(
     days = max(T - lag, 0)
     if days == 0 or N == 0:
         return out
+    signal, returns, universe = read_only(signal), read_only(returns), read_only(universe)
     bits = max(1, int(N - 1).bit_length())
     block = max(1, min(days, _RANK_IC_BLOCK_CELLS // N))
     kx = np.empty((block, N), np.uint64)

@@ -30,7 +30,7 @@ from alpha_env.backtest.kernels import (
     _ranks_from_keys,
 )
 from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
-from alpha_env.ops.threads import row_chunks, twin
+from alpha_env.ops.threads import read_only, row_chunks, twin
 
 __all__ = ["ReturnRanks"]
 
@@ -187,8 +187,9 @@ class ReturnRanks:
 
     def __init__(self, returns: np.ndarray, universe: np.ndarray, lag: int, parallel: bool = False):
         T, N = returns.shape
-        self.returns = returns
-        self.universe = universe
+        self.returns = read_only(returns)  # the kernels' one input type (alpha_env.ops.threads)
+        self.universe = read_only(universe)
+        self._given = (returns, universe)
         self.lag = int(lag)
         self.bits = max(1, int(N - 1).bit_length())
         self.keys = np.empty((T, N), np.uint64)
@@ -197,15 +198,15 @@ class ReturnRanks:
         if T == 0 or N == 0:
             return
         chunks = row_chunks(T) if parallel else 1
-        (_base_keys if parallel else _base_keys_serial)(returns, universe, self.lag, self.bits, self.keys,
-                                                       self.sizes, chunks)
+        (_base_keys if parallel else _base_keys_serial)(self.returns, self.universe, self.lag, self.bits,
+                                                       self.keys, self.sizes, chunks)
         sort_key_rows(self.keys, self.bits, parallel)
-        (_base_ranks if parallel else _base_ranks_serial)(self.keys, returns, self.sizes, self.bits,
+        (_base_ranks if parallel else _base_ranks_serial)(self.keys, self.returns, self.sizes, self.bits,
                                                          self.ranks, chunks)
 
     def matches(self, returns: np.ndarray, universe: np.ndarray, lag: int) -> bool:
         """Whether this cache was built for exactly these arrays (the same objects) and lag."""
-        return returns is self.returns and universe is self.universe and int(lag) == self.lag
+        return returns is self._given[0] and universe is self._given[1] and int(lag) == self.lag
 
     def rank_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
                 parallel: bool = False) -> np.ndarray:
@@ -218,6 +219,7 @@ class ReturnRanks:
             decay: the backtest's decay.
         """
         T, N = signal.shape
+        signal = read_only(signal)
         out = np.full(T, np.nan)
         lag = self.lag
         start, stop = (lag, T) if days is None else (max(int(days[0]), lag), min(int(days[1]), T))

@@ -70,6 +70,7 @@ from alpha_env.grammar import (
     token_text,
 )
 from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT, OPERATOR_CLASS
+from alpha_env.ops.threads import read_only
 
 if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
@@ -102,7 +103,7 @@ def _all_nan(flat: np.ndarray) -> bool:  # pragma: no cover - compiled
 def _is_all_nan(value: object) -> bool:
     """Whether ``value`` is a float64 array that is NaN everywhere (numbers and other arrays: ``False``)."""
     return (isinstance(value, np.ndarray) and value.dtype == np.float64 and value.size > 0
-            and _all_nan(np.ascontiguousarray(value).reshape(-1)))
+            and _all_nan(read_only(np.ascontiguousarray(value).reshape(-1))))
 
 
 @dataclass(slots=True)

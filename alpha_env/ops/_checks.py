@@ -12,12 +12,14 @@ import numbers
 import numpy as np
 
 from alpha_env.errors import ExpressionError
+from alpha_env.ops.threads import read_only
 
 __all__ = ["as_panel", "as_operand", "check_window", "check_groups", "check_same_shape", "panel_shape"]
 
 
 def as_panel(op: str, x: object, arg: int = 1) -> np.ndarray:
-    """Return ``x`` as a C-contiguous float64 ``(T, N)`` array (copying only if it is not contiguous).
+    """Return ``x`` as a read-only C-contiguous float64 ``(T, N)`` array (copying only if it is not
+    contiguous; read-only: :func:`~alpha_env.ops.threads.read_only`).
 
     Raises:
         ExpressionError: ``x`` is not a 2-D float64 array (names ``op`` and the argument number).
@@ -34,7 +36,7 @@ def as_panel(op: str, x: object, arg: int = 1) -> np.ndarray:
         raise ExpressionError(f"{op}: argument {arg} must be float64, got {x.dtype}", expression=op)
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    return x
+    return read_only(x)
 
 
 def as_operand(op: str, x: object, arg: int = 1) -> np.ndarray | float:
@@ -84,7 +86,7 @@ def check_window(op: str, d: object) -> int:
 
 
 def check_groups(op: str, groups: object, n: int) -> np.ndarray:
-    """Return group codes as a contiguous ``(N,)`` int64 array; ``-1`` marks an unknown group."""
+    """Return group codes as a read-only contiguous ``(N,)`` int64 array; ``-1`` marks an unknown group."""
     if not isinstance(groups, np.ndarray) or groups.ndim != 1:
         raise ExpressionError(f"{op}: groups must be an (N,) int64 array of codes", expression=op)
     if groups.shape[0] != n:
@@ -96,4 +98,4 @@ def check_groups(op: str, groups: object, n: int) -> np.ndarray:
     if g.size and g.min() < -1:
         raise ExpressionError(f"{op}: group codes must be >= -1 (-1 = unknown), got {int(g.min())}",
                               expression=op)
-    return g
+    return read_only(g)

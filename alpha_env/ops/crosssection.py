@@ -44,7 +44,7 @@ from alpha_env.ops.sortkeys import (
     take_near_run,
     valid_count,
 )
-from alpha_env.ops.threads import row_chunks, twin, use_parallel
+from alpha_env.ops.threads import read_only, row_chunks, twin, use_parallel
 
 __all__ = ["rank", "zscore", "scale", "COUNT_SPAN_PER_STOCK"]
 
@@ -302,6 +302,7 @@ def rank(x: np.ndarray) -> np.ndarray:
 
 def _rank_sorted(x: np.ndarray, out: np.ndarray) -> None:
     """The sort path of :func:`rank`: every row of the C-contiguous ``(T, N)`` ``x`` ranked into ``out``."""
+    x = read_only(x)
     keys, bits = sorted_keys(x)
     span = near_span(bits)
     if use_parallel(x.size):

@@ -29,6 +29,7 @@ from numba import njit, vectorize
 
 from alpha_env.ops._checks import as_operand, panel_shape
 from alpha_env.ops.sortkeys import equal_at_sig, near_pair
+from alpha_env.ops.threads import read_only
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg",
@@ -281,7 +282,7 @@ def _compare(op: str, code: int, a, b) -> np.ndarray:
     if not isinstance(x, np.ndarray):  # a number on the left: the mirrored comparison, operands swapped
         x, y, code = y, x, _MIRROR[code]
     out = np.empty(shape)
-    right = np.ascontiguousarray(y).ravel() if isinstance(y, np.ndarray) else np.full(1, y)
+    right = np.ascontiguousarray(y).ravel() if isinstance(y, np.ndarray) else read_only(np.full(1, y))
     _compare_body(np.ascontiguousarray(x).ravel(), right, code, _TIE_VALUE[code], out.ravel())
     return out
 

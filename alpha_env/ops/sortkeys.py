@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alpha_env.ops.threads import row_chunks, twin, use_parallel
+from alpha_env.ops.threads import read_only, row_chunks, twin, use_parallel
 
 #: Significant decimal digits at which ``rank`` and ``ts_rank`` compare values: values equal when rounded
 #: to this many digits tie, so rounding noise of computed values does not order them. A difference of
@@ -353,6 +353,7 @@ def sorted_keys(x: np.ndarray) -> tuple[np.ndarray, int]:
 
     Each row's keys are in value order (NaN last); ``key & ((1 << bits) - 1)`` is the value's column.
     """
+    x = read_only(x)
     bits = max(1, int(x.shape[1] - 1).bit_length())
     keys = np.empty(x.shape, dtype=np.uint64)
     parallel = use_parallel(x.size)

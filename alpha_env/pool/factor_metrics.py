@@ -35,7 +35,7 @@ import numpy as np
 from alpha_env.backtest.kernels import ic_kernel, ic_kernel_serial, rank_ic_series
 from alpha_env.errors import DataError, SettingsError
 from alpha_env.ops.crosssection import rank
-from alpha_env.ops.threads import use_parallel
+from alpha_env.ops.threads import read_only, use_parallel
 from alpha_env.pool.targets import check_delay, forward_returns
 
 __all__ = [
@@ -83,6 +83,7 @@ def daily_ic(signal: Any, target: Any, universe: Any = None, *, ranked: bool = F
     x = _panel("signal", signal)
     y = _panel("target", target, x.shape)
     u = _universe(universe, x.shape)
+    x, y, u = read_only(x), read_only(y), read_only(u)  # the kernels' one input type (ops.threads)
     parallel = use_parallel(x.size)
     if ranked:
         return rank_ic_series(x, y, u, 0, -1, parallel)
