@@ -43,8 +43,9 @@ Prints, side by side in one run:
 5. with ``--cold`` (or ``--sections 5``): the Numba cold start (fresh process: import + first simulate)
    with an empty cache directory, then again with the cache it left (``NUMBA_CACHE_DIR``); then
    ``python -m alpha_env.warmup`` (the install step) into an empty cache and a fresh process's first
-   ``--episodes`` masked-random episodes on ``sp500_2013_2018``, twice, with the kernels each run still
-   compiled (``--code``: another checkout's ``alpha_env``, for a before/after pair).
+   ``--episodes`` masked-random episodes on ``sp500_2013_2018`` in the main job's env (the type rules'
+   masks, the pool reward), twice, with the kernels each run still compiled (``--code``: another
+   checkout's ``alpha_env``, for a before/after pair).
 
 Usage::
 
@@ -426,7 +427,8 @@ t0 = time.perf_counter()
 import gymnasium as gym
 import alpha_env.env as E
 from alpha_env.data import load_panel
-env = gym.make(E.ALPHA_STACK_ID, data=load_panel(sys.argv[1]))
+# the main job's env: the type rules' masks (refuse_degenerate=False) and the pool reward
+env = gym.make(E.ALPHA_STACK_ID, data=load_panel(sys.argv[1]), refuse_degenerate=False, reward="pool")
 agent = E.MaskedRandomAgent(0)
 t1 = time.perf_counter()
 for ep in range(int(sys.argv[2])):
@@ -435,17 +437,45 @@ print(f"{t1 - t0:.1f} {time.perf_counter() - t1:.1f}")
 """
 
 
+_FORMS_PROBE = """
+import os
+import sys
+import time
+from alpha_env.ace import ACE
+from alpha_env.data import load_panel
+from alpha_env.evaluate import Evaluator
+
+def cached():
+    return sum(n.endswith(".nbc") for _, _, names in os.walk(os.environ["NUMBA_CACHE_DIR"]) for n in names)
+
+panel = load_panel(sys.argv[1])
+ev, ace = Evaluator(panel), ACE(panel)
+calls = [(text, lambda text=text: ev.evaluate(text)) for text in sys.argv[2:]]
+calls.append(("ACE.score(..., ic=True)", lambda: ace.score("rank(close - open)", "train", ic=True)))
+for label, call in calls:
+    before, t0 = cached(), time.perf_counter()
+    call()
+    print(f"{label}|{time.perf_counter() - t0:.2f}|{cached() - before}")
+"""
+
+#: expression forms a user's first calls may take: a number where a series goes, a comparison with a
+#: number, a series to a number's power, intermediates into time-series kernels
+_FORMS = ("correlation(close, 0.5, 5)", "covariance(0.5, rank(close), 5)", "rank(close) > 0.5",
+          "pow(close, 2)", "ts_sum(close > open, 5)", "ts_max(close - open, 10) < 0.25")
+
+
 def _cached_kernels(folder: str) -> int:
     return sum(name.endswith(".nbc") for _, _, names in os.walk(folder) for name in names)
 
 
 def bench_cold(code: Path, data: Path, episodes: int) -> None:
+    # cwd=code: a fresh `python -c` / `-m` puts its working directory first on sys.path
     print(f"\n5. cold start in a fresh process, NUMBA_CACHE_DIR, code from {code}")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=str(code), NUMBA_CACHE_DIR=cache)
         for label in ("empty cache", "cache from the run before"):
             out = subprocess.run([sys.executable, "-c", _COLD_PROBE], capture_output=True, text=True,
-                                 env=env, check=True)
+                                 env=env, check=True, cwd=code)
             imp, first = out.stdout.split()
             print(f"{label:<26} import {imp:>5} s, first simulate {first:>5} s")
     if not data.exists():
@@ -454,17 +484,24 @@ def bench_cold(code: Path, data: Path, episodes: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=str(code), NUMBA_CACHE_DIR=cache)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "alpha_env.warmup"], capture_output=True, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "alpha_env.warmup"], capture_output=True, env=env, check=True,
+                       cwd=code)
         warmed = _cached_kernels(cache)
         print(f"{'warmup (empty cache)':<26} {time.perf_counter() - t0:>6.1f} s, "
               f"{warmed} compiled kernels cached")
         for label in ("first run after warmup", "second run"):
             before = _cached_kernels(cache)
             out = subprocess.run([sys.executable, "-c", _EPISODES_PROBE, str(data), str(episodes)],
-                                 capture_output=True, text=True, env=env, check=True)
+                                 capture_output=True, text=True, env=env, check=True, cwd=code)
             load, play = out.stdout.split()
             print(f"{label:<26} import + load {load:>5} s, {episodes} random-agent episodes on {data.name} "
                   f"{play:>6} s, kernels compiled {_cached_kernels(cache) - before}")
+        out = subprocess.run([sys.executable, "-c", _FORMS_PROBE, str(data), *_FORMS], capture_output=True,
+                             text=True, env=env, check=True, cwd=code)
+        print("first calls of a fresh process after the warmup (seconds, kernels compiled):")
+        for line in out.stdout.splitlines():
+            label, seconds, compiled = line.split("|")
+            print(f"  {label:<40} {seconds:>6} s  {compiled:>3}")
 
 
 # --------------------------------------------------------------------------------------------------
