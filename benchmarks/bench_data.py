@@ -6,6 +6,11 @@ Run: ``python benchmarks/bench_data.py [--repeat 3]``. Prints a table; real data
 Layout measurement: the same two kernels (a 20-day time-series rolling mean and a cross-sectional
 demean) written as plain Numba loops, each run over the panel stored ``(T, N)`` C-order (the contract)
 and ``(N, T)`` C-order, best of ``repeat`` runs, on a 2,000 × 1,000 panel.
+
+News hashing: the torch-free document embedding (64-dimensional signed hashed bags of words) of every
+news text of ``us_2006_2013``, one word and one ``+=`` at a time (the implementation until session 14,
+written here) against :func:`alpha_env.env.hashed_bags_of_words` (each distinct word hashed once per
+call), in one process, with the two matrices checked equal bit for bit.
 """
 
 from __future__ import annotations
@@ -107,6 +112,39 @@ def layout(repeat: int, t_n: int = 2000, n: int = 1000) -> list[tuple[str, float
     ]
 
 
+def _hashed_one_word_at_a_time(text: str, dim: int) -> np.ndarray:
+    import hashlib
+    import re
+
+    vec = np.zeros(dim)
+    for word in re.findall(r"[a-z][a-z0-9']*", text.lower()):
+        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+        vec[digest % dim] += 1.0 if (digest >> 63) & 1 else -1.0
+    norm = float(np.sqrt(np.dot(vec, vec)))
+    return vec / norm if norm > 0 else vec
+
+
+def news_hashing(repeat: int) -> None:
+    from alpha_env.env import hashed_bags_of_words
+
+    path = DATA / "us_2006_2013"
+    if not path.exists():
+        print(f"== news hashing: skipped ({path} absent) ==")
+        return
+    panel = load_panel(path)
+    texts = [panel.documents.text(i) for i in range(len(panel.documents))]
+    t0 = time.perf_counter()
+    ref = np.vstack([_hashed_one_word_at_a_time(t, 64) for t in texts])
+    t_ref = time.perf_counter() - t0
+    new = hashed_bags_of_words(texts, 64)
+    t_new = best_of(lambda: hashed_bags_of_words(texts, 64), repeat)
+    same = np.array_equal(ref, new) and np.array_equal(np.signbit(ref), np.signbit(new))
+    print(f"== news hashing: {len(texts):,} us_2006_2013 texts, dim 64 ==")
+    print(f"  one word at a time (until session 14) : {t_ref:6.2f} s")
+    print(f"  hashed_bags_of_words (best of {repeat})     : {t_new:6.2f} s  ({t_ref / t_new:.1f}x, "
+          f"{'same bits' if same else 'DIFFERENT BITS'})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -128,6 +166,7 @@ def main() -> None:
               f"{f' + {len(p.documents)} news' if p.documents is not None else ''}: {t:6.3f} s")
         print(f"  check_dataset({name})                  : "
               f"{best_of(lambda p=path: check_dataset(p), 1):6.3f} s")
+    news_hashing(args.repeat)
     print(f"== layout: 2000 dates x 1000 stocks, Numba loops, best of {args.repeat} ==")
     print(f"  {'kernel':<24} {'(T,N) C':>10} {'(N,T) C':>10} {'(N,T)/(T,N)':>12}")
     for kernel, a, b in layout(args.repeat):

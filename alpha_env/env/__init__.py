@@ -20,6 +20,7 @@ from alpha_env.env.embeddings import (
     embed_document_store,
     embed_texts,
     hashed_bag_of_words,
+    hashed_bags_of_words,
     sample_window,
 )
 from alpha_env.env.registration import (
@@ -60,6 +61,7 @@ __all__ = [
     "EpisodeWindow",
     "sample_window",
     "hashed_bag_of_words",
+    "hashed_bags_of_words",
     "embed_texts",
     "embed_document_store",
     "FlattenAlphaObservation",

@@ -193,12 +193,12 @@ def _with_stock_news(panel: Any, codebook: Any, embed: Callable[[list[str]], np.
                      cache_dir: str | Path | None) -> tuple[Any, Any]:
     """The panel with its per-stock news fields, and the codebook extended with them."""
     from alpha_env.data.daily_fields import attach_news_fields
-    from alpha_env.env.embeddings import hashed_bag_of_words
+    from alpha_env.env.embeddings import hashed_bags_of_words
     from alpha_env.grammar.codebook import Codebook
 
     if embed is None:
         def embed(texts: list[str]) -> np.ndarray:
-            return np.vstack([hashed_bag_of_words(t, embedding_dim) for t in texts])
+            return hashed_bags_of_words(texts, embedding_dim)
     sentiment = None
     if sentiment_model is not None:
         try:
