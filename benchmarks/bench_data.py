@@ -16,6 +16,7 @@ call), in one process, with the two matrices checked equal bit for bit.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,20 +113,11 @@ def layout(repeat: int, t_n: int = 2000, n: int = 1000) -> list[tuple[str, float
     ]
 
 
-def _hashed_one_word_at_a_time(text: str, dim: int) -> np.ndarray:
-    import hashlib
-    import re
-
-    vec = np.zeros(dim)
-    for word in re.findall(r"[a-z][a-z0-9']*", text.lower()):
-        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        vec[digest % dim] += 1.0 if (digest >> 63) & 1 else -1.0
-    norm = float(np.sqrt(np.dot(vec, vec)))
-    return vec / norm if norm > 0 else vec
-
-
 def news_hashing(repeat: int) -> None:
     from alpha_env.env import hashed_bags_of_words
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from env_support import hashed_one_word_at_a_time  # the definition, one word at a time
 
     path = DATA / "us_2006_2013"
     if not path.exists():
@@ -134,7 +126,7 @@ def news_hashing(repeat: int) -> None:
     panel = load_panel(path)
     texts = [panel.documents.text(i) for i in range(len(panel.documents))]
     t0 = time.perf_counter()
-    ref = np.vstack([_hashed_one_word_at_a_time(t, 64) for t in texts])
+    ref = np.vstack([hashed_one_word_at_a_time(t, 64) for t in texts])
     t_ref = time.perf_counter() - t0
     new = hashed_bags_of_words(texts, 64)
     t_new = best_of(lambda: hashed_bags_of_words(texts, 64), repeat)

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 import pandas as pd
 import pytest
+from env_support import hashed_one_word_at_a_time
 
 import alpha_env.env as E
 from alpha_env.ace import ACE
@@ -70,19 +71,6 @@ def test_hashed_bag_of_words_is_deterministic_and_normalised():
     assert not E.hashed_bag_of_words("", 16).any()
 
 
-def _hashed_one_word_at_a_time(text: str, dim: int) -> np.ndarray:
-    """The definition, one word and one ``+=`` at a time (the implementation of sessions 1-13)."""
-    import hashlib
-    import re
-
-    vec = np.zeros(dim)
-    for word in re.findall(r"[a-z][a-z0-9']*", text.lower()):
-        digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        vec[digest % dim] += 1.0 if (digest >> 63) & 1 else -1.0
-    norm = float(np.sqrt(np.dot(vec, vec)))
-    return vec / norm if norm > 0 else vec
-
-
 def test_hashed_bags_of_words_equal_the_definition_bit_for_bit():
     """The batched hashing (each distinct word hashed once, counts by bincount) gives the definition's
     bits, signs of zeros included: repeated and cancelling words, texts without words, dims from 1."""
@@ -94,7 +82,7 @@ def test_hashed_bags_of_words_equal_the_definition_bit_for_bit():
         batch = E.hashed_bags_of_words(texts, dim)
         assert batch.shape == (len(texts), dim)
         for row, text in zip(batch, texts):
-            ref = _hashed_one_word_at_a_time(text, dim)
+            ref = hashed_one_word_at_a_time(text, dim)
             assert np.array_equal(row, ref) and np.array_equal(np.signbit(row), np.signbit(ref)), (dim, text)
             assert np.array_equal(E.hashed_bag_of_words(text, dim), ref)
     with pytest.raises(SettingsError):
