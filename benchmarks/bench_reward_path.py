@@ -40,6 +40,10 @@ Prints, side by side in one run:
 14. GP's standard fitness (``ace_fitness``) on a population of random typed individuals: every alpha
    simulated (its ``on_result`` path) against the lean path (bounds first, then ``ACE.score`` on the
    train window's dates), alternated per individual on two ACEs with warm caches of the fields only;
+15. with ``--against CHECKOUT``: the env of another checkout (e.g. a worktree of round 1's last commit
+   ``e5fa3ab``) against this one's, each with its own defaults, masked random agent, one thread, in
+   alternated fresh processes (``--seconds`` each, ``--rounds`` pairs): the issue's "≥ 5× round 1"
+   measured side by side;
 5. with ``--cold`` (or ``--sections 5``): the Numba cold start (fresh process: import + first simulate)
    with an empty cache directory, then again with the cache it left (``NUMBA_CACHE_DIR``); then
    ``python -m alpha_env.warmup`` (the install step) into an empty cache and a fresh process's first
@@ -464,6 +468,55 @@ _FORMS = ("correlation(close, 0.5, 5)", "covariance(0.5, rank(close), 5)", "rank
           "pow(close, 2)", "ts_sum(close > open, 5)", "ts_max(close - open, 10) < 0.25")
 
 
+_RATE_PROBE = """
+import sys
+import time
+import gymnasium as gym
+import alpha_env.env as E
+from alpha_env.data import load_panel
+env = gym.make(E.ALPHA_STACK_ID, data=load_panel(sys.argv[1]))  # that checkout's defaults
+agent = E.MaskedRandomAgent(0)
+for ep in range(20):
+    E.play_episode(env, agent, seed=ep)
+steps = episodes = rewarded = 0
+t0 = time.perf_counter()
+while time.perf_counter() - t0 < float(sys.argv[2]):
+    _, n, info = E.play_episode(env, agent)
+    steps, episodes, rewarded = steps + n, episodes + 1, rewarded + (info["reason"] == "complete")
+wall = time.perf_counter() - t0
+print(f"{steps / wall:.0f} {episodes / wall:.1f} {rewarded / wall:.1f}")
+"""
+
+
+def bench_against(other: Path, data: Path, seconds: float, rounds: int) -> None:
+    """Section 15: the env of ``other`` (e.g. round 1's commit) and of this checkout, alternated fresh
+    processes (each run from its own folder, one Numba thread, its own defaults), after one unmeasured run
+    of each that fills its Numba cache."""
+    print(f"\n15. env rewarded episodes/s on {data.name}, {other} vs this checkout, alternated fresh "
+          f"processes, {seconds:.0f} s each")
+    if not data.exists():
+        print("  (skipped: no data)")
+        return
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+
+    def run(code: Path, secs: float) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _RATE_PROBE, str(data), str(secs)], capture_output=True,
+                             text=True, env=dict(env, PYTHONPATH=str(code)), check=True, cwd=code)
+        return out.stdout.split()
+
+    for code in (other, ROOT):
+        run(code, 5.0)
+    print(f"{'round':<6} {'checkout':<40} {'steps/s':>8} {'episodes/s':>11} {'rewarded/s':>11}")
+    rates: dict[Path, list[float]] = {other: [], ROOT: []}
+    for r in range(rounds):
+        for code in (other, ROOT):
+            steps, episodes, rewarded = run(code, seconds)
+            rates[code].append(float(rewarded))
+            print(f"{r + 1:<6} {str(code):<40} {steps:>8} {episodes:>11} {rewarded:>11}")
+    ratios = [b / a for a, b in zip(rates[other], rates[ROOT])]
+    print(f"this checkout / {other.name}: " + ", ".join(f"{x:.2f}x" for x in ratios))
+
+
 def _cached_kernels(folder: str) -> int:
     return sum(name.endswith(".nbc") for _, _, names in os.walk(folder) for name in names)
 
@@ -687,6 +740,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also measure the Numba cold start (section 5, slow): import and first simulate with "
                         "an empty cache, then the warmup and a fresh process's first --episodes on --data")
     p.add_argument("--episodes", type=int, default=300, help="random-agent episodes of section 5")
+    p.add_argument("--against", type=Path, default=None,
+                   help="section 15: another checkout (e.g. a worktree of round 1's e5fa3ab) whose env is "
+                        "run against this one's, alternated fresh processes, --seconds each, --rounds")
     p.add_argument("--code", type=Path, default=ROOT,
                    help="the checkout whose alpha_env section 5's fresh processes import (e.g. a worktree "
                         "of a base commit, for a before/after pair)")
@@ -770,6 +826,8 @@ def main(argv: list[str] | None = None) -> None:
                 if pan is not None:
                     bench_env_pair(pan, f"{name}{tag}", args.seconds, args.warmup, args.rounds, names, patch,
                                    **options)
+    if args.against is not None:
+        bench_against(args.against.resolve(), args.data, args.seconds, args.rounds)
     if args.cold or "5" in args.sections:
         bench_cold(args.code, args.data, args.episodes)
 
