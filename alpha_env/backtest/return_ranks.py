@@ -189,7 +189,6 @@ class ReturnRanks:
         T, N = returns.shape
         self.returns = read_only(returns)  # the kernels' one input type (alpha_env.ops.threads)
         self.universe = read_only(universe)
-        self._given = (returns, universe)
         self.lag = int(lag)
         self.bits = max(1, int(N - 1).bit_length())
         self.keys = np.empty((T, N), np.uint64)
@@ -203,10 +202,6 @@ class ReturnRanks:
         sort_key_rows(self.keys, self.bits, parallel)
         (_base_ranks if parallel else _base_ranks_serial)(self.keys, self.returns, self.sizes, self.bits,
                                                          self.ranks, chunks)
-
-    def matches(self, returns: np.ndarray, universe: np.ndarray, lag: int) -> bool:
-        """Whether this cache was built for exactly these arrays (the same objects) and lag."""
-        return returns is self._given[0] and universe is self._given[1] and int(lag) == self.lag
 
     def rank_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
                 parallel: bool = False) -> np.ndarray:
