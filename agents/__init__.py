@@ -9,50 +9,22 @@ The fine-tuning schedules (STLR, discriminative rates, ``ScaledAdam``, unfreezin
 * :mod:`agents.pretraining` — stage-1 pretraining of the actor with a quality report.
 
 The torch-free searches (GP, random search, selection, the 101-alpha library, the alpha tracker) live in
-:mod:`alpha_env.search`. See ``docs/agents.md``. Like ``encoders``, this package imports torch; ``alpha_env``
-does not.
+:mod:`alpha_env.search`. See ``docs/agents.md``. Like ``encoders``, this package needs torch; ``alpha_env``
+does not. Its public names load on first use (:func:`alpha_env.lazy.lazy_exports`), so
+:mod:`agents.settings` and the job's settings (:class:`agents.job.PPOJobSettings`) parse without importing
+torch: an experiment's ``--help`` answers in about a second.
 """
 
-try:  # the torch packages are an optional extra; say which one instead of a bare ModuleNotFoundError
-    import torch  # noqa: F401
-except ImportError:
-    raise ImportError("agents needs the optional 'rl' extra: pip install 'alpha-env[rl]'") from None
+from alpha_env.lazy import lazy_exports, require
 
-from agents.builders import ALGORITHMS, FineTuneSettings, build_agent, load_agent, policy_kwargs_for
-from agents.callbacks import (
-    AlphaMetricsCallback,
-    EvaluationBudgetCallback,
-    GradualUnfreezeCallback,
-    TimeLimitCallback,
-    hparams_markdown,
-)
-from agents.policy import (
-    MASKED_LOGIT,
-    DecoderActorCriticPolicy,
-    MaskableDecoderActorCriticPolicy,
-    build_decoder,
-    masked_logits,
-)
-from agents.pretraining import PretrainReport, PretrainSettings, pretrain_actor, sample_quality
+require("agents", "torch", extra="rl")  # say which extra is missing instead of a bare ModuleNotFoundError
 
-__all__ = [
-    "ALGORITHMS",
-    "AlphaMetricsCallback",
-    "DecoderActorCriticPolicy",
-    "EvaluationBudgetCallback",
-    "FineTuneSettings",
-    "GradualUnfreezeCallback",
-    "MASKED_LOGIT",
-    "MaskableDecoderActorCriticPolicy",
-    "PretrainReport",
-    "PretrainSettings",
-    "TimeLimitCallback",
-    "build_agent",
-    "build_decoder",
-    "hparams_markdown",
-    "load_agent",
-    "masked_logits",
-    "policy_kwargs_for",
-    "pretrain_actor",
-    "sample_quality",
-]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "builders": ("ALGORITHMS", "build_agent", "load_agent", "policy_kwargs_for"),
+    "callbacks": ("AlphaMetricsCallback", "EvaluationBudgetCallback", "GradualUnfreezeCallback",
+                  "TimeLimitCallback", "hparams_markdown"),
+    "policy": ("MASKED_LOGIT", "DecoderActorCriticPolicy", "MaskableDecoderActorCriticPolicy",
+               "build_decoder", "masked_logits"),
+    "pretraining": ("PretrainReport", "PretrainSettings", "pretrain_actor", "sample_quality"),
+    "settings": ("ALPHA_ENCODERS", "EncoderSettings", "FineTuneSettings"),
+})

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from agents.builders import EncoderSettings, FineTuneSettings
+from agents.settings import EncoderSettings, FineTuneSettings
 from alpha_env.ace import SimulationSettings
 from alpha_env.env.settings import EnvSettings
 from alpha_env.pool.settings import PoolSettings
-from encoders.doc_finetune import DocFinetuneSettings
+from encoders.settings import DocFinetuneSettings
 
 __all__ = ["PPOJobSettings", "PoolCurve", "run_ppo_job", "DEFAULT_CHECKPOINT", "DOCUMENT_DIM"]
 

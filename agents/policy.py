@@ -65,8 +65,10 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from agents.observation import DecoderInputs, read_observation
+from agents.settings import ALPHA_ENCODERS
 from alpha_env.errors import SettingsError
 from encoders.finetune import ScaledAdam, discriminative_scales
+from encoders.settings import FUSION_KINDS
 
 __all__ = [
     "MASKED_LOGIT",
@@ -75,14 +77,8 @@ __all__ = [
     "masked_logits",
     "build_decoder",
     "build_alpha_encoder",
-    "ALPHA_ENCODERS",
     "ALPHA_ENCODER_KINDS",
 ]
-
-ALPHA_ENCODERS = ("none", "stack", "tree")
-"""Encoders of the partial expression the policy can use (``none``: the decoder alone; ``stack``: the
-transformer :class:`encoders.AlphaEncoder`; ``tree``: the node-convolutional
-:class:`encoders.AlphaTreeEncoder`)."""
 
 ALPHA_ENCODER_KINDS = {"stack": "alpha_encoder", "tree": "alpha_tree_encoder"}
 """Checkpoint kind (:data:`encoders.MODEL_KINDS`) of each alpha encoder option."""
@@ -200,8 +196,6 @@ class _DecoderPolicyMixin:
             raise SettingsError(f"alpha_encoder must be one of {ALPHA_ENCODERS}, got {alpha_encoder!r}")
         if alpha_encoder != "none" and alpha_encoder_config is None:
             raise SettingsError(f"alpha_encoder={alpha_encoder!r} needs alpha_encoder_config")
-        from encoders import FUSION_KINDS
-
         if fusion not in FUSION_KINDS:
             raise SettingsError(f"fusion must be one of {FUSION_KINDS}, got {fusion!r}")
         self.text_encoder: nn.Module | None = None  # attach_text_encoder (end-to-end stage 2)

@@ -12,55 +12,20 @@ Typical use::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alpha_env.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (one place, read by __getattr__ and __dir__)
-_LAZY: dict[str, str] = {
-    # errors
-    "AlphaEnvError": "alpha_env.errors",
-    "ExpressionError": "alpha_env.errors",
-    "DataError": "alpha_env.errors",
-    "SettingsError": "alpha_env.errors",
-    "StoreError": "alpha_env.errors",
-    # grammar
-    "parse": "alpha_env.grammar",
-    "canonical": "alpha_env.grammar",
-    "Codebook": "alpha_env.grammar",
-    "GrammarState": "alpha_env.grammar",
-    "OPERATORS": "alpha_env.grammar",
-    # data
-    "MarketPanel": "alpha_env.data",
-    "load_panel": "alpha_env.data",
-    "synthetic_market": "alpha_env.data",
-    "DocumentStore": "alpha_env.data",
-    # evaluation and backtest
-    "Evaluator": "alpha_env.evaluate",
-    "evaluate": "alpha_env.evaluate",
-    "BacktestSettings": "alpha_env.backtest",
-    "run_backtest": "alpha_env.backtest",
-    # ACE
-    "ACE": "alpha_env.ace",
-    "AlphaStore": "alpha_env.ace",
-    "SimulationSettings": "alpha_env.ace",
-    # environment
-    "AlphaStackEnv": "alpha_env.env",
-    "AlphaPool": "alpha_env.pool", "PoolSettings": "alpha_env.pool",  # pools
-}
+# submodule -> the public names it defines (one place, read by __getattr__ and __dir__)
+_names, __getattr__, __dir__ = lazy_exports(__name__, {
+    "errors": ("AlphaEnvError", "ExpressionError", "DataError", "SettingsError", "StoreError"),
+    "grammar": ("parse", "canonical", "Codebook", "GrammarState", "OPERATORS"),
+    "data": ("MarketPanel", "load_panel", "synthetic_market", "DocumentStore"),
+    "evaluate": ("Evaluator", "evaluate"),
+    "backtest": ("BacktestSettings", "run_backtest"),
+    "ace": ("ACE", "AlphaStore", "SimulationSettings"),
+    "env": ("AlphaStackEnv",),
+    "pool": ("AlphaPool", "PoolSettings"),
+})
 
-__all__ = ["__version__", *sorted(_LAZY)]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alpha_env' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__all__ = ["__version__", *_names]

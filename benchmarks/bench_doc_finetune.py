@@ -34,12 +34,14 @@ def measure(timesteps: int, checkpoint: Path | None, finetune: bool) -> float:
     """Environment steps per second of one PPO run (``finetune``: with the trainable text encoder)."""
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.builders import FineTuneSettings, build_agent
+    from agents.builders import build_agent
+    from agents.settings import FineTuneSettings
     from alpha_env.data import synthetic_market
     from alpha_env.env import AlphaStackEnv, embed_document_store
     from alpha_env.grammar import Codebook
     from encoders import AlphaDecoderConfig, DocumentEncoder, load_checkpoint
-    from encoders.doc_finetune import DocFinetuneSettings, TrainableTextEncoder, with_document_key
+    from encoders.doc_finetune import TrainableTextEncoder, with_document_key
+    from encoders.settings import DocFinetuneSettings
 
     panel = synthetic_market(seed=0, n_stocks=30, n_days=300)
     table = embed_document_store(panel.documents, embed=DocumentEncoder().encode)

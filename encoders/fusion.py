@@ -31,10 +31,10 @@ from torch import nn
 
 from alpha_env.errors import SettingsError
 from encoders.config import check_positive
+from encoders.settings import FUSION_KINDS
 
-__all__ = ["FUSION_KINDS", "Fusion", "masked_mean"]
+__all__ = ["Fusion", "masked_mean"]
 
-FUSION_KINDS = ("concat", "cross_attention", "gated")
 
 
 def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

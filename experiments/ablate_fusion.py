@@ -171,7 +171,7 @@ def regimes(panel: Any, index: np.ndarray) -> dict[str, int]:
 
 
 def _encoder_settings(args: Args, encoder: str, fusion: str) -> Any:
-    from agents.builders import EncoderSettings
+    from agents.settings import EncoderSettings
 
     if encoder == "none":
         return EncoderSettings()

@@ -230,7 +230,8 @@ def alpha_checkpoint(tmp_path_factory) -> str:
 
 
 def _alpha_policy(checkpoint: str, fusion: str, cls=DecoderActorCriticPolicy, **kwargs):
-    from agents.builders import EncoderSettings, FineTuneSettings, policy_kwargs_for
+    from agents.builders import policy_kwargs_for
+    from agents.settings import EncoderSettings, FineTuneSettings
 
     encoder = EncoderSettings(alpha_encoder="stack", fusion=fusion, alpha_checkpoint=checkpoint)
     policy_kwargs = policy_kwargs_for(_config(), None, FineTuneSettings(), 0, encoder)
@@ -279,7 +280,8 @@ def test_alpha_policy_masks_and_kl_reference(alpha_checkpoint):
 
 
 def test_alpha_policy_bad_settings_are_clear(alpha_checkpoint, tmp_path):
-    from agents.builders import EncoderSettings, FineTuneSettings, policy_kwargs_for
+    from agents.builders import policy_kwargs_for
+    from agents.settings import EncoderSettings, FineTuneSettings
 
     with pytest.raises(SettingsError, match="fusion must be one of"):
         EncoderSettings(fusion="sum")
@@ -307,7 +309,8 @@ def _vec_env():
 @pytest.mark.slow
 @pytest.mark.parametrize("fusion", ["concat", "cross_attention", "gated"])
 def test_short_ppo_run_with_each_fusion_and_reload(alpha_checkpoint, fusion, tmp_path):
-    from agents.builders import EncoderSettings, FineTuneSettings, build_agent, load_agent
+    from agents.builders import build_agent, load_agent
+    from agents.settings import EncoderSettings, FineTuneSettings
 
     encoder = EncoderSettings(alpha_encoder="stack", fusion=fusion, alpha_checkpoint=alpha_checkpoint)
     tune = FineTuneSettings(n_steps=32, batch_size=16, n_epochs=1, target_kl=None)

@@ -102,7 +102,8 @@ def _changed(before, encoder):
 def test_ppo_gradient_reaches_only_the_top_layers(panel, folder, tmp_path):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.builders import FineTuneSettings, build_agent
+    from agents.builders import build_agent
+    from agents.settings import FineTuneSettings
 
     decoder = AlphaDecoder(AlphaDecoderConfig.from_codebook(CODEBOOK, max_len=12, d_model=16, num_layers=1,
                                                             num_heads=2, ff_size=32, doc_dim=32), seed=0)

@@ -88,7 +88,8 @@ def test_generate_from_a_saved_agent_with_the_alpha_encoder(capsys, tmp_path):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import alpha_env.env as E
-    from agents.builders import EncoderSettings, FineTuneSettings, build_agent
+    from agents.builders import build_agent
+    from agents.settings import EncoderSettings, FineTuneSettings
     from encoders import AlphaEncoder, AlphaEncoderConfig
 
     book = Codebook.default()

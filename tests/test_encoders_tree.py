@@ -152,7 +152,8 @@ def _decoder_config() -> dict:
 
 def test_policy_with_the_tree_encoder_reads_the_prefix(checkpoint):
     from agents import DecoderActorCriticPolicy
-    from agents.builders import EncoderSettings, FineTuneSettings, policy_kwargs_for
+    from agents.builders import policy_kwargs_for
+    from agents.settings import EncoderSettings, FineTuneSettings
 
     encoder = EncoderSettings(alpha_encoder="tree", fusion="cross_attention", alpha_checkpoint=checkpoint)
     kwargs = policy_kwargs_for(_decoder_config(), None, FineTuneSettings(), 0, encoder)
@@ -177,7 +178,8 @@ def test_policy_with_the_tree_encoder_reads_the_prefix(checkpoint):
 def test_short_ppo_run_with_the_tree_encoder_and_reload(checkpoint, tmp_path):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.builders import EncoderSettings, FineTuneSettings, build_agent, load_agent
+    from agents.builders import build_agent, load_agent
+    from agents.settings import EncoderSettings, FineTuneSettings
 
     kw = {"data": {"seed": 0, "n_stocks": 30, "n_days": 300}, "max_len": 8, "document_dim": 8,
           "cache_bytes": 0}

@@ -139,8 +139,8 @@ def test_every_setting_of_the_main_job_is_declared_once_in_the_library():
     choices, and parsing builds (and validates) the nested settings objects."""
     import dataclasses
 
-    from agents.builders import FineTuneSettings
     from agents.job import PPOJobSettings
+    from agents.settings import FineTuneSettings
     from alpha_env.ace import SimulationSettings
     from alpha_env.backtest import BacktestSettings
     from alpha_env.env import EnvSettings

@@ -90,8 +90,8 @@ def test_a_killed_actor_is_restarted_and_the_rollout_goes_on(ray_local, env_fn):
 
 def test_train_ppo_job_with_ray_environments(ray_local, tmp_path):
     """``train_ppo.py --ray ... --workers 2``: the job trains with its environments in Ray actors."""
-    from agents.builders import FineTuneSettings
     from agents.job import PPOJobSettings, run_ppo_job
+    from agents.settings import FineTuneSettings
 
     args = PPOJobSettings(ray="auto", workers=2, n_envs=2, total_timesteps=64, quick_pretrain=True,
                           checkpoint=str(tmp_path / "decoder.pt"), runs_dir=str(tmp_path / "runs"),

@@ -17,8 +17,7 @@ torch live in the ``agents`` package (``rl`` extra). See ``docs/study.md``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alpha_env.lazy import lazy_exports
 
 # imported eagerly (numpy and gymnasium only): the function ``random_search`` shares its module's name,
 # and a lazy name would be shadowed by the submodule once anything imports alpha_env.search.random_search
@@ -26,39 +25,25 @@ from alpha_env.search.random_search import SearchHistory as SearchHistory
 from alpha_env.search.random_search import episode_record as episode_record
 from alpha_env.search.random_search import random_search as random_search
 
-# public name -> module that defines it (one place, read by __getattr__ and __dir__)
-_MODULES: dict[str, tuple[str, ...]] = {
-    "alpha_env.search.genetic": (
+# submodule -> the public names it defines (one place, read by __getattr__ and __dir__)
+_names, __getattr__, __dir__ = lazy_exports(__name__, {
+    "genetic": (
         "DEFAULT_EXCLUDED_OPERATORS", "GPResult", "GPSettings", "GenerationStats", "Primitives",
         "TypedTreeFactory", "Variation", "ace_fitness", "genetic_search", "pool_fitness",
     ),
-    "alpha_env.search.selection": (
+    "selection": (
         "EULER_GAMMA", "at_cost", "deflated_sharpe_from_pnl", "deflated_sharpe_ratio", "expected_max_sharpe",
         "greedy_decorrelated", "mean_pairwise_correlation", "normal_cdf", "normal_ppf",
         "probabilistic_sharpe_ratio", "return_moments", "selection_window", "window_metrics_at_cost",
     ),
-    "alpha_env.search.alpha101_library": ("Alpha101Library", "CRITERIA", "LibraryEntry", "selection_score"),
-    "alpha_env.search.tracking": ("AlphaRecord", "AlphaTracker", "WindowStats"),
-    "alpha_env.search.study": (
+    "alpha101_library": ("Alpha101Library", "CRITERIA", "LibraryEntry", "selection_score"),
+    "tracking": ("AlphaRecord", "AlphaTracker", "WindowStats"),
+    "study": (
         "StudyJob", "StudyOutcome", "StudySettings", "Trial", "TrialBook", "alpha101_paper_statistics",
         "apply_quick", "load_dataset", "run_study",
     ),
-    "alpha_env.search.study_report": ("draw_charts", "render_markdown"),
-    "alpha_env.search.paper_stats": ("PAPER", "paper_markdown", "paper_statistics"),
-}
-_LAZY: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
+    "study_report": ("draw_charts", "render_markdown"),
+    "paper_stats": ("PAPER", "paper_markdown", "paper_statistics"),
+})
 
-__all__ = sorted([*_LAZY, "SearchHistory", "episode_record", "random_search"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alpha_env.search' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__all__ = sorted([*_names, "SearchHistory", "episode_record", "random_search"])
