@@ -14,7 +14,8 @@ Usage::
 Each operator is called once (in call syntax, with ``close``/``open``, window 5, constant 0.5, group
 ``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
 thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
-backtest and its metrics, and a plain backtest its IC series. Kernels read read-only arrays only
+backtest and its metrics, a chain of element-wise operators the fused interpreter
+(:mod:`alpha_env.ops.fused`), and a plain backtest its IC series. Kernels read read-only arrays only
 (:func:`alpha_env.ops.threads.read_only`), so these calls cover the writable intermediates and arrays of
 later processes too (``tests/test_warmup.py``).
 """
@@ -89,6 +90,8 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
         ace.simulate("rank(ts_argmax(close, 5)) - rank(volume)", save=False)
         # a series to one number's power (its own kernel), and the lean score's IC on a window
         ev.evaluate("pow(close, 2)")
+        # a chain of element-wise operators: the fused interpreter (one kernel for every such chain)
+        ev.evaluate("(close - open) / ((high - low) + 0.001)")
         ace.score("rank(close - open)", "train", ic=True)
         # the plain backtest's IC series (run_backtest's users; the ACE has its own rank-IC path)
         signal = ev.evaluate("rank(close - open)")

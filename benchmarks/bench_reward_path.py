@@ -40,6 +40,8 @@ Prints, side by side in one run:
 14. GP's standard fitness (``ace_fitness``) on a population of random typed individuals: every alpha
    simulated (its ``on_result`` path) against the lean path (bounds first, then ``ACE.score`` on the
    train window's dates), alternated per individual on two ACEs with warm caches of the fields only;
+16. the env whose evaluator fuses chains of element-wise operators (:mod:`alpha_env.ops.fused`) against
+    the same env computing them one by one, one process, alternated;
 15. with ``--against CHECKOUT``: the env of another checkout (e.g. a worktree of round 1's last commit
    ``e5fa3ab``) against this one's, each with its own defaults, masked random agent, one thread, in
    alternated fresh processes (``--seconds`` each, ``--rounds`` pairs): the issue's "≥ 5× round 1"
@@ -322,6 +324,10 @@ def _whole_panel(env) -> None:
 
 def _no_nan_stop(env) -> None:
     env.ace.evaluator._nan_stop = False
+
+
+def _no_fusion(env) -> None:
+    env.ace.evaluator._fuse = False
 
 
 def _no_always_nan(env) -> None:
@@ -713,7 +719,7 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
-_TWO_DIGIT = ("10", "11", "12", "13", "14")
+_TWO_DIGIT = ("10", "11", "12", "13", "14", "16")
 
 
 def _sections(text: str) -> set[str]:
@@ -723,7 +729,7 @@ def _sections(text: str) -> set[str]:
     for token in text.split(","):
         token = token.strip()
         if not token.isdigit():
-            raise argparse.ArgumentTypeError(f"sections are numbers 1-14, got {token!r}")
+            raise argparse.ArgumentTypeError(f"sections are numbers 1-16, got {token!r}")
         chosen.update([token] if token in _TWO_DIGIT else token)
     return chosen
 
@@ -746,12 +752,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--code", type=Path, default=ROOT,
                    help="the checkout whose alpha_env section 5's fresh processes import (e.g. a worktree "
                         "of a base commit, for a before/after pair)")
-    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12,13,14",
-                   help="which of sections 1-14 to run, comma-separated (e.g. 4: the env only; 5: the "
+    p.add_argument("--sections", type=_sections, default="1,2,3,4,6,7,8,9,10,11,12,13,14,16",
+                   help="which of sections 1-16 to run, comma-separated (e.g. 4: the env only; 5: the "
                         "cold start; 6: pandas and torch; 7: the env on the window's dates vs the whole "
                         "panel; 8: the all-NaN stop; 9: the grammar's memo; 10: the ALWAYS_NAN table; 11: "
                         "masks refusing degenerate calls; 12: bounds first; 13: the IC only for "
-                        "reward='ic'; 14: GP's standard fitness; 364 = 3,6,4)")
+                        "reward='ic'; 14: GP's standard fitness; 16: fused element-wise chains; 364 = 3,6,4)")
     p.add_argument("--population", type=int, default=200, help="GP individuals in section 14")
     p.add_argument("--rounds", type=int, default=3,
                    help="alternated slices per env in section 7; fresh-process rounds in section 2")
@@ -768,7 +774,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_rank(args.repeat)
     if "2" in args.sections:
         bench_malloc(args.data, args.seconds, args.warmup, args.repeat, args.rounds)
-    real_sections = {"3", "4", "6", "7", "8", "9", "10", "11", "12", "13", "14"}
+    real_sections = {"3", "4", "6", "7", "8", "9", "10", "11", "12", "13", "14", "16"}
     real = load_real(args.data) if real_sections & args.sections else None
     synth = synthetic_market(seed=0)
     if not args.data.exists():
@@ -811,6 +817,8 @@ def main(argv: list[str] | None = None) -> None:
              "12": ("every alpha evaluated vs the bounds asked first", ("evaluate", "bounds"), _no_bounds,
                     True),
              "13": ("the Pearson IC of every score vs only for reward='ic'", ("with IC", "lean"), _with_ic,
+                    True),
+             "16": ("element-wise operators one by one vs fused chains", ("one by one", "fused"), _no_fusion,
                     True)}
     for section, (title, names, patch, with_synthetic) in pairs.items():
         if section not in args.sections:

@@ -56,6 +56,11 @@ ev._leaf_value = lambda leaf: (lambda v: np.array(v) if isinstance(v, np.ndarray
 for call in operator_calls():
     ev.evaluate(call)
     ev.evaluate(call, rows=60)
+# chains of element-wise operators: the fused interpreter, with fields, intermediates and numbers
+for chain in ("if_else(close > open, sqrt(abs(close - open)), -volume) * signedpower(close, 2)",
+              "max(rank(close) / (volume + 1), pow(open, close) - 0.5) <= (close == 0.5) + sign(low)"):
+    ev.evaluate(chain)
+    ev.evaluate(chain, rows=60)
 signal = np.array(ev.evaluate("rank(ts_argmax(close, 5)) - rank(volume)"))
 returns, universe = np.array(panel.field("returns")), np.ones(signal.shape, dtype=bool)
 result = run_backtest(signal, returns, universe)

@@ -70,6 +70,7 @@ from alpha_env.grammar import (
     token_text,
 )
 from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT, OPERATOR_CLASS
+from alpha_env.ops.fused import FUSABLE, MAX_INPUTS, FusedProgram
 from alpha_env.ops.threads import read_only
 
 if TYPE_CHECKING:
@@ -88,6 +89,11 @@ some (35% of the env's time on ``sp500_2013_2018``)."""
 
 _EXPR_TYPES = (Field, Const, Window, Group, Call)
 
+HELD_BY_A_CHAIN = 2
+"""Computed results (other calls' arrays) a deferred element-wise chain may keep alive until its last call
+runs; a call that would make its chain keep more runs at once (fused with what it reads), so fusing never
+holds more than a few intermediates (``tests/test_evaluate_evaluator.py``'s wide sum)."""
+
 
 @njit(cache=True)
 def _all_nan(flat: np.ndarray) -> bool:  # pragma: no cover - compiled
@@ -104,6 +110,17 @@ def _is_all_nan(value: object) -> bool:
     """Whether ``value`` is a float64 array that is NaN everywhere (numbers and other arrays: ``False``)."""
     return (isinstance(value, np.ndarray) and value.dtype == np.float64 and value.size > 0
             and _all_nan(read_only(np.ascontiguousarray(value).reshape(-1))))
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """The argument of a call that its consumer computes fused (the key of that deferred call)."""
+
+    key: str
+
+
+class _TooManyInputs(Exception):
+    """A fused chain reads more distinct arrays than :data:`~alpha_env.ops.fused.MAX_INPUTS`."""
 
 
 @dataclass(slots=True)
@@ -178,7 +195,7 @@ class _NanStop:
                 if not isinstance(child.expr, Call):
                     continue  # a field, constant, window or group: not an all-NaN result
                 known = self._all_nan.get(child.key)
-                if known is None and args[pos].shape[0] == self._rows:
+                if known is None and isinstance(args[pos], np.ndarray) and args[pos].shape[0] == self._rows:
                     known = self._all_nan[child.key] = _is_all_nan(args[pos])
                 if known:
                     break
@@ -217,14 +234,18 @@ class Evaluator:
             computed within one call are still shared by that call).
         nan_stop: skip the operators whose result an all-NaN argument makes all NaN (module doc); ``False``
             computes every operator (the same results, slower; for benchmarks and tests).
+        fuse: compute chains of element-wise operators in one tiled pass (module doc); ``False`` computes
+            each operator on its own (the same bits, slower; for benchmarks and tests).
 
     Raises:
         SettingsError: ``cache_bytes`` is not an integer >= 0.
     """
 
-    def __init__(self, panel: MarketPanel, cache_bytes: int = DEFAULT_CACHE_BYTES, *, nan_stop: bool = True):
+    def __init__(self, panel: MarketPanel, cache_bytes: int = DEFAULT_CACHE_BYTES, *, nan_stop: bool = True,
+                 fuse: bool = True):
         self._panel = panel
         self._nan_stop = bool(nan_stop)
+        self._fuse = bool(fuse)
         self._cache = ArrayCache(cache_bytes)
         self._derived = ArrayCache(min(int(cache_bytes), DERIVED_FIELD_BYTES))
         self._stored = frozenset((*BASE_FIELDS, "vwap", *panel.custom_field_names))
@@ -379,12 +400,22 @@ class Evaluator:
 
     def _value(self, nodes: list[_Node], i: int, memo: dict, rows: int) -> np.ndarray | float | int:
         """The first ``rows`` dates of node ``i``: computed calls in postfix order, each intermediate array
-        dropped from ``memo`` as soon as its last consumer has run (the LRU cache may still hold it)."""
+        dropped from ``memo`` as soon as its last consumer has run (the LRU cache may still hold it).
+
+        With fusion on, an element-wise call whose only consumer is a fusable element-wise call is
+        *deferred*: its arguments wait in ``deferred`` and the consumer computes the whole chain in one
+        tiled pass (:class:`~alpha_env.ops.fused.FusedProgram`); a deferred result is neither cached nor
+        scanned by the all-NaN stop, and is never computed when its consumer is doomed.
+        """
         node = nodes[i]
         if not isinstance(node.expr, Call):
             return self._leaf(node.expr, rows)
         order, consumers = self._plan(nodes, memo, rows)
         stop = _NanStop(nodes, order, node.key, rows, memo) if self._nan_stop else None
+        fusing = self._fusing(nodes, order, consumers, node.key) if self._fuse else {}
+        deferred: dict[str, list] = {}  # key of a deferred call -> its arguments (until computed)
+        was_deferred: set[str] = set()
+        held: dict[str, int] = {}  # key of a deferred call -> computed results its chain keeps alive
         nan_block: np.ndarray | None = None  # the one all-NaN (rows, N) result of this call
         for j in order:
             current = nodes[j]
@@ -393,17 +424,30 @@ class Evaluator:
             expr = current.expr
             assert isinstance(expr, Call)
             spec = OPERATORS[expr.op]
-            args = [memo[nodes[c].key] if isinstance(nodes[c].expr, Call) else self._leaf(nodes[c].expr, rows)
-                    for c in current.children]
+            args = [self._arg(nodes[c], memo, deferred, rows) for c in current.children]
             doomed = stop is not None and stop.doomed(current, args)
             # a doomed call, and one whose every consumer is doomed, runs on the first date only: its
             # argument errors (a bad window or constant) are raised as they would be in full
             n = rows if stop is None or not doomed and stop.full(current.key) else 1
+            if not doomed and current.key in fusing:
+                holds = sum(held[a.key] if isinstance(a, _Deferred) else
+                            isinstance(a, np.ndarray) and isinstance(nodes[c].expr, Call)
+                            for c, a in zip(current.children, args))
+                if holds <= HELD_BY_A_CHAIN:
+                    held[current.key] = holds
+                    was_deferred.add(current.key)
+                    deferred[current.key] = self._prepare_args(expr, current.key, spec.arg_kinds, args, rows)
+                    continue  # its consumer computes it, fused
             if n < rows:
                 args = [a[:1] if isinstance(a, np.ndarray) and a.ndim == 2 else a for a in args]
             args = self._prepare_args(expr, current.key, spec.arg_kinds, args, n)
+            released = [j]
             try:
-                out = KERNELS[expr.op](*args)
+                if any(isinstance(a, _Deferred) for a in args):
+                    out, computed = self._fused(nodes, j, args, deferred, n)
+                    released += computed
+                else:
+                    out = KERNELS[expr.op](*args)
             except AlphaEnvError as exc:
                 message = getattr(exc, "message", str(exc))
                 raise ExpressionError(f"cannot evaluate '{current.key}': {message}",
@@ -421,13 +465,78 @@ class Evaluator:
                     stop.computed(current.key, out)
             memo[current.key] = out
             del out
-            for c in current.children:
-                key = nodes[c].key
-                if isinstance(nodes[c].expr, Call):
-                    consumers[key] -= 1
-                    if consumers[key] == 0:
-                        del memo[key]
+            for r in released:  # this call and the deferred calls it computed: release their operands
+                for c in nodes[r].children:
+                    key = nodes[c].key
+                    if isinstance(nodes[c].expr, Call) and key not in was_deferred:
+                        consumers[key] -= 1
+                        if consumers[key] == 0:
+                            del memo[key]
         return memo[node.key]
+
+    @staticmethod
+    def _fusing(nodes: list[_Node], order: list[int], consumers: dict[str, int], root: str) -> set[str]:
+        """Keys of the calls to defer: fusable element-wise calls (not the root) read by exactly one
+        computed call, itself fusable."""
+        fusable = {nodes[j].key for j in order if nodes[j].expr.op in FUSABLE}
+        if len(fusable) < 2:
+            return set()
+        return {nodes[c].key for j in order if nodes[j].key in fusable for c in nodes[j].children
+                if nodes[c].key in fusable and nodes[c].key != root and consumers.get(nodes[c].key) == 1}
+
+    def _arg(self, child: _Node, memo: dict, deferred: dict[str, list], rows: int) -> object:
+        """An argument of a call: a computed or cached result, a deferred call, or a leaf's value."""
+        if not isinstance(child.expr, Call):
+            return self._leaf(child.expr, rows)
+        found = memo.get(child.key)
+        if found is not None:
+            return found
+        return _Deferred(child.key) if child.key in deferred else memo[child.key]
+
+    def _fused(self, nodes: list[_Node], j: int, args: list, deferred: dict[str, list],
+               n: int) -> tuple[np.ndarray, list[int]]:
+        """Node ``j``'s first ``n`` dates, computed with the deferred calls it reads in one fused pass, and
+        the node indices of those calls. A chain reading more arrays than a program takes is cut: the
+        deferred operand reading the most is computed first, on its own."""
+        done: list[int] = []
+        while True:
+            program = FusedProgram(n, self._shape[1])
+            emitted: list[int] = []
+            try:
+                register = self._emit(program, nodes, j, args, deferred, n, emitted)
+            except _TooManyInputs:
+                widest = max((c for c, a in zip(nodes[j].children, args) if isinstance(a, _Deferred)),
+                             key=lambda c: self._width(nodes, c, deferred))
+                value, under = self._fused(nodes, widest, deferred.pop(nodes[widest].key), deferred, n)
+                args[nodes[j].children.index(widest)] = value
+                done += [widest, *under]
+                continue
+            out = program.run(register)
+            for c in emitted:  # computed: their arguments are no longer kept
+                del deferred[nodes[c].key]
+            return out, done + emitted
+
+    def _emit(self, program: FusedProgram, nodes: list[_Node], j: int, args: list, deferred: dict[str, list],
+              n: int, emitted: list[int]) -> int:
+        """Add node ``j`` (arguments ``args``) and the deferred calls under it to ``program`` (their node
+        indices to ``emitted``); returns ``j``'s register."""
+        registers = []
+        for c, arg in zip(nodes[j].children, args):
+            if isinstance(arg, _Deferred):
+                emitted.append(c)
+                registers.append(self._emit(program, nodes, c, deferred[arg.key], deferred, n, emitted))
+                continue
+            if isinstance(arg, np.ndarray) and arg.ndim == 2 and arg.shape[0] > n:
+                arg = arg[:n]
+            if isinstance(arg, np.ndarray) and program.n_inputs == MAX_INPUTS and not program.holds(arg):
+                raise _TooManyInputs
+            registers.append(program.leaf(arg))
+        return program.call(nodes[j].expr.op, registers)
+
+    def _width(self, nodes: list[_Node], j: int, deferred: dict[str, list]) -> int:
+        """How many array leaves the deferred call ``j`` reads, its deferred operands included."""
+        return sum(self._width(nodes, c, deferred) if isinstance(a, _Deferred) else isinstance(a, np.ndarray)
+                   for c, a in zip(nodes[j].children, deferred[nodes[j].key]))
 
     def _leaf(self, leaf: Expr, rows: int) -> np.ndarray | float | int:
         """A leaf's value: a number, a window, ``(N,)`` group codes, or the first ``rows`` dates of a field
@@ -476,14 +585,15 @@ class Evaluator:
         T = self._shape[0]
         spec = OPERATORS[call.op]
         elementwise = OPERATOR_CLASS[call.op] == "elementwise"
-        all_scalar = all(not isinstance(a, np.ndarray) for a, k in zip(args, kinds) if k != Kind.WINDOW)
+        all_scalar = all(not isinstance(a, (np.ndarray, _Deferred)) for a, k in zip(args, kinds)
+                         if k != Kind.WINDOW)
         for pos, (arg, kind) in enumerate(zip(args, kinds)):
             if kind == Kind.WINDOW:
                 if spec.lookback_days(int(arg)) >= T:
                     raise ExpressionError(
                         f"window of {arg} days in '{key}' is longer than the data ({T} days): "
                         "no date would have a value", expression=key)
-            elif kind in (Kind.SERIES, Kind.BOOL) and not isinstance(arg, np.ndarray):
+            elif kind in (Kind.SERIES, Kind.BOOL) and not isinstance(arg, (np.ndarray, _Deferred)):
                 if not elementwise or (all_scalar and pos == 0):
                     args[pos] = np.full((rows, self._shape[1]), float(arg))
         return args

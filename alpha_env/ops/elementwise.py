@@ -41,30 +41,50 @@ _F2 = ["float64(float64, float64)"]
 _F1 = ["float64(float64)"]
 
 
-@vectorize(_F2, cache=True)
-def _add(a, b):  # pragma: no cover - compiled
+@njit(cache=True, error_model="numpy", inline="always")
+def _add_rule(a, b):  # pragma: no cover - compiled
     r = a + b
     return r if math.isfinite(r) else math.nan
 
 
 @vectorize(_F2, cache=True)
-def _sub(a, b):  # pragma: no cover - compiled
+def _add(a, b):  # pragma: no cover - compiled
+    return _add_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sub_rule(a, b):  # pragma: no cover - compiled
     r = a - b
     return r if math.isfinite(r) else math.nan
 
 
 @vectorize(_F2, cache=True)
-def _mul(a, b):  # pragma: no cover - compiled
+def _sub(a, b):  # pragma: no cover - compiled
+    return _sub_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _mul_rule(a, b):  # pragma: no cover - compiled
     r = a * b
     return r if math.isfinite(r) else math.nan
 
 
 @vectorize(_F2, cache=True)
-def _div(a, b):  # pragma: no cover - compiled
+def _mul(a, b):  # pragma: no cover - compiled
+    return _mul_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _div_rule(a, b):  # pragma: no cover - compiled
     if b == 0.0:
         return math.nan
     r = a / b
     return r if math.isfinite(r) else math.nan
+
+
+@vectorize(_F2, cache=True)
+def _div(a, b):  # pragma: no cover - compiled
+    return _div_rule(a, b)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -153,6 +173,14 @@ def _pow_one_exponent(x, b, signed, out):  # pragma: no cover - compiled
             out[i] = _pow_rule(x[i], b)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _sqrt_rule(a):  # pragma: no cover - compiled
+    """The scalar rule of ``sqrt`` (IEEE's correctly rounded root, as NumPy's ufunc, then ±inf → NaN) for
+    :mod:`alpha_env.ops.fused`."""
+    r = math.sqrt(a)
+    return r if (r - r) == 0.0 else math.nan
+
+
 @njit(cache=True, error_model="numpy")
 def _nonfinite_to_nan(out):  # pragma: no cover - compiled
     flat = out.ravel()
@@ -161,46 +189,76 @@ def _nonfinite_to_nan(out):  # pragma: no cover - compiled
         flat[i] = v if (v - v) == 0.0 else math.nan  # v - v is NaN for ±inf and NaN
 
 
-@vectorize(_F1, cache=True)
-def _neg(a):  # pragma: no cover - compiled
+@njit(cache=True, error_model="numpy", inline="always")
+def _neg_rule(a):  # pragma: no cover - compiled
     return -a
 
 
-@vectorize(_F2, cache=True)
-def _or(a, b):  # pragma: no cover - compiled
+@vectorize(_F1, cache=True)
+def _neg(a):  # pragma: no cover - compiled
+    return _neg_rule(a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _or_rule(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
     return 1.0 if (a != 0.0 or b != 0.0) else 0.0
 
 
 @vectorize(_F2, cache=True)
-def _and(a, b):  # pragma: no cover - compiled
+def _or(a, b):  # pragma: no cover - compiled
+    return _or_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _and_rule(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
     return 1.0 if (a != 0.0 and b != 0.0) else 0.0
 
 
-@vectorize(_F1, cache=True)
-def _not(a):  # pragma: no cover - compiled
+@vectorize(_F2, cache=True)
+def _and(a, b):  # pragma: no cover - compiled
+    return _and_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _not_rule(a):  # pragma: no cover - compiled
     if a != a:
         return math.nan
     return 1.0 if a == 0.0 else 0.0
 
 
-@vectorize(["float64(float64, float64, float64)"], cache=True)
-def _if_else(c, a, b):  # pragma: no cover - compiled
+@vectorize(_F1, cache=True)
+def _not(a):  # pragma: no cover - compiled
+    return _not_rule(a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _if_else_rule(c, a, b):  # pragma: no cover - compiled
     if c != c:
         return math.nan
     return a if c != 0.0 else b
 
 
-@vectorize(_F1, cache=True)
-def _abs(a):  # pragma: no cover - compiled
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def _if_else(c, a, b):  # pragma: no cover - compiled
+    return _if_else_rule(c, a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _abs_rule(a):  # pragma: no cover - compiled
     return abs(a)
 
 
 @vectorize(_F1, cache=True)
-def _sign(a):  # pragma: no cover - compiled
+def _abs(a):  # pragma: no cover - compiled
+    return _abs_rule(a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sign_rule(a):  # pragma: no cover - compiled
     if a > 0.0:
         return 1.0
     if a < 0.0:
@@ -208,18 +266,33 @@ def _sign(a):  # pragma: no cover - compiled
     return a  # 0.0 (keeps -0.0 as 0) or NaN
 
 
-@vectorize(_F2, cache=True)
-def _max(a, b):  # pragma: no cover - compiled
+@vectorize(_F1, cache=True)
+def _sign(a):  # pragma: no cover - compiled
+    return _sign_rule(a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _max_rule(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
     return a if a >= b else b
 
 
 @vectorize(_F2, cache=True)
-def _min(a, b):  # pragma: no cover - compiled
+def _max(a, b):  # pragma: no cover - compiled
+    return _max_rule(a, b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _min_rule(a, b):  # pragma: no cover - compiled
     if a != a or b != b:
         return math.nan
     return a if a <= b else b
+
+
+@vectorize(_F2, cache=True)
+def _min(a, b):  # pragma: no cover - compiled
+    return _min_rule(a, b)
 
 
 #: Comparison codes of :func:`_compare_body`, the code of each with its operands swapped, and the value
