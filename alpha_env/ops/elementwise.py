@@ -16,8 +16,11 @@ new ``(T, N)`` float64 array. NaN rules (see ``docs/ops.md``):
 - ``vec_avg(x)`` is the identity (a copy) on a scalar field panel: every field of a ``MarketPanel`` is
   one value per stock and day, so the mean of the one-element vector is the value itself.
 
-The scalar rules are Numba ``vectorize`` ufuncs, so a Python float broadcasts without building an array;
-``log`` and ``sqrt`` use NumPy's SIMD ufuncs followed by one pass mapping ±inf to NaN.
+The scalar rules (``_add_rule``, ``_pow_rule``, ...) are compiled functions wrapped in Numba ``vectorize``
+ufuncs, so a Python float broadcasts without building an array; the evaluator's fused chains
+(:mod:`alpha_env.ops.fused`) run the same rules, hence the same bits. ``log`` and ``sqrt`` use NumPy's SIMD
+ufuncs followed by one pass mapping ±inf to NaN (``_sqrt_rule`` is the fused form of ``sqrt``: IEEE's
+square root is correctly rounded everywhere).
 """
 
 from __future__ import annotations
