@@ -18,6 +18,13 @@ correlation of a series with a number, ``stddev(x, 1)``) is known so before anyt
 ``rank(close) * correlation(volume, 0.5, 10)`` computes neither operand in full. Results are the same
 bits either way (``tests/test_evaluate_nan_stop.py``).
 
+A chain of element-wise operators (``(close - open) / ((high - low) + .001)``) is computed in one pass over
+cache-sized tiles (:mod:`alpha_env.ops.fused`): an element-wise call whose only consumer is a fusable
+element-wise call is deferred, and the consumer computes both, reading the chain's inputs once and writing
+only its result, with each operator's own scalar rule (the same bits, ``tests/test_ops_fused.py``). A
+deferred result is neither cached nor scanned by the all-NaN stop; a chain keeps at most
+:data:`HELD_BY_A_CHAIN` other calls' results alive, so memory stays a few arrays per call.
+
 ``evaluate(expr, rows=R)`` computes the first ``R`` dates only. Every operator is causal (the value of day
 ``t`` reads days ``<= t``; the look-ahead tests prove it), so those rows equal the first ``R`` rows of the
 full result bit for bit, at about ``R / T`` of the cost: a reward on the train split needs no valid or
@@ -76,7 +83,7 @@ from alpha_env.ops.threads import read_only
 if TYPE_CHECKING:
     from alpha_env.data import MarketPanel
 
-__all__ = ["Evaluator", "evaluate", "DEFAULT_CACHE_BYTES", "DERIVED_FIELD_BYTES"]
+__all__ = ["Evaluator", "evaluate", "DEFAULT_CACHE_BYTES", "DERIVED_FIELD_BYTES", "HELD_BY_A_CHAIN"]
 
 DEFAULT_CACHE_BYTES = 512 * 2**20
 """Default cache budget: 512 MiB, about 100 results of a 1,260 x 500 panel."""
@@ -412,7 +419,7 @@ class Evaluator:
             return self._leaf(node.expr, rows)
         order, consumers = self._plan(nodes, memo, rows)
         stop = _NanStop(nodes, order, node.key, rows, memo) if self._nan_stop else None
-        fusing = self._fusing(nodes, order, consumers, node.key) if self._fuse else {}
+        fusing = self._fusing(nodes, order, consumers, node.key) if self._fuse else set()
         deferred: dict[str, list] = {}  # key of a deferred call -> its arguments (until computed)
         was_deferred: set[str] = set()
         held: dict[str, int] = {}  # key of a deferred call -> computed results its chain keeps alive
