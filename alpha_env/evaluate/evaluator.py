@@ -21,7 +21,9 @@ bits either way (``tests/test_evaluate_nan_stop.py``).
 A chain of element-wise operators (``(close - open) / ((high - low) + .001)``) is computed in one pass over
 cache-sized tiles (:mod:`alpha_env.ops.fused`): an element-wise call whose only consumer is a fusable
 element-wise call is deferred, and the consumer computes both, reading the chain's inputs once and writing
-only its result, with each operator's own scalar rule (the same bits, ``tests/test_ops_fused.py``). A
+only its result, with each operator's own scalar rule (the same values bit for bit,
+``tests/test_ops_fused.py``; NaN where NaN, but a NaN's sign bit may differ: a chain the all-NaN stop
+would have cut short is computed, and ``neg`` of NaN is ``-NaN`` where the stop's block holds ``+NaN``). A
 deferred result is neither cached nor scanned by the all-NaN stop; a chain keeps at most
 :data:`HELD_BY_A_CHAIN` other calls' results alive, so memory stays a few arrays per call.
 
@@ -242,7 +244,7 @@ class Evaluator:
         nan_stop: skip the operators whose result an all-NaN argument makes all NaN (module doc); ``False``
             computes every operator (the same results, slower; for benchmarks and tests).
         fuse: compute chains of element-wise operators in one tiled pass (module doc); ``False`` computes
-            each operator on its own (the same bits, slower; for benchmarks and tests).
+            each operator on its own (the same values, slower; for benchmarks and tests).
 
     Raises:
         SettingsError: ``cache_bytes`` is not an integer >= 0.
