@@ -435,9 +435,6 @@ class Evaluator:
             spec = OPERATORS[expr.op]
             args = [self._arg(nodes[c], memo, deferred, rows) for c in current.children]
             doomed = stop is not None and stop.doomed(current, args)
-            # a doomed call, and one whose every consumer is doomed, runs on the first date only: its
-            # argument errors (a bad window or constant) are raised as they would be in full
-            n = rows if stop is None or not doomed and stop.full(current.key) else 1
             if not doomed and current.key in fusing:
                 holds = sum(held[a.key] if isinstance(a, _Deferred) else
                             isinstance(a, np.ndarray) and isinstance(nodes[c].expr, Call)
@@ -447,6 +444,9 @@ class Evaluator:
                     was_deferred.add(current.key)
                     deferred[current.key] = self._prepare_args(expr, current.key, spec.arg_kinds, args, rows)
                     continue  # its consumer computes it, fused
+            # a doomed call, and one whose every consumer is doomed, runs on the first date only: its
+            # argument errors (a bad window or constant) are raised as they would be in full
+            n = rows if stop is None or not doomed and stop.full(current.key) else 1
             if n < rows:
                 args = [a[:1] if isinstance(a, np.ndarray) and a.ndim == 2 else a for a in args]
             args = self._prepare_args(expr, current.key, spec.arg_kinds, args, n)
