@@ -239,8 +239,9 @@ class AlphaPool:
         self._sy = self._zy.sum(axis=1)
         self._syy = np.einsum("tn,tn->t", self._zy, self._zy)
         S = self.settings.capacity + 1  # slots: the members and one candidate
-        self._Z = np.zeros((S, T, N))
-        # per-day sums, day-major so that a slice of days is one contiguous block
+        # the slots' z-scores and the per-day sums, day-major: a slice of days is one contiguous block, and
+        # a day's rows of every slot lie together (one pass of a candidate's day against all members)
+        self._Z = np.zeros((T, S, N))
         self._G = np.zeros((T, S, S))
         self._b = np.zeros((T, S))
         self._s = np.zeros((T, S))
@@ -334,9 +335,9 @@ class AlphaPool:
         out = np.zeros(self.shape)
         for k in slots:
             if w.ndim == 1:
-                out += w[k] * self._Z[k]
+                out += w[k] * self._Z[:, k]
             else:
-                out += np.where(np.isfinite(w[:, k]), w[:, k], 0.0)[:, None] * self._Z[k]
+                out += np.where(np.isfinite(w[:, k]), w[:, k], 0.0)[:, None] * self._Z[:, k]
         if w.ndim == 2:
             out[~np.isfinite(w[:, slots]).all(axis=1)] = np.nan
         return out[rows]
@@ -368,7 +369,7 @@ class AlphaPool:
             need = f"{self.shape}" if not partial else f"(R, {N}) with {self.signal_rows} <= R <= {T}"
             raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel needs {need}")
         z = zscore(np.where(self.universe[:R] & np.isfinite(x), x, np.nan))
-        Z = self._Z[slot]
+        Z = self._Z[:, slot]
         np.copyto(Z[:R], np.where(np.isnan(z), 0.0, z))
         Z[R:] = 0.0
         r = self._rows  # the rows any model reads: the fit rows, or every row for ``rolling``
@@ -376,9 +377,12 @@ class AlphaPool:
         zm = Zr * self._mask[r]
         G = self._G
         G[:, slot, :] = 0.0
-        for k in self._slots:
-            G[r, slot, k] = np.einsum("tn,tn->t", self._Z[k, r], zm)
-        G[r, slot, slot] = np.einsum("tn,tn->t", Zr, zm)
+        # every slot up to the last one in use against the candidate, one day at a time (each day's dot
+        # products are einsum's, bit for bit, as slot by slot; empty slots hold zeros)
+        hi = max([*self._slots, slot]) + 1
+        dots = np.einsum("tsn,tn->ts", self._Z[r, :hi], zm)
+        for k in [*self._slots, slot]:
+            G[r, slot, k] = dots[:, k]
         G[:, :, slot] = G[:, slot, :]
         self._b[:, slot] = 0.0
         self._b[r, slot] = np.einsum("tn,tn->t", Zr, self._zy[r])
@@ -703,7 +707,7 @@ class AlphaPool:
             raise DataError(f"full= of {expr!r} returned a signal whose first {R} dates differ from the "
                             "offered ones")
         z = zscore(np.where(self.universe[R:] & np.isfinite(whole[R:]), whole[R:], np.nan))
-        np.copyto(self._Z[slot, R:], np.where(np.isnan(z), 0.0, z))
+        np.copyto(self._Z[R:, slot], np.where(np.isnan(z), 0.0, z))
         return whole
 
     def _commit(self, expr: str, signal: np.ndarray, slot: int, leave: list[int],
