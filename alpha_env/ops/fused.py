@@ -4,14 +4,15 @@ An element-wise operator reads its operands and writes a new ``(T, N)`` array; o
 (755 × 500 float64, 3 MB, more than a core's L2 cache) each one runs at memory speed, so a chain such as
 A101's ``(close - open) / ((high - low) + .001)`` pays four passes over memory and three intermediate
 arrays. A :class:`FusedProgram` instead runs the whole chain over tiles of :data:`TILE` cells: the inputs
-are read once, the intermediates live in small registers that stay in the L1/L2 cache, and only the
-result is written. Every operator applies exactly the scalar rule of its ufunc in
-:mod:`alpha_env.ops.elementwise` (the same compiled functions), so a fused result is the unfused one bit
-for bit; ``tests/test_ops_fused.py`` checks each operator on adversarial values and the evaluator's
-fused and unfused results on random expressions.
+are read where they lie, once per tile, the intermediates live in registers (one tile each) that stay in
+the L2 cache, numbers fill a register once, and only the result is written. Every operator applies
+exactly the scalar rule of its ufunc in :mod:`alpha_env.ops.elementwise` (the same compiled functions;
+``pow``/``signedpower`` with one number as exponent its one-exponent loop), so a program gives the
+operators' bits; ``tests/test_ops_fused.py`` checks each operator on adversarial values and every kind of
+operand, and the evaluator's fused and unfused results on random expressions.
 
 Fusable operators: :data:`FUSABLE`. ``log`` is not fusable (NumPy's SIMD ``log`` gives its bits, which
-a scalar libm call need not repeat), nor ``vec_avg`` (a copy).
+a scalar libm call need not repeat), nor ``vec_avg`` (a copy) or ``bucket``.
 
 Example::
 
