@@ -79,7 +79,7 @@ from alpha_env.grammar import (
     token_text,
 )
 from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT, OPERATOR_CLASS
-from alpha_env.ops.fused import FUSABLE, MAX_INPUTS, FusedProgram
+from alpha_env.ops.fused import FUSABLE, FusedProgram, ProgramFull
 from alpha_env.ops.threads import read_only
 
 if TYPE_CHECKING:
@@ -126,10 +126,6 @@ class _Deferred:
     """The argument of a call that its consumer computes fused (the key of that deferred call)."""
 
     key: str
-
-
-class _TooManyInputs(Exception):
-    """A fused chain reads more distinct arrays than :data:`~alpha_env.ops.fused.MAX_INPUTS`."""
 
 
 @dataclass(slots=True)
@@ -513,7 +509,7 @@ class Evaluator:
             emitted: list[int] = []
             try:
                 register = self._emit(program, nodes, j, args, deferred, n, emitted)
-            except _TooManyInputs:
+            except ProgramFull:
                 widest = max((c for c, a in zip(nodes[j].children, args) if isinstance(a, _Deferred)),
                              key=lambda c: self._width(nodes, c, deferred))
                 value, under = self._fused(nodes, widest, deferred.pop(nodes[widest].key), deferred, n)
@@ -537,8 +533,6 @@ class Evaluator:
                 continue
             if isinstance(arg, np.ndarray) and arg.ndim == 2 and arg.shape[0] > n:
                 arg = arg[:n]
-            if isinstance(arg, np.ndarray) and program.n_inputs == MAX_INPUTS and not program.holds(arg):
-                raise _TooManyInputs
             registers.append(program.leaf(arg))
         return program.call(nodes[j].expr.op, registers)
 

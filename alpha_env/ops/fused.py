@@ -59,7 +59,7 @@ from alpha_env.ops.elementwise import (
 )
 from alpha_env.ops.threads import read_only
 
-__all__ = ["FUSABLE", "MAX_INPUTS", "TILE", "FusedProgram"]
+__all__ = ["FUSABLE", "MAX_INPUTS", "TILE", "FusedProgram", "ProgramFull"]
 
 TILE = 4096
 """Cells per tile: one register is 32 KiB, so a program's registers stay in a core's L2 cache (measured
@@ -216,6 +216,11 @@ def _run_program(program, constants, inputs, out):  # pragma: no cover - compile
                 _if_else_tile(registers[ra, :m], registers[rb, :m], registers[rc, :m], z)
 
 
+class ProgramFull(ExpressionError):
+    """An array operand beyond :data:`MAX_INPUTS` distinct ones: the chain must be cut (the evaluator
+    computes part of it first)."""
+
+
 class FusedProgram:
     """A chain of element-wise operators on ``(rows, n_stocks)`` operands, run in one tiled pass.
 
@@ -238,15 +243,12 @@ class FusedProgram:
         """Distinct array inputs so far (at most :data:`MAX_INPUTS`)."""
         return len(self._inputs)
 
-    def holds(self, value: np.ndarray) -> bool:
-        """Whether the array ``value`` (this very object) is already an input."""
-        return id(value) in self._input_ids
-
     def leaf(self, value: np.ndarray | float) -> int:
         """The handle of an operand: a ``(rows, n_stocks)`` float64 array (read where it lies) or a number.
 
         Raises:
-            ExpressionError: an array of another shape or dtype, or more than :data:`MAX_INPUTS` arrays.
+            ExpressionError: an array of another shape or dtype.
+            ProgramFull: a new array beyond :data:`MAX_INPUTS` distinct ones (the program is unchanged).
         """
         if not isinstance(value, np.ndarray):
             self._constants.append(float(value))
@@ -257,7 +259,7 @@ class FusedProgram:
         index = self._input_ids.get(id(value))
         if index is None:
             if len(self._inputs) == MAX_INPUTS:
-                raise ExpressionError(f"a fused program takes at most {MAX_INPUTS} array inputs")
+                raise ProgramFull(f"a fused program takes at most {MAX_INPUTS} array inputs")
             index = self._input_ids[id(value)] = len(self._inputs)
             self._inputs.append(value)
         return -index - 1
