@@ -1,10 +1,14 @@
 """Random arguments for an operator's kernel (``alpha_env.ops.KERNELS``), shared by the tests that check
-per-operator tables (all-NaN, degenerate) against the kernels."""
+per-operator tables (all-NaN, degenerate) against the kernels; and the comparison of two evaluators'
+outcomes (an array or an error), shared by the tests of the evaluator's shortcuts (all-NaN stop, fusion)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from alpha_env.errors import ExpressionError
 from alpha_env.grammar import OPERATORS, Kind
 
 #: Constants of the operators whose constant slots need particular values (a quantile, bucket edges, ...).
@@ -32,3 +36,20 @@ def random_arguments(op: str, rng: np.random.Generator, window: int, shape: tupl
         else:
             args.append(consts.pop(0))
     return args
+
+
+def evaluation_outcome(evaluate: Callable[[], np.ndarray]) -> np.ndarray | str:
+    """What ``evaluate()`` gives: its array, or the text of the ``ExpressionError`` it raises."""
+    try:
+        return evaluate()
+    except ExpressionError as exc:
+        return str(exc)
+
+
+def assert_same_outcome(a: np.ndarray | str, b: np.ndarray | str, same: Callable[[np.ndarray, np.ndarray],
+                        bool], context: object = None) -> None:
+    """Two :func:`evaluation_outcome` results agree: the same error text, or arrays that ``same`` accepts."""
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b, context
+    else:
+        assert same(a, b), context

@@ -16,7 +16,7 @@ from alpha_env.evaluate import Evaluator
 from alpha_env.grammar import OPERATORS, Codebook, Kind
 from alpha_env.grammar.corpus import random_expression
 from alpha_env.ops import ALWAYS_NAN, KERNELS, NAN_STRICT
-from tests.kernel_support import random_arguments
+from tests.kernel_support import assert_same_outcome, evaluation_outcome, random_arguments
 
 T_DAYS, N_STOCKS = 120, 25
 
@@ -155,17 +155,9 @@ def test_a_lenient_position_is_still_computed(panel):
 def test_random_grammar_expressions_give_the_same_bits_with_and_without_the_stop(panel, seed, rows,
                                                                                 agent_only):
     expr = random_expression(Codebook.default(), 16, np.random.default_rng(seed), agent_only=agent_only)
-    results = []
-    for nan_stop in (True, False):
-        try:
-            results.append(Evaluator(panel, nan_stop=nan_stop).evaluate(expr, rows=rows))
-        except ExpressionError as exc:
-            results.append(str(exc))
-    a, b = results
-    if isinstance(a, str) or isinstance(b, str):
-        assert a == b
-    else:
-        assert a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    a, b = (evaluation_outcome(lambda s=nan_stop: Evaluator(panel, nan_stop=s).evaluate(expr, rows=rows))
+            for nan_stop in (True, False))
+    assert_same_outcome(a, b, lambda x, y: x.shape == y.shape and np.array_equal(x, y, equal_nan=True))
 
 
 # -- calls that their own arguments make all NaN (ALWAYS_NAN) ----------------------------------------------

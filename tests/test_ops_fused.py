@@ -17,6 +17,7 @@ from alpha_env.ops import KERNELS, OPERATOR_CLASS
 from alpha_env.ops.fused import FUSABLE, MAX_INPUTS, TILE, FusedProgram
 from alpha_env.ops.threads import read_only
 from tests.fuzz_support import load_fuzz
+from tests.kernel_support import assert_same_outcome, evaluation_outcome
 
 # rows x stocks spans two tiles and a partial third
 SHAPE = (2 * TILE // 50 + 3, 50)
@@ -145,20 +146,14 @@ def test_a_chain_reading_more_arrays_than_a_program_takes_is_cut(panel, monkeypa
        cache=st.booleans())
 def test_random_grammar_expressions_give_the_same_values_fused_or_not(panel, seed, rows, agent_only, cache):
     expr = random_expression(Codebook.default(), 20, np.random.default_rng(seed), agent_only=agent_only)
-    results = []
-    for fuse in (True, False):
+    def run(fuse: bool) -> np.ndarray:
         ev = Evaluator(panel, cache_bytes=2**24 if cache else 0, fuse=fuse)
-        try:
-            if cache:  # a second, overlapping request reads the first one's cached results
-                ev.evaluate(expr, rows=max(1, rows // 2))
-            results.append(ev.evaluate(expr, rows=rows))
-        except ExpressionError as exc:
-            results.append(str(exc))
-    a, b = results
-    if isinstance(a, str) or isinstance(b, str):
-        assert a == b
-    else:
-        assert _same_values(a, b), expr
+        if cache:  # a second, overlapping request reads the first one's cached results
+            ev.evaluate(expr, rows=max(1, rows // 2))
+        return ev.evaluate(expr, rows=rows)
+
+    assert_same_outcome(evaluation_outcome(lambda: run(True)), evaluation_outcome(lambda: run(False)),
+                        _same_values, expr)
 
 
 def test_a_chain_the_all_nan_stop_would_skip_gives_nan_of_either_sign(panel):
