@@ -719,11 +719,11 @@ def bench_compare(panel, label: str, repeat: int) -> None:
               f"{pdm / ours:>6.1f}x {f64:>7.1f} ms {f64 / ours:>6.1f}x {f32:>7.1f} ms {f32 / ours:>6.1f}x")
 
 
-_TWO_DIGIT = ("10", "11", "12", "13", "14", "16")
+_TWO_DIGIT = ("10", "11", "12", "13", "14", "15", "16")
 
 
 def _sections(text: str) -> set[str]:
-    """``--sections``: comma-separated section numbers; a token of several digits other than 10-14 lists
+    """``--sections``: comma-separated section numbers; a token of several digits other than 10-16 lists
     one-digit sections (``364`` = 3, 6 and 4, the form used before section 10)."""
     chosen: set[str] = set()
     for token in text.split(","):

@@ -240,9 +240,8 @@ def _not(a):  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _if_else_rule(c, a, b):  # pragma: no cover - compiled
-    if c != c:
-        return math.nan
-    return a if c != 0.0 else b
+    chosen = a if c != 0.0 else b  # both read: selects, no branch (a NaN condition picks a, then NaN)
+    return chosen if c == c else math.nan
 
 
 @vectorize(["float64(float64, float64, float64)"], cache=True)

@@ -168,7 +168,7 @@ def _run_program(program, constants, inputs, out):  # pragma: no cover - compile
     """
     n = out.size
     last = program.shape[0] - 1
-    registers = np.empty((last + 4, TILE))  # three scratch rows for if_else's inputs
+    registers = np.empty((last + 2, TILE))  # a scratch row for an if_else condition that is an input
     for p in range(last + 1):  # constants: filled once, read by every tile
         if program[p, 0] == _CONST:
             registers[p, :] = constants[program[p, 1]]
@@ -204,16 +204,21 @@ def _run_program(program, constants, inputs, out):  # pragma: no cover - compile
                     _binary_tile(code, comparison, registers[a, :m], inputs[-b - 1][start:stop], z)
                 else:
                     _binary_tile(code, comparison, registers[a, :m], registers[b, :m], z)
-            else:  # if_else: operands that are inputs are copied to scratch rows (a rarer operator)
-                operands = (a, b, program[p, 3])
-                for q in range(3):
-                    r = operands[q]
-                    if r < 0:
-                        registers[last + 1 + q, :m] = inputs[-r - 1][start:stop]
-                ra = operands[0] if operands[0] >= 0 else last + 1
-                rb = operands[1] if operands[1] >= 0 else last + 2
-                rc = operands[2] if operands[2] >= 0 else last + 3
-                _if_else_tile(registers[ra, :m], registers[rb, :m], registers[rc, :m], z)
+            else:  # if_else: a condition that is an input is copied to a scratch row (a rarer case)
+                if a < 0:
+                    registers[last + 1, :m] = inputs[-a - 1][start:stop]
+                    a = last + 1
+                cond = registers[a, :m]
+                x = b  # the branches are read where they lie, as binary operators' operands are
+                y = program[p, 3]
+                if x < 0 and y < 0:
+                    _if_else_tile(cond, inputs[-x - 1][start:stop], inputs[-y - 1][start:stop], z)
+                elif x < 0:
+                    _if_else_tile(cond, inputs[-x - 1][start:stop], registers[y, :m], z)
+                elif y < 0:
+                    _if_else_tile(cond, registers[x, :m], inputs[-y - 1][start:stop], z)
+                else:
+                    _if_else_tile(cond, registers[x, :m], registers[y, :m], z)
 
 
 class ProgramFull(ExpressionError):
