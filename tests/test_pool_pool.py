@@ -278,6 +278,31 @@ def test_min_ic_t_refuses_insignificant_candidates_with_zero_gain():
     assert pool.offer("oracle", np.nan_to_num(strong)).accepted
 
 
+@pytest.mark.parametrize("rule", ["pool", "alphagen"])
+def test_candidates_refused_at_the_gates_leave_no_trace(rule):
+    """The gates read the candidate alone (its dot products with the members come after them): a pool
+    offered noise between its members ends with the same bits as one that was never offered it."""
+    model = {"model": "ridge", "ridge_alpha": 0.5} if rule == "pool" else {}
+    settings = PoolSettings(capacity=3, min_ic_t=3.0, rule=rule, max_corr=0.99, **model)
+    with_noise, close, _ = _pool(settings)
+    clean, _, _ = _pool(settings)
+    rng = np.random.default_rng(11)
+    sigs = _signals(close, 4, seed=5)
+    results = ([], [])
+    for i, s in enumerate(sigs):
+        noise = rng.normal(size=close.shape)
+        gated = with_noise.offer(f"noise{i}", noise)
+        assert not gated.accepted and "t-statistic" in gated.reason
+        results[0].append(with_noise.offer(f"s{i}", s))
+        results[1].append(clean.offer(f"s{i}", s))
+    assert [r.accepted for r in results[0]] == [r.accepted for r in results[1]]
+    assert any(r.accepted for r in results[0]) and len(with_noise) >= 2
+    assert [(r.reason, r.gain) for r in results[0]] == [(r.reason, r.gain) for r in results[1]]
+    assert with_noise.objective == clean.objective
+    assert with_noise.weights.tobytes() == clean.weights.tobytes()
+    assert with_noise.combined().tobytes() == clean.combined().tobytes()
+
+
 def _half_t(signal, close, universe, rows: slice) -> float:
     """The t-statistic of a signal's daily IC on ``rows``, by hand."""
     ic = daily_ic(signal[rows], forward_returns(close, horizon=1, delay=DELAY)[rows], universe[rows])

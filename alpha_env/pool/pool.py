@@ -47,8 +47,9 @@ pool's own split when its ``holdout`` setting is on); while removing some member
 the member whose removal raises it most leaves. The kept members are then refitted on every train fit
 row. Nothing after the train split is read.
 
-Cost of one offer: scoring the candidate (O(T N)) and its dot products with the K cached members
-(O(K T N)); nothing of the members is recomputed. Removal tests refit from the cached sums (O(K^3 + K^2 T)
+Cost of one offer: scoring the candidate (O(T N)) and, once it passes the significance gates (which read
+the candidate alone), its dot products with the K cached members (O(K T N)); nothing of the members is
+recomputed. Removal tests refit from the cached sums (O(K^3 + K^2 T)
 each) unless the objective is a callable, which is called once per candidate pool.
 """
 
@@ -358,10 +359,14 @@ class AlphaPool:
             return T
         return max(1, min(T, self.splits["train"].indices(T)[1]))
 
-    def _load(self, slot: int, signal: np.ndarray, expr: str, *, partial: bool = False) -> None:
+    def _load(self, slot: int, signal: np.ndarray, expr: str, *, partial: bool = False,
+              cross: bool = True) -> None:
         """Score ``signal`` into ``slot`` and fill its row/column of the per-day sums (members only);
         ``partial``: ``signal`` may hold only its first ``signal_rows`` (or more) dates, the rest of the
-        slot is 0 until :meth:`_complete` fills it."""
+        slot is 0 until :meth:`_complete` fills it. ``cross=False`` fills only what the slot's own daily IC
+        reads (its z-scores, ``G[slot, slot]``, ``b``, ``s``; the rest of its row and column 0):
+        :meth:`offer` decides its significance gates before it pays the dot products with every member
+        (:meth:`_load_cross`)."""
         x = np.asarray(signal, dtype=np.float64)
         T, N = self.shape
         R = x.shape[0] if x.ndim == 2 else -1
@@ -377,17 +382,30 @@ class AlphaPool:
         zm = Zr * self._mask[r]
         G = self._G
         G[:, slot, :] = 0.0
-        # every slot up to the last one in use against the candidate, one day at a time (each day's dot
-        # products are einsum's, bit for bit, as slot by slot; empty slots hold zeros)
-        hi = max([*self._slots, slot]) + 1
-        dots = np.einsum("tsn,tn->ts", self._Z[r, :hi], zm)
-        for k in [*self._slots, slot]:
-            G[r, slot, k] = dots[:, k]
-        G[:, :, slot] = G[:, slot, :]
+        G[:, :, slot] = 0.0
+        # each day's dot product is einsum's, the same bits whatever slots one call covers
+        G[r, slot, slot] = np.einsum("tsn,tn->ts", self._Z[r, slot:slot + 1], zm)[:, 0]
         self._b[:, slot] = 0.0
         self._b[r, slot] = np.einsum("tn,tn->t", Zr, self._zy[r])
         self._s[:, slot] = 0.0
         self._s[r, slot] = zm.sum(axis=1)
+        if cross:
+            self._load_cross(slot)
+
+    def _load_cross(self, slot: int) -> None:
+        """The loaded ``slot``'s dot products with every member (its row and column of ``G``) and its
+        running sums (``Gc``, ``bc``: what the fits read)."""
+        r = self._rows
+        zm = self._Z[r, slot] * self._mask[r]
+        G = self._G
+        if self._slots:
+            # every slot up to the last member against the candidate, one day at a time (empty slots
+            # hold zeros and are not read)
+            hi = max(self._slots) + 1
+            dots = np.einsum("tsn,tn->ts", self._Z[r, :hi], zm)
+            for k in self._slots:
+                G[r, slot, k] = dots[:, k]
+            G[:, :, slot] = G[:, slot, :]
         np.cumsum(G[:, slot, :], axis=0, out=self._Gc[1:, slot, :])
         self._Gc[:, :, slot] = self._Gc[:, slot, :]
         np.cumsum(self._b[:, slot], out=self._bc[1:, slot])
@@ -567,7 +585,7 @@ class AlphaPool:
             raise DataError(f"signal of {expr!r} covers {rows} of {self.shape[0]} dates: pass full= (the "
                             "whole signal, asked for when the candidate is admitted)")
         slot = self._free_slot()
-        self._load(slot, signal, expr, partial=True)
+        self._load(slot, signal, expr, partial=True, cross=False)  # the gates read the candidate alone
         daily = self._single_daily_ic(slot)  # one series for the IC and both significance gates
         ic = _nanmean(daily)
         if not np.isfinite(ic):
@@ -585,6 +603,7 @@ class AlphaPool:
                     return self._refuse(before, f"train IC t-statistic {t:.2f} in the {name} half of train "
                                                 f"(signed as the whole) is below min_half_ic_t "
                                                 f"{self.settings.min_half_ic_t:g}")
+        self._load_cross(slot)
         if self.settings.rule == "alphagen":
             return self._offer_alphagen(expr, signal, slot, before, full)
         corr = self._corr(slot, self._slots)
