@@ -15,7 +15,8 @@ Each operator is called once (in call syntax, with ``close``/``open``, window 5,
 ``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
 thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
 backtest and its metrics, a chain of element-wise operators the fused interpreter
-(:mod:`alpha_env.ops.fused`), and a plain backtest its IC series. Kernels read read-only arrays only
+(:mod:`alpha_env.ops.fused`), a plain backtest its IC series, and two offers to an alpha pool its slot
+scores. Kernels read read-only arrays only
 (:func:`alpha_env.ops.threads.read_only`), so these calls cover the writable intermediates and arrays of
 later processes too (``tests/test_warmup.py``).
 """
@@ -66,7 +67,7 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
     from alpha_env.data import synthetic_market
     from alpha_env.evaluate import Evaluator
     from alpha_env.ops.threads import PARALLEL_MIN_CELLS
-    from alpha_env.pool import daily_ic
+    from alpha_env.pool import AlphaPool, PoolSettings, daily_ic
 
     if parallel is None:
         parallel = numba.get_num_threads() > 1
@@ -99,6 +100,12 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
         _ = bt.ic, bt.rank_ic
         # the pools' and tear sheets' daily IC of a signal against a target (Pearson and Spearman)
         _ = daily_ic(signal, panel.field("returns")), daily_ic(signal, panel.field("returns"), ranked=True)
+        # a pool's offers (the main job's reward): its one-pass slot scores, first rows and in full
+        pool = AlphaPool.from_panel(panel, PoolSettings(capacity=2))
+        pool.offer("rank(close - open)", signal)
+        rows = pool.signal_rows
+        shifted = signal + 1
+        pool.offer("rank(close - open) + 1", shifted[:rows], full=lambda s=shifted: s)
     return done, refused
 
 

@@ -68,6 +68,11 @@ _ = result.ic, result.rank_ic, daily_ic(signal, returns), daily_ic(signal, retur
 ace = ACE(panel)
 ace.simulate("ts_rank(volume, 7) * rank(close - open)", save=False)
 ace.score("ts_rank(volume, 7) * rank(close - open)", "train", ic=True)
+from alpha_env.pool import AlphaPool, PoolSettings
+
+pool = AlphaPool.from_panel(panel, PoolSettings(capacity=2))
+pool.offer("a", signal)
+pool.offer("b", signal[: pool.signal_rows] * 2.0, full=lambda: signal * 2.0)
 grown = sorted(key for key, d in dispatchers().items() if len(d.signatures) > before.get(key, 0))
 print("GROWN", grown)
 """

@@ -63,6 +63,7 @@ import numpy as np
 
 from alpha_env.errors import DataError, SettingsError
 from alpha_env.ops.crosssection import zscore
+from alpha_env.pool.scoring import score_into
 from alpha_env.pool.settings import PoolSettings
 from alpha_env.pool.targets import check_delay, fit_rows, forward_returns, known_lag
 
@@ -373,13 +374,14 @@ class AlphaPool:
         if x.ndim != 2 or x.shape[1] != N or not (R == T or (partial and self.signal_rows <= R < T)):
             need = f"{self.shape}" if not partial else f"(R, {N}) with {self.signal_rows} <= R <= {T}"
             raise DataError(f"signal of {expr!r} has shape {x.shape}, the pool's panel needs {need}")
-        z = zscore(np.where(self.universe[:R] & np.isfinite(x), x, np.nan))
         Z = self._Z[:, slot]
-        np.copyto(Z[:R], np.where(np.isnan(z), 0.0, z))
-        Z[R:] = 0.0
         r = self._rows  # the rows any model reads: the fit rows, or every row for ``rolling``
+        start, stop, _ = r.indices(T)
+        zm = np.zeros((stop - start, N))  # rows from R on are 0 (as their scores, until _complete)
+        scored = slice(min(start, R), min(stop, R))
+        zm[: scored.stop - scored.start] = score_into(x, self.universe[:R], Z[:R], self._mask, scored)
+        Z[R:] = 0.0
         Zr = Z[r]
-        zm = Zr * self._mask[r]
         G = self._G
         G[:, slot, :] = 0.0
         G[:, :, slot] = 0.0
@@ -725,8 +727,7 @@ class AlphaPool:
         if not np.array_equal(whole[:R], signal, equal_nan=True):
             raise DataError(f"full= of {expr!r} returned a signal whose first {R} dates differ from the "
                             "offered ones")
-        z = zscore(np.where(self.universe[R:] & np.isfinite(whole[R:]), whole[R:], np.nan))
-        np.copyto(self._Z[R:, slot], np.where(np.isnan(z), 0.0, z))
+        score_into(whole[R:], self.universe[R:], self._Z[R:, slot])
         return whole
 
     def _commit(self, expr: str, signal: np.ndarray, slot: int, leave: list[int],
