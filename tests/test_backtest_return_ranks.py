@@ -7,7 +7,7 @@ import pytest
 
 from alpha_env.ace import ACE
 from alpha_env.backtest import BacktestSettings, run_backtest
-from alpha_env.backtest.kernels import rank_ic_series
+from alpha_env.backtest.kernels import ic_kernel_serial, rank_ic_series
 from alpha_env.backtest.return_ranks import ReturnRanks
 from alpha_env.data import synthetic_market
 
@@ -50,6 +50,25 @@ def test_cached_rank_ic_equals_rank_ic_series(seed, delay, decay, parallel):
         assert np.isnan(part[:20]).all() and np.isnan(part[61:]).all()
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("delay", [0, 1])
+@pytest.mark.parametrize("decay", [1, 4])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_rank_ic_and_ic_in_one_pass_equal_the_two_kernels(seed, delay, decay, parallel):
+    rng, returns, universe = _inputs(seed)
+    ranks = ReturnRanks(returns, universe, delay + 1, parallel)
+    huge = rng.standard_normal(returns.shape) * 1e200  # sums of squares overflow: the rescaled rule
+    tiny = rng.standard_normal(returns.shape) * 1e-170  # ... or underflow
+    for signal in [*_signals(rng, *returns.shape), huge, tiny]:
+        pearson = ic_kernel_serial(signal, returns, universe, decay, delay, False)
+        ranked, ic = ranks.rank_ic_and_ic(signal, decay, parallel=parallel)
+        assert ranked.tobytes() == rank_ic_series(signal, returns, universe, decay, delay).tobytes()
+        assert ic.tobytes() == pearson.tobytes()
+        ranked, ic = ranks.rank_ic_and_ic(signal, decay, (20, 61), parallel)
+        assert ic[20:61].tobytes() == pearson[20:61].tobytes()
+        assert np.isnan(ic[:20]).all() and np.isnan(ic[61:]).all() and np.isnan(ranked[:20]).all()
+
+
 def test_cached_rank_ic_empty_and_short_windows():
     _, returns, universe = _inputs(2, T=5, N=3)
     ranks = ReturnRanks(returns, universe, 1)
@@ -69,6 +88,7 @@ def test_ace_rank_ic_equals_engine(settings):
                       ace._backtest_settings)
     assert isinstance(ace._backtest_settings, BacktestSettings)
     assert np.array_equal(result.backtest.rank_ic, bt.rank_ic, equal_nan=True)
+    assert result.backtest.ic.tobytes() == bt.ic.tobytes()  # simulate's one pass gives the engine's bits
     for name, sl in panel.splits.items():
         score = ace.score(expr, name)
         counted = np.asarray(bt.rank_ic)[max(sl.indices(panel.n_dates)[0], int(np.flatnonzero(bt.held)[0])):

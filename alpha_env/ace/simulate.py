@@ -395,7 +395,11 @@ class ACE:
                                 score.started_at, time.perf_counter() - score.seconds)
         bt = score.backtest
         if self.rank_ic and True not in bt._ic:  # the engine's lazy rank IC, from the cached return side
-            bt._ic[True] = self._rank_ic(bt)
+            if False in bt._ic:
+                bt._ic[True] = self._rank_ic(bt)
+            else:  # and its Pearson IC from the same pass over the processed signal (the same bits)
+                bt._ic[True], bt._ic[False] = self._ranks().rank_ic_and_ic(
+                    bt._inputs[0], self._backtest_settings.decay, None, use_parallel(bt._inputs[0].size))
         metrics = split_metrics(bt, self.panel.splits, with_rank_ic=self.rank_ic)
         yearly = yearly_metrics(bt, self.panel.dates, with_rank_ic=self.rank_ic)
         checks = self._checks(score.alpha_id, metrics, bt.pnl, bt.degenerate_reason)

@@ -624,8 +624,15 @@ def _rank_ic_from_sorted(kx, ky, vx, returns, d, m, bits, rx, ry, ix, vals):
 def _ic_day(signal, returns, universe, decay, t, d, s, xs, ys, den):
     """Pearson IC of the processed signal of day ``t`` with ``returns[d]`` (NaN when undefined);
     ``s``, ``xs``, ``ys``, ``den`` (N,) are scratch."""
-    N = signal.shape[1]
     _day_signal(signal, universe, t, decay, s, den)
+    return _ic_of_day_signal(s, returns, d, xs, ys)
+
+
+@njit(cache=True, error_model="numpy")
+def _ic_of_day_signal(s, returns, d, xs, ys):
+    """Pearson IC of a processed day signal ``s`` (N,) with ``returns[d]`` over the stocks where both are
+    finite (NaN when undefined); ``xs``, ``ys`` (N,) are scratch."""
+    N = s.shape[0]
     m = 0
     for i in range(N):
         r = returns[d, i]

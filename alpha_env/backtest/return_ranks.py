@@ -23,7 +23,9 @@ from alpha_env.backtest.kernels import (
     _EXACT_RANK_SUMS,
     _RANK_IC_BLOCK_CELLS,
     _corr_from_sums,
+    _ic_of_day_signal,
     _order_key,
+    _pair_keys,
     _pearson_ranks,
     _rank_ic_keys,
     _rank_ic_keys_serial,
@@ -166,8 +168,25 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
                 out[d] = _pearson_ranks(rx, rank_y, mr)
 
 
+def _keys_ic_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m, ic,
+                  n_chunks):  # pragma: no cover - compiled
+    """The signal side's keys of ``_rank_ic_keys`` and, from the same processed day signals, each
+    holding day's Pearson IC into ``ic`` (``(T,)``, by holding day): ``ic_kernel``'s per-day rule."""
+    D, N = kx.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        den = np.empty(N)
+        xs = np.empty(N)
+        ys = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            t = t0 + r
+            m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
+            ic[t + lag] = _ic_of_day_signal(vx[r], returns, t + lag, xs, ys)
+
+
 # the signal side's keys: the engine's rank-IC key kernel (its return-side keys are scratch here)
 _keys, _keys_serial = _rank_ic_keys, _rank_ic_keys_serial
+_keys_ic, _keys_ic_serial = twin(_keys_ic_body)
 _decode, _decode_serial = twin(_decode_body)
 
 
@@ -213,6 +232,19 @@ class ReturnRanks:
             signal: ``(T, N)`` float64 C-contiguous raw signal (decay and universe applied here).
             decay: the backtest's decay.
         """
+        return self._series(signal, decay, days, parallel, None)
+
+    def rank_ic_and_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
+                       parallel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(rank IC, Pearson IC)``, each ``(T,)`` by holding day: :meth:`rank_ic` and, from the same pass
+        over the processed day signals, the Pearson IC bit for bit
+        :func:`~alpha_env.backtest.kernels.ic_kernel` (``ranked=False``) with these returns, on the same
+        holding days (NaN elsewhere). Cheaper than the two apart: the signal is decayed and masked once."""
+        ic = np.full(signal.shape[0], np.nan)
+        return self._series(signal, decay, days, parallel, ic), ic
+
+    def _series(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None, parallel: bool,
+                ic: np.ndarray | None) -> np.ndarray:
         T, N = signal.shape
         signal = read_only(signal)
         out = np.full(T, np.nan)
@@ -227,12 +259,17 @@ class ReturnRanks:
         ky = np.empty((block, N), np.uint64)
         vx = np.empty((block, N))
         m = np.empty(block, np.int64)
-        keys, decode = (_keys, _decode) if parallel else (_keys_serial, _decode_serial)
+        keys, keys_ic, decode = ((_keys, _keys_ic, _decode) if parallel
+                                 else (_keys_serial, _keys_ic_serial, _decode_serial))
         for t0 in range(t_first, t_end, block):
             D = min(block, t_end - t0)
             chunks = min(row_chunks(D), D) if parallel else 1
-            keys(signal, self.returns, self.universe, decay, lag, self.bits, t0, kx[:D], ky[:D], vx[:D],
-                 m[:D], chunks)
+            side = (signal, self.returns, self.universe, decay, lag, self.bits, t0, kx[:D], ky[:D], vx[:D],
+                    m[:D])
+            if ic is None:
+                keys(*side, chunks)
+            else:
+                keys_ic(*side, ic, chunks)
             sort_key_rows(kx[:D], self.bits, parallel)
             decode(kx[:D], vx[:D], self.keys, self.ranks, self.sizes, self.returns, lag, self.bits, t0, m[:D],
                    out, chunks)
