@@ -423,6 +423,34 @@ def test_argmax_and_argmin_tie_at_ten_digits_to_the_oldest_day(seed):
     np.testing.assert_array_equal(KERNELS["ts_argmin"](x, d), _argext_reference(x, d, -1.0))
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("parallel", [False, True])
+def test_short_windows_scanned_give_the_blocks_bits(seed, parallel):
+    """``ts_max``/``ts_min``/``ts_argmax``/``ts_argmin`` scan short windows directly
+    (``_EXTREME_SCAN``) and use van Herk/Gil-Werman blocks for longer ones (``_EXTREME``): both kernels,
+    every window 1-12, both signs, on panels of exact ties, ties at 10 digits, ±0, ±inf, NaN holes and
+    subnormals, give the same bits."""
+    from alpha_env.ops.threads import block_width, read_only
+    from alpha_env.ops.timeseries import _EXTREME, _EXTREME_SCAN
+
+    rng = np.random.default_rng(seed)
+    T, N = int(rng.integers(1, 70)), int(rng.integers(1, 40))
+    x = [np.round(rng.normal(size=(T, N)), 1), 1 + rng.integers(0, 4, (T, N)) * 3e-10,
+         rng.choice([0.0, -0.0, np.inf, -np.inf, 5e-324, -5e-324, 1.0, 1e308], (T, N)),
+         rng.uniform(5, 3000, (T, N))][seed]
+    x[rng.random((T, N)) < 0.05] = np.nan
+    x = read_only(x)
+    which = 0 if parallel else 1
+    width = block_width(N, parallel) if not parallel else max(1, N // 3)
+    for d in range(1, 13):
+        for sgn in (1.0, -1.0):
+            for want_index in (False, True):
+                blocks, scanned = np.full((T, N), 7.0), np.full((T, N), 7.0)
+                _EXTREME[which](x, d, width, sgn, want_index, blocks)
+                _EXTREME_SCAN[which](x, d, width, sgn, want_index, scanned)
+                assert blocks.tobytes() == scanned.tobytes(), (d, sgn, want_index)
+
+
 def test_argmax_of_rounding_noise_is_the_oldest_day():
     noise = _noise_series(3)
     np.testing.assert_array_equal(KERNELS["ts_argmax"](noise, 5)[4:], 1.0)
