@@ -755,6 +755,18 @@ def _oldest_tie(x, first, idx, j, sgn, top):  # pragma: no cover - compiled
     return idx
 
 
+@njit(cache=True, error_model="numpy")
+def _settle_near_ties(x, ot, hit, first, j0, sgn):  # pragma: no cover - compiled
+    """The positions ``ot`` (1 = day ``first``) of the stocks ``j0 + k`` flagged in ``hit`` (a day older
+    than the exact extreme came within ``NEAR_REL`` of it): the oldest day equal to the extreme at 10
+    significant digits (:func:`_oldest_tie`)."""
+    for k in range(ot.shape[0]):
+        if hit[k] > 0.0:
+            day = int(ot[k]) + first - 1
+            top = sgn * x[day, j0 + k]
+            ot[k] = float(_oldest_tie(x, first, day, j0 + k, sgn, top) - first + 1)
+
+
 def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - compiled
     """Max of ``sgn * x`` over the window (``sgn = -1`` gives the min) or its position 1..d (oldest = 1,
     ties give the oldest day, values equal at 10 significant digits tie): van Herk/Gil-Werman blocks of
@@ -850,11 +862,7 @@ def _extreme_body(x, d, width, sgn, want_index, out):  # pragma: no cover - comp
             if t < d - 1:
                 ot[:] = np.nan
             elif near > 0:
-                for k in range(w):
-                    if hit[k] > 0.0:
-                        idx = int(ot[k]) + first - 1
-                        top = sgn * x[idx, j0 + k]
-                        ot[k] = float(_oldest_tie(x, first, idx, j0 + k, sgn, top) - first + 1)
+                _settle_near_ties(x, ot, hit, first, j0, sgn)
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_extreme_body`.
@@ -914,11 +922,7 @@ def _extreme_scan_body(x, d, width, sgn, want_index, out):  # pragma: no cover -
                 hit[k] = 1.0 if close else 0.0
                 near += 1 if close else 0
             if near > 0:
-                for k in range(w):
-                    if hit[k] > 0.0:
-                        day = int(ot[k]) + first - 1
-                        top = sgn * x[day, j0 + k]
-                        ot[k] = float(_oldest_tie(x, first, day, j0 + k, sgn, top) - first + 1)
+                _settle_near_ties(x, ot, hit, first, j0, sgn)
 
 
 #: ``(parallel, one-thread)`` versions of :func:`_extreme_scan_body`.
