@@ -10,6 +10,7 @@ from alpha_env.backtest import BacktestSettings, run_backtest
 from alpha_env.backtest.kernels import ic_kernel_serial, rank_ic_series
 from alpha_env.backtest.return_ranks import ReturnRanks
 from alpha_env.data import synthetic_market
+from alpha_env.ops.threads import read_only
 
 
 def _inputs(seed: int, T: int = 90, N: int = 37):
@@ -48,7 +49,7 @@ def test_cached_rank_ic_equals_rank_ic_series(seed, delay, decay, parallel):
     tiny = rng.standard_normal(returns.shape) * 1e-170  # ... or underflow
     for signal in [*_signals(rng, *returns.shape), huge, tiny]:
         ref = rank_ic_series(signal, returns, universe, decay, delay)
-        pearson = ic_kernel_serial(signal, returns, universe, decay, delay, False)
+        pearson = ic_kernel_serial(*map(read_only, (signal, returns, universe)), decay, delay, False)
         assert np.array_equal(ranks.rank_ic(signal, decay, parallel=parallel), ref, equal_nan=True)
         ranked, ic = ranks.rank_ic_and_ic(signal, decay, parallel=parallel)
         assert ranked.tobytes() == ref.tobytes() and ic.tobytes() == pearson.tobytes()

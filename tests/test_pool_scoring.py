@@ -71,7 +71,7 @@ def test_scores_match_on_arbitrary_values(x, data):
 def test_rows_must_lie_in_the_signal_and_need_the_mask():
     x = np.ones((4, 3))
     with pytest.raises(DataError, match="outside"):
-        score_into(x, np.ones((4, 3), bool), np.empty((4, 3)), np.ones((4, 3), bool), slice(2, 5))
+        score_into(x, np.ones((4, 3), bool), _slot_view(4, 3), np.ones((4, 3), bool), slice(2, 5))
     with pytest.raises(DataError, match="mask"):
-        score_into(x, np.ones((4, 3), bool), np.empty((4, 3)), None, slice(0, 2))
-    assert score_into(x, np.ones((4, 3), bool), np.empty((4, 3))).shape == (0, 3)
+        score_into(x, np.ones((4, 3), bool), _slot_view(4, 3), None, slice(0, 2))
+    assert score_into(x, np.ones((4, 3), bool), _slot_view(4, 3)).shape == (0, 3)

@@ -45,8 +45,9 @@ def score_into(x: np.ndarray, universe: np.ndarray, out: np.ndarray, mask: np.nd
     Args:
         x: ``(R, N)`` float64 signal (NaN and ±inf are missing).
         universe: ``(R, N)`` bool; cells outside it are missing.
-        out: ``(R, N)`` float64, written (any strides whose rows are contiguous, e.g. a pool slot
-            ``Z[:R, slot]``): each row's z-score (``n - 1``), 0 where missing and on rows without spread.
+        out: ``(R, N)`` float64, written: each row's z-score (``n - 1``), 0 where missing and on rows
+            without spread. A view whose rows are contiguous, as a pool slot ``Z[:R, slot]`` (the
+            signature the install's warmup compiles; a C-contiguous array compiles a second one).
         mask: ``(M, N)`` bool with ``M >= rows.stop`` (the target's finite cells), when ``rows`` is not
             empty.
         rows: ``start, stop`` within ``0 .. R``: the rows whose masked scores are returned.
