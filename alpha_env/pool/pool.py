@@ -401,8 +401,8 @@ class AlphaPool:
         zm = self._Z[r, slot] * self._mask[r]
         G = self._G
         if self._slots:
-            # every slot up to the last member against the candidate, one day at a time (empty slots
-            # hold zeros and are not read)
+            # every slot up to the last member against the candidate, one day at a time (the products of
+            # slots that hold no member are not used)
             hi = max(self._slots) + 1
             dots = np.einsum("tsn,tn->ts", self._Z[r, :hi], zm)
             for k in self._slots:
