@@ -21,9 +21,9 @@ def _reference(x, universe, mask, rows):
     return filled, filled[rows] * mask[rows]
 
 
-def _slot_view(R, N, slots=3, slot=1):
-    """An ``(R, N)`` view with contiguous rows and a row stride of ``slots`` rows, as a pool slot."""
-    return np.full((R, slots, N), 7.0)[:, slot]
+def _slots(R, N, slots=3):
+    """A pool's ``(T, S, N)`` slot array (more dates than the signal, filled with a marker)."""
+    return np.full((R + 2, slots, N), 7.0)
 
 
 def _bits(a):
@@ -46,10 +46,11 @@ def test_scores_are_the_numpy_expressions_bits(seed):
     mask = rng.random((R, N)) < 0.9
     rows = slice(int(rng.integers(0, R + 1)), R)
     rows = slice(rows.start, int(rng.integers(rows.start, R + 1)))
-    out = _slot_view(R, N)
-    masked = score_into(x, universe, out, mask, rows)
+    slots = _slots(R, N)
+    masked = score_into(x, universe, slots, 1, 2, mask, rows)
     want, want_masked = _reference(x, universe, mask, rows)
-    assert _bits(out).tolist() == _bits(want).tolist()
+    assert _bits(slots[2:, 1]).tolist() == _bits(want).tolist()
+    assert (slots[:2] == 7.0).all() and (slots[:, [0, 2]] == 7.0).all()  # nothing else written
     assert masked.shape == want_masked.shape and _bits(masked).tolist() == _bits(want_masked).tolist()
 
 
@@ -61,17 +62,22 @@ def test_scores_match_on_arbitrary_values(x, data):
     R, N = x.shape
     universe = data.draw(arrays(np.bool_, (R, N)))
     mask = data.draw(arrays(np.bool_, (R, N)))
-    out = _slot_view(R, N)
-    masked = score_into(x, universe, out, mask, slice(0, R))
+    slots = _slots(R, N)
+    masked = score_into(x, universe, slots, 0, 0, mask, slice(0, R))
     want, want_masked = _reference(x, universe, mask, slice(0, R))
-    assert _bits(out).tolist() == _bits(want).tolist()
+    assert _bits(slots[:R, 0]).tolist() == _bits(want).tolist()
     assert _bits(masked).tolist() == _bits(want_masked).tolist()
 
 
-def test_rows_must_lie_in_the_signal_and_need_the_mask():
-    x = np.ones((4, 3))
+def test_rows_must_lie_in_the_signal_and_need_the_mask_and_slots_fit():
+    x, universe = np.ones((4, 3)), np.ones((4, 3), bool)
     with pytest.raises(DataError, match="outside"):
-        score_into(x, np.ones((4, 3), bool), _slot_view(4, 3), np.ones((4, 3), bool), slice(2, 5))
+        score_into(x, universe, _slots(4, 3), 0, 0, np.ones((4, 3), bool), slice(2, 5))
     with pytest.raises(DataError, match="mask"):
-        score_into(x, np.ones((4, 3), bool), _slot_view(4, 3), None, slice(0, 2))
-    assert score_into(x, np.ones((4, 3), bool), _slot_view(4, 3)).shape == (0, 3)
+        score_into(x, universe, _slots(4, 3), 0, 0, None, slice(0, 2))
+    wrong = [(_slots(4, 3), 3, 0), (_slots(4, 3), 0, 3), (_slots(4, 3)[:, :, :2], 0, 0),
+             (np.asfortranarray(_slots(4, 3)), 0, 0), (_slots(4, 3).astype(np.float32), 0, 0)]
+    for slots, slot, first in wrong:
+        with pytest.raises(DataError, match="slots"):
+            score_into(x, universe, slots, slot, first)
+    assert score_into(x, universe, _slots(4, 3), 0).shape == (0, 3)

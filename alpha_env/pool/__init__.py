@@ -4,7 +4,7 @@
 * :mod:`~alpha_env.pool.factor_metrics` — IC, rank IC, ICIR, IC decay, quantile returns per split;
 * :mod:`~alpha_env.pool.pool` — :class:`AlphaPool` (``lstsq`` / ``ridge`` / ``ic_weighted`` / ``rolling``
   combinations, correlation-gated admission, AlphaGen's rule as an option);
-* :mod:`~alpha_env.pool.scoring` — a slot's daily z-scores in one pass (:func:`score_into`);
+* :mod:`~alpha_env.pool.scoring` — a pool slot's daily z-scores in one pass (:func:`score_into`);
 * :mod:`~alpha_env.pool.equivalence` — exact algebraic simplification and signal fingerprints.
 
 Example::

@@ -379,7 +379,8 @@ class AlphaPool:
         start, stop, _ = r.indices(T)
         zm = np.zeros((stop - start, N))  # rows from R on are 0 (as their scores, until _complete)
         scored = slice(min(start, R), min(stop, R))
-        zm[: scored.stop - scored.start] = score_into(x, self.universe[:R], Z[:R], self._mask, scored)
+        zm[: scored.stop - scored.start] = score_into(x, self.universe[:R], self._Z, slot, 0, self._mask,
+                                                      scored)
         Z[R:] = 0.0
         Zr = Z[r]
         G = self._G
@@ -727,7 +728,7 @@ class AlphaPool:
         if not np.array_equal(whole[:R], signal, equal_nan=True):
             raise DataError(f"full= of {expr!r} returned a signal whose first {R} dates differ from the "
                             "offered ones")
-        score_into(whole[R:], self.universe[R:], self._Z[R:, slot])
+        score_into(whole[R:], self.universe[R:], self._Z, slot, R)
         return whole
 
     def _commit(self, expr: str, signal: np.ndarray, slot: int, leave: list[int],
