@@ -18,6 +18,7 @@ def _inputs(seed: int, T: int = 90, N: int = 37):
     returns = rng.normal(0.0, 0.02, (T, N))
     returns[rng.random((T, N)) < 0.05] = np.nan
     returns[3] = np.round(returns[3], 2)  # heavy ties
+    returns[5 % T] = 0.01 + rng.integers(0, 4, N) * 1.7e-18  # a few ulps apart: runs of one key, out of order
     returns[4, :5] = np.inf
     universe = rng.random((T, N)) > 0.1
     return rng, returns, universe

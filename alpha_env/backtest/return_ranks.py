@@ -7,8 +7,8 @@ sorts the return keys of every day's base set once and decodes their average ran
 needs only its own sort:
 
 - when the pairs are the whole base set (the usual case), the cached return ranks are the day's ranks;
-- otherwise the cached sorted keys, filtered to the pairs, are the pairs' sorted keys (a subsequence
-  of a sorted row is sorted), and only the decode runs.
+- otherwise the pairs' return ranks come from one walk along the cached sorted keys that skips the
+  other stocks (a subsequence of a sorted row is sorted: no sort, only the decode).
 
 Both give bit for bit what :func:`alpha_env.backtest.kernels.rank_ic_series` gives (same keys, same
 decode, same Pearson of ranks); ``tests/test_backtest_return_ranks.py`` checks it.
@@ -31,7 +31,7 @@ from alpha_env.backtest.kernels import (
     _rank_ic_keys_serial,
     _ranks_from_keys,
 )
-from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
+from alpha_env.ops.sortkeys import linked, sort_key_rows, sort_pairs, take_run
 from alpha_env.ops.threads import read_only, row_chunks, twin
 
 __all__ = ["ReturnRanks"]
@@ -74,25 +74,59 @@ _base_ranks, _base_ranks_serial = twin(_base_ranks_body)
 
 
 @njit(cache=True, error_model="numpy")
-def _filter_sorted(kb, s, r, mb, bits, ky):  # pragma: no cover - compiled
-    """``ky`` (N,): the sorted base keys ``kb`` (``mb`` of them) of the pairs (columns where the processed
-    signal ``s`` is not NaN), then keys of every other column (where ``s`` is NaN or the return ``r``
-    is not finite), which sort last. Returns the number of pairs."""
-    N = kb.shape[0]
+def _subset_ranks(kb, s, r, mb, bits, ry, ix, vals):  # pragma: no cover - compiled
+    """Average 1-based ranks of the returns ``r`` among the pairs (the base-set columns where the processed
+    signal ``s`` is not NaN), by column into ``ry`` (the other columns are not written), in one walk along
+    the base set's sorted keys ``kb`` (``mb`` of them) that skips the other columns; ``ix``, ``vals`` (N,)
+    scratch. Returns the number of pairs.
+
+    The pairs' keys in base order are the pairs' sorted keys (a subsequence of a sorted row is sorted), and
+    a run of linked keys among them is the pairs of one run of linked base keys (keys sort by their high
+    bits, and ``-0.0``/``0.0`` are adjacent), so the ranks are :func:`_ranks_from_keys`' on those keys.
+    """
     low = np.uint64((1 << bits) - 1)
     high = ~low
-    m = 0
-    for q in range(mb):
-        k = kb[q]
-        if not np.isnan(s[np.int64(k & low)]):
-            ky[m] = k
-            m += 1
-    q = m
-    for i in range(N):
-        if np.isnan(s[i]) or not np.isfinite(r[i]):
-            ky[q] = high | np.uint64(i)
+    pos = 0  # pairs ranked so far
+    q = 0
+    while q < mb:
+        if q + 1 == mb or not linked(kb[q] & high, kb[q + 1] & high, high):  # a run of one key
+            j = np.int64(kb[q] & low)
+            if not np.isnan(s[j]):
+                ry[j] = 0.5 * (pos + pos) + 1.0
+                pos += 1
             q += 1
-    return m
+            continue
+        e = q + 2
+        while e < mb and linked(kb[e - 1] & high, kb[e] & high, high):
+            e += 1
+        k = 0
+        in_order = True
+        for p in range(q, e):  # the run's pairs, decoded in key order (take_run's order check)
+            j = np.int64(kb[p] & low)
+            if not np.isnan(s[j]):
+                v = r[j]
+                ix[k] = j
+                vals[k] = v
+                in_order = in_order and not (k > 0 and vals[k - 1] > v)
+                k += 1
+        if k == 1:
+            ry[ix[0]] = 0.5 * (pos + pos) + 1.0
+        elif k > 1:
+            if not in_order:
+                sort_pairs(vals, ix, k)
+            a = 0
+            while a < k:  # tie groups: pairs pos+a .. pos+b-1 share their mean rank
+                v = vals[a]
+                b = a + 1
+                while b < k and vals[b] == v:
+                    b += 1
+                rank = 0.5 * ((pos + a) + (pos + b - 1)) + 1.0
+                for t in range(a, b):
+                    ry[ix[t]] = rank
+                a = b
+        pos += k
+        q = e
+    return pos
 
 
 @njit(cache=True, error_model="numpy")
@@ -146,7 +180,6 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
     for c in prange(n_chunks):
         rx = np.empty(N)
         ry = np.empty(N)
-        ky = np.empty(N, np.uint64)
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
         for r in range(c * chunk, min(D, (c + 1) * chunk)):
@@ -158,8 +191,7 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
             if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
                 rank_y = rb[d]
             else:
-                _filter_sorted(kb[d], vx[r], returns[d], mb[d], bits, ky)
-                _ranks_from_keys(ky, returns[d], mr, bits, ry, ix, vals)
+                _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, ry, ix, vals)
                 rank_y = ry
             if mr <= _EXACT_RANK_SUMS:
                 out[d] = _spearman_sorted(kx[r], vx[r], mr, bits, rank_y, ix, vals)
