@@ -540,6 +540,22 @@ def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
     return m
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _run_ranks(vals, ix, n, pos, out):  # pragma: no cover - compiled
+    """Average 1-based ranks of a decoded run of ``n`` values in value order (``vals``, their columns
+    ``ix``) at positions ``pos .. pos + n - 1``, by column into ``out``: a tie group shares its mean rank."""
+    a = 0
+    while a < n:
+        v = vals[a]
+        b = a + 1
+        while b < n and vals[b] == v:
+            b += 1
+        r = 0.5 * ((pos + a) + (pos + b - 1)) + 1.0
+        for q in range(a, b):
+            out[ix[q]] = r
+        a = b
+
+
 @njit(cache=True, error_model="numpy")
 def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
     """Average 1-based ranks of the ``m`` valid pairs from a sorted key row, by column, into ``out``
@@ -557,16 +573,7 @@ def _ranks_from_keys(kr, vals_row, m, bits, out, ix, vals):
             i += 1
             continue
         k = take_run(vals_row, kr, i, m, high, low, ix, vals)  # decoded, stably ordered by value
-        a = 0
-        while a < k - i:  # tie groups: positions i+a .. i+b-1 share their mean rank
-            v = vals[a]
-            b = a + 1
-            while b < k - i and vals[b] == v:
-                b += 1
-            r = 0.5 * ((i + a) + (i + b - 1)) + 1.0
-            for q in range(a, b):
-                out[ix[q]] = r
-            a = b
+        _run_ranks(vals, ix, k - i, i, out)
         i = k
 
 

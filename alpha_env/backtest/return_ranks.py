@@ -30,6 +30,7 @@ from alpha_env.backtest.kernels import (
     _rank_ic_keys,
     _rank_ic_keys_serial,
     _ranks_from_keys,
+    _run_ranks,
 )
 from alpha_env.ops.sortkeys import linked, sort_key_rows, sort_pairs, take_run
 from alpha_env.ops.threads import read_only, row_chunks, twin
@@ -109,21 +110,9 @@ def _subset_ranks(kb, s, r, mb, bits, ry, ix, vals):  # pragma: no cover - compi
                 vals[k] = v
                 in_order = in_order and not (k > 0 and vals[k - 1] > v)
                 k += 1
-        if k == 1:
-            ry[ix[0]] = 0.5 * (pos + pos) + 1.0
-        elif k > 1:
-            if not in_order:
-                sort_pairs(vals, ix, k)
-            a = 0
-            while a < k:  # tie groups: pairs pos+a .. pos+b-1 share their mean rank
-                v = vals[a]
-                b = a + 1
-                while b < k and vals[b] == v:
-                    b += 1
-                rank = 0.5 * ((pos + a) + (pos + b - 1)) + 1.0
-                for t in range(a, b):
-                    ry[ix[t]] = rank
-                a = b
+        if not in_order:
+            sort_pairs(vals, ix, k)
+        _run_ranks(vals, ix, k, pos, ry)
         pos += k
         q = e
     return pos
