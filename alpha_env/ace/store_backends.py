@@ -294,18 +294,34 @@ class PostgresBackend(Backend):
         return out
 
     def inspect(self, con: Any) -> tuple[int, list[str]]:
-        row = con.execute(
-            "SELECT array(SELECT table_name::text FROM information_schema.tables"
-            "  WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-            "  AND table_name <> %s ORDER BY table_name COLLATE \"C\"),"
-            " to_regclass(%s) IS NOT NULL",
-            (_PG_META, _PG_META),
-        ).fetchone()
-        tables, has_meta = list(row[0]), bool(row[1])
-        version = 0
-        if has_meta:
-            got = con.execute(f"SELECT value FROM {_PG_META} WHERE key = 'schema_version'").fetchone()
-            version = int(got[0]) if got is not None else 0
+        # One MVCC snapshot for the table list and the version row (a read-only repeatable-read transaction
+        # unless a write transaction is open, which holds the migration lock): a catalog lookup such as
+        # ``to_regclass`` may see a migration that committed after the statement's snapshot, and a store
+        # being created by another process then looked like a version without its tables ("damaged").
+        own = not self.in_transaction(con)
+        if own:
+            con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            row = con.execute(
+                "SELECT array(SELECT table_name::text FROM information_schema.tables"
+                "  WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                "  ORDER BY table_name COLLATE \"C\")"
+            ).fetchone()
+            tables = list(row[0])
+            version = 0
+            if _PG_META in tables:
+                tables.remove(_PG_META)
+                got = con.execute(f"SELECT value FROM {_PG_META} WHERE key = 'schema_version'").fetchone()
+                version = int(got[0]) if got is not None else 0
+        except BaseException:
+            if own:
+                try:
+                    con.execute("ROLLBACK")
+                except self.errors:  # a dropped connection: report the first error
+                    pass
+            raise
+        if own:
+            con.execute("ROLLBACK")  # read only: nothing to keep
         return version, tables
 
     def configure_before(self, con: Any, busy_ms: int) -> None:
