@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpha_env.ace import ACE
-from alpha_env.backtest import BacktestSettings, run_backtest
+from alpha_env.backtest import BacktestSettings, return_ranks, run_backtest
 from alpha_env.backtest.kernels import ic_kernel_serial, rank_ic_series
 from alpha_env.backtest.return_ranks import ReturnRanks
 from alpha_env.data import synthetic_market
@@ -34,7 +34,11 @@ def _signals(rng, T: int, N: int) -> list[np.ndarray]:
     odd[7] = np.inf
     odd[8] = -0.0
     odd[9, ::2] = 5e-324
-    return [plain, holes, ties, odd]
+    zeros = np.where(rng.random((T, N)) < 0.5, -0.0, 0.0)  # -0.0 and 0.0 tie, in linked coarse runs
+    zeros[:, ::3] = plain[:, ::3]
+    band = 1000.0 + plain * 1e-9  # one coarse run a day, out of value order: the merge sort
+    near = np.round(plain, 1) + rng.integers(0, 3, (T, N)) * 1e-13  # short runs out of order, with ties
+    return [plain, holes, ties, odd, zeros, band, near]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -60,6 +64,35 @@ def test_cached_rank_ic_equals_rank_ic_series(seed, delay, decay, parallel):
         ranked, ic = ranks.rank_ic_and_ic(signal, decay, (20, 61), parallel)
         assert ranked.tobytes() == part.tobytes() and ic[20:61].tobytes() == pearson[20:61].tobytes()
         assert np.isnan(ic[:20]).all() and np.isnan(ic[61:]).all()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_coarse_runs_long_and_short_out_of_value_order(parallel):
+    """150 stocks: a day's whole signal in one coarse run (values 1e-9 apart relative: the merge sort),
+    short runs of values 1e-13 apart with ties (the insertion sort), and -0.0 beside 0.0."""
+    rng, returns, universe = _inputs(4, T=40, N=150)
+    ranks = ReturnRanks(returns, universe, 1, parallel)
+    for signal in _signals(rng, *returns.shape)[4:]:
+        for decay in (1, 3):
+            ref = rank_ic_series(signal, returns, universe, decay, 0)
+            assert np.isfinite(ref).sum() > 30
+            assert ranks.rank_ic(signal, decay, None, parallel).tobytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_rows_too_wide_for_coarse_keys_use_the_engines_kernels(monkeypatch, parallel):
+    """Rows wider than the coarse keys serve (here made narrow: 37 columns need 6 bits) give the same
+    bits through the engine's kernels."""
+    rng, returns, universe = _inputs(3)
+    ranks = ReturnRanks(returns, universe, 2, parallel)
+    signals = _signals(rng, *returns.shape)
+    coarse = [ranks.rank_ic_and_ic(signal, 2, (10, 70), parallel) for signal in signals]
+    monkeypatch.setattr(return_ranks, "COARSE_MAX_BITS", 5)
+    for signal, (ranked, ic) in zip(signals, coarse, strict=True):
+        wide_ranked, wide_ic = ranks.rank_ic_and_ic(signal, 2, (10, 70), parallel)
+        assert wide_ranked.tobytes() == ranked.tobytes() and wide_ic.tobytes() == ic.tobytes()
+        assert ranks.rank_ic(signal, 2, None, parallel).tobytes() == rank_ic_series(
+            signal, returns, universe, 2, 1).tobytes()
 
 
 def test_cached_rank_ic_empty_and_short_windows():

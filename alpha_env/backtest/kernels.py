@@ -647,6 +647,13 @@ def _ic_of_day_signal(s, returns, d, xs, ys):
             xs[m] = s[i]
             ys[m] = r
             m += 1
+    return _ic_of_pairs(xs, ys, m)
+
+
+@njit(cache=True, error_model="numpy")
+def _ic_of_pairs(xs, ys, m):
+    """Pearson IC of the first ``m`` pairs ``xs``, ``ys`` (a day's processed signal and returns where both
+    are finite, in column order); NaN when undefined. ``xs`` may be rescaled in place."""
     ic = _pearson(xs, ys, m)
     if ic != ic and m >= 3:  # undefined: maybe only because the sums of squares over/underflowed
         amax = 0.0

@@ -10,8 +10,14 @@ needs only its own sort:
 - otherwise the pairs' return ranks come from one walk along the cached sorted keys that skips the
   other stocks (a subsequence of a sorted row is sorted: no sort, only the decode).
 
-Both give bit for bit what :func:`alpha_env.backtest.kernels.rank_ic_series` gives (same keys, same
-decode, same Pearson of ranks); ``tests/test_backtest_return_ranks.py`` checks it.
+The signal side sorts 32-bit *coarse* keys (:func:`~alpha_env.ops.sortkeys.coarse_key`: the order key's
+top bits, then the column) with NumPy's SIMD row sort and walks them directly: a run of equal coarse top
+bits (ties, or values within a ``2**(bits - 21)`` relative band) is decoded and ordered by real value
+there, so the 64-bit keys are never built, refined or sorted. The Spearman sums are exact (ranks are
+multiples of 1/2, every sum a multiple of 1/4 under 2**51), so walking in this order gives the same bits
+as :func:`alpha_env.backtest.kernels.rank_ic_series` (its keys, decode and Pearson of ranks);
+``tests/test_backtest_return_ranks.py`` checks it. Rows wider than ``2**COARSE_MAX_BITS`` columns use the
+engine's kernels.
 """
 
 from __future__ import annotations
@@ -23,16 +29,23 @@ from alpha_env.backtest.kernels import (
     _EXACT_RANK_SUMS,
     _RANK_IC_BLOCK_CELLS,
     _corr_from_sums,
-    _ic_of_day_signal,
+    _day_signal,
+    _ic_of_pairs,
     _order_key,
-    _pair_keys,
-    _pearson_ranks,
-    _rank_ic_keys,
-    _rank_ic_keys_serial,
     _ranks_from_keys,
     _run_ranks,
+    ic_kernel,
+    ic_kernel_serial,
+    rank_ic_series,
 )
-from alpha_env.ops.sortkeys import linked, sort_key_rows, sort_pairs, take_run
+from alpha_env.ops.sortkeys import (
+    COARSE_MAX_BITS,
+    coarse_key,
+    coarse_linked,
+    linked,
+    sort_key_rows,
+    sort_pairs,
+)
 from alpha_env.ops.threads import read_only, row_chunks, twin
 
 __all__ = ["ReturnRanks"]
@@ -118,17 +131,23 @@ def _subset_ranks(kb, s, r, mb, bits, ry, ix, vals):  # pragma: no cover - compi
     return pos
 
 
-@njit(cache=True, error_model="numpy")
-def _spearman_sorted(kr, vals_row, m, bits, ry, ix, vals):  # pragma: no cover - compiled
-    """Spearman correlation of the ``m`` pairs from the signal's sorted key row ``kr`` (values by column in
-    ``vals_row``) and the returns' average ranks by column ``ry``, in one walk along the key order.
+#: A run of coarse keys out of value order up to this long is put in order by insertion sort; a longer
+#: one (a narrow band of distinct values) by a merge sort.
+_INSERTION_RUN = 32
 
-    The ranks and sums are those of ``_ranks_from_keys`` then ``_pearson_ranks``: ranks are multiples of
-    1/2 and every deviation, product and sum a multiple of 1/4 under 2**51 (``m <= _EXACT_RANK_SUMS``),
-    so the sums are exact in any order and the result is the same bits. ``ix``, ``vals`` (N,) scratch.
+
+@njit(cache=True, error_model="numpy")
+def _spearman_coarse(kc, vals_row, m, bits, ry, ix, vals):  # pragma: no cover - compiled
+    """Spearman correlation of the ``m`` pairs from the signal's sorted coarse key row ``kc`` (values by
+    column in ``vals_row``) and the returns' average ranks by column ``ry``, in one walk along the keys.
+
+    A run of linked coarse keys (:func:`~alpha_env.ops.sortkeys.coarse_linked`) is decoded and ordered by
+    value; its tie groups share their mean rank, as in ``_ranks_from_keys``. Ranks are multiples of 1/2 and
+    every deviation, product and sum a multiple of 1/4 under 2**51 (``m <= _EXACT_RANK_SUMS``), so the
+    sums are exact in any order and the result is ``_pearson_ranks``' bits. ``ix``, ``vals`` (N,) scratch.
     """
-    low = np.uint64((1 << bits) - 1)
-    high = ~low
+    low = np.uint32((1 << bits) - 1)
+    high = np.uint32(0xFFFFFFFF) & ~low
     mx = 0.5 * (m * (m + 1)) / m
     my = mx
     sxy = 0.0
@@ -136,20 +155,39 @@ def _spearman_sorted(kr, vals_row, m, bits, ry, ix, vals):  # pragma: no cover -
     syy = 0.0
     i = 0
     while i < m:
-        if i + 1 == m or not linked(kr[i] & high, kr[i + 1] & high, high):
+        if i + 1 == m or not coarse_linked(kc[i] & high, kc[i + 1] & high, high):
             dx = (0.5 * (i + i) + 1.0) - mx
-            dy = ry[np.int64(kr[i] & low)] - my
+            dy = ry[np.int64(kc[i] & low)] - my
             sxy += dx * dy
             sxx += dx * dx
             syy += dy * dy
             i += 1
             continue
-        k = take_run(vals_row, kr, i, m, high, low, ix, vals)
+        n = 0
+        in_order = True
+        k = i
+        while True:  # decode the run, checking its value order
+            j = np.int64(kc[k] & low)
+            v = vals_row[j]
+            ix[n] = j
+            vals[n] = v
+            in_order = in_order and not (n > 0 and vals[n - 1] > v)
+            n += 1
+            k += 1
+            if k == m or not coarse_linked(kc[k - 1] & high, kc[k] & high, high):
+                break
+        if not in_order:
+            if n <= _INSERTION_RUN:
+                sort_pairs(vals, ix, n)
+            else:
+                order = np.argsort(vals[:n], kind="mergesort")
+                vals[:n] = vals[:n][order]
+                ix[:n] = ix[:n][order]
         a = 0
-        while a < k - i:
+        while a < n:
             v = vals[a]
             b = a + 1
-            while b < k - i and vals[b] == v:
+            while b < n and vals[b] == v:
                 b += 1
             dx = (0.5 * ((i + a) + (i + b - 1)) + 1.0) - mx
             for q in range(a, b):
@@ -162,12 +200,50 @@ def _spearman_sorted(kr, vals_row, m, bits, ry, ix, vals):  # pragma: no cover -
     return _corr_from_sums(sxy, sxx, syy)
 
 
-def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
-    """Spearman IC of each day from the signal's sorted key rows and the cached return side."""
-    D, N = kx.shape
+def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m, ic,
+                      n_chunks):  # pragma: no cover - compiled
+    """For each signal day ``t = t0 + r``: its processed signal (decay, universe) into ``vx[r]``, the coarse
+    keys of its pairs (processed signal and ``returns[t + lag]`` both finite) into ``kc[r]`` (the other
+    columns get keys that sort last), their number into ``m[r]``, and, when ``ic`` is ``(T,)`` (not
+    empty), the holding day's Pearson IC into ``ic[t + lag]``: ``ic_kernel``'s per-day rule on the same
+    pairs."""
+    D, N = kc.shape
+    want_ic = ic.shape[0] > 0
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    high32 = np.uint64(0xFFFFFFFF) & high
     chunk = (D + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        rx = np.empty(N)
+        den = np.empty(N)
+        xs = np.empty(N)
+        ys = np.empty(N)
+        for r in range(c * chunk, min(D, (c + 1) * chunk)):
+            t = t0 + r
+            d = t + lag
+            s = vx[r]
+            _day_signal(signal, universe, t, decay, s, den)
+            sb = s.view(np.uint64)
+            n = 0
+            for i in range(N):
+                y = returns[d, i]
+                x = s[i]
+                if not np.isnan(x) and np.isfinite(y):
+                    kc[r, i] = coarse_key(_order_key(sb[i], high, i), high32, low)
+                    xs[n] = x
+                    ys[n] = y
+                    n += 1
+                else:
+                    kc[r, i] = np.uint32(high32 | np.uint64(i))
+            m[r] = n
+            if want_ic:
+                ic[d] = _ic_of_pairs(xs, ys, n)
+
+
+def _decode_body(kc, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
+    """Spearman IC of each day from the signal's sorted coarse key rows and the cached return side."""
+    D, N = kc.shape
+    chunk = (D + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
         ry = np.empty(N)
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
@@ -182,32 +258,10 @@ def _decode_body(kx, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
             else:
                 _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, ry, ix, vals)
                 rank_y = ry
-            if mr <= _EXACT_RANK_SUMS:
-                out[d] = _spearman_sorted(kx[r], vx[r], mr, bits, rank_y, ix, vals)
-            else:  # sums no longer provably exact in any order: the reference two passes
-                _ranks_from_keys(kx[r], vx[r], mr, bits, rx, ix, vals)
-                out[d] = _pearson_ranks(rx, rank_y, mr)
+            out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rank_y, ix, vals)
 
 
-def _keys_ic_body(signal, returns, universe, decay, lag, bits, t0, kx, ky, vx, m, ic,
-                  n_chunks):  # pragma: no cover - compiled
-    """The signal side's keys of ``_rank_ic_keys`` and, from the same processed day signals, each
-    holding day's Pearson IC into ``ic`` (``(T,)``, by holding day): ``ic_kernel``'s per-day rule."""
-    D, N = kx.shape
-    chunk = (D + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        den = np.empty(N)
-        xs = np.empty(N)
-        ys = np.empty(N)
-        for r in range(c * chunk, min(D, (c + 1) * chunk)):
-            t = t0 + r
-            m[r] = _pair_keys(signal, returns, universe, decay, t, t + lag, bits, vx[r], kx[r], ky[r], den)
-            ic[t + lag] = _ic_of_day_signal(vx[r], returns, t + lag, xs, ys)
-
-
-# the signal side's keys: the engine's rank-IC key kernel (its return-side keys are scratch here)
-_keys, _keys_serial = _rank_ic_keys, _rank_ic_keys_serial
-_keys_ic, _keys_ic_serial = twin(_keys_ic_body)
+_signal_keys, _signal_keys_serial = twin(_signal_keys_body)
 _decode, _decode_serial = twin(_decode_body)
 
 
@@ -273,25 +327,27 @@ class ReturnRanks:
         start, stop = (lag, T) if days is None else (max(int(days[0]), lag), min(int(days[1]), T))
         if stop <= start or N == 0:
             return out
+        if self.bits > COARSE_MAX_BITS:  # rows too wide for coarse keys (and exact sums): the engine's
+            out[start:stop] = rank_ic_series(signal, self.returns, self.universe, decay, lag - 1,
+                                             parallel)[start:stop]
+            if ic is not None:
+                ic[start:stop] = (ic_kernel if parallel else ic_kernel_serial)(
+                    signal, self.returns, self.universe, decay, lag - 1, False)[start:stop]
+            return out
+        assert N <= _EXACT_RANK_SUMS  # 2**COARSE_MAX_BITS columns at most: the Spearman sums are exact
         t_first, t_end = start - lag, stop - lag  # signal days
         n_days = t_end - t_first
         block = max(1, min(n_days, _RANK_IC_BLOCK_CELLS // N))
-        kx = np.empty((block, N), np.uint64)
-        ky = np.empty((block, N), np.uint64)
+        kc = np.empty((block, N), np.uint32)
         vx = np.empty((block, N))
         m = np.empty(block, np.int64)
-        keys, keys_ic, decode = ((_keys, _keys_ic, _decode) if parallel
-                                 else (_keys_serial, _keys_ic_serial, _decode_serial))
+        keys, decode = (_signal_keys, _decode) if parallel else (_signal_keys_serial, _decode_serial)
         for t0 in range(t_first, t_end, block):
             D = min(block, t_end - t0)
             chunks = min(row_chunks(D), D) if parallel else 1
-            side = (signal, self.returns, self.universe, decay, lag, self.bits, t0, kx[:D], ky[:D], vx[:D],
-                    m[:D])
-            if ic is None:
-                keys(*side, chunks)
-            else:
-                keys_ic(*side, ic, chunks)
-            sort_key_rows(kx[:D], self.bits, parallel)
-            decode(kx[:D], vx[:D], self.keys, self.ranks, self.sizes, self.returns, lag, self.bits, t0, m[:D],
+            keys(signal, self.returns, self.universe, decay, lag, self.bits, t0, kc[:D], vx[:D], m[:D],
+                 np.empty(0) if ic is None else ic, chunks)
+            kc[:D].sort(axis=1)
+            decode(kc[:D], vx[:D], self.keys, self.ranks, self.sizes, self.returns, lag, self.bits, t0, m[:D],
                    out, chunks)
         return out

@@ -33,9 +33,8 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
-           "take_run", "sort_pairs", "round_sig", "near_span", "near", "take_near_run", "equal_at_sig",
-           "near_pair", "advance_runs",
-           "mark_near_changes"]
+           "coarse_key", "coarse_linked", "take_run", "sort_pairs", "round_sig", "near_span", "near",
+           "take_near_run", "equal_at_sig", "near_pair", "advance_runs", "mark_near_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -96,6 +95,24 @@ def linked(h_prev, h_next, high):  # pragma: no cover - compiled
     """
     negz = (~(np.uint64(1) << np.uint64(63))) & high
     posz = np.uint64(1) << np.uint64(63)
+    return h_prev == h_next or (h_prev == negz and h_next == posz)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def coarse_key(k, high32, low):  # pragma: no cover - compiled
+    """The 32-bit coarse key of a 64-bit order key ``k`` whose low ``bits`` (mask ``low``) hold its column:
+    the key's top ``32 - bits`` bits (``high32``, a uint64 mask of the low 32 bits) then the column. Coarse
+    order is the key order up to runs of equal coarse top bits (values within a ``2**(bits - 21)``
+    relative band)."""
+    return np.uint32(((k >> np.uint64(32)) & high32) | (k & low))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def coarse_linked(h_prev, h_next, high32):  # pragma: no cover - compiled
+    """:func:`linked` for the high parts of two consecutive sorted coarse keys (uint32; ``high32`` their
+    uint32 mask): equal, or the run of ``-0.0`` next to the run of ``0.0``."""
+    negz = np.uint32(0x7FFFFFFF) & high32
+    posz = np.uint32(0x80000000)
     return h_prev == h_next or (h_prev == negz and h_next == posz)
 
 
@@ -288,8 +305,7 @@ def _coarse_body(keys, bits, coarse, n_chunks):  # pragma: no cover - compiled
     for c in prange(n_chunks):
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
             for j in range(N):
-                k = keys[t, j]
-                coarse[t, j] = np.uint32(((k >> np.uint64(32)) & high32) | (k & low))
+                coarse[t, j] = coarse_key(keys[t, j], high32, low)
 
 
 def _refine_body(keys, bits, coarse, n_chunks):  # pragma: no cover - compiled
