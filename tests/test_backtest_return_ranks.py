@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alpha_env.ace import ACE
 from alpha_env.backtest import BacktestSettings, return_ranks, run_backtest
@@ -122,3 +124,26 @@ def test_ace_rank_ic_equals_engine(settings):
         finite = counted[np.isfinite(counted)]
         assert score.metrics["rank_ic"] == (float(finite.mean()) if finite.size else 0.0)
         assert score.metrics == result.metrics[name]  # the lean window path gives the same numbers
+
+
+# values whose coarse keys collide, tie, cross zero or sit at the float edges
+_PALETTE = np.array([0.0, -0.0, 1.0, -1.0, 1.0 + 2.0**-40, 1.0 + 2.0**-30, 1.0 - 2.0**-45, 2.0, 1e-320,
+                     -1e-320, 5e-324, 1e300, -1e300, 0.5, 0.5 + 2.0**-50, 3.0, np.nan])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(4, 14), st.integers(3, 70), st.integers(0, 2**32 - 1), st.sampled_from([1, 3]),
+       st.sampled_from([0, 1]), st.floats(0.0, 1.0))
+def test_cached_rank_ic_on_drawn_panels(T, N, seed, decay, delay, mix):
+    """Drawn panels mixing a palette of colliding, tied, signed-zero, subnormal and huge values with
+    plain noise: the coarse walk gives ``rank_ic_series``' and ``ic_kernel``'s bits."""
+    rng = np.random.default_rng(seed)
+    signal = np.where(rng.random((T, N)) < mix, rng.choice(_PALETTE, (T, N)), rng.standard_normal((T, N)))
+    returns = np.where(rng.random((T, N)) < mix, rng.choice(_PALETTE[:-4], (T, N)),
+                       rng.normal(0.0, 0.02, (T, N)))
+    universe = rng.random((T, N)) > 0.15
+    ranks = ReturnRanks(returns, universe, delay + 1)
+    ranked, ic = ranks.rank_ic_and_ic(signal, decay)
+    assert ranked.tobytes() == rank_ic_series(signal, returns, universe, decay, delay).tobytes()
+    assert ic.tobytes() == ic_kernel_serial(*map(read_only, (signal, returns, universe)), decay, delay,
+                                            False).tobytes()
