@@ -541,15 +541,22 @@ def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _tie_end(vals, a, n):  # pragma: no cover - compiled
+    """End (exclusive) of the tie group that starts at ``a`` in the decoded run ``vals[:n]`` (value order)."""
+    v = vals[a]
+    b = a + 1
+    while b < n and vals[b] == v:
+        b += 1
+    return b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _run_ranks(vals, ix, n, pos, out):  # pragma: no cover - compiled
     """Average 1-based ranks of a decoded run of ``n`` values in value order (``vals``, their columns
     ``ix``) at positions ``pos .. pos + n - 1``, by column into ``out``: a tie group shares its mean rank."""
     a = 0
     while a < n:
-        v = vals[a]
-        b = a + 1
-        while b < n and vals[b] == v:
-            b += 1
+        b = _tie_end(vals, a, n)
         r = 0.5 * ((pos + a) + (pos + b - 1)) + 1.0
         for q in range(a, b):
             out[ix[q]] = r

@@ -34,6 +34,7 @@ from alpha_env.backtest.kernels import (
     _order_key,
     _ranks_from_keys,
     _run_ranks,
+    _tie_end,
     ic_kernel,
     ic_kernel_serial,
     rank_ic_series,
@@ -185,10 +186,7 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, ix, vals):  # pragma: no cover -
                 ix[:n] = ix[:n][order]
         a = 0
         while a < n:
-            v = vals[a]
-            b = a + 1
-            while b < n and vals[b] == v:
-                b += 1
+            b = _tie_end(vals, a, n)
             dx = (0.5 * ((i + a) + (i + b - 1)) + 1.0) - mx
             for q in range(a, b):
                 dy = ry[ix[q]] - my
