@@ -1,7 +1,9 @@
 """alpha-env: the Alpha Creation Environment (ACE) and its Gymnasium wrapper.
 
 The top-level package is light: names are imported lazily on first use, so ``import alpha_env`` loads
-neither Numba kernels nor pandas until they are needed, and never imports torch or transformers.
+neither Numba kernels nor pandas until they are needed, and never imports torch or transformers. It
+does point Numba's on-disk cache at a folder named by a fingerprint of these sources
+(:mod:`alpha_env.kernel_cache`), so a kernel compiled from older code is never loaded.
 
 Typical use::
 
@@ -12,9 +14,13 @@ Typical use::
 
 from __future__ import annotations
 
+from alpha_env.kernel_cache import pin as _pin_kernel_cache
 from alpha_env.lazy import lazy_exports
 
 __version__ = "0.1.0"
+
+# Numba's cache in a folder named by these sources, before any kernel is decorated (kernel_cache.py)
+_pin_kernel_cache()
 
 # submodule -> the public names it defines (one place, read by __getattr__ and __dir__)
 _names, __getattr__, __dir__ = lazy_exports(__name__, {

@@ -1,11 +1,12 @@
 """Fill Numba's on-disk cache: compile every operator kernel, the backtest and the metrics once.
 
-Every kernel is compiled with ``cache=True``, so a compiled kernel is written to the cache directory
-(``__pycache__`` next to the sources, or ``NUMBA_CACHE_DIR``) and later processes load it instead of
-compiling it again (about 1 s per process instead of a cold compile of many seconds; figures in
-``docs/ops.md``, Performance). ``make install`` runs this module once, so the user's first simulation,
-and every RL or search worker process, starts warm. Numba recompiles by itself when a source file
-changes (its cache is keyed by the file's modification time) or the CPU differs.
+Every kernel is compiled with ``cache=True``, so a compiled kernel is written to the cache folder
+(:mod:`alpha_env.kernel_cache`: named by a fingerprint of the package's sources) and later processes load
+it instead of compiling it again (about 1 s per process instead of a cold compile of many seconds;
+figures in ``docs/ops.md``, Performance). ``make install`` runs this module once, so the user's first
+simulation, and every RL or search worker process, starts warm. A change of any source file of the
+package starts a new folder (compile again, or rerun this module); Numba recompiles by itself when the
+CPU differs.
 
 Usage::
 
