@@ -34,10 +34,14 @@ $(TEST_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+# --if-cold: nothing when these sources' kernels are cached; after an update (a new cache folder,
+# alpha_env/kernel_cache.py) it warms them again instead of the job compiling them on the way.
 run: $(STAMP)
+	$(PY) -m alpha_env.warmup --serial --if-cold
 	$(PY) experiments/train_ppo.py
 
 test: $(TEST_STAMP)
+	$(PY) -m alpha_env.warmup --if-cold
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -24,12 +24,15 @@ later processes too (``tests/test_warmup.py``).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 from alpha_env.errors import AlphaEnvError
+from alpha_env.kernel_cache import PREFIX
 
-__all__ = ["operator_calls", "warm", "main"]
+__all__ = ["MARKERS", "operator_calls", "warm", "is_warm", "main"]
 
 _ARGS = {"series": ("close", "open", "volume"), "bool": ("close > open", "volume > adv20"), "window": ("5",),
          "const": ("0.5",), "group": ("sector",)}
@@ -110,23 +113,52 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
     return done, refused
 
 
+#: Files a warmup leaves in the cache folder (:mod:`alpha_env.kernel_cache`) it filled: one-thread kernels
+#: only, or the parallel ones too.
+MARKERS = {False: "warm-serial", True: "warm-parallel"}
+
+
+def _cache_folder() -> Path | None:
+    """The cache folder this process uses (``import alpha_env`` pinned it), or ``None`` when Numba's
+    default locations are in use."""
+    folder = os.environ.get("NUMBA_CACHE_DIR", "")
+    return Path(folder) if folder and Path(folder).name.startswith(PREFIX) else None
+
+
+def is_warm(parallel: bool) -> bool:
+    """Whether a warmup of these sources already filled the cache (with the parallel kernels when
+    ``parallel``)."""
+    folder = _cache_folder()
+    return folder is not None and any((folder / MARKERS[p]).is_file() for p in (parallel, True))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m alpha_env.warmup [--serial]``: warm the cache and print what it took.
+    """``python -m alpha_env.warmup [--serial] [--if-cold]``: warm the cache and print what it took.
 
     ``--serial`` warms only the one-thread kernels: those of panels under ``PARALLEL_MIN_CELLS`` cells
     (the embedded market, the RL environment's panels); the parallel ones then compile on first use on
-    large panels. This is what ``make install`` runs.
+    large panels. This is what ``make install`` runs. ``--if-cold`` does nothing when a warmup of these
+    very sources already ran (``make run`` and ``make test`` call it first: after a ``git pull`` that
+    changed the sources, the cache folder is new and the warmup runs again).
     """
+    import numba
+
     args = list(argv or [])
-    unknown = [a for a in args if a != "--serial"]
+    unknown = [a for a in args if a not in ("--serial", "--if-cold")]
     if unknown:
-        print(f"alpha_env.warmup: error: unknown argument(s) {' '.join(unknown)} (usage: [--serial])",
-              file=sys.stderr)
+        print(f"alpha_env.warmup: error: unknown argument(s) {' '.join(unknown)} (usage: [--serial] "
+              "[--if-cold])", file=sys.stderr)
         return 2
+    parallel = "--serial" not in args and numba.get_num_threads() > 1
+    if "--if-cold" in args and is_warm(parallel):
+        return 0
     t0 = time.perf_counter()
-    print("alpha_env.warmup: compiling the Numba kernels into their on-disk cache (once per install) ...",
-          flush=True)
-    done, refused = warm(parallel=False if "--serial" in args else None)
+    print("alpha_env.warmup: compiling the Numba kernels into their on-disk cache (once per install and "
+          "source change) ...", flush=True)
+    done, refused = warm(parallel=parallel)
+    folder = _cache_folder()
+    if folder is not None:
+        (folder / MARKERS[parallel]).write_text(f"{done} operator calls\n")
     print(f"alpha_env.warmup: {done} operator calls and the simulation compiled or loaded from Numba's cache "
           f"in {time.perf_counter() - t0:.1f} s"
           + (f"; not in plain form: {', '.join(refused)}" if refused else ""))

@@ -89,3 +89,28 @@ def test_writable_inputs_compile_nothing_the_warmup_did_not():
     run = subprocess.run([sys.executable, "-c", _WRITABLE_PROBE], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "GROWN []" in run.stdout, run.stdout[-3000:]
+
+
+def test_if_cold_warms_once_per_cache_folder(monkeypatch, tmp_path):
+    """``--if-cold`` runs the warmup only when this cache folder has no marker of one (a folder of other
+    sources is another folder: ``alpha_env.kernel_cache``); the parallel warmup covers the serial one."""
+    import numba
+
+    from alpha_env import warmup
+    from alpha_env.kernel_cache import PREFIX
+
+    folder = tmp_path / (PREFIX + "0123456789abcdef")
+    folder.mkdir()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    calls = []
+    monkeypatch.setattr(warmup, "warm", lambda parallel=None: (calls.append(parallel), (3, []))[1])
+    assert warmup.main(["--serial", "--if-cold"]) == 0 and calls == [False]
+    assert (folder / warmup.MARKERS[False]).is_file()
+    assert warmup.main(["--serial", "--if-cold"]) == 0 and calls == [False]
+    assert warmup.main(["--if-cold"]) == 0 and calls == [False, True]  # the parallel kernels were cold
+    assert warmup.main(["--if-cold"]) == 0 and warmup.main(["--serial", "--if-cold"]) == 0
+    assert warmup.main([]) == 0 and calls == [False, True, True]  # without --if-cold: always
+    assert warmup.main(["--cold"]) == 2
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # not a pinned folder: never taken as warm
+    assert not warmup.is_warm(False)
