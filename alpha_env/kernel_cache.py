@@ -46,8 +46,12 @@ def sources_fingerprint(package_dir: Path) -> str:
     bytes, in sorted order). Numba's own index already refuses entries of another Numba version, and
     the file names carry the Python version."""
     package_dir = Path(package_dir)
+    sources = []
+    for folder, subfolders, files in os.walk(package_dir):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]  # where the caches themselves lie
+        sources += [Path(folder, f) for f in files if f.endswith(".py")]
     digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
+    for path in sorted(sources, key=lambda p: p.relative_to(package_dir).as_posix()):
         digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

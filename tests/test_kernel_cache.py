@@ -31,6 +31,8 @@ def test_fingerprint_follows_every_source_file(tmp_path):
     first = sources_fingerprint(pkg)
     assert len(first) == 16 and first == sources_fingerprint(pkg)
     (pkg / "data.json").write_text('{"not": "code"}')
+    (pkg / "sub" / "__pycache__").mkdir()
+    (pkg / "sub" / "__pycache__" / "cached.py").write_text("not a source")  # caches are not sources
     assert sources_fingerprint(pkg) == first
     seen = {first}
     for change in (lambda: (pkg / "sub" / "b.py").write_text("Y = 3\n"),
