@@ -14,13 +14,22 @@ Typical use::
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+
 from alpha_env.kernel_cache import pin as _pin_kernel_cache
+from alpha_env.kernel_cache import sources_fingerprint as _sources_fingerprint
 from alpha_env.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
+_SOURCES = _sources_fingerprint(_Path(__file__).parent)
+#: The code that runs: the release and a fingerprint of the package's sources. Stored with every
+#: simulation (a store keeps one simulation per alpha and code version), so results of changed code are
+#: never taken for the stored ones.
+CODE_VERSION = f"{__version__}+{_SOURCES}"
+
 # Numba's cache in a folder named by these sources, before any kernel is decorated (kernel_cache.py)
-_pin_kernel_cache()
+_pin_kernel_cache(fingerprint=_SOURCES)
 
 # submodule -> the public names it defines (one place, read by __getattr__ and __dir__)
 _names, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -34,4 +43,4 @@ _names, __getattr__, __dir__ = lazy_exports(__name__, {
     "pool": ("AlphaPool", "PoolSettings"),
 })
 
-__all__ = ["__version__", *_names]
+__all__ = ["__version__", "CODE_VERSION", *_names]

@@ -67,11 +67,13 @@ def _writable(folder: Path) -> bool:
     return True
 
 
-def cache_folder(package_dir: Path, environ: Mapping[str, str], prefix: str = PREFIX) -> Path | None:
-    """The cache folder for the sources of ``package_dir`` under the rules of the module docstring, or
-    ``None`` when no candidate root is writable. Makes the folder; does not prune or set anything."""
+def cache_folder(package_dir: Path, environ: Mapping[str, str], prefix: str = PREFIX,
+                 fingerprint: str | None = None) -> Path | None:
+    """The cache folder for the sources of ``package_dir`` (of fingerprint ``fingerprint``, computed
+    when ``None``) under the rules of the module docstring, or ``None`` when no candidate root is
+    writable. Makes the folder; does not prune or set anything."""
     package_dir = Path(package_dir)
-    name = prefix + sources_fingerprint(package_dir)
+    name = prefix + (sources_fingerprint(package_dir) if fingerprint is None else fingerprint)
     given = environ.get("NUMBA_CACHE_DIR", "")
     if given:
         root = Path(given)
@@ -101,16 +103,16 @@ def _prune(folder: Path, prefix: str) -> None:
 
 
 def pin(package_dir: Path | None = None, prefix: str = PREFIX,
-        environ: MutableMapping[str, str] | None = None) -> Path | None:
-    """Point Numba's cache at :func:`cache_folder` of ``package_dir`` (default: this package), mark it
-    used and prune older folders. Returns the folder, or ``None`` (Numba's default locations are left
-    alone) when no root is writable.
+        environ: MutableMapping[str, str] | None = None, fingerprint: str | None = None) -> Path | None:
+    """Point Numba's cache at :func:`cache_folder` of ``package_dir`` (default: this package; its
+    ``fingerprint`` when the caller already has it), mark it used and prune older folders. Returns the
+    folder, or ``None`` (Numba's default locations are left alone) when no root is writable.
 
     Call it before the package's kernels are decorated (``alpha_env/__init__.py`` does).
     """
     environ = os.environ if environ is None else environ
     folder = cache_folder(Path(__file__).parent if package_dir is None else Path(package_dir), environ,
-                          prefix)
+                          prefix, fingerprint)
     if folder is None:
         return None
     try:

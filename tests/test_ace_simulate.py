@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,30 @@ def test_simulate_result_shape_and_metadata(panel):
         "not_degenerate", "sharpe", "fitness", "turnover", "max_weight", "correlation"
     ]
     assert res.to_dict(series=True)["pnl"][-1] == pytest.approx(res.pnl[-1])
+
+
+def test_a_stored_result_of_older_code_is_not_taken_for_this_codes(panel, tmp_path):
+    """The code version is the release plus a fingerprint of the sources: a store holding the alpha's
+    simulation by other code (the release alone, as before session 17) gets a new row, which ``get``
+    returns; the same code again writes nothing."""
+    import alpha_env
+    from alpha_env.kernel_cache import sources_fingerprint
+
+    version = alpha_env.CODE_VERSION
+    assert version == f"{alpha_env.__version__}+{sources_fingerprint(Path(alpha_env.__file__).parent)}"
+    with AlphaStore(tmp_path / "a.db") as store:
+        ace = ACE(panel, store=store)
+        old = ace.simulate("rank(-delta(close, 5))", save=False)
+        old.metadata["code_version"] = alpha_env.__version__
+        old.metrics["train"]["sharpe"] = 123.0  # what the older code had stored
+        first = store.save(old)
+        new = ace.simulate("rank(-delta(close, 5))")
+        assert new.metadata["code_version"] == version and new.metadata["simulation_id"] != first
+        got = store.get(new.alpha_id)
+        assert got.metadata["code_version"] == version and got.metrics == new.metrics
+        again = ace.simulate("rank(-delta(close, 5))")
+        assert again.metadata["simulation_id"] == new.metadata["simulation_id"]
+        assert store.counts()["simulations"] == 2
 
 
 def test_simulate_equals_direct_backtest(panel):

@@ -27,7 +27,8 @@ class SimulationResult:
         turnover: ``(T,)`` daily turnover, fraction of the book.
         dates: ``(T,)`` ``datetime64[D]`` dates of the panel.
         checks: the submission checks (see :mod:`alpha_env.ace.checks`).
-        metadata: ``settings`` (dict), ``dataset_id``, ``code_version``, ``started_at``/``finished_at``
+        metadata: ``settings`` (dict), ``dataset_id``, ``code_version`` (``alpha_env.CODE_VERSION``: the
+            release and a fingerprint of the package's sources), ``started_at``/``finished_at``
             (ISO 8601 UTC), ``run_time_s``, ``splits`` (``{name: [start, stop]}`` date indices),
             ``check_split``, ``cache`` (evaluator statistics), ``simulation_id`` once stored.
         degenerate_reason: why the signal holds no book at all, else ``None``.

@@ -407,7 +407,7 @@ class ACE:
         metadata: dict[str, Any] = {
             "settings": dict(self._settings_dict),
             "dataset_id": self.panel.dataset_id,
-            "code_version": alpha_env.__version__,
+            "code_version": alpha_env.CODE_VERSION,
             "started_at": score.started_at.isoformat(timespec="microseconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "run_time_s": score.seconds + (time.perf_counter() - t0),
