@@ -19,8 +19,8 @@ is made. :func:`pin` sets ``NUMBA_CACHE_DIR`` for this process and the processes
 workers, subprocesses), and Numba's loaded configuration when Numba is already imported: a process-wide
 setting by nature (Numba has one cache location per process).
 
-Public API: :func:`sources_fingerprint`, :func:`cache_folder`, :func:`pin`. Standard library only, so a
-package can load this file on its own.
+Public API: :func:`sources_fingerprint`, :func:`pinned_folder`, :func:`cache_folder`, :func:`pin`.
+Standard library only, so a package can load this file on its own.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-__all__ = ["KEEP", "PREFIX", "sources_fingerprint", "cache_folder", "pin"]
+__all__ = ["KEEP", "PREFIX", "sources_fingerprint", "pinned_folder", "cache_folder", "pin"]
 
 #: Name prefix of alpha-env's cache folders.
 PREFIX = "alpha-env-numba-"
@@ -67,6 +67,13 @@ def _writable(folder: Path) -> bool:
     return True
 
 
+def pinned_folder(environ: Mapping[str, str] | None = None, prefix: str = PREFIX) -> Path | None:
+    """The cache folder :func:`pin` set in ``environ``'s ``NUMBA_CACHE_DIR`` (this process's or a parent's),
+    or ``None`` when that names no ``prefix`` folder (unset, or a root the user chose)."""
+    given = (os.environ if environ is None else environ).get("NUMBA_CACHE_DIR", "")
+    return Path(given) if given and Path(given).name.startswith(prefix) else None
+
+
 def cache_folder(package_dir: Path, environ: Mapping[str, str], prefix: str = PREFIX,
                  fingerprint: str | None = None) -> Path | None:
     """The cache folder for the sources of ``package_dir`` (of fingerprint ``fingerprint``, computed
@@ -75,9 +82,9 @@ def cache_folder(package_dir: Path, environ: Mapping[str, str], prefix: str = PR
     package_dir = Path(package_dir)
     name = prefix + (sources_fingerprint(package_dir) if fingerprint is None else fingerprint)
     given = environ.get("NUMBA_CACHE_DIR", "")
+    inherited = pinned_folder(environ, prefix)
     if given:
-        root = Path(given)
-        roots = [root.parent if root.name.startswith(prefix) else root]
+        roots = [inherited.parent if inherited is not None else Path(given)]
     else:
         roots = [package_dir / "__pycache__"]
         try:

@@ -24,13 +24,11 @@ later processes too (``tests/test_warmup.py``).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
 
 from alpha_env.errors import AlphaEnvError
-from alpha_env.kernel_cache import PREFIX
+from alpha_env.kernel_cache import pinned_folder
 
 __all__ = ["MARKERS", "operator_calls", "warm", "is_warm", "main"]
 
@@ -118,17 +116,10 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
 MARKERS = {False: "warm-serial", True: "warm-parallel"}
 
 
-def _cache_folder() -> Path | None:
-    """The cache folder this process uses (``import alpha_env`` pinned it), or ``None`` when Numba's
-    default locations are in use."""
-    folder = os.environ.get("NUMBA_CACHE_DIR", "")
-    return Path(folder) if folder and Path(folder).name.startswith(PREFIX) else None
-
-
 def is_warm(parallel: bool) -> bool:
     """Whether a warmup of these sources already filled the cache (with the parallel kernels when
     ``parallel``)."""
-    folder = _cache_folder()
+    folder = pinned_folder()
     return folder is not None and any((folder / MARKERS[p]).is_file() for p in (parallel, True))
 
 
@@ -156,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print("alpha_env.warmup: compiling the Numba kernels into their on-disk cache (once per install and "
           "source change) ...", flush=True)
     done, refused = warm(parallel=parallel)
-    folder = _cache_folder()
+    folder = pinned_folder()
     if folder is not None:
         (folder / MARKERS[parallel]).write_text(f"{done} operator calls\n")
     print(f"alpha_env.warmup: {done} operator calls and the simulation compiled or loaded from Numba's cache "

@@ -13,7 +13,7 @@ import numba
 
 import alpha_env
 from alpha_env import kernel_cache
-from alpha_env.kernel_cache import KEEP, PREFIX, cache_folder, pin, sources_fingerprint
+from alpha_env.kernel_cache import KEEP, PREFIX, cache_folder, pin, pinned_folder, sources_fingerprint
 
 
 def _package(root: Path) -> Path:
@@ -50,6 +50,8 @@ def test_cache_folder_roots(tmp_path):
     given = tmp_path / "mine"
     assert cache_folder(pkg, {"NUMBA_CACHE_DIR": str(given)}) == given / name
     inherited = given / (PREFIX + "0" * 16)  # a parent process's folder: its root is shared
+    assert pinned_folder({"NUMBA_CACHE_DIR": str(inherited)}) == inherited
+    assert pinned_folder({"NUMBA_CACHE_DIR": str(given)}) is None and pinned_folder({}) is None
     assert cache_folder(pkg, {"NUMBA_CACHE_DIR": str(inherited)}) == given / name
     shutil.rmtree(pkg / "__pycache__")
     (pkg / "__pycache__").write_text("a file: the package folder cannot hold the cache")
@@ -58,7 +60,7 @@ def test_cache_folder_roots(tmp_path):
     assert (home / "alpha-env" / name).is_dir()
 
 
-def test_pin_sets_numba_and_keeps_the_most_recent_folders(tmp_path):
+def test_pin_sets_the_environment_and_keeps_the_most_recent_folders(tmp_path):
     pkg = _package(tmp_path)
     root = tmp_path / "root"
     for k in range(KEEP + 2):
