@@ -82,6 +82,13 @@ def _decayed_scaled(signal, t, i, kmax, decay, den):
     return math.ldexp(acc / den, e)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _undecayed(x, inside):  # pragma: no cover - compiled
+    """Processed signal of one stock-day without decay (``decay <= 1``): ``x`` in the universe when finite,
+    else NaN."""
+    return x if (inside and np.isfinite(x)) else np.nan
+
+
 @njit(cache=True, error_model="numpy")
 def _day_signal(signal, universe, t, decay, out, den):
     """Processed signal of day ``t`` into ``out`` (N,): linear decay (NaN-aware), universe mask.
@@ -91,8 +98,7 @@ def _day_signal(signal, universe, t, decay, out, den):
     n = signal.shape[1]
     if decay <= 1:
         for i in range(n):
-            x = signal[t, i]
-            out[i] = x if (universe[t, i] and np.isfinite(x)) else np.nan
+            out[i] = _undecayed(signal[t, i], universe[t, i])
     else:
         for i in range(n):
             out[i] = 0.0
@@ -320,9 +326,10 @@ def _corr_from_sums(sxy, sxx, syy):  # pragma: no cover - compiled
     return sxy / denom
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
 def _pearson(x, y, m):
-    """Pearson correlation of the first ``m`` entries of ``x`` and ``y``; NaN when undefined."""
+    """Pearson correlation of the first ``m`` entries of ``x`` and ``y``; NaN when undefined. Its sums are
+    vectorized (``_REDUCE``: the same terms in another order, ~1e-16 relative)."""
     if m < 3:
         return np.nan
     mx = 0.0
@@ -342,6 +349,37 @@ def _pearson(x, y, m):
         sxx += dx * dx
         syy += dy * dy
     return _corr_from_sums(sxy, sxx, syy)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
+def _pearson_masked(x, y):
+    """``(m, Pearson correlation)`` of ``x``, ``y`` (N,) over the ``m`` columns where ``x`` is not NaN and
+    ``y`` is finite; NaN when undefined. Branch-free masked sums that LLVM vectorizes (``_REDUCE``): no
+    compaction of the pairs."""
+    N = x.shape[0]
+    m = 0
+    sx = 0.0
+    sy = 0.0
+    for i in range(N):
+        p = (not np.isnan(x[i])) & np.isfinite(y[i])
+        m += p
+        sx += x[i] if p else 0.0
+        sy += y[i] if p else 0.0
+    if m < 3:
+        return m, np.nan
+    mx = sx / m
+    my = sy / m
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    for i in range(N):
+        p = (not np.isnan(x[i])) & np.isfinite(y[i])
+        dx = x[i] - mx if p else 0.0
+        dy = y[i] - my if p else 0.0
+        sxy += dx * dy
+        sxx += dx * dx
+        syy += dy * dy
+    return m, _corr_from_sums(sxy, sxx, syy)
 
 
 @njit(cache=True, error_model="numpy")
@@ -645,28 +683,20 @@ def _ic_day(signal, returns, universe, decay, t, d, s, xs, ys, den):
 @njit(cache=True, error_model="numpy")
 def _ic_of_day_signal(s, returns, d, xs, ys):
     """Pearson IC of a processed day signal ``s`` (N,) with ``returns[d]`` over the stocks where both are
-    finite (NaN when undefined); ``xs``, ``ys`` (N,) are scratch."""
-    N = s.shape[0]
-    m = 0
-    for i in range(N):
-        r = returns[d, i]
-        if not np.isnan(s[i]) and np.isfinite(r):
-            xs[m] = s[i]
-            ys[m] = r
-            m += 1
-    return _ic_of_pairs(xs, ys, m)
-
-
-@njit(cache=True, error_model="numpy")
-def _ic_of_pairs(xs, ys, m):
-    """Pearson IC of the first ``m`` pairs ``xs``, ``ys`` (a day's processed signal and returns where both
-    are finite, in column order); NaN when undefined. ``xs`` may be rescaled in place."""
-    ic = _pearson(xs, ys, m)
+    finite (NaN when undefined); ``xs``, ``ys`` (N,) are scratch. The one per-day rule of every Pearson IC
+    (``ic_kernel``, ``ic_days``, :class:`~alpha_env.backtest.return_ranks.ReturnRanks`)."""
+    y = returns[d]
+    m, ic = _pearson_masked(s, y)
     if ic != ic and m >= 3:  # undefined: maybe only because the sums of squares over/underflowed
+        m = 0
         amax = 0.0
-        for j in range(m):
-            a = abs(xs[j])
-            amax = a if a > amax else amax
+        for i in range(s.shape[0]):
+            if not np.isnan(s[i]) and np.isfinite(y[i]):
+                xs[m] = s[i]
+                ys[m] = y[i]
+                a = abs(s[i])
+                amax = a if a > amax else amax
+                m += 1
         if amax > 0.0 and not (_IC_LO <= amax <= _IC_HI):
             _row_rescale(xs[:m])  # the correlation is scale-free
             ic = _pearson(xs, ys, m)

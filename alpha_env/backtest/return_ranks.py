@@ -30,11 +30,12 @@ from alpha_env.backtest.kernels import (
     _RANK_IC_BLOCK_CELLS,
     _corr_from_sums,
     _day_signal,
-    _ic_of_pairs,
+    _ic_of_day_signal,
     _order_key,
     _ranks_from_keys,
     _run_ranks,
     _tie_end,
+    _undecayed,
     ic_kernel,
     ic_kernel_serial,
     rank_ic_series,
@@ -135,48 +136,90 @@ def _subset_ranks(kb, s, r, mb, bits, ry, ix, vals):  # pragma: no cover - compi
 #: A run of coarse keys out of value order up to this long is put in order by insertion sort; a longer
 #: one (a narrow band of distinct values) by a merge sort.
 _INSERTION_RUN = 32
+#: A run of coarse keys longer than this is first checked for one tie group (vectorized); a shorter one
+#: (often a few distinct values in one coarse band) goes straight to the decode.
+_SHORT_RUN = 8
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _position_sums(kc, m, low, ry, want_yy):  # pragma: no cover - compiled
+    """``(sum (i + 1) * ry[col_i], sum ry[col_i]**2)`` over the first ``m`` sorted coarse keys ``kc`` (column
+    ``col_i = kc[i] & low``); the second is 0 unless ``want_yy``. Every term is a multiple of 1/4 and every
+    partial sum one under 2**51, so the sums are exact in any order: ``reassoc`` lets LLVM vectorize them
+    (gathers) without changing a bit."""
+    sxy = 0.0
+    syy = 0.0
+    if want_yy:
+        for i in range(m):
+            y = ry[np.int64(kc[i] & low)]
+            sxy += np.float64(np.int32(i + 1)) * y
+            syy += y * y
+    else:
+        for i in range(m):
+            sxy += np.float64(np.int32(i + 1)) * ry[np.int64(kc[i] & low)]
+    return sxy, syy
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _tie_run_term(kc, i, k, low, vals_row, ry, r):  # pragma: no cover - compiled
+    """For the run of sorted coarse keys ``kc[i:k]``: ``(sum (r - (p + 1)) * ry[col_p], number of values
+    unequal to the first)`` over its positions ``p`` (``col_p = kc[p] & low``; values by column in
+    ``vals_row``). When the run is one tie group of mean rank ``r``, the first is what turns its positional
+    terms into rank terms. Exact sums, so ``reassoc`` (vectorized gathers) changes no bit."""
+    v0 = vals_row[np.int64(kc[i] & low)]
+    term = 0.0
+    unequal = 0
+    for p in range(i, k):
+        j = np.int64(kc[p] & low)
+        term += (r - np.float64(np.int32(p + 1))) * ry[j]
+        unequal += vals_row[j] != v0
+    return term, unequal
 
 
 @njit(cache=True, error_model="numpy")
-def _spearman_coarse(kc, vals_row, m, bits, ry, ix, vals):  # pragma: no cover - compiled
+def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no cover - compiled
     """Spearman correlation of the ``m`` pairs from the signal's sorted coarse key row ``kc`` (values by
-    column in ``vals_row``) and the returns' average ranks by column ``ry``, in one walk along the keys.
+    column in ``vals_row``) and the returns' average ranks by column ``ry``; ``syy`` is the returns' centred
+    sum of squares over the pairs, or negative when it must be computed here.
 
-    A run of linked coarse keys (:func:`~alpha_env.ops.sortkeys.coarse_linked`) is decoded and ordered by
-    value; its tie groups share their mean rank, as in ``_ranks_from_keys``. Ranks are multiples of 1/2 and
-    every deviation, product and sum a multiple of 1/4 under 2**51 (``m <= _EXACT_RANK_SUMS``), so the
-    sums are exact in any order and the result is ``_pearson_ranks``' bits. ``ix``, ``vals`` (N,) scratch.
+    The sums are raw sums, exact (ranks are multiples of 1/2, ``m <= _EXACT_RANK_SUMS``), so the centred
+    sums derived from them are ``_pearson_ranks``' bits: ``sxy = sum rx * ry - m * mx * my`` with ``rx``
+    the position ``i + 1`` (one vectorized pass, :func:`_position_sums`) corrected on the runs of linked
+    coarse keys (:func:`~alpha_env.ops.sortkeys.coarse_linked`; decoded and ordered by value, a tie group
+    sharing its mean rank), and ``sxx = (m**3 - m - sum over tie groups of (g**3 - g)) / 12``. A run of
+    equal values (one tie group, the usual run) is corrected straight from the keys. ``ix``, ``vals``
+    (N,) scratch.
     """
     low = np.uint32((1 << bits) - 1)
     high = np.uint32(0xFFFFFFFF) & ~low
-    mx = 0.5 * (m * (m + 1)) / m
-    my = mx
-    sxy = 0.0
-    sxx = 0.0
-    syy = 0.0
+    want_yy = syy < 0.0
+    sxy, syy_raw = _position_sums(kc, m, low, ry, want_yy)
+    ties = 0  # sum over tie groups of g**3 - g (exact in int64: g <= 2**16)
     i = 0
-    while i < m:
-        if i + 1 == m or not coarse_linked(kc[i] & high, kc[i + 1] & high, high):
-            dx = (0.5 * (i + i) + 1.0) - mx
-            dy = ry[np.int64(kc[i] & low)] - my
-            sxy += dx * dy
-            sxx += dx * dx
-            syy += dy * dy
+    while i + 1 < m:
+        if not coarse_linked(kc[i] & high, kc[i + 1] & high, high):
             i += 1
             continue
-        n = 0
-        in_order = True
-        k = i
-        while True:  # decode the run, checking its value order
-            j = np.int64(kc[k] & low)
-            v = vals_row[j]
-            ix[n] = j
-            vals[n] = v
-            in_order = in_order and not (n > 0 and vals[n - 1] > v)
-            n += 1
+        k = i + 2
+        while k < m and coarse_linked(kc[k - 1] & high, kc[k] & high, high):
             k += 1
-            if k == m or not coarse_linked(kc[k - 1] & high, kc[k] & high, high):
-                break
+        n = k - i
+        if n > _SHORT_RUN:
+            r = 0.5 * ((i + 1) + k)  # the mean rank of positions i + 1 .. k
+            term, unequal = _tie_run_term(kc, i, k, low, vals_row, ry, r)
+            if unequal == 0:  # one tie group: the positional terms become mean-rank terms
+                sxy += term
+                ties += n * n * n - n
+                i = k
+                continue
+        in_order = True
+        for q in range(n):  # decode (positional terms out), order by value, tie groups' terms in
+            j = np.int64(kc[i + q] & low)
+            v = vals_row[j]
+            sxy -= (i + q + 1) * ry[j]
+            ix[q] = j
+            vals[q] = v
+            in_order = in_order and not (q > 0 and vals[q - 1] > v)
         if not in_order:
             if n <= _INSERTION_RUN:
                 sort_pairs(vals, ix, n)
@@ -187,14 +230,18 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, ix, vals):  # pragma: no cover -
         a = 0
         while a < n:
             b = _tie_end(vals, a, n)
-            dx = (0.5 * ((i + a) + (i + b - 1)) + 1.0) - mx
+            r = 0.5 * ((i + a) + (i + b - 1)) + 1.0
             for q in range(a, b):
-                dy = ry[ix[q]] - my
-                sxy += dx * dy
-                sxx += dx * dx
-                syy += dy * dy
+                sxy += r * ry[ix[q]]
+            g = b - a
+            ties += g * g * g - g
             a = b
         i = k
+    mean = 0.5 * (m * (m + 1)) / m
+    sxy -= m * mean * mean
+    sxx = (m * m * m - m - ties) / 12.0
+    if want_yy:
+        syy = syy_raw - m * mean * mean
     return _corr_from_sums(sxy, sxx, syy)
 
 
@@ -204,7 +251,8 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
     keys of its pairs (processed signal and ``returns[t + lag]`` both finite) into ``kc[r]`` (the other
     columns get keys that sort last), their number into ``m[r]``, and, when ``ic`` is ``(T,)`` (not
     empty), the holding day's Pearson IC into ``ic[t + lag]``: ``ic_kernel``'s per-day rule on the same
-    pairs."""
+    pairs. The key loop is branch-free (a key is written for every column); without decay it also makes
+    the processed signal."""
     D, N = kc.shape
     want_ic = ic.shape[0] > 0
     low = np.uint64((1 << bits) - 1)
@@ -219,26 +267,27 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
             t = t0 + r
             d = t + lag
             s = vx[r]
-            _day_signal(signal, universe, t, decay, s, den)
-            sb = s.view(np.uint64)
+            y_row = returns[d]
+            k_row = kc[r]
+            if decay > 1:
+                _day_signal(signal, universe, t, decay, s, den)
             n = 0
             for i in range(N):
-                y = returns[d, i]
-                x = s[i]
-                if not np.isnan(x) and np.isfinite(y):
-                    kc[r, i] = coarse_key(_order_key(sb[i], high, i), high32, low)
-                    xs[n] = x
-                    ys[n] = y
-                    n += 1
-                else:
-                    kc[r, i] = np.uint32(high32 | np.uint64(i))
+                x = _undecayed(signal[t, i], universe[t, i]) if decay <= 1 else s[i]
+                s[i] = x
+                pair = not np.isnan(x) and np.isfinite(y_row[i])
+                key = np.uint32(coarse_key(_order_key(np.float64(x).view(np.uint64), high, i), high32, low))
+                k_row[i] = key if pair else np.uint32(high32 | np.uint64(i))
+                n += pair
             m[r] = n
             if want_ic:
-                ic[d] = _ic_of_pairs(xs, ys, n)
+                ic[d] = _ic_of_day_signal(s, returns, d, xs, ys)
 
 
-def _decode_body(kc, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks):  # pragma: no cover - compiled
-    """Spearman IC of each day from the signal's sorted coarse key rows and the cached return side."""
+def _decode_body(kc, vx, kb, rb, mb, syy, returns, lag, bits, t0, m, out,
+                 n_chunks):  # pragma: no cover - compiled
+    """Spearman IC of each day from the signal's sorted coarse key rows and the cached return side (``syy``:
+    each holding day's centred sum of squares of its base-set ranks)."""
     D, N = kc.shape
     chunk = (D + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
@@ -252,11 +301,10 @@ def _decode_body(kc, vx, kb, rb, mb, returns, lag, bits, t0, m, out, n_chunks): 
                 out[d] = np.nan
                 continue
             if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
-                rank_y = rb[d]
+                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rb[d], syy[d], ix, vals)
             else:
                 _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, ry, ix, vals)
-                rank_y = ry
-            out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rank_y, ix, vals)
+                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, ry, -1.0, ix, vals)
 
 
 _signal_keys, _signal_keys_serial = twin(_signal_keys_body)
@@ -286,6 +334,7 @@ class ReturnRanks:
         self.keys = np.empty((T, N), np.uint64)
         self.sizes = np.zeros(T, np.int64)
         self.ranks = np.full((T, N), np.nan)
+        self.centred_squares = np.zeros(T)
         if T == 0 or N == 0:
             return
         chunks = row_chunks(T) if parallel else 1
@@ -294,6 +343,8 @@ class ReturnRanks:
         sort_key_rows(self.keys, self.bits, parallel)
         (_base_ranks if parallel else _base_ranks_serial)(self.keys, self.returns, self.sizes, self.bits,
                                                          self.ranks, chunks)
+        dev = self.ranks - 0.5 * (self.sizes + 1)[:, None]
+        self.centred_squares = np.nansum(dev * dev, axis=1)  # exact: multiples of 1/4 under 2**51
 
     def rank_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
                 parallel: bool = False) -> np.ndarray:
@@ -346,6 +397,6 @@ class ReturnRanks:
             keys(signal, self.returns, self.universe, decay, lag, self.bits, t0, kc[:D], vx[:D], m[:D],
                  np.empty(0) if ic is None else ic, chunks)
             kc[:D].sort(axis=1)
-            decode(kc[:D], vx[:D], self.keys, self.ranks, self.sizes, self.returns, lag, self.bits, t0, m[:D],
-                   out, chunks)
+            decode(kc[:D], vx[:D], self.keys, self.ranks, self.sizes, self.centred_squares, self.returns, lag,
+                   self.bits, t0, m[:D], out, chunks)
         return out
