@@ -90,34 +90,67 @@ _base_ranks, _base_ranks_serial = twin(_base_ranks_body)
 
 
 @njit(cache=True, error_model="numpy")
-def _subset_ranks(kb, s, r, mb, bits, ry, ix, vals):  # pragma: no cover - compiled
+def _base_runs(kr, mb, bits):  # pragma: no cover - compiled
+    """The runs of linked keys (values that may tie) of every day's sorted base-set key row ``kr[d, :mb[d]]``:
+    ``(run_at, runs)``, day ``d``'s runs being ``runs[run_at[d]:run_at[d + 1]]`` as ``[start, end)``
+    positions. ``run_at`` ``(T + 1,)`` int64, ``runs`` ``(R, 2)`` int64 (at least one row)."""
+    T = kr.shape[0]
+    low = np.uint64((1 << bits) - 1)
+    high = ~low
+    run_at = np.zeros(T + 1, np.int64)
+    runs = np.empty((1, 2), np.int64)
+    for fill in range(2):  # count, then fill
+        if fill:
+            runs = np.empty((max(run_at[T], 1), 2), np.int64)
+        for d in range(T):
+            k = run_at[d]
+            row = kr[d]
+            q = 0
+            while q + 1 < mb[d]:
+                if not linked(row[q] & high, row[q + 1] & high, high):
+                    q += 1
+                    continue
+                e = q + 2
+                while e < mb[d] and linked(row[e - 1] & high, row[e] & high, high):
+                    e += 1
+                if fill:
+                    runs[k, 0] = q
+                    runs[k, 1] = e
+                k += 1
+                q = e
+            if not fill:
+                run_at[d + 1] = k
+    return run_at, runs
+
+
+@njit(cache=True, error_model="numpy")
+def _subset_ranks(kb, s, r, mb, bits, runs, ry, ix, vals):  # pragma: no cover - compiled
     """Average 1-based ranks of the returns ``r`` among the pairs (the base-set columns where the processed
-    signal ``s`` is not NaN), by column into ``ry`` (the other columns are not written), in one walk along
-    the base set's sorted keys ``kb`` (``mb`` of them) that skips the other columns; ``ix``, ``vals`` (N,)
-    scratch. Returns the number of pairs.
+    signal ``s`` is not NaN), by column into ``ry``, in one walk along the base set's sorted keys ``kb``
+    (``mb`` of them) that skips the other columns; ``runs`` ``(k, 2)``: the day's runs of linked base keys
+    (``[start, end)``, in order); ``ix``, ``vals`` (N,) scratch. Returns the number of pairs. Other base
+    columns get a number in ``ry`` that means nothing.
 
     The pairs' keys in base order are the pairs' sorted keys (a subsequence of a sorted row is sorted), and
     a run of linked keys among them is the pairs of one run of linked base keys (keys sort by their high
     bits, and ``-0.0``/``0.0`` are adjacent), so the ranks are :func:`_ranks_from_keys`' on those keys.
+    Between the runs a pair's rank is its position among the pairs (a branch-free stretch).
     """
     low = np.uint64((1 << bits) - 1)
-    high = ~low
     pos = 0  # pairs ranked so far
     q = 0
-    while q < mb:
-        if q + 1 == mb or not linked(kb[q] & high, kb[q + 1] & high, high):  # a run of one key
-            j = np.int64(kb[q] & low)
-            if not np.isnan(s[j]):
-                ry[j] = 0.5 * (pos + pos) + 1.0
-                pos += 1
-            q += 1
-            continue
-        e = q + 2
-        while e < mb and linked(kb[e - 1] & high, kb[e] & high, high):
-            e += 1
+    for u in range(runs.shape[0] + 1):
+        a = runs[u, 0] if u < runs.shape[0] else mb
+        for p in range(q, a):  # single keys: the position among the pairs
+            j = np.int64(kb[p] & low)
+            ry[j] = pos + 1.0
+            pos += not np.isnan(s[j])
+        if u == runs.shape[0]:
+            break
+        e = runs[u, 1]
         k = 0
         in_order = True
-        for p in range(q, e):  # the run's pairs, decoded in key order (take_run's order check)
+        for p in range(a, e):  # the run's pairs, decoded in key order (take_run's order check)
             j = np.int64(kb[p] & low)
             if not np.isnan(s[j]):
                 v = r[j]
@@ -139,6 +172,27 @@ _INSERTION_RUN = 32
 #: A run of coarse keys longer than this is first checked for one tie group (vectorized); a shorter one
 #: (often a few distinct values in one coarse band) goes straight to the decode.
 _SHORT_RUN = 8
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bits_end(kc, i, m, high, h):  # pragma: no cover - compiled
+    """End (exclusive) of the block of sorted coarse keys from ``i`` whose high bits are ``h`` (``kc[i]``'s),
+    within ``kc[:m]``: an exponential then a binary search, so a long run of ties costs O(log n)."""
+    lo = i
+    step = 1
+    hi = i + 1
+    while hi < m and (kc[hi] & high) == h:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    hi = min(hi, m)
+    while hi - lo > 1:  # kc[lo] has the bits h; kc[hi] does not (or hi == m)
+        mid = (lo + hi) // 2
+        if (kc[mid] & high) == h:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -195,14 +249,17 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
     want_yy = syy < 0.0
     sxy, syy_raw = _position_sums(kc, m, low, ry, want_yy)
     ties = 0  # sum over tie groups of g**3 - g (exact in int64: g <= 2**16)
+    negz = np.uint32(0x7FFFFFFF) & high  # the coarse bits of -0.0 and 0.0: linked runs
+    posz = np.uint32(0x80000000)
     i = 0
     while i + 1 < m:
-        if not coarse_linked(kc[i] & high, kc[i + 1] & high, high):
+        h = kc[i] & high
+        if not coarse_linked(h, kc[i + 1] & high, high):
             i += 1
             continue
-        k = i + 2
-        while k < m and coarse_linked(kc[k - 1] & high, kc[k] & high, high):
-            k += 1
+        k = _bits_end(kc, i, m, high, h)
+        if h == negz and k < m and (kc[k] & high) == posz:
+            k = _bits_end(kc, k, m, high, posz)
         n = k - i
         if n > _SHORT_RUN:
             r = 0.5 * ((i + 1) + k)  # the mean rank of positions i + 1 .. k
@@ -284,7 +341,7 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
                 ic[d] = _ic_of_day_signal(s, returns, d, xs, ys)
 
 
-def _decode_body(kc, vx, kb, rb, mb, syy, returns, lag, bits, t0, m, out,
+def _decode_body(kc, vx, kb, rb, mb, syy, run_at, runs, returns, lag, bits, t0, m, out,
                  n_chunks):  # pragma: no cover - compiled
     """Spearman IC of each day from the signal's sorted coarse key rows and the cached return side (``syy``:
     each holding day's centred sum of squares of its base-set ranks)."""
@@ -303,7 +360,8 @@ def _decode_body(kc, vx, kb, rb, mb, syy, returns, lag, bits, t0, m, out,
             if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
                 out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rb[d], syy[d], ix, vals)
             else:
-                _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, ry, ix, vals)
+                day_runs = runs[run_at[d]:run_at[d + 1]]
+                _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, day_runs, ry, ix, vals)
                 out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, ry, -1.0, ix, vals)
 
 
@@ -335,6 +393,8 @@ class ReturnRanks:
         self.sizes = np.zeros(T, np.int64)
         self.ranks = np.full((T, N), np.nan)
         self.centred_squares = np.zeros(T)
+        self.run_at = np.zeros(T + 1, np.int64)
+        self.runs = np.empty((1, 2), np.int64)
         if T == 0 or N == 0:
             return
         chunks = row_chunks(T) if parallel else 1
@@ -345,6 +405,7 @@ class ReturnRanks:
                                                          self.ranks, chunks)
         dev = self.ranks - 0.5 * (self.sizes + 1)[:, None]
         self.centred_squares = np.nansum(dev * dev, axis=1)  # exact: multiples of 1/4 under 2**51
+        self.run_at, self.runs = _base_runs(self.keys, self.sizes, self.bits)
 
     def rank_ic(self, signal: np.ndarray, decay: int, days: tuple[int, int] | None = None,
                 parallel: bool = False) -> np.ndarray:
@@ -397,6 +458,6 @@ class ReturnRanks:
             keys(signal, self.returns, self.universe, decay, lag, self.bits, t0, kc[:D], vx[:D], m[:D],
                  np.empty(0) if ic is None else ic, chunks)
             kc[:D].sort(axis=1)
-            decode(kc[:D], vx[:D], self.keys, self.ranks, self.sizes, self.centred_squares, self.returns, lag,
-                   self.bits, t0, m[:D], out, chunks)
+            decode(kc[:D], vx[:D], self.keys, self.ranks, self.sizes, self.centred_squares, self.run_at,
+                   self.runs, self.returns, lag, self.bits, t0, m[:D], out, chunks)
         return out
