@@ -61,25 +61,36 @@ METRIC_NAMES: tuple[str, ...] = (
 
 def annualized_sharpe(pnl: np.ndarray) -> float:
     """``sqrt(252)·mean/std`` (ddof=1) of a daily PnL series; 0.0 when the std is 0 or there are fewer
-    than 2 days; NaN when a PnL is NaN or infinite (never a number made from a NaN)."""
+    than 2 days; NaN when a PnL is NaN or infinite (never a number made from a NaN).
+
+    NumPy's ``mean`` and ``std`` bit for bit, with their shared sum taken once."""
     pnl = np.asarray(pnl, dtype=np.float64)
+    n = pnl.shape[0]
     if not np.isfinite(pnl).all():
         return math.nan
-    if pnl.shape[0] < 2:
+    if n < 2:
         return 0.0
-    peak = float(np.abs(pnl).max())
+    peak = max(float(pnl.max()), -float(pnl.min()))  # max |PnL|
     if peak > 0.0:  # the ratio is scale-free: dividing first keeps the variance of |PnL| > 1e154 (or of
         pnl = pnl / peak  # subnormal PnL) from overflowing (underflowing) into a Sharpe of 0
-    sd = float(pnl.std(ddof=1))
+    mean = np.add.reduce(pnl) / n  # NumPy's mean (and the one inside its var)
+    dev = pnl - mean
+    np.multiply(dev, dev, out=dev)
+    sd = math.sqrt(float(np.add.reduce(dev) / (n - 1)))  # NumPy's std(ddof=1)
     if not sd > 0.0 or not math.isfinite(sd):
         return 0.0
-    return float(math.sqrt(TRADING_DAYS) * pnl.mean() / sd)
+    return float(math.sqrt(TRADING_DAYS) * mean / sd)
 
 
-def _first_held(result: BacktestResult) -> int:
-    held = result.held
-    idx = np.flatnonzero(held)
-    return int(idx[0]) if idx.size else held.shape[0]
+def _held(result: BacktestResult) -> tuple[np.ndarray, int]:
+    """``(held, first)``: :attr:`BacktestResult.held` and its first held day (``T`` when none), computed
+    once per result (every window of a simulation reads them)."""
+    if "held" not in result._derived:
+        held = result.held
+        idx = np.flatnonzero(held)
+        result._derived["held"] = held
+        result._derived["first_held"] = np.array(idx[0] if idx.size else held.shape[0])
+    return result._derived["held"], int(result._derived["first_held"])
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -101,7 +112,8 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     """
     T = result.pnl.shape[0]
     start, stop, _ = window.indices(T)
-    start = max(start, _first_held(result))
+    held_days, first = _held(result)
+    start = max(start, first)
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
     if not with_rank_ic:
         del out["rank_ic"]
@@ -114,33 +126,38 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
             out["rank_ic"] = math.nan
         return out
     sl = slice(start, stop)
+    n = stop - start
     pnl = result.pnl[sl]
     tv = result.turnover[sl]
-    held = result.held[sl]
+    held = held_days[sl]
+    total = float(pnl.sum())  # a mean below is this sum / n: NumPy's mean, bit for bit
+    traded = float(tv.sum())
     sharpe = annualized_sharpe(pnl)
-    annual = float(TRADING_DAYS * pnl.mean())
-    turnover = float(tv.mean())
+    annual = TRADING_DAYS * (total / n)
+    turnover = traded / n
     fitness = sharpe * math.sqrt(abs(annual) / max(turnover, 0.125))
     cum = np.cumsum(pnl)
-    peak = np.maximum.accumulate(np.maximum(cum, 0.0))
+    peak = np.maximum(cum, 0.0)
+    np.maximum.accumulate(peak, out=peak)
     lag = result.lag
     rows = slice(max(start - lag, 0), max(stop - lag, 0))
     books = result.max_weight[rows]  # per-day max |w| (the backtest kernel writes it)
+    n_held = int(np.count_nonzero(held))
     out.update(
         sharpe=sharpe,
         annual_return=annual,
         turnover=turnover,
         fitness=float(fitness),
-        max_drawdown=float((peak - cum).max()),
-        margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
+        max_drawdown=float(np.subtract(peak, cum, out=peak).max()),
+        margin_bps=float(1e4 * total / traded) if traded > 0 else 0.0,
         coverage=float(result.coverage[sl].mean()),
-        long_count=float(result.long_count[sl][held].mean()) if held.any() else 0.0,
-        short_count=float(result.short_count[sl][held].mean()) if held.any() else 0.0,
+        long_count=float(result.long_count[sl][held].mean()) if n_held else 0.0,
+        short_count=float(result.short_count[sl][held].mean()) if n_held else 0.0,
         max_weight=float(books.max()) if books.size else 0.0,
-        total_pnl=float(pnl.sum()),
-        pnl_dollars=float(pnl.sum() * result.settings.book_size),
-        days=float(stop - start),
-        held_days=float(held.sum()),
+        total_pnl=total,
+        pnl_dollars=float(total * result.settings.book_size),
+        days=float(n),
+        held_days=float(n_held),
         nan_held=float(result.nan_held[sl].sum()),
     )
     if with_ic:
