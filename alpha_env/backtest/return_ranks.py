@@ -123,13 +123,21 @@ def _base_runs(kr, mb, bits):  # pragma: no cover - compiled
     return run_at, runs
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _centred_squares(m, ties):  # pragma: no cover - compiled
+    """``sum (rank - (m + 1) / 2)**2`` of the average ranks of ``m`` values whose tie groups have sizes
+    ``g`` with ``ties = sum (g**3 - g)``: ``(m**3 - m - ties) / 12``, exact (an integer multiple of 1/2
+    under 2**51 for ``m <= 2**16``)."""
+    return (m * m * m - m - ties) / 12.0
+
+
 @njit(cache=True, error_model="numpy")
 def _subset_ranks(kb, s, r, mb, bits, runs, ry, ix, vals):  # pragma: no cover - compiled
     """Average 1-based ranks of the returns ``r`` among the pairs (the base-set columns where the processed
     signal ``s`` is not NaN), by column into ``ry``, in one walk along the base set's sorted keys ``kb``
     (``mb`` of them) that skips the other columns; ``runs`` ``(k, 2)``: the day's runs of linked base keys
-    (``[start, end)``, in order); ``ix``, ``vals`` (N,) scratch. Returns the number of pairs. Other base
-    columns get a number in ``ry`` that means nothing.
+    (``[start, end)``, in order); ``ix``, ``vals`` (N,) scratch. Returns the number of pairs and the
+    centred sum of squares of their ranks. Other base columns get a number in ``ry`` that means nothing.
 
     The pairs' keys in base order are the pairs' sorted keys (a subsequence of a sorted row is sorted), and
     a run of linked keys among them is the pairs of one run of linked base keys (keys sort by their high
@@ -138,6 +146,7 @@ def _subset_ranks(kb, s, r, mb, bits, runs, ry, ix, vals):  # pragma: no cover -
     """
     low = np.uint64((1 << bits) - 1)
     pos = 0  # pairs ranked so far
+    ties = 0  # sum over tie groups of g**3 - g
     q = 0
     for u in range(runs.shape[0] + 1):
         a = runs[u, 0] if u < runs.shape[0] else mb
@@ -161,9 +170,14 @@ def _subset_ranks(kb, s, r, mb, bits, runs, ry, ix, vals):  # pragma: no cover -
         if not in_order:
             sort_pairs(vals, ix, k)
         _run_ranks(vals, ix, k, pos, ry)
+        a = 0
+        while a < k:  # the run's tie groups, for the centred sum of squares
+            g = _tie_end(vals, a, k) - a
+            ties += g * g * g - g
+            a += g
         pos += k
         q = e
-    return pos
+    return pos, _centred_squares(pos, ties)
 
 
 #: A run of coarse keys out of value order up to this long is put in order by insertion sort; a longer
@@ -196,22 +210,14 @@ def _bits_end(kc, i, m, high, h):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
-def _position_sums(kc, m, low, ry, want_yy):  # pragma: no cover - compiled
-    """``(sum (i + 1) * ry[col_i], sum ry[col_i]**2)`` over the first ``m`` sorted coarse keys ``kc`` (column
-    ``col_i = kc[i] & low``); the second is 0 unless ``want_yy``. Every term is a multiple of 1/4 and every
-    partial sum one under 2**51, so the sums are exact in any order: ``reassoc`` lets LLVM vectorize them
-    (gathers) without changing a bit."""
+def _position_sums(kc, m, low, ry):  # pragma: no cover - compiled
+    """``sum (i + 1) * ry[col_i]`` over the first ``m`` sorted coarse keys ``kc`` (column ``col_i = kc[i] &
+    low``). Every term is a multiple of 1/2 and every partial sum one under 2**51, so the sum is exact in
+    any order: ``reassoc`` lets LLVM vectorize it (gathers) without changing a bit."""
     sxy = 0.0
-    syy = 0.0
-    if want_yy:
-        for i in range(m):
-            y = ry[np.int64(kc[i] & low)]
-            sxy += np.float64(np.int32(i + 1)) * y
-            syy += y * y
-    else:
-        for i in range(m):
-            sxy += np.float64(np.int32(i + 1)) * ry[np.int64(kc[i] & low)]
-    return sxy, syy
+    for i in range(m):
+        sxy += np.float64(np.int32(i + 1)) * ry[np.int64(kc[i] & low)]
+    return sxy
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -234,20 +240,19 @@ def _tie_run_term(kc, i, k, low, vals_row, ry, r):  # pragma: no cover - compile
 def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no cover - compiled
     """Spearman correlation of the ``m`` pairs from the signal's sorted coarse key row ``kc`` (values by
     column in ``vals_row``) and the returns' average ranks by column ``ry``; ``syy`` is the returns' centred
-    sum of squares over the pairs, or negative when it must be computed here.
+    sum of squares over the pairs.
 
     The sums are raw sums, exact (ranks are multiples of 1/2, ``m <= _EXACT_RANK_SUMS``), so the centred
     sums derived from them are ``_pearson_ranks``' bits: ``sxy = sum rx * ry - m * mx * my`` with ``rx``
     the position ``i + 1`` (one vectorized pass, :func:`_position_sums`) corrected on the runs of linked
     coarse keys (:func:`~alpha_env.ops.sortkeys.coarse_linked`; decoded and ordered by value, a tie group
-    sharing its mean rank), and ``sxx = (m**3 - m - sum over tie groups of (g**3 - g)) / 12``. A run of
+    sharing its mean rank), and ``sxx`` from the tie groups' sizes (:func:`_centred_squares`). A run of
     equal values (one tie group, the usual run) is corrected straight from the keys. ``ix``, ``vals``
     (N,) scratch.
     """
     low = np.uint32((1 << bits) - 1)
     high = np.uint32(0xFFFFFFFF) & ~low
-    want_yy = syy < 0.0
-    sxy, syy_raw = _position_sums(kc, m, low, ry, want_yy)
+    sxy = _position_sums(kc, m, low, ry)
     ties = 0  # sum over tie groups of g**3 - g (exact in int64: g <= 2**16)
     negz = np.uint32(0x7FFFFFFF) & high  # the coarse bits of -0.0 and 0.0: linked runs
     posz = np.uint32(0x80000000)
@@ -296,10 +301,7 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
         i = k
     mean = 0.5 * (m * (m + 1)) / m
     sxy -= m * mean * mean
-    sxx = (m * m * m - m - ties) / 12.0
-    if want_yy:
-        syy = syy_raw - m * mean * mean
-    return _corr_from_sums(sxy, sxx, syy)
+    return _corr_from_sums(sxy, _centred_squares(m, ties), syy)
 
 
 def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m, ic,
@@ -361,8 +363,8 @@ def _decode_body(kc, vx, kb, rb, mb, syy, run_at, runs, returns, lag, bits, t0, 
                 out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rb[d], syy[d], ix, vals)
             else:
                 day_runs = runs[run_at[d]:run_at[d + 1]]
-                _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, day_runs, ry, ix, vals)
-                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, ry, -1.0, ix, vals)
+                syy_d = _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, day_runs, ry, ix, vals)[1]
+                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, ry, syy_d, ix, vals)
 
 
 _signal_keys, _signal_keys_serial = twin(_signal_keys_body)
