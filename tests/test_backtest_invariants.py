@@ -347,6 +347,48 @@ def test_rank_ic_matches_scipy_spearman_with_ties_and_gaps(delay):
     assert m["rank_ic"] == pytest.approx(np.nanmean(res.rank_ic[5:40]), abs=1e-12)
 
 
+@pytest.mark.parametrize("delay, decay", [(0, 0), (1, 0), (1, 3)])
+def test_pearson_ic_matches_numpy_corrcoef_with_gaps(delay, decay):
+    """Each day's Pearson IC (every path: the engine's kernel, the ACE's cached rank-IC pass, the window-only
+    reward path) equals NumPy's correlation of the processed signal (decayed, in the universe) and the
+    returns over the stocks where both are finite, on data with NaN, inf and universe gaps."""
+    from alpha_env.backtest.kernels import _day_signal, ic_days, ic_kernel_serial
+    from alpha_env.backtest.return_ranks import ReturnRanks
+    from alpha_env.ops.threads import read_only
+
+    rng = np.random.default_rng(5 + decay)
+    T, N = 60, 40
+    signal = rng.normal(size=(T, N))
+    signal[rng.random((T, N)) < 0.15] = np.nan
+    signal[rng.random((T, N)) < 0.02] = np.inf
+    signal[20:22] = np.nan  # whole days without a signal
+    returns = rng.normal(0, 0.02, (T, N))
+    returns[rng.random((T, N)) < 0.1] = np.nan
+    returns[rng.random((T, N)) < 0.02] = -np.inf
+    universe = rng.random((T, N)) > 0.1
+    signal, returns, universe = map(read_only, (signal, returns, universe))
+    lag = delay + 1
+    engine = ic_kernel_serial(signal, returns, universe, decay, delay, False)
+    cached = ReturnRanks(returns, universe, lag).rank_ic_and_ic(signal, decay)[1]
+    window = ic_days(signal, returns, universe, decay, delay, 0, T)
+    s, den = np.empty(N), np.empty(N)
+    checked = 0
+    for d in range(T):
+        if d < lag:
+            assert np.isnan(engine[d]) and np.isnan(cached[d]) and np.isnan(window[d])
+            continue
+        _day_signal(signal, universe, d - lag, decay, s, den)
+        keep = np.isfinite(s) & np.isfinite(returns[d])
+        if keep.sum() < 3:
+            assert np.isnan(engine[d]) and np.isnan(cached[d]), d
+            continue
+        expected = np.corrcoef(s[keep], returns[d][keep])[0, 1]
+        for got in (engine[d], cached[d], window[d]):
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-14), d
+        checked += 1
+    assert checked > 45
+
+
 def test_an_ic_defined_on_no_day_of_a_window_is_nan_never_zero():
     """A window where the signal is flat across stocks has no defined daily IC: the window's IC and rank IC
     are NaN (shown as n/a), never a reported 0; a window with a real signal gets a number."""
