@@ -14,8 +14,9 @@ The signal side sorts 32-bit *coarse* keys (:func:`~alpha_env.ops.sortkeys.coars
 top bits, then the column) with NumPy's SIMD row sort and walks them directly: a run of equal coarse top
 bits (ties, or values within a ``2**(bits - 21)`` relative band) is decoded and ordered by real value
 there, so the 64-bit keys are never built, refined or sorted. The Spearman sums are exact (ranks are
-multiples of 1/2, every sum a multiple of 1/4 under 2**51), so walking in this order gives the same bits
-as :func:`alpha_env.backtest.kernels.rank_ic_series` (its keys, decode and Pearson of ranks);
+multiples of 1/2, every sum a multiple of 1/4 under 2**51), so they are taken as raw sums in vectorized
+passes (positions times return ranks, corrected on the runs) and still give the same bits as
+:func:`alpha_env.backtest.kernels.rank_ic_series` (its keys, decode and Pearson of ranks);
 ``tests/test_backtest_return_ranks.py`` checks it. Rows wider than ``2**COARSE_MAX_BITS`` columns use the
 engine's kernels.
 """
@@ -382,7 +383,9 @@ class ReturnRanks:
         lag: ``delay + 1`` (days from signal day to holding day).
         parallel: run the passes on all Numba threads.
 
-    Memory: two ``(T, N)`` arrays (uint64 keys, float64 ranks).
+    Memory: two ``(T, N)`` arrays (uint64 keys, float64 ranks), plus each day's centred sum of squares of
+    its ranks (``centred_squares``, ``(T,)``) and its runs of linked keys (``runs[run_at[d]:run_at[d + 1]]``,
+    ``[start, end)`` positions in the sorted row).
     """
 
     def __init__(self, returns: np.ndarray, universe: np.ndarray, lag: int, parallel: bool = False):
