@@ -259,6 +259,16 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
     posz = np.uint32(0x80000000)
     i = 0
     while i + 1 < m:
+        if i + 4 < m:  # four keys at a time while no link (nor a -0.0 that may link) is among them
+            h0 = kc[i] & high
+            h1 = kc[i + 1] & high
+            h2 = kc[i + 2] & high
+            h3 = kc[i + 3] & high
+            h4 = kc[i + 4] & high
+            if not ((h0 == h1) | (h1 == h2) | (h2 == h3) | (h3 == h4)
+                    | (h0 == negz) | (h1 == negz) | (h2 == negz) | (h3 == negz)):
+                i += 4
+                continue
         h = kc[i] & high
         if not coarse_linked(h, kc[i + 1] & high, high):
             i += 1
@@ -267,6 +277,18 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
         if h == negz and k < m and (kc[k] & high) == posz:
             k = _bits_end(kc, k, m, high, posz)
         n = k - i
+        if n == 2:  # the usual run of near values: swap or tie the two positions' ranks in place
+            j0 = np.int64(kc[i] & low)
+            j1 = np.int64(kc[i + 1] & low)
+            v0 = vals_row[j0]
+            v1 = vals_row[j1]
+            if v0 > v1:  # ranks i + 2 and i + 1 instead of i + 1 and i + 2
+                sxy += ry[j0] - ry[j1]
+            elif v0 == v1:  # both i + 1.5
+                sxy += 0.5 * (ry[j0] - ry[j1])
+                ties += 6
+            i = k
+            continue
         if n > _SHORT_RUN:
             r = 0.5 * ((i + 1) + k)  # the mean rank of positions i + 1 .. k
             term, unequal = _tie_run_term(kc, i, k, low, vals_row, ry, r)
