@@ -389,6 +389,32 @@ def test_pearson_ic_matches_numpy_corrcoef_with_gaps(delay, decay):
     assert checked > 45
 
 
+def test_pearson_ic_of_tiny_pairs_is_rescaled_by_the_pairs_alone():
+    """Pairs whose sums of squares underflow (signal ~1e-200) get their IC from rescaled values; a huge
+    signal on a stock without a return (not a pair) must not set that scale (it would flush the pairs to
+    zero)."""
+    from alpha_env.backtest.kernels import ic_days, ic_kernel_serial
+    from alpha_env.backtest.return_ranks import ReturnRanks
+    from alpha_env.ops.threads import read_only
+
+    rng = np.random.default_rng(8)
+    T, N = 12, 30
+    base = rng.normal(size=(T, N))
+    returns = rng.normal(0, 0.02, (T, N))
+    returns[:, 0] = np.nan  # stock 0 is never a pair
+    signal = base * 1e-200
+    signal[:, 0] = 1e300
+    universe = np.ones((T, N), bool)
+    signal, returns, universe = map(read_only, (signal, returns, universe))
+    engine = ic_kernel_serial(signal, returns, universe, 0, 0, False)
+    cached = ReturnRanks(returns, universe, 1).rank_ic_and_ic(signal, 0)[1]
+    window = ic_days(signal, returns, universe, 0, 0, 0, T)
+    for d in range(1, T):
+        expected = np.corrcoef(base[d - 1, 1:], returns[d, 1:])[0, 1]
+        for got in (engine[d], cached[d], window[d]):
+            assert got == pytest.approx(expected, rel=1e-12), d
+
+
 def test_an_ic_defined_on_no_day_of_a_window_is_nan_never_zero():
     """A window where the signal is flat across stocks has no defined daily IC: the window's IC and rank IC
     are NaN (shown as n/a), never a reported 0; a window with a real signal gets a number."""

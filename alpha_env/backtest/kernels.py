@@ -327,31 +327,6 @@ def _corr_from_sums(sxy, sxx, syy):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", fastmath=_REDUCE)
-def _pearson(x, y, m):
-    """Pearson correlation of the first ``m`` entries of ``x`` and ``y``; NaN when undefined. Its sums are
-    vectorized (``_REDUCE``: the same terms in another order, ~1e-16 relative)."""
-    if m < 3:
-        return np.nan
-    mx = 0.0
-    my = 0.0
-    for j in range(m):
-        mx += x[j]
-        my += y[j]
-    mx /= m
-    my /= m
-    sxy = 0.0
-    sxx = 0.0
-    syy = 0.0
-    for j in range(m):
-        dx = x[j] - mx
-        dy = y[j] - my
-        sxy += dx * dy
-        sxx += dx * dx
-        syy += dy * dy
-    return _corr_from_sums(sxy, sxx, syy)
-
-
-@njit(cache=True, error_model="numpy", fastmath=_REDUCE)
 def _pearson_masked(x, y):
     """``(m, Pearson correlation)`` of ``x``, ``y`` (N,) over the ``m`` columns where ``x`` is not NaN and
     ``y`` is finite; NaN when undefined. Branch-free masked sums that LLVM vectorizes (``_REDUCE``): no
@@ -630,7 +605,7 @@ _EXACT_RANK_SUMS = 100_000
 def _pearson_ranks(x, y, m):
     """Pearson correlation of average ranks ``x``, ``y`` over the columns where ``x`` is not NaN (``m``).
 
-    Bit for bit :func:`_pearson` on the compacted pairs in column order: ranks are multiples of 1/2, so
+    The Pearson correlation of the pairs, bit for bit in any summation order: ranks are multiples of 1/2, so
     ``sum(x) = m(m+1)/2`` exactly, the mean is exactly ``(m+1)/2``, and every deviation, product and sum
     below is a multiple of 1/4 under 2^51, i.e. exact in any order. One pass instead of two.
     """
@@ -673,33 +648,30 @@ def _rank_ic_from_sorted(kx, ky, vx, returns, d, m, bits, rx, ry, ix, vals):
 
 
 @njit(cache=True, error_model="numpy")
-def _ic_day(signal, returns, universe, decay, t, d, s, xs, ys, den):
+def _ic_day(signal, returns, universe, decay, t, d, s, xs, den):
     """Pearson IC of the processed signal of day ``t`` with ``returns[d]`` (NaN when undefined);
-    ``s``, ``xs``, ``ys``, ``den`` (N,) are scratch."""
+    ``s``, ``xs``, ``den`` (N,) are scratch."""
     _day_signal(signal, universe, t, decay, s, den)
-    return _ic_of_day_signal(s, returns, d, xs, ys)
+    return _ic_of_day_signal(s, returns, d, xs)
 
 
 @njit(cache=True, error_model="numpy")
-def _ic_of_day_signal(s, returns, d, xs, ys):
+def _ic_of_day_signal(s, returns, d, xs):
     """Pearson IC of a processed day signal ``s`` (N,) with ``returns[d]`` over the stocks where both are
-    finite (NaN when undefined); ``xs``, ``ys`` (N,) are scratch. The one per-day rule of every Pearson IC
+    finite (NaN when undefined); ``xs`` (N,) is scratch. The one per-day rule of every Pearson IC
     (``ic_kernel``, ``ic_days``, :class:`~alpha_env.backtest.return_ranks.ReturnRanks`)."""
     y = returns[d]
     m, ic = _pearson_masked(s, y)
     if ic != ic and m >= 3:  # undefined: maybe only because the sums of squares over/underflowed
-        m = 0
         amax = 0.0
-        for i in range(s.shape[0]):
-            if not np.isnan(s[i]) and np.isfinite(y[i]):
-                xs[m] = s[i]
-                ys[m] = y[i]
-                a = abs(s[i])
-                amax = a if a > amax else amax
-                m += 1
+        for i in range(s.shape[0]):  # the pairs' signal, NaN elsewhere
+            pair = not np.isnan(s[i]) and np.isfinite(y[i])
+            xs[i] = s[i] if pair else np.nan
+            a = abs(xs[i])
+            amax = a if a > amax else amax  # NaN compares false: skipped
         if amax > 0.0 and not (_IC_LO <= amax <= _IC_HI):
-            _row_rescale(xs[:m])  # the correlation is scale-free
-            ic = _pearson(xs, ys, m)
+            _row_rescale(xs)  # the correlation is scale-free
+            ic = _pearson_masked(xs, y)[1]
     return ic
 
 
@@ -715,7 +687,7 @@ def _ic_chunk(c, chunk, signal, returns, universe, decay, lag, ranked, bits, out
     den = np.empty(N)
     if not ranked:
         for t in range(t0, t1):
-            out[t + lag] = _ic_day(signal, returns, universe, decay, t, t + lag, s, a, b, den)
+            out[t + lag] = _ic_day(signal, returns, universe, decay, t, t + lag, s, a, den)
         return
     kx = np.empty(N, np.uint64)
     ky = np.empty(N, np.uint64)
@@ -770,10 +742,9 @@ def ic_days(signal, returns, universe, decay, delay, start, stop):  # pragma: no
     lag = delay + 1
     s = np.empty(N)
     a = np.empty(N)
-    b = np.empty(N)
     den = np.empty(N)
     for d in range(max(start, lag), min(stop, T)):
-        out[d] = _ic_day(signal, returns, universe, decay, d - lag, d, s, a, b, den)
+        out[d] = _ic_day(signal, returns, universe, decay, d - lag, d, s, a, den)
     return out
 
 

@@ -344,7 +344,6 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
     for c in prange(n_chunks):
         den = np.empty(N)
         xs = np.empty(N)
-        ys = np.empty(N)
         for r in range(c * chunk, min(D, (c + 1) * chunk)):
             t = t0 + r
             d = t + lag
@@ -363,7 +362,7 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
                 n += pair
             m[r] = n
             if want_ic:
-                ic[d] = _ic_of_day_signal(s, returns, d, xs, ys)
+                ic[d] = _ic_of_day_signal(s, returns, d, xs)
 
 
 def _decode_body(kc, vx, kb, rb, mb, syy, run_at, runs, returns, lag, bits, t0, m, out,
