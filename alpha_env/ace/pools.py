@@ -199,8 +199,7 @@ def gross_sharpe(bt: BacktestResult, window: slice) -> float:
     held day on, as :func:`~alpha_env.backtest.window_metrics` computes the net one."""
     T = bt.pnl.shape[0]
     start, stop, _ = window.indices(T)
-    held = np.flatnonzero(bt.held)
-    start = max(start, int(held[0]) if held.size else T)
+    start = max(start, bt.first_held)
     return annualized_sharpe(bt.gross_pnl[start:stop]) if stop > start else 0.0
 
 

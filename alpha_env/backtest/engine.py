@@ -128,12 +128,22 @@ class BacktestResult:
 
     @property
     def held(self) -> np.ndarray:
-        """``(T,)`` bool: a book is held on that holding day."""
-        out = np.zeros(self.pnl.shape[0], dtype=bool)
-        lag = self.lag
-        if lag < out.shape[0]:
-            out[lag:] = self.status[: out.shape[0] - lag] == STATUS_TRADED
-        return out
+        """``(T,)`` bool, read-only: a book is held on that holding day (computed on first use)."""
+        if "held" not in self._derived:
+            out = np.zeros(self.pnl.shape[0], dtype=bool)
+            lag = self.lag
+            if lag < out.shape[0]:
+                out[lag:] = self.status[: out.shape[0] - lag] == STATUS_TRADED
+            out.flags.writeable = False
+            self._derived["held"] = out
+        return self._derived["held"]
+
+    @property
+    def first_held(self) -> int:
+        """The first holding day with a book (``T`` when none): where every metric window starts counting."""
+        held = self.held
+        idx = np.flatnonzero(held)
+        return int(idx[0]) if idx.size else held.shape[0]
 
     def positions(self) -> np.ndarray:
         """``(T, N)`` book held on each holding day (``weights`` shifted by ``delay + 1`` days)."""

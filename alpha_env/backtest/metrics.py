@@ -82,17 +82,6 @@ def annualized_sharpe(pnl: np.ndarray) -> float:
     return float(math.sqrt(TRADING_DAYS) * mean / sd)
 
 
-def _held(result: BacktestResult) -> tuple[np.ndarray, int]:
-    """``(held, first)``: :attr:`BacktestResult.held` and its first held day (``T`` when none), computed
-    once per result (every window of a simulation reads them)."""
-    if "held" not in result._derived:
-        held = result.held
-        idx = np.flatnonzero(held)
-        result._derived["held"] = held
-        result._derived["first_held"] = np.array(idx[0] if idx.size else held.shape[0])
-    return result._derived["held"], int(result._derived["first_held"])
-
-
 def _nanmean(x: np.ndarray) -> float:
     """Mean over the finite values; NaN when there is none (an undefined IC is never reported as 0)."""
     x = x[np.isfinite(x)]
@@ -112,8 +101,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     """
     T = result.pnl.shape[0]
     start, stop, _ = window.indices(T)
-    held_days, first = _held(result)
-    start = max(start, first)
+    start = max(start, result.first_held)
     out: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
     if not with_rank_ic:
         del out["rank_ic"]
@@ -129,7 +117,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     n = stop - start
     pnl = result.pnl[sl]
     tv = result.turnover[sl]
-    held = held_days[sl]
+    held = result.held[sl]
     total = float(pnl.sum())  # a mean below is this sum / n: NumPy's mean, bit for bit
     traded = float(tv.sum())
     sharpe = annualized_sharpe(pnl)

@@ -45,6 +45,7 @@ from alpha_env.ops.sortkeys import (
     COARSE_MAX_BITS,
     coarse_key,
     coarse_linked,
+    coarse_zero_bits,
     linked,
     sort_key_rows,
     sort_pairs,
@@ -255,8 +256,7 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
     high = np.uint32(0xFFFFFFFF) & ~low
     sxy = _position_sums(kc, m, low, ry)
     ties = 0  # sum over tie groups of g**3 - g (exact in int64: g <= 2**16)
-    negz = np.uint32(0x7FFFFFFF) & high  # the coarse bits of -0.0 and 0.0: linked runs
-    posz = np.uint32(0x80000000)
+    negz, posz = coarse_zero_bits(high)  # -0.0's run links to 0.0's
     i = 0
     while i + 1 < m:
         if i + 4 < m:  # four keys at a time while no link (nor a -0.0 that may link) is among them

@@ -33,8 +33,9 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
 __all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
-           "coarse_key", "coarse_linked", "take_run", "sort_pairs", "round_sig", "near_span", "near",
-           "take_near_run", "equal_at_sig", "near_pair", "advance_runs", "mark_near_changes"]
+           "coarse_key", "coarse_linked", "coarse_zero_bits", "take_run", "sort_pairs", "round_sig",
+           "near_span", "near", "take_near_run", "equal_at_sig", "near_pair", "advance_runs",
+           "mark_near_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -108,11 +109,17 @@ def coarse_key(k, high32, low):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def coarse_zero_bits(high32):  # pragma: no cover - compiled
+    """``(negz, posz)``: the high parts (``high32``, their uint32 mask) of the coarse keys of ``-0.0`` and
+    ``0.0``, adjacent in the sort and linked (equal values)."""
+    return np.uint32(0x7FFFFFFF) & high32, np.uint32(0x80000000)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def coarse_linked(h_prev, h_next, high32):  # pragma: no cover - compiled
     """:func:`linked` for the high parts of two consecutive sorted coarse keys (uint32; ``high32`` their
     uint32 mask): equal, or the run of ``-0.0`` next to the run of ``0.0``."""
-    negz = np.uint32(0x7FFFFFFF) & high32
-    posz = np.uint32(0x80000000)
+    negz, posz = coarse_zero_bits(high32)
     return h_prev == h_next or (h_prev == negz and h_next == posz)
 
 
