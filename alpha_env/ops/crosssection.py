@@ -10,10 +10,11 @@
   ``sum(|x|)`` is 0 (a subnormal sum, where ``a / sum`` would overflow, divides ``x`` by the sum first).
 
 ``rank`` is sort based: each value becomes an order-preserving 64-bit key carrying its column in the low
-bits, NumPy's (SIMD) ``sort`` orders the keys of every row, and one Numba pass walks each sorted key row
-in order: a key far (more than ~2**23 ulps) from both neighbours' is a value that ties with no other, so
-it gets its rank straight from its position (no look-up of the value); only runs of near keys (ties, or
-values a few ulps apart) are decoded, rounded to 10 significant digits, ordered and tie-averaged.
+bits, NumPy's (SIMD) ``sort`` orders the keys of every row (:func:`~alpha_env.ops.sortkeys.sorted_keys`),
+and each sorted key row gets every position's rank in one branch-free pass; a key far (more than ~2**23
+ulps) from both neighbours' is a value that ties with no other, so its position's rank is final (no look-up
+of the value); only runs of near keys (ties, or values a few ulps apart), found from a row of flags read
+eight at a time, are decoded, grouped by their value at 10 significant digits and tie-averaged.
 
 A day whose valid values are all integers of magnitude below ``1e9`` within
 ``COUNT_SPAN_PER_STOCK * N + 64`` of its first valid value (booleans, ``sign``, ``ts_argmax``, counts) is
@@ -21,7 +22,8 @@ ranked by counting instead: a histogram, its running sum, one rank per distinct 
 integers are exact at 10 significant digits, so they tie exactly when equal, and the rank is computed by
 the same expression from the same tie group bounds: the same bits as the sort path (tested). ``rank``
 tries counting on every day first (a day with any other value stops at that value) and sorts the days
-that need it.
+that need it, or every day when at most half were counted (a copy of the other days would cost more than
+sorting the counted ones, typically a signal's all-NaN first days).
 
 The sort keys and run decoding live in :mod:`alpha_env.ops.sortkeys` (shared with ``group_rank`` and
 the backtest's rank IC). Threads: every kernel has a parallel (rows in chunks) and a one-thread version
@@ -107,50 +109,87 @@ def _count_rank_body(x, max_span, out, done, n_chunks):  # pragma: no cover - co
 _count_rank, _count_rank_serial = twin(_count_rank_body)
 
 @njit(cache=True, error_model="numpy")
-def _rank_row_fast(row, kr, low, high, span, n, o, ix):  # pragma: no cover - compiled
+def _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):  # pragma: no cover - compiled
     """Ranks of one row along its key order; returns False (ranks not all written) when values that may
     tie came out of value order.
 
-    A key not :func:`~alpha_env.ops.sortkeys.near` the next one holds a value that ties with no other
-    (values equal to ``SIG_DIGITS`` digits have keys within ``span``): its rank is its position. From a
-    near key on, values are rounded (:func:`~alpha_env.ops.sortkeys.round_sig`) and grouped by equality,
-    every group's successor checked to be larger. A value equal to its group's first value takes that
-    value's rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either way).
+    Every position first takes its own rank ``tab[i]`` (a value that ties with no other keeps it) and
+    ``flags[i]`` tells whether key ``i`` is :func:`~alpha_env.ops.sortkeys.near` the next one (two
+    branch-free passes; values equal to ``SIG_DIGITS`` digits have keys within ``span``). The flags are
+    then read eight at a time: a flagged key starts a run, where values are grouped by their rounding
+    (:func:`~alpha_env.ops.sortkeys.round_sig`), every group's successor checked to be larger, and a
+    group's positions take their mean rank. A value equal to its group's first value takes that value's
+    rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either way), and a
+    value whose key is not near the one before ends the group (it rounds above it), so a run of exact
+    ties rounds nothing. ``flags``: bool scratch of a multiple of 8 entries, at least ``n``.
     """
-    i = 0
-    while i < n:
-        if i + 1 == n or not near(kr[i] & high, kr[i + 1] & high, span):
-            o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n  # rank i + 1 of n
-            i += 1
+    for i in range(n):
+        o[np.int64(kr[i] & low)] = tab[i]
+    for i in range(n - 1):
+        flags[i] = near(kr[i] & high, kr[i + 1] & high, span)
+    flags[n - 1:] = False
+    words = flags.view(np.uint64)
+    i = 0  # the first position not yet in a tie group
+    for w in range((n + 6) // 8):
+        if words[w] == 0:
             continue
-        j = np.int64(kr[i] & low)
-        raw = row[j]
-        v = round_sig(raw)
-        ix[0] = j
-        k = i + 1
-        while k < n:  # the tie group [i, k) of value v
-            j = np.int64(kr[k] & low)
-            x = row[j]
-            vk = v if x == raw else round_sig(x)  # exact ties (the usual run) need no rounding
-            if vk != v:
-                if vk < v:
-                    return False
-                break
-            ix[k - i] = j
-            k += 1
-        r = (i + k + 1) * 0.5 / n  # average of the 1-based ranks i+1 .. k, over n
-        for m in range(k - i):
-            o[ix[m]] = r
-        i = k
+        for p in range(max(8 * w, i), 8 * w + 8):
+            if not flags[p] or p < i:
+                continue
+            i = p
+            j = np.int64(kr[i] & low)
+            raw = row[j]
+            v = raw  # the group's rounded value, once a value unequal to raw but near needs it
+            rounded = False
+            ix[0] = j
+            k = i + 1
+            while k < n:  # the tie group [i, k)
+                j = np.int64(kr[k] & low)
+                x = row[j]
+                if x != raw:  # exact ties (the usual run) need no rounding
+                    if not flags[k - 1]:  # far above the group's values: rounds above them
+                        break
+                    if not rounded:
+                        v = round_sig(raw)
+                        rounded = True
+                    vk = round_sig(x)
+                    if vk != v:
+                        if vk < v:
+                            return False
+                        break
+                ix[k - i] = j
+                k += 1
+            r = (i + k + 1) * 0.5 / n  # average of the 1-based ranks i+1 .. k, over n
+            for m in range(k - i):
+                o[ix[m]] = r
+            i = k
     return True
 
 
-@njit(cache=True, error_model="numpy")
-def _rank_row(row, kr, bits, span, o, ix, vals):  # pragma: no cover - compiled
-    """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``vals``: (N,) scratch.
+@njit(cache=True, error_model="numpy", inline="always")
+def _flag_scratch(N):  # pragma: no cover - compiled
+    """Bool scratch for :func:`_rank_row_fast`'s flags: ``N`` rounded up to whole 8-flag words."""
+    return np.zeros(max(8, (N + 7) // 8 * 8), np.bool_)
 
-    One pass along the key order writes the ranks (:func:`_rank_row_fast`); a row where values that may
-    tie came out of value order (rare) is redone on runs of near keys sorted by rounded value.
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _position_ranks(tab, n):  # pragma: no cover - compiled
+    """``tab[i] = (i + 1) / n`` for ``i < n`` (the rank of position ``i`` that ties with no other, by the
+    expression the tie groups use); ``tab[-1]`` remembers ``n``, so rows of the same count reuse it."""
+    if tab[-1] != n:
+        for i in range(n):
+            tab[i] = (i + i + 1 + 1) * 0.5 / n
+        tab[-1] = n
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_row(row, kr, bits, span, o, ix, vals, tab, flags):  # pragma: no cover - compiled
+    """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``vals``: (N,) scratch;
+    ``tab``: (N + 1,) position ranks (:func:`_position_ranks`, kept across rows); ``flags``: bool scratch
+    (:func:`_flag_scratch`).
+
+    :func:`_rank_row_fast` writes the ranks; a row where values that may tie came out of value order
+    (rare) is redone on runs of near keys sorted by rounded value.
     """
     low = np.uint64((1 << bits) - 1)
     high = ~low
@@ -158,7 +197,8 @@ def _rank_row(row, kr, bits, span, o, ix, vals):  # pragma: no cover - compiled
     n = valid_count(kr, high)
     for m in range(n, N):
         o[np.int64(kr[m] & low)] = np.nan
-    if _rank_row_fast(row, kr, low, high, span, n, o, ix):
+    _position_ranks(tab, n)
+    if n > 0 and _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):
         return
     i = 0
     while i < n:
@@ -187,8 +227,10 @@ def _rank_kernel(x, keys, bits, span, out, n_chunks):  # pragma: no cover - comp
     for c in prange(n_chunks):
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
+        tab = np.full(N + 1, -1.0)
+        flags = _flag_scratch(N)
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _rank_row(x[t], keys[t], bits, span, out[t], ix, vals)
+            _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, tab, flags)
 
 
 @njit(cache=True, error_model="numpy")
@@ -196,8 +238,10 @@ def _rank_kernel_serial(x, keys, bits, span, out):  # pragma: no cover - compile
     T, N = x.shape
     ix = np.empty(N, np.int64)
     vals = np.empty(N)
+    tab = np.full(N + 1, -1.0)
+    flags = _flag_scratch(N)
     for t in range(T):
-        _rank_row(x[t], keys[t], bits, span, out[t], ix, vals)
+        _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, tab, flags)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -288,10 +332,11 @@ def rank(x: np.ndarray) -> np.ndarray:
         _count_rank(x, max_span, out, done, row_chunks(x.shape[0]))
     else:
         _count_rank_serial(x, max_span, out, done, 1)
-    if done.all():
+    n_done = int(np.count_nonzero(done))
+    if n_done == x.shape[0]:
         return out
-    if not done.any():
-        _rank_sorted(x, out)
+    if 2 * n_done <= x.shape[0]:  # mostly other days (often: counted days are a signal's all-NaN head):
+        _rank_sorted(x, out)  # sort every day (a counted day's ranks are the same bits) rather than copy
         return out
     rest = np.flatnonzero(~done)  # the days with other values
     ranks = np.empty((rest.size, x.shape[1]))
