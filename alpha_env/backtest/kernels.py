@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from alpha_env.ops.sortkeys import linked, sort_key_rows, take_run
+from alpha_env.ops.sortkeys import linked, order_key, sort_key_rows, take_run
 from alpha_env.ops.threads import read_only, twin
 
 __all__ = [
@@ -521,14 +521,6 @@ backtest_kernel, backtest_kernel_serial = twin(_backtest_body)
 # are decoded and ordered by their real values. Average ranks and tie groups equal those of a stable
 # sort of the values (ties share their mean 1-based rank).
 # --------------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
-def _order_key(u, high, j):
-    """Order key of a non-NaN float with bits ``u`` in column ``j`` (the low bits hold ``j``)."""
-    sign = np.uint64(1) << np.uint64(63)
-    k = ~u if u & sign else u | sign
-    return (k & high) | np.uint64(j)
-
-
 @njit(cache=True, error_model="numpy")
 def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
     """Processed signal of day ``t`` into ``s`` (N,) and the order keys of the pairs (signal of ``t``,
@@ -544,8 +536,8 @@ def _pair_keys(signal, returns, universe, decay, t, d, bits, s, kx, ky, den):
     for i in range(N):
         r = returns[d, i]
         if not np.isnan(s[i]) and np.isfinite(r):
-            kx[i] = _order_key(sb[i], high, i)
-            ky[i] = _order_key(rb[i], high, i)
+            kx[i] = order_key(sb[i], high, i)
+            ky[i] = order_key(rb[i], high, i)
             m += 1
         else:
             kx[i] = high | np.uint64(i)

@@ -32,7 +32,6 @@ from alpha_env.backtest.kernels import (
     _corr_from_sums,
     _day_signal,
     _ic_of_day_signal,
-    _order_key,
     _ranks_from_keys,
     _run_ranks,
     _tie_end,
@@ -47,6 +46,7 @@ from alpha_env.ops.sortkeys import (
     coarse_linked,
     coarse_zero_bits,
     linked,
+    order_key,
     sort_key_rows,
     sort_pairs,
 )
@@ -69,7 +69,7 @@ def _base_keys_body(returns, universe, lag, bits, kr, mb, n_chunks):  # pragma: 
             for i in range(N):
                 r = returns[d, i]
                 if d >= lag and universe[d - lag, i] and np.isfinite(r):
-                    kr[d, i] = _order_key(rb[i], high, i)
+                    kr[d, i] = order_key(rb[i], high, i)
                     m += 1
                 else:
                     kr[d, i] = high | np.uint64(i)
@@ -357,7 +357,7 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
                 x = _undecayed(signal[t, i], universe[t, i]) if decay <= 1 else s[i]
                 s[i] = x
                 pair = not np.isnan(x) and np.isfinite(y_row[i])
-                key = np.uint32(coarse_key(_order_key(np.float64(x).view(np.uint64), high, i), high32, low))
+                key = np.uint32(coarse_key(order_key(np.float64(x).view(np.uint64), high, i), high32, low))
                 k_row[i] = key if pair else np.uint32(high32 | np.uint64(i))
                 n += pair
             m[r] = n

@@ -32,28 +32,37 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 #: Relative gap above which two values can never round to the same ``SIG_DIGITS`` digits (with margin).
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
-__all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "valid_count", "linked",
+__all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "order_key",
+           "valid_count", "linked",
            "coarse_key", "coarse_linked", "coarse_zero_bits", "take_run", "sort_pairs", "round_sig",
            "near_span", "near", "take_near_run", "equal_at_sig", "near_pair", "advance_runs",
            "mark_near_changes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def order_key(u, high, j):  # pragma: no cover - compiled
+    """Order key of a non-NaN float with bits ``u`` (uint64) in column ``j``: the bits mapped to an unsigned
+    integer in value order (negative floats inverted, the sign bit set on the others), the low bits
+    (``~high``) replaced by ``j``."""
+    sign = np.uint64(1) << np.uint64(63)
+    k = ~u if u & sign else u | sign
+    return (k & high) | np.uint64(j)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _value_key(u, high, j):  # pragma: no cover - compiled
+    """:func:`order_key` of the float with bits ``u`` (uint64) in column ``j``; NaN (exponent all ones,
+    mantissa not zero) gets all-ones high bits: it sorts last."""
+    nan = (u & np.uint64(0x7FFFFFFFFFFFFFFF)) > np.uint64(0x7FF0000000000000)
+    return (high | np.uint64(j)) if nan else order_key(u, high, j)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _key_row(x, xb, t, bits, keys):  # pragma: no cover - compiled
     N = x.shape[1]
-    low = np.uint64((1 << bits) - 1)
-    high = ~low
-    sign = np.uint64(1) << np.uint64(63)
+    high = ~np.uint64((1 << bits) - 1)
     for j in range(N):
-        v = x[t, j]
-        u = xb[t, j]
-        if v != v:
-            k = ~np.uint64(0)
-        elif u & sign:
-            k = ~u
-        else:
-            k = u | sign
-        keys[t, j] = (k & high) | np.uint64(j)
+        keys[t, j] = _value_key(xb[t, j], high, j)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
