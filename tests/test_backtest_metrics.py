@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,8 +53,10 @@ def _reference_window(res, window: slice) -> dict[str, float]:
     sharpe = _reference_sharpe(pnl)
     annual = float(TRADING_DAYS * pnl.mean())
     turnover = float(tv.mean())
-    cum = np.cumsum(pnl)
-    peak = np.maximum.accumulate(np.maximum(cum, 0.0))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in a PnL with infinities: NaN
+        cum = np.cumsum(pnl)
+        peak = np.maximum.accumulate(np.maximum(cum, 0.0))
+        drawdown = float((peak - cum).max())
     books = res.max_weight[max(start - res.lag, 0):max(stop - res.lag, 0)]
     ic = res.ic[sl][np.isfinite(res.ic[sl])]
     ric = res.rank_ic[sl][np.isfinite(res.rank_ic[sl])]
@@ -62,7 +65,7 @@ def _reference_window(res, window: slice) -> dict[str, float]:
         annual_return=annual,
         turnover=turnover,
         fitness=float(sharpe * math.sqrt(abs(annual) / max(turnover, 0.125))),
-        max_drawdown=float((peak - cum).max()),
+        max_drawdown=drawdown,
         margin_bps=float(1e4 * pnl.sum() / tv.sum()) if tv.sum() > 0 else 0.0,
         ic=float(ic.mean()) if ic.size else math.nan,
         rank_ic=float(ric.mean()) if ric.size else math.nan,
@@ -139,3 +142,57 @@ def test_split_and_yearly_metrics_match_the_definitions_on_every_window():
         idx = np.flatnonzero(years == int(year))
         want = _reference_window(res, slice(int(idx[0]), int(idx[-1]) + 1))
         assert all(_same(m[k], want[k]) for k in want), year
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3000), st.integers(0, 9), st.integers(0, 2**32 - 1),
+       st.sampled_from(["normal", "negative zeros", "mixed zeros", "magnitudes", "nan"]))
+def test_window_sums_are_numpys_add_reduce_bit_for_bit(n: int, offset: int, seed: int, kind: str):
+    """The table's sums follow NumPy's pairwise order (blocks of 128, halves at multiples of 8), and its
+    reduction's start from 0.0 (a sum of -0.0s is 0.0)."""
+    from alpha_env.backtest.metrics import _sum
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    if kind == "negative zeros":
+        a = np.full(n, -0.0)
+    elif kind == "mixed zeros":
+        a = rng.choice([-0.0, 0.0], n)
+    elif kind == "magnitudes":
+        a = a * 10.0 ** rng.integers(-300, 300, n)
+    elif kind == "nan" and n:
+        a[rng.integers(n)] = np.nan
+    padded = np.concatenate([rng.normal(size=offset), a])
+    assert _same(float(_sum(padded, offset, n)), float(np.add.reduce(a)))
+
+
+def test_every_short_window_matches_the_definitions():
+    """Windows of 1 to 6 days at every start: the book's largest weight comes from the signal days of
+    the window's holding days (a one-day shift changes it), the drawdown from the window's own PnL."""
+    for delay_days in (0, 12):
+        res = _backtest(11, nan_days=delay_days)
+        for length in range(1, 7):
+            for start in range(0, res.pnl.shape[0] - length + 1):
+                got = window_metrics(res, slice(start, start + length))
+                want = _reference_window(res, slice(start, start + length))
+                for key in want:
+                    assert _same(got[key], want[key]), (start, length, key, got[key], want[key])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_pnl_day_gives_the_definitions_not_a_number_made_from_it(bad: float):
+    """A NaN or infinite PnL (a book on an overflowing signal) propagates through the Sharpe, the
+    drawdown and the sums exactly as NumPy's expressions do: never a finite number made from it."""
+    import dataclasses
+
+    res = _backtest(5, T=120, nan_days=4)
+    pnl = res.pnl.copy()
+    pnl[[30, 31, 77]] = bad
+    books = res.max_weight.copy()  # and a book of that weight, then finite ones after it
+    books[[50, 51]] = bad, 0.5 * books[52]
+    res = dataclasses.replace(res, pnl=pnl, _derived={**res._derived, "max_weight": books})
+    for window in (slice(0, 120), slice(20, 40), slice(31, 32), slice(40, 76), slice(70, 90), slice(49, 60)):
+        got = window_metrics(res, window)
+        want = _reference_window(res, window)
+        for key in want:
+            assert _same(got[key], want[key]), (window, key, got[key], want[key])
