@@ -65,7 +65,7 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
     import numba
 
     from alpha_env.ace import ACE, simulation_universe
-    from alpha_env.backtest import run_backtest
+    from alpha_env.backtest import annualized_sharpe, run_backtest
     from alpha_env.data import synthetic_market
     from alpha_env.evaluate import Evaluator
     from alpha_env.ops.threads import PARALLEL_MIN_CELLS
@@ -99,7 +99,7 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
         # the plain backtest's IC series (run_backtest's users; the ACE has its own rank-IC path)
         signal = ev.evaluate("rank(close - open)")
         bt = run_backtest(signal, panel.field("returns"), simulation_universe(panel, ace.settings))
-        _ = bt.ic, bt.rank_ic
+        _ = bt.ic, bt.rank_ic, annualized_sharpe(bt.pnl)  # the Sharpe of a PnL series alone (pools')
         # the pools' and tear sheets' daily IC of a signal against a target (Pearson and Spearman)
         _ = daily_ic(signal, panel.field("returns")), daily_ic(signal, panel.field("returns"), ranked=True)
         # a pool's offers (the main job's reward): its one-pass slot scores, first rows and in full
