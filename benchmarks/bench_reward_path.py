@@ -13,7 +13,9 @@ Prints, side by side in one run:
 3. evaluate + backtest cycle times of A101, A1 and AMIX on ``sp500_2013_2018`` (or the synthetic market
    when the data set is absent), ``ACE.simulate`` and ``ACE.score`` vs that cycle, the physical floor
    (a NumPy sum over each field the expression reads), and ``ACE.score(..., rows=R)`` on the train
-   window's dates only (the env's reward path) vs the full ``ACE.score``;
+   window's dates only (the env's reward path) vs the full ``ACE.score``; after the floor, each round
+   calls the five others in turn and each figure is its best round, so a ratio compares the same states
+   of a noisy machine;
 4. env rewarded episodes/s with a masked random agent on ``sp500_2013_2018``, ``us_2006_2013`` and the
    synthetic market,
    with the default single-alpha reward and with the pool reward (no store, as the benchmark's env);
@@ -96,6 +98,18 @@ def best_ms(fn, repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return 1e3 * best
+
+
+def best_ms_interleaved(fns: dict, repeat: int) -> dict:
+    """Best of ``repeat`` wall times (ms) of each of ``fns``, called in turn in every round, so that every
+    figure sees the same states of a noisy machine and their ratios are side by side."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: 1e3 * t for name, t in best.items()}
 
 
 @contextmanager
@@ -270,20 +284,24 @@ def bench_cycles(panel, label: str, repeat: int) -> None:
     ev = Evaluator(panel, cache_bytes=0)
     ace = ACE(panel, evaluator=Evaluator(panel, cache_bytes=0))
     returns, universe = ace._returns, ace._universe
-    print(f"\n3. cycles on {label} ({panel.n_dates} x {panel.n_stocks}), best of {repeat}, cache off")
+    print(f"\n3. cycles on {label} ({panel.n_dates} x {panel.n_stocks}), the floor best of {repeat}, then "
+          f"best of {repeat} rounds of the five other calls in turn, cache off")
     rows = ace.window_rows("train")
     print(f"{'alpha':<6} {'floor':>9} {'evaluate':>9} {'cycle':>9} {'x floor':>8} {'score':>9} "
           f"{'simulate':>9} {'sim/cycle':>9} {'score R':>9} {'R/score':>8}   (R = the first {rows} dates: "
           "the train window's, as the env's reward)")
     for name, text in EXPRESSIONS.items():
         fields = [np.asarray(panel.field(f)) for f in FIELDS[name]]
-        floor = best_ms(lambda fs=fields: [np.sum(f) for f in fs], repeat)
-        evaluate = best_ms(lambda e=text: ev.evaluate(e), repeat)
-        cycle = best_ms(lambda e=text: run_backtest(ev.evaluate(e), returns, universe, ace._groups,
-                                                    ace._backtest_settings), repeat)
-        score = best_ms(lambda e=text: ace.score(e, "train"), repeat)
-        simulate = best_ms(lambda e=text: ace.simulate(e, save=False), repeat)
-        part = best_ms(lambda e=text: ace.score(e, "train", rows=rows), repeat)
+        floor = best_ms(lambda fs=fields: [np.sum(f) for f in fs], repeat)  # apart: its fields stay cached
+        times = best_ms_interleaved({
+            "evaluate": lambda e=text: ev.evaluate(e),
+            "cycle": lambda e=text: run_backtest(ev.evaluate(e), returns, universe, ace._groups,
+                                                 ace._backtest_settings),
+            "score": lambda e=text: ace.score(e, "train"),
+            "simulate": lambda e=text: ace.simulate(e, save=False),
+            "part": lambda e=text: ace.score(e, "train", rows=rows),
+        }, repeat)
+        evaluate, cycle, score, simulate, part = times.values()
         print(f"{name:<6} {floor:>6.2f} ms {evaluate:>6.2f} ms {cycle:>6.2f} ms {cycle / floor:>7.1f}x "
               f"{score:>6.2f} ms {simulate:>6.2f} ms {simulate / cycle:>8.2f}x {part:>6.2f} ms "
               f"{part / score:>7.2f}x")
