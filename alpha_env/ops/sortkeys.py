@@ -7,8 +7,9 @@ Numba pass walks the sorted row. Two keys whose high parts differ hold different
 their high parts (ties, or values a few ulps apart, or ``-0.0`` next to ``0.0``) form a *run* that
 :func:`take_run` decodes and orders by real value.
 
-Public API: :func:`sorted_keys` (Python) and the Numba helpers :func:`valid_count`, :func:`linked`,
-:func:`take_run`, meant to be called from other kernels.
+Public API: :func:`sorted_keys` (Python) and the Numba helpers :func:`order_key` (the one key rule, which
+the backtest's rank IC builds its keys with), :func:`valid_count`, :func:`linked`, :func:`take_run`, meant
+to be called from other kernels.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ _SIG_LOW = float(10 ** (SIG_DIGITS - 1))
 #: Relative gap above which two values can never round to the same ``SIG_DIGITS`` digits (with margin).
 NEAR_REL = 1.01 * 10.0 ** (1 - SIG_DIGITS)
 
-__all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "order_key",
-           "valid_count", "linked",
-           "coarse_key", "coarse_linked", "coarse_zero_bits", "take_run", "sort_pairs", "round_sig",
+__all__ = ["SIG_DIGITS", "COARSE_MAX_BITS", "sorted_keys", "sort_key_rows", "order_key", "valid_count",
+           "linked", "coarse_key", "coarse_linked", "coarse_zero_bits", "take_run", "sort_pairs", "round_sig",
            "near_span", "near", "take_near_run", "equal_at_sig", "near_pair", "advance_runs",
            "mark_near_changes"]
 
