@@ -197,9 +197,7 @@ def build_pool(ace: ACE, expressions: Iterable[str], settings: PoolSettings | No
 def gross_sharpe(bt: BacktestResult, window: slice) -> float:
     """Annualised Sharpe of the gross (before cost) PnL over ``window``'s holding days, from the first
     held day on, as :func:`~alpha_env.backtest.window_metrics` computes the net one."""
-    T = bt.pnl.shape[0]
-    start, stop, _ = window.indices(T)
-    start = max(start, bt.first_held)
+    start, stop = bt.counted_days(window)
     return annualized_sharpe(bt.gross_pnl[start:stop]) if stop > start else 0.0
 
 

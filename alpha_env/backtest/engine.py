@@ -145,6 +145,12 @@ class BacktestResult:
         idx = np.flatnonzero(held)
         return int(idx[0]) if idx.size else held.shape[0]
 
+    def counted_days(self, window: slice) -> tuple[int, int]:
+        """``(start, stop)``: the holding days of ``window`` (a date-index slice) that a metric counts, from
+        the first held day on; none when ``stop <= start``."""
+        start, stop, _ = window.indices(self.pnl.shape[0])
+        return max(start, self.first_held), stop
+
     def positions(self) -> np.ndarray:
         """``(T, N)`` book held on each holding day (``weights`` shifted by ``delay + 1`` days)."""
         out = np.zeros_like(self.weights)

@@ -2,8 +2,9 @@
 
 All daily series are indexed by holding day, so a split ``slice`` of the panel's dates selects the PnL
 earned on those dates. A window counts the days from the first day the backtest holds any book onward
-(the warm-up before a signal's first value is not counted as flat trading); days without a book inside
-that span count as zero-PnL days.
+(the warm-up before a signal's first value is not counted as flat trading:
+:meth:`~alpha_env.backtest.engine.BacktestResult.counted_days`); days without a book inside that span count
+as zero-PnL days.
 
 | metric          | definition (over the counted days of the window)                                  |
 |-----------------|-----------------------------------------------------------------------------------|
@@ -253,9 +254,7 @@ def _windows(result: BacktestResult, windows: list[slice], with_rank_ic: bool, w
              series: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict[str, float]]:
     """:func:`window_metrics` of each of ``windows`` (one pass of :func:`_window_table` for all);
     ``series``: ``(ic, rank_ic)`` in place of the result's."""
-    T = result.pnl.shape[0]
-    first = result.first_held
-    bounds = [(max(w.indices(T)[0], first), w.indices(T)[1]) for w in windows]
+    bounds = [result.counted_days(w) for w in windows]
     counted = [(a, b) for a, b in bounds if b > a]
     rows = np.zeros((len(counted), 12))
     if counted:
@@ -329,9 +328,7 @@ def window_metrics(result: BacktestResult, window: slice, *, with_rank_ic: bool 
     """
     series = None
     if window_ic is not None:
-        T = result.pnl.shape[0]
-        start, stop, _ = window.indices(T)
-        start = max(start, result.first_held)
+        start, stop = result.counted_days(window)
         if stop > start:
             series = (window_ic(False, start, stop) if with_ic else _NONE,
                       window_ic(True, start, stop) if with_rank_ic else _NONE)

@@ -203,7 +203,7 @@ def _rank_row(row, kr, bits, span, o, ix, vals, tab, flags):  # pragma: no cover
     i = 0
     while i < n:
         if i + 1 == n or not near(kr[i] & high, kr[i + 1] & high, span):
-            o[np.int64(kr[i] & low)] = (i + i + 1 + 1) * 0.5 / n
+            o[np.int64(kr[i] & low)] = tab[i]
             i += 1
             continue
         k = take_near_run(row, kr, i, n, span, high, low, ix, vals)
