@@ -147,3 +147,24 @@ def test_cached_rank_ic_on_drawn_panels(T, N, seed, decay, delay, mix):
     assert ranked.tobytes() == rank_ic_series(signal, returns, universe, decay, delay).tobytes()
     assert ic.tobytes() == ic_kernel_serial(*map(read_only, (signal, returns, universe)), decay, delay,
                                             False).tobytes()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_rows_of_distinct_values_and_rows_of_ties_in_turn(parallel):
+    """The walk takes the sparse way on a day after a day of mostly distinct values and the stepping way
+    after a day of heavy ties; blocks of each, with near pairs, ``-0.0`` beside ``0.0`` and a lone
+    ``-0.0`` among distinct values, give the engine's bits either way."""
+    rng, returns, universe = _inputs(7, T=60, N=120)
+    plain = rng.standard_normal(returns.shape)
+    signal = plain.copy()
+    for start in (0, 14, 33):  # blocks of heavy ties (then distinct values again)
+        signal[start:start + 7] = np.round(plain[start:start + 7], 0)
+    signal[20:30, :6] = np.array([0.0, -0.0, 2.5, 2.5 + 1e-13, -0.0, 0.0])  # -0.0 / 0.0 runs, a near pair
+    signal[40:50, 0] = -0.0  # a -0.0 that links to nothing
+    signal[41, 1] = 0.0
+    signal[52:, 3] = signal[52:, 4] * (1.0 + 1e-15)  # near pairs out of value order
+    for decay in (1, 3):
+        ref = rank_ic_series(signal, returns, universe, decay, 0)
+        assert np.isfinite(ref).sum() > 50
+        assert ReturnRanks(returns, universe, 1, parallel).rank_ic(signal, decay, None, parallel).tobytes() \
+            == ref.tobytes()

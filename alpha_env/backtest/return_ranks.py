@@ -238,28 +238,57 @@ def _tie_run_term(kc, i, k, low, vals_row, ry, r):  # pragma: no cover - compile
     return term, unequal
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _link_candidates(kc, m, high, negz, at):  # pragma: no cover - compiled
+    """The positions ``p < m - 1`` of the sorted coarse keys ``kc`` whose key may link to the next (equal
+    high bits, or the high bits of ``-0.0``), in order, into ``at``; returns their number. One branch-free
+    pass (``m >= 1``)."""
+    c = 0
+    hp = kc[0] & high
+    for p in range(m - 1):
+        hn = kc[p + 1] & high
+        at[c] = p
+        c += (hp == hn) | (hp == negz)
+        hp = hn
+    return c
+
+
 @njit(cache=True, error_model="numpy")
-def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no cover - compiled
-    """Spearman correlation of the ``m`` pairs from the signal's sorted coarse key row ``kc`` (values by
-    column in ``vals_row``) and the returns' average ranks by column ``ry``; ``syy`` is the returns' centred
-    sum of squares over the pairs.
+def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals, at, sparse):  # pragma: no cover - compiled
+    """``(Spearman correlation, keys in runs after each run's first)`` of the ``m`` pairs from the signal's
+    sorted coarse key row ``kc`` (values by column in ``vals_row``) and the returns' average ranks by
+    column ``ry``; ``syy`` is the returns' centred sum of squares over the pairs.
 
     The sums are raw sums, exact (ranks are multiples of 1/2, ``m <= _EXACT_RANK_SUMS``), so the centred
     sums derived from them are ``_pearson_ranks``' bits: ``sxy = sum rx * ry - m * mx * my`` with ``rx``
     the position ``i + 1`` (one vectorized pass, :func:`_position_sums`) corrected on the runs of linked
     coarse keys (:func:`~alpha_env.ops.sortkeys.coarse_linked`; decoded and ordered by value, a tie group
     sharing its mean rank), and ``sxx`` from the tie groups' sizes (:func:`_centred_squares`). A run of
-    equal values (one tie group, the usual run) is corrected straight from the keys. ``ix``, ``vals``
-    (N,) scratch.
+    equal values (one tie group, the usual run) is corrected straight from the keys.
+
+    The runs are found one of two ways, with the same result: ``sparse`` (a row of mostly distinct values)
+    lists the keys that may link first (:func:`_link_candidates`, branch-free) and visits only those;
+    otherwise the keys are stepped through four at a time, a run skipped whole by a search for its end
+    (rows of heavy ties, few long runs). The caller picks by the previous row's count of keys in runs after
+    each run's first (the second result). ``ix``, ``vals``, ``at`` (N,) scratch.
     """
     low = np.uint32((1 << bits) - 1)
     high = np.uint32(0xFFFFFFFF) & ~low
     sxy = _position_sums(kc, m, low, ry)
     ties = 0  # sum over tie groups of g**3 - g (exact in int64: g <= 2**16)
     negz, posz = coarse_zero_bits(high)  # -0.0's run links to 0.0's
+    c = _link_candidates(kc, m, high, negz, at) if sparse else 0
+    u = 0  # the next candidate in at[:c] (not q: the run's loops below use q)
+    inner = 0  # keys in runs, after each run's first
     i = 0
     while i + 1 < m:
-        if i + 4 < m:  # four keys at a time while no link (nor a -0.0 that may link) is among them
+        if sparse:  # on to the next key that may link (the keys between link to nothing)
+            while u < c and at[u] < i:
+                u += 1
+            if u == c:
+                break
+            i = at[u]
+        elif i + 4 < m:  # four keys at a time while no link (nor a -0.0 that may link) is among them
             h0 = kc[i] & high
             h1 = kc[i + 1] & high
             h2 = kc[i + 2] & high
@@ -277,6 +306,7 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
         if h == negz and k < m and (kc[k] & high) == posz:
             k = _bits_end(kc, k, m, high, posz)
         n = k - i
+        inner += n - 1
         if n == 2:  # the usual run of near values: swap or tie the two positions' ranks in place
             j0 = np.int64(kc[i] & low)
             j1 = np.int64(kc[i + 1] & low)
@@ -324,7 +354,7 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals):  # pragma: no co
         i = k
     mean = 0.5 * (m * (m + 1)) / m
     sxy -= m * mean * mean
-    return _corr_from_sums(sxy, _centred_squares(m, ties), syy)
+    return _corr_from_sums(sxy, _centred_squares(m, ties), syy), inner
 
 
 def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m, ic,
@@ -368,13 +398,17 @@ def _signal_keys_body(signal, returns, universe, decay, lag, bits, t0, kc, vx, m
 def _decode_body(kc, vx, kb, rb, mb, syy, run_at, runs, returns, lag, bits, t0, m, out,
                  n_chunks):  # pragma: no cover - compiled
     """Spearman IC of each day from the signal's sorted coarse key rows and the cached return side (``syy``:
-    each holding day's centred sum of squares of its base-set ranks)."""
+    each holding day's centred sum of squares of its base-set ranks). A day is walked the sparse way
+    (:func:`_spearman_coarse`) unless half or more of the previous day's keys followed another key in a run
+    (heavy ties: price-level signals, ``rank`` of a few values, ``ts_argmax``), which are stepped through."""
     D, N = kc.shape
     chunk = (D + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         ry = np.empty(N)
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
+        at = np.empty(N, np.int64)
+        sparse = True
         for r in range(c * chunk, min(D, (c + 1) * chunk)):
             d = t0 + r + lag
             mr = m[r]
@@ -382,11 +416,13 @@ def _decode_body(kc, vx, kb, rb, mb, syy, run_at, runs, returns, lag, bits, t0, 
                 out[d] = np.nan
                 continue
             if mr == mb[d]:  # the pairs are the whole base set: its ranks are the day's ranks
-                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, rb[d], syy[d], ix, vals)
+                ry_d, syy_d = rb[d], syy[d]
             else:
                 day_runs = runs[run_at[d]:run_at[d + 1]]
                 syy_d = _subset_ranks(kb[d], vx[r], returns[d], mb[d], bits, day_runs, ry, ix, vals)[1]
-                out[d] = _spearman_coarse(kc[r], vx[r], mr, bits, ry, syy_d, ix, vals)
+                ry_d = ry
+            out[d], inner = _spearman_coarse(kc[r], vx[r], mr, bits, ry_d, syy_d, ix, vals, at, sparse)
+            sparse = 2 * inner < mr
 
 
 _signal_keys, _signal_keys_serial = twin(_signal_keys_body)
