@@ -114,3 +114,44 @@ def test_parallel_counting_equals_one_thread():
     a, da = _counted(x, False)
     b, db = _counted(x, True)
     assert np.array_equal(da, db) and np.array_equal(a[da], b[db], equal_nan=True)
+
+
+# ---- the tie rule across every decade: round_sig's decimal exponent (from the binary one) is exact
+
+_P10 = {k: float(f"1e{k}") for k in range(-300, 301)}  # correctly rounded 10**k, as round_sig's table
+
+
+def _round10(v: float) -> float:
+    """round_sig's definition with the decimal exponent taken exactly (``Decimal.adjusted``): ``rint`` of
+    ``|v| * 10**k`` with ``k = 9 - floor(log10 |v|)``, one canonical form at the next power of ten."""
+    from decimal import Decimal
+
+    a = abs(v)
+    if not (1e-290 <= a <= 1e290):
+        return v
+    k = 9 - Decimal(a).adjusted()
+    r = float(np.rint(a * _P10[k]))
+    if r >= 1e10:
+        r, k = 1e9, k - 1
+    q = r / _P10[k] if k >= 0 else r * _P10[-k]
+    return q if v > 0 else -q
+
+
+def test_rank_ties_at_ten_digits_in_every_decade():
+    """Rows whose values tie at 10 significant digits but not at 11, differ in the 10th, or sit an ulp
+    either side of a power of ten, in every decade of [1e-289, 1e289], both signs: ``rank``'s ties are
+    those of the exact definition (a decimal exponent off by one anywhere would tie or split them)."""
+    values = []
+    for e in range(-289, 290):
+        p = _P10[e]
+        base = 1.23456789 * p
+        values += [base, base * (1.0 + 1e-11), base * (1.0 + 1e-9), p, np.nextafter(p, 0.0),
+                   np.nextafter(p, np.inf), 9.9999999996 * p, 9.99999999949 * p]
+    values = np.array(values)
+    values[1::3] *= -1.0
+    row_len = 464  # 58 decades a row
+    x = np.resize(values, (values.size + row_len - 1) // row_len * row_len).reshape(-1, row_len)
+    expected = _reference(np.vectorize(_round10)(x))
+    assert (pd.DataFrame(x).rank(axis=1).to_numpy() != pd.DataFrame(np.vectorize(_round10)(x)).rank(
+        axis=1).to_numpy()).any()  # the rounding decides ties here
+    assert rank(x).tobytes() == expected.tobytes()

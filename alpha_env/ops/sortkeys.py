@@ -178,12 +178,14 @@ def take_run(row, kr, i, n, high, low, ix, vals):  # pragma: no cover - compiled
 def round_sig(v):  # pragma: no cover - compiled
     """``v`` rounded to :data:`SIG_DIGITS` significant decimal digits (the nearest float to that decimal),
     a monotone map; NaN, ``±0``, ``±inf`` and magnitudes outside ``[1e-290, 1e290]`` are returned as they
-    are. Costs a logarithm: kernels call it only for values that may tie (see :func:`near`)."""
+    are. The decimal exponent comes from the binary one (``floor(x * log10(2)) == (x * 78913) >> 18`` for
+    every exponent of a double, checked exhaustively), corrected by the table of powers of ten; a
+    multiplication, a division and a few table reads in all (about 2.5 ns in a loop; ``log10`` took 20)."""
     a = abs(v)
-    if not (a >= 1e-290 and a <= 1e290):
+    if not (a >= 1e-290 and a <= 1e290):  # normal numbers only below: the exponent field is the exponent
         return v
-    e = np.int64(np.floor(np.log10(a)))
-    if a >= _P10[e + 1 + _P10_OFF]:
+    e = ((np.int64(np.float64(a).view(np.uint64) >> np.uint64(52)) - 1023) * 78913) >> 18
+    if a >= _P10[e + 1 + _P10_OFF]:  # the mantissa's share of the decimal exponent: 0 or 1
         e += 1
     elif a < _P10[e + _P10_OFF]:
         e -= 1
