@@ -155,3 +155,31 @@ def test_rank_ties_at_ten_digits_in_every_decade():
     assert (pd.DataFrame(x).rank(axis=1).to_numpy() != pd.DataFrame(np.vectorize(_round10)(x)).rank(
         axis=1).to_numpy()).any()  # the rounding decides ties here
     assert rank(x).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("d", [5, 30])
+def test_ts_rank_compares_near_values_rounded(d):
+    """``ts_rank`` on windows mixing exact ties, values a few ulps apart (tie once rounded), values 2e-10
+    apart (near, but do not tie), ``-0.0`` beside ``0.0``, far values and NaN: every cell is the definition's
+    bits, ``(1/2 + sum of 1, 1/2, 0 over the window's rounded values) * (1 / d)``."""
+    from alpha_env.ops.timeseries import ts_rank
+
+    rng = np.random.default_rng(d)
+    T, N = 90, 12
+    base = np.round(rng.standard_normal((T, N)), 1) * 10.0 ** rng.integers(-3, 4, (1, N))
+    x = base * rng.choice([1.0, 1.0 + 2.0**-50, 1.0 - 2.0**-49, 1.0 + 2e-10, 1.0 - 3e-10], (T, N))
+    x[rng.random((T, N)) < 0.01] = np.nan
+    x[::7, 0] = -0.0
+    x[3::7, 0] = 0.0
+    got = ts_rank(x, d)
+    r = np.vectorize(_round10)(x)
+    for t in range(T):
+        for j in range(N):
+            w = r[max(0, t - d + 1): t + 1, j]
+            if t < d - 1 or np.isnan(x[max(0, t - d + 1): t + 1, j]).any():
+                assert np.isnan(got[t, j])
+                continue
+            v = w[-1]
+            sc = 0.5 + sum(1.0 if u < v else (0.5 if u == v else 0.0) for u in w)
+            assert got[t, j].tobytes() == np.float64(sc * (1.0 / d)).tobytes(), (t, j)
+    assert (np.vectorize(_round10)(x) != x).any()  # rounding decides some cells

@@ -988,9 +988,12 @@ _PRODUCT = twin(_product_body)
 def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
     """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step.
 
-    Values equal to ``SIG_DIGITS`` significant digits tie: exact comparisons decide, except for the rare
-    stocks whose window holds a value within ``NEAR_REL`` (relative) of today's but not equal to it,
-    which are redone on rounded values.
+    Values equal to ``SIG_DIGITS`` significant digits tie: exact comparisons decide, except for the
+    stocks whose window holds a value within ``NEAR_REL`` (relative) of today's but not equal to it
+    (rare, but for prices quoted in cents and their differences), where those near values' comparisons
+    are redone on rounded values: a value further away can never round alike (``NEAR_REL``'s margin) and
+    rounding keeps its order, an equal one ties either way. The scores are multiples of 1/2, so the
+    corrected sum is exact: the bits of comparing every rounded value.
     """
     T, N = x.shape
     n = float(d)
@@ -1029,13 +1032,17 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
             for k in range(w):
                 ot[k] = np.nan if bad[k] > 0.0 else score[k] * inv_n
                 lossy += close[k]
-            for k in range(w if lossy > 0 else 0):  # near ties: compare the rounded values
+            for k in range(w if lossy > 0 else 0):  # near ties: the near values compared once rounded
                 if close[k] > 0 and bad[k] == 0.0:
-                    v = round_sig(xt[k])
-                    sc = 0.5
+                    v = xt[k]
+                    rv = round_sig(v)
+                    sc = score[k]
                     for r in range(t - d + 1, t + 1):
-                        u = round_sig(x[r, j0 + k])
-                        sc += 1.0 if u < v else (0.5 if u == v else 0.0)
+                        u = x[r, j0 + k]
+                        a = abs(u - v)
+                        if (a <= gap[k]) & (a > 0.0):  # a far or equal value's comparison stands
+                            ru = round_sig(u)
+                            sc += (1.0 if ru < rv else (0.5 if ru == rv else 0.0)) - (1.0 if u < v else 0.0)
                     ot[k] = sc * inv_n
 
 
