@@ -208,6 +208,25 @@ def test_covariance_of_a_constant_window_is_zero_and_correlation_nan():
     assert np.isnan(KERNELS["covariance"](x, y, 4)[5:, 0]).all()
 
 
+
+@pytest.mark.parametrize("op", ["covariance", "correlation"])
+def test_a_change_only_at_the_tenth_digit_ends_a_constant_window_in_every_column(op):
+    """A series constant but for one day 7e-10 higher (a change at 10 significant digits, within NEAR_REL
+    of the day before, so only the rounding pass sees it) is not constant in the windows holding that day:
+    in every column of 13 (a partial block of eight included), for both operands."""
+    T, N, d = 40, 13, 5
+    x = np.ones((T, N))
+    days = 10 + np.arange(N) * 2
+    x[days, np.arange(N)] = 1.0 + 7e-10
+    y = np.cos(np.arange(T, dtype=float))[:, None] + np.arange(N)
+    for a, b in ((x, y), (y, x)):
+        out = KERNELS[op](a, b, d)
+        for j, day in enumerate(days):
+            changed = out[day: day + d, j]  # windows holding the change (or the day after it)
+            before = out[d - 1: day, j]  # constant windows
+            assert np.isfinite(changed).all() and (changed != 0.0).all(), (j, changed)
+            assert (np.isnan(before) if op == "correlation" else before == 0.0).all(), (j, before)
+
 def test_pow_of_one_is_one_whatever_the_exponent():
     one = np.array([[1.0, -1.0, 2.0, np.nan]])
     np.testing.assert_array_equal(KERNELS["pow"](one, np.nan), [[1.0, np.nan, np.nan, np.nan]])

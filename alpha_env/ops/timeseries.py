@@ -507,7 +507,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
             hi = tf - n + 2.0  # and its last change on or after this one
             xp = x[max(t - 1, 0), j0:j0 + w]  # yesterday (day 0 compares with itself: no change)
             yp = y[max(t - 1, 0), j0:j0 + w]
-            near = 0  # days within NEAR_REL of yesterday but not equal: rounded after the update loops
+            near_x = 0  # days within NEAR_REL of yesterday but not equal: rounded after the update loops
+            near_y = 0
             if t % d == 0:
                 for k in range(w):
                     u = xt[k]
@@ -547,7 +548,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                     same_y, close_y = near_pair(v, yp[k])
                     lastcx[k] = lastcx[k] if (same_x | close_x) else tf
                     lastcy[k] = lastcy[k] if (same_y | close_y) else tf
-                    near += (1 if close_x else 0) + (1 if close_y else 0)
+                    near_x += 1 if close_x else 0
+                    near_y += 1 if close_y else 0
             else:
                 if t >= d:
                     xo = x[t - d, j0:j0 + w]
@@ -573,7 +575,8 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         same_y, close_y = near_pair(v, yp[k])
                         lastcx[k] = lastcx[k] if (same_x | close_x) else tf
                         lastcy[k] = lastcy[k] if (same_y | close_y) else tf
-                        near += (1 if close_x else 0) + (1 if close_y else 0)
+                        near_x += 1 if close_x else 0
+                        near_y += 1 if close_y else 0
                 else:
                     for k in range(w):
                         u = xt[k]
@@ -591,9 +594,11 @@ def _comoments_body(x, y, d, width, corr, out):  # pragma: no cover - compiled
                         same_y, close_y = near_pair(v, yp[k])
                         lastcx[k] = lastcx[k] if (same_x | close_x) else tf
                         lastcy[k] = lastcy[k] if (same_y | close_y) else tf
-                        near += (1 if close_x else 0) + (1 if close_y else 0)
-            if near > 0:
+                        near_x += 1 if close_x else 0
+                        near_y += 1 if close_y else 0
+            if near_x > 0:
                 mark_near_changes(xt, xp, lastcx, tf)
+            if near_y > 0:
                 mark_near_changes(yt, yp, lastcy, tf)
             lossy = 0  # usable windows whose running sums lost significance (see _LOSS)
             if corr:
