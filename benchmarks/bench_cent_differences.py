@@ -44,7 +44,7 @@ def load(data: Path):
 
     if data.exists():
         return load_panel(data), data.name
-    return synthetic_market(seed=0), "synthetic market (prices rounded to cents)"
+    return synthetic_market(seed=0), "synthetic market (the operator rows round its prices to cents)"
 
 
 def main() -> None:
