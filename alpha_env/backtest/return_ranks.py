@@ -239,6 +239,13 @@ def _tie_run_term(kc, i, k, low, vals_row, ry, r):  # pragma: no cover - compile
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _may_link(h, h_next, negz):  # pragma: no cover - compiled
+    """Whether sorted coarse keys with high parts ``h``, ``h_next`` may be linked (a superset of
+    :func:`~alpha_env.ops.sortkeys.coarse_linked`: equal high parts, or ``h`` is ``-0.0``'s), branch-free."""
+    return (h == h_next) | (h == negz)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _link_candidates(kc, m, high, negz, at):  # pragma: no cover - compiled
     """The positions ``p < m - 1`` of the sorted coarse keys ``kc`` whose key may link to the next (equal
     high bits, or the high bits of ``-0.0``), in order, into ``at``; returns their number. One branch-free
@@ -248,7 +255,7 @@ def _link_candidates(kc, m, high, negz, at):  # pragma: no cover - compiled
     for p in range(m - 1):
         hn = kc[p + 1] & high
         at[c] = p
-        c += (hp == hn) | (hp == negz)
+        c += _may_link(hp, hn, negz)
         hp = hn
     return c
 
@@ -294,8 +301,8 @@ def _spearman_coarse(kc, vals_row, m, bits, ry, syy, ix, vals, at, sparse):  # p
             h2 = kc[i + 2] & high
             h3 = kc[i + 3] & high
             h4 = kc[i + 4] & high
-            if not ((h0 == h1) | (h1 == h2) | (h2 == h3) | (h3 == h4)
-                    | (h0 == negz) | (h1 == negz) | (h2 == negz) | (h3 == negz)):
+            if not (_may_link(h0, h1, negz) | _may_link(h1, h2, negz) | _may_link(h2, h3, negz)
+                    | _may_link(h3, h4, negz)):
                 i += 4
                 continue
         h = kc[i] & high

@@ -990,6 +990,19 @@ def _product_body(x, d, width, out):  # pragma: no cover - compiled
 _PRODUCT = twin(_product_body)
 
 
+@njit(cache=True, inline="always")
+def _rank_score(u, v):  # pragma: no cover - compiled
+    """A window value ``u``'s share of today's ``v``'s rank: 1 below, 1/2 equal, 0 above."""
+    return 1.0 if u < v else (0.5 if u == v else 0.0)
+
+
+@njit(cache=True, inline="always")
+def _near_unequal(u, v, gap):  # pragma: no cover - compiled
+    """``u`` within ``gap`` (``NEAR_REL * |v|``) of ``v`` but not equal: the two may tie once rounded."""
+    a = abs(u - v)
+    return (a <= gap) & (a > 0.0)
+
+
 def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
     """Percentile rank of today's value among the window's d values, ties averaged: O(d) per step.
 
@@ -1030,9 +1043,8 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
                 for k in range(w):
                     u = xr[k]
                     v = xt[k]
-                    score[k] += 1.0 if u < v else (0.5 if u == v else 0.0)
-                    a = abs(u - v)
-                    close[k] += 1 if (a <= gap[k]) & (a > 0.0) else 0
+                    score[k] += _rank_score(u, v)
+                    close[k] += 1 if _near_unequal(u, v, gap[k]) else 0
             lossy = 0
             for k in range(w):
                 ot[k] = np.nan if bad[k] > 0.0 else score[k] * inv_n
@@ -1044,10 +1056,8 @@ def _ts_rank_body(x, d, width, out):  # pragma: no cover - compiled
                     sc = score[k]
                     for r in range(t - d + 1, t + 1):
                         u = x[r, j0 + k]
-                        a = abs(u - v)
-                        if (a <= gap[k]) & (a > 0.0):  # a far or equal value's comparison stands
-                            ru = round_sig(u)
-                            sc += (1.0 if ru < rv else (0.5 if ru == rv else 0.0)) - (1.0 if u < v else 0.0)
+                        if _near_unequal(u, v, gap[k]):  # a far or equal value's comparison stands
+                            sc += _rank_score(round_sig(u), rv) - _rank_score(u, v)
                     ot[k] = sc * inv_n
 
 
