@@ -38,10 +38,15 @@ from numba import njit, prange
 from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
 from alpha_env.ops.sortkeys import (
+    DENSE_SHARE,
     equal_at_sig,
+    flag_count,
+    flag_scratch,
     near,
+    near_flags,
     near_span,
     round_sig,
+    sig_key_row,
     sorted_keys,
     take_near_run,
     valid_count,
@@ -109,30 +114,29 @@ def _count_rank_body(x, max_span, out, done, n_chunks):  # pragma: no cover - co
 _count_rank, _count_rank_serial = twin(_count_rank_body)
 
 @njit(cache=True, error_model="numpy")
-def _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):  # pragma: no cover - compiled
-    """Ranks of one row along its key order; returns False (ranks not all written) when values that may
-    tie came out of value order.
+def _rank_row_fast(row, kr, low, n, o, ix, tab, flags):  # pragma: no cover - compiled
+    """Ranks of one row along its key order; returns how many keys are near the next one, or -1 (ranks not
+    all written) when values that may tie came out of value order.
 
-    Every position first takes its own rank ``tab[i]`` (a value that ties with no other keeps it) and
-    ``flags[i]`` tells whether key ``i`` is :func:`~alpha_env.ops.sortkeys.near` the next one (two
-    branch-free passes; values equal to ``SIG_DIGITS`` digits have keys within ``span``). The flags are
-    then read eight at a time: a flagged key starts a run, where values are grouped by their rounding
-    (:func:`~alpha_env.ops.sortkeys.round_sig`), every group's successor checked to be larger, and a
-    group's positions take their mean rank. A value equal to its group's first value takes that value's
-    rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either way), and a
-    value whose key is not near the one before ends the group (it rounds above it), so a run of exact
-    ties rounds nothing. ``flags``: bool scratch of a multiple of 8 entries, at least ``n``.
+    Every position first takes its own rank ``tab[i]`` (a value that ties with no other keeps it);
+    ``flags[i]`` tells whether key ``i`` is :func:`~alpha_env.ops.sortkeys.near` the next one
+    (:func:`~alpha_env.ops.sortkeys.near_flags`; values equal to ``SIG_DIGITS`` digits have keys within
+    ``span``). The flags are read eight at a time: a flagged key starts a run, where values are grouped
+    by their rounding (:func:`~alpha_env.ops.sortkeys.round_sig`), every group's successor checked to be
+    larger, and a group's positions take their mean rank. A value equal to its group's first value takes
+    that value's rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either
+    way), and a value whose key is not near the one before ends the group (it rounds above it), so a run of
+    exact ties rounds nothing. ``flags``: ``near_flags``' (a multiple of 8 entries, at least ``n``).
     """
     for i in range(n):
         o[np.int64(kr[i] & low)] = tab[i]
-    for i in range(n - 1):
-        flags[i] = near(kr[i] & high, kr[i + 1] & high, span)
-    flags[n - 1:] = False
     words = flags.view(np.uint64)
+    near_keys = 0
     i = 0  # the first position not yet in a tie group
     for w in range((n + 6) // 8):
         if words[w] == 0:
             continue
+        near_keys += flag_count(words[w])
         for p in range(max(8 * w, i), 8 * w + 8):
             if not flags[p] or p < i:
                 continue
@@ -155,7 +159,7 @@ def _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):  # pragma: n
                     vk = round_sig(x)
                     if vk != v:
                         if vk < v:
-                            return False
+                            return -1
                         break
                 ix[k - i] = j
                 k += 1
@@ -163,13 +167,29 @@ def _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):  # pragma: n
             for m in range(k - i):
                 o[ix[m]] = r
             i = k
+    return near_keys
+
+
+@njit(cache=True, error_model="numpy")
+def _rank_row_dense(row, kr, low, n, o, vals, rk, start):  # pragma: no cover - compiled
+    """Ranks of one row of many near keys (ties or near values all along it, e.g. differences of cent
+    prices) along its key order, without a branch on the data: the values' rounding order
+    (:func:`~alpha_env.ops.sortkeys.sig_key_row`), each position's tie group bounds from a forward and a
+    backward scan, then its rank ``(first + end + 1) / 2 / n``, the expression of :func:`_rank_row_fast`'s
+    groups and of ``tab`` (a group of one). Returns False, writing nothing, where ``sig_key_row`` does (the
+    caller ranks the row another way). ``vals`` (N,) float, ``rk``, ``start`` (N,) int64 scratch."""
+    if not sig_key_row(row, kr, low, n, vals, rk):
+        return False
+    first = 0
+    start[0] = 0
+    for i in range(1, n):
+        first = first if rk[i] == rk[i - 1] else i
+        start[i] = first
+    end = n
+    for i in range(n - 1, -1, -1):
+        o[np.int64(kr[i] & low)] = (start[i] + end + 1) * 0.5 / n
+        end = end if i == 0 or rk[i - 1] == rk[i] else i
     return True
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flag_scratch(N):  # pragma: no cover - compiled
-    """Bool scratch for :func:`_rank_row_fast`'s flags: ``N`` rounded up to whole 8-flag words."""
-    return np.zeros(max(8, (N + 7) // 8 * 8), np.bool_)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -183,13 +203,16 @@ def _position_ranks(tab, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy")
-def _rank_row(row, kr, bits, span, o, ix, vals, tab, flags):  # pragma: no cover - compiled
-    """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``vals``: (N,) scratch;
-    ``tab``: (N + 1,) position ranks (:func:`_position_ranks`, kept across rows); ``flags``: bool scratch
-    (:func:`_flag_scratch`).
+def _rank_row(row, kr, bits, span, o, ix, vals, rk, tab, flags, dense):  # pragma: no cover - compiled
+    """Tie-averaged percentile ranks of one row from its sorted key row; ``ix``, ``rk``: (N,) int64 and
+    ``vals``: (N,) scratch; ``tab``: (N + 1,) position ranks (:func:`_position_ranks`, kept across rows);
+    ``flags``: bool scratch (:func:`~alpha_env.ops.sortkeys.flag_scratch`).
 
-    :func:`_rank_row_fast` writes the ranks; a row where values that may tie came out of value order
-    (rare) is redone on runs of near keys sorted by rounded value.
+    :func:`_rank_row_fast` writes the ranks, or :func:`_rank_row_dense` (the same bits) when ``dense``: the
+    previous row had a key near the next at one position in ``DENSE_SHARE`` or more (the fast path counts
+    them as it reads the flags, so rows of few near keys pay nothing for the choice) and this one has too.
+    A row where values that may tie came out of value order (rare) is redone on runs of near keys sorted
+    by rounded value. Returns ``dense`` for the next row.
     """
     low = np.uint64((1 << bits) - 1)
     high = ~low
@@ -197,9 +220,20 @@ def _rank_row(row, kr, bits, span, o, ix, vals, tab, flags):  # pragma: no cover
     n = valid_count(kr, high)
     for m in range(n, N):
         o[np.int64(kr[m] & low)] = np.nan
+    if n == 0:
+        return dense
+    near_flags(kr, high, span, n, flags)
+    if dense:
+        near_keys = 0
+        words = flags.view(np.uint64)
+        for w in range((n + 6) // 8):
+            near_keys += flag_count(words[w])
+        if near_keys * DENSE_SHARE >= n and _rank_row_dense(row, kr, low, n, o, vals, rk, ix):
+            return True
     _position_ranks(tab, n)
-    if n > 0 and _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):
-        return
+    near_keys = _rank_row_fast(row, kr, low, n, o, ix, tab, flags)
+    if near_keys >= 0:
+        return near_keys * DENSE_SHARE >= n
     i = 0
     while i < n:
         if i + 1 == n or not near(kr[i] & high, kr[i + 1] & high, span):
@@ -218,6 +252,7 @@ def _rank_row(row, kr, bits, span, o, ix, vals, tab, flags):  # pragma: no cover
                 o[ix[m]] = r
             a = b
         i = k
+    return dense
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -227,10 +262,12 @@ def _rank_kernel(x, keys, bits, span, out, n_chunks):  # pragma: no cover - comp
     for c in prange(n_chunks):
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
+        rk = np.empty(N, np.int64)
         tab = np.full(N + 1, -1.0)
-        flags = _flag_scratch(N)
+        flags = flag_scratch(N)
+        dense = False
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, tab, flags)
+            dense = _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, rk, tab, flags, dense)
 
 
 @njit(cache=True, error_model="numpy")
@@ -238,10 +275,12 @@ def _rank_kernel_serial(x, keys, bits, span, out):  # pragma: no cover - compile
     T, N = x.shape
     ix = np.empty(N, np.int64)
     vals = np.empty(N)
+    rk = np.empty(N, np.int64)
     tab = np.full(N + 1, -1.0)
-    flags = _flag_scratch(N)
+    flags = flag_scratch(N)
+    dense = False
     for t in range(T):
-        _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, tab, flags)
+        dense = _rank_row(x[t], keys[t], bits, span, out[t], ix, vals, rk, tab, flags, dense)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -26,7 +26,17 @@ import numpy as np
 from numba import njit, prange
 
 from alpha_env.ops._checks import as_panel, check_groups
-from alpha_env.ops.sortkeys import equal_at_sig, near, near_span, sorted_keys, take_near_run, valid_count
+from alpha_env.ops.sortkeys import (
+    DENSE_SHARE,
+    count_near,
+    equal_at_sig,
+    near,
+    near_span,
+    sig_key_row,
+    sorted_keys,
+    take_near_run,
+    valid_count,
+)
 from alpha_env.ops.threads import row_chunks, use_parallel
 
 __all__ = ["indneutralize", "group_mean", "group_zscore", "group_rank"]
@@ -114,14 +124,64 @@ def _group_stats_kernel_serial(x, g, ngroups, mode, out):  # pragma: no cover - 
 
 
 @njit(cache=True, error_model="numpy")
-def _group_rank_row(row, kr, bits, span, g, o, ix, vals, n, pos, tie):  # pragma: no cover - compiled
+def _group_rank_dense(row, kr, low, nv, g, o, before, vals, rk, n, state):  # pragma: no cover - compiled
+    """Ranks within groups of one row of many near keys (see :func:`_group_rank_row`), with no branch on the
+    data: the values' rounding order (:func:`~alpha_env.ops.sortkeys.sig_key_row`) splits the sorted row
+    into tie blocks; a forward pass gives each position the count of its group's members before its block
+    (the count its group shows at its first member in the block), a backward pass the count up to the
+    block's end, and the rank is ``(before + through + 1) / 2 / n``: :func:`_group_rank_row`'s ``2 pos +
+    tie + 1`` in integers, the same bits. Returns False, writing nothing, where ``sig_key_row`` does.
+    ``n`` (G,) the groups' valid counts; ``before``, ``vals``, ``rk`` (N,) and ``state`` (G + 1, 2) int64
+    scratch (slot G: stocks of no group; per group its running count and ``block * 2**32 + mark``)."""
+    if not sig_key_row(row, kr, low, nv, vals, rk):
+        return False
+    G = n.shape[0]
+    for c in range(G + 1):
+        state[c, 0] = 0
+        state[c, 1] = -1
+    block = 0
+    prev = rk[0]
+    for i in range(nv):
+        block += rk[i] != prev
+        prev = rk[i]
+        c = g[np.int64(kr[i] & low)]
+        c = c if c >= 0 else G
+        cnt = state[c, 0]
+        seen = state[c, 1]
+        mark = seen & 0xFFFFFFFF if (seen >> 32) == block else cnt  # the count at its first in the block
+        state[c, 1] = (block << 32) | mark
+        state[c, 0] = cnt + 1
+        before[i] = mark
+    for c in range(G + 1):
+        state[c, 1] = -1
+    for i in range(nv - 1, -1, -1):
+        a = np.int64(kr[i] & low)
+        c = g[a]
+        c = c if c >= 0 else G
+        cnt = state[c, 0]
+        seen = state[c, 1]
+        mark = seen & 0xFFFFFFFF if (seen >> 32) == block else cnt  # the count through its last in the block
+        state[c, 1] = (block << 32) | mark
+        state[c, 0] = cnt - 1
+        if c < G:
+            o[a] = (before[i] + mark + 1) * 0.5 / n[c]
+        block -= rk[i] != rk[max(i - 1, 0)]
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _group_rank_row(row, kr, bits, span, g, o, ix, vals, rk, n, pos, tie, state,
+                    dense):  # pragma: no cover - compiled
     """Ranks within groups of one row from its sorted key row (see :func:`rank`'s single pass): values
     equal to ``SIG_DIGITS`` significant digits tie, as in ``rank``.
 
     A key not :func:`~alpha_env.ops.sortkeys.near` the next one holds a value that ties with no other;
     runs of near keys are decoded with their values rounded (:func:`~alpha_env.ops.sortkeys.round_sig`)
-    and split into tie blocks of equal rounded values. ``ix``, ``vals`` (N,) and ``n``, ``pos``, ``tie``
-    (G,) are scratch.
+    and split into tie blocks of equal rounded values. A row with a key near the next at one position in
+    ``DENSE_SHARE`` or more is ranked by :func:`_group_rank_dense` instead (the same bits) when ``dense``
+    (the previous row was such a row: the walk counts its near keys as it goes, so rows of few near keys
+    pay no pass to count them). Returns ``dense`` for the next row. ``ix``,
+    ``vals``, ``rk`` (N,), ``n``, ``pos``, ``tie`` (G,) and ``state`` (G + 1, 2) int64 are scratch.
     """
     low = np.uint64((1 << bits) - 1)
     high = ~low
@@ -137,6 +197,14 @@ def _group_rank_row(row, kr, bits, span, g, o, ix, vals, n, pos, tie):  # pragma
         else:
             o[j] = np.nan
     nv = valid_count(kr, high)
+    if nv == 0:
+        return dense
+    if dense:
+        if count_near(kr, high, span, nv) * DENSE_SHARE < nv:
+            dense = False  # this row is walked, and the next one
+        elif _group_rank_dense(row, kr, low, nv, g, o, ix, vals, rk, n, state):
+            return True
+    near_keys = 0
     i = 0
     while i < nv:
         if i + 1 == nv or not near(kr[i] & high, kr[i + 1] & high, span):
@@ -149,6 +217,7 @@ def _group_rank_row(row, kr, bits, span, g, o, ix, vals, n, pos, tie):  # pragma
             i += 1
             continue
         k = take_near_run(row, kr, i, nv, span, high, low, ix, vals)
+        near_keys += k - i - 1
         m0 = 0
         while m0 < k - i:  # global tie blocks [m0, m1) inside the run
             v = vals[m0]
@@ -171,6 +240,7 @@ def _group_rank_row(row, kr, bits, span, g, o, ix, vals, n, pos, tie):  # pragma
                     tie[c] = 0.0
             m0 = m1
         i = k
+    return dense or near_keys * DENSE_SHARE >= nv
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -180,11 +250,15 @@ def _group_rank_kernel(x, keys, bits, span, g, ngroups, out, n_chunks):  # pragm
     for c in prange(n_chunks):
         ix = np.empty(N, np.int64)
         vals = np.empty(N)
+        rk = np.empty(N, np.int64)
         n = np.zeros(ngroups)
         pos = np.zeros(ngroups)
         tie = np.zeros(ngroups)
+        state = np.empty((ngroups + 1, 2), np.int64)
+        dense = False
         for t in range(c * chunk, min(T, (c + 1) * chunk)):
-            _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, n, pos, tie)
+            dense = _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, rk, n, pos, tie, state,
+                                    dense)
 
 
 @njit(cache=True, error_model="numpy")
@@ -192,11 +266,14 @@ def _group_rank_kernel_serial(x, keys, bits, span, g, ngroups, out):  # pragma: 
     T, N = x.shape
     ix = np.empty(N, np.int64)
     vals = np.empty(N)
+    rk = np.empty(N, np.int64)
     n = np.zeros(ngroups)
     pos = np.zeros(ngroups)
     tie = np.zeros(ngroups)
+    state = np.empty((ngroups + 1, 2), np.int64)
+    dense = False
     for t in range(T):
-        _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, n, pos, tie)
+        dense = _group_rank_row(x[t], keys[t], bits, span, g, out[t], ix, vals, rk, n, pos, tie, state, dense)
 
 
 def _stats(x: np.ndarray, g: np.ndarray, ng: int, mode: int) -> np.ndarray:
