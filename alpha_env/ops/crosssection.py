@@ -14,7 +14,10 @@ bits, NumPy's (SIMD) ``sort`` orders the keys of every row (:func:`~alpha_env.op
 and each sorted key row gets every position's rank in one branch-free pass; a key far (more than ~2**23
 ulps) from both neighbours' is a value that ties with no other, so its position's rank is final (no look-up
 of the value); only runs of near keys (ties, or values a few ulps apart), found from a row of flags read
-eight at a time, are decoded, grouped by their value at 10 significant digits and tie-averaged.
+eight at a time, are decoded, grouped by their value at 10 significant digits and tie-averaged. A row of
+near keys all along it (one in ``sortkeys.DENSE_SHARE`` or more, e.g. differences of cent prices, chosen
+from the row before) is ranked without a branch on the data instead: each value's
+``sortkeys.sig_key`` (its rounding's order as an integer), the tie groups' bounds from two scans.
 
 A day whose valid values are all integers of magnitude below ``1e9`` within
 ``COUNT_SPAN_PER_STOCK * N + 64`` of its first valid value (booleans, ``sign``, ``ts_argmax``, counts) is

@@ -15,7 +15,9 @@ such values is flat: it demeans to exactly 0, has no z-score, and its ranks tie,
 mathematically constant signal (``(close + 1) - close``) is not turned into a spread. (Noise around 0,
 values such as ±1e-17, has no digits in common and stays a spread, as in ``rank``.)
 
-``group_rank`` walks the row's sorted keys once like :func:`~alpha_env.ops.crosssection.rank`. Every
+``group_rank`` walks the row's sorted keys once like :func:`~alpha_env.ops.crosssection.rank`, or, on a
+row of near keys all along it, counts each group's members before and through each tie block of equal
+``sortkeys.sig_key`` in two branch-free passes (the same bits). Every
 kernel has a parallel and a one-thread version (identical results), chosen by
 :func:`~alpha_env.ops.threads.use_parallel`.
 """
