@@ -117,22 +117,23 @@ def _count_rank_body(x, max_span, out, done, n_chunks):  # pragma: no cover - co
 _count_rank, _count_rank_serial = twin(_count_rank_body)
 
 @njit(cache=True, error_model="numpy")
-def _rank_row_fast(row, kr, low, n, o, ix, tab, flags):  # pragma: no cover - compiled
+def _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags):  # pragma: no cover - compiled
     """Ranks of one row along its key order; returns how many keys are near the next one, or -1 (ranks not
     all written) when values that may tie came out of value order.
 
     Every position first takes its own rank ``tab[i]`` (a value that ties with no other keeps it);
-    ``flags[i]`` tells whether key ``i`` is :func:`~alpha_env.ops.sortkeys.near` the next one
+    then ``flags[i]`` tells whether key ``i`` is :func:`~alpha_env.ops.sortkeys.near` the next one
     (:func:`~alpha_env.ops.sortkeys.near_flags`; values equal to ``SIG_DIGITS`` digits have keys within
     ``span``). The flags are read eight at a time: a flagged key starts a run, where values are grouped
     by their rounding (:func:`~alpha_env.ops.sortkeys.round_sig`), every group's successor checked to be
     larger, and a group's positions take their mean rank. A value equal to its group's first value takes
     that value's rounding (``x == raw`` implies equal roundings; ``-0.0`` and ``0.0`` compare equal either
     way), and a value whose key is not near the one before ends the group (it rounds above it), so a run of
-    exact ties rounds nothing. ``flags``: ``near_flags``' (a multiple of 8 entries, at least ``n``).
+    exact ties rounds nothing. ``flags``: bool scratch of a multiple of 8 entries, at least ``n``.
     """
     for i in range(n):
         o[np.int64(kr[i] & low)] = tab[i]
+    near_flags(kr, high, span, n, flags)
     words = flags.view(np.uint64)
     near_keys = 0
     i = 0  # the first position not yet in a tie group
@@ -225,8 +226,8 @@ def _rank_row(row, kr, bits, span, o, ix, vals, rk, tab, flags, dense):  # pragm
         o[np.int64(kr[m] & low)] = np.nan
     if n == 0:
         return dense
-    near_flags(kr, high, span, n, flags)
     if dense:
+        near_flags(kr, high, span, n, flags)
         near_keys = 0
         words = flags.view(np.uint64)
         for w in range((n + 6) // 8):
@@ -234,7 +235,7 @@ def _rank_row(row, kr, bits, span, o, ix, vals, rk, tab, flags, dense):  # pragm
         if near_keys * DENSE_SHARE >= n and _rank_row_dense(row, kr, low, n, o, vals, rk, ix):
             return True
     _position_ranks(tab, n)
-    near_keys = _rank_row_fast(row, kr, low, n, o, ix, tab, flags)
+    near_keys = _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags)
     if near_keys >= 0:
         return near_keys * DENSE_SHARE >= n
     i = 0
