@@ -38,3 +38,19 @@ def test_scalar_base_with_series_exponent_keeps_the_ufunc():
     e = _base()
     assert np.array_equal(ew.pow(2.0, e), ew._pow(2.0, e), equal_nan=True)
     assert np.array_equal(ew.signedpower(-2.0, e), ew._signedpower(-2.0, e), equal_nan=True)
+
+
+def test_importing_the_ace_builds_no_ufunc():
+    """The element-wise ufuncs are built (or loaded from Numba's cache) on their first call, not when the
+    ACE is imported; a built one gives its scalar rule's bits."""
+    import subprocess
+    import sys
+
+    code = ("import alpha_env.ace, alpha_env.ops.elementwise as e\n"
+            "lazy = [v for v in vars(e).values() if isinstance(v, e._LazyUfunc)]\n"
+            "assert len(lazy) == 15 and all(u._ufunc is None for u in lazy), lazy\n"
+            "import numpy as np\n"
+            "assert e.add(np.ones((2, 3)), 2.0).tolist() == [[3.0] * 3] * 2 and e._add._ufunc is not None\n"
+            "assert all(u._ufunc is None for u in lazy if u is not e._add)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
