@@ -16,10 +16,11 @@ Each operator is called once (in call syntax, with ``close``/``open``, window 5,
 ``sector``) on a small synthetic panel (the one-thread kernels) and, when Numba has more than one
 thread, on a panel large enough for the parallel kernels; then one full simulation compiles the
 backtest and its metrics, a chain of element-wise operators the fused interpreter
-(:mod:`alpha_env.ops.fused`), a plain backtest its IC series, and two offers to an alpha pool its slot
-scores. Kernels read read-only arrays only
-(:func:`alpha_env.ops.threads.read_only`), so these calls cover the writable intermediates and arrays of
-later processes too (``tests/test_warmup.py``).
+(:mod:`alpha_env.ops.fused`), every element-wise ufunc once
+(:func:`alpha_env.ops.elementwise.build_ufuncs`), a plain backtest its IC series, and two offers to an
+alpha pool its slot scores. Kernels read read-only arrays only (:func:`alpha_env.ops.threads.read_only`),
+so these calls cover the writable intermediates and arrays of later processes too
+(``tests/test_warmup.py``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
     from alpha_env.backtest import annualized_sharpe, run_backtest
     from alpha_env.data import synthetic_market
     from alpha_env.evaluate import Evaluator
+    from alpha_env.ops.elementwise import build_ufuncs
     from alpha_env.ops.threads import PARALLEL_MIN_CELLS
     from alpha_env.pool import AlphaPool, PoolSettings, daily_ic
 
@@ -78,6 +80,7 @@ def warm(parallel: bool | None = None) -> tuple[int, list[str]]:
         n_stocks = 500
         panels.append(synthetic_market(seed=0, n_stocks=n_stocks, n_days=PARALLEL_MIN_CELLS // n_stocks + 20,
                                        news=False))
+    build_ufuncs()  # every element-wise ufunc (the evaluator fuses most of their calls)
     done = 0
     refused: list[str] = []
     for i, panel in enumerate(panels):

@@ -14,9 +14,13 @@ def test_one_plain_call_per_operator():
 
 
 def test_warm_evaluates_every_operator_on_one_thread():
+    import alpha_env.ops.elementwise as ew
+
     done, refused = warm(parallel=False)
     assert done + len(refused) == len(OPERATORS)
     assert refused == []
+    lazy = [v for v in vars(ew).values() if isinstance(v, ew._LazyUfunc)]
+    assert lazy and all(u._ufunc is not None for u in lazy)  # built, so a later first call loads them
 
 
 _WRITABLE_PROBE = r"""

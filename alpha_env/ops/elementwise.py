@@ -38,7 +38,7 @@ from alpha_env.ops.threads import read_only
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg",
     "lt", "le", "gt", "ge", "eq", "ne", "or_", "and_", "not_", "if_else",
-    "abs_", "log", "sign", "sqrt", "signedpower", "max_", "min_", "vec_avg",
+    "abs_", "log", "sign", "sqrt", "signedpower", "max_", "min_", "vec_avg", "build_ufuncs",
 ]
 
 _F2 = ["float64(float64, float64)"]
@@ -57,15 +57,29 @@ class _LazyUfunc:
         self._signatures = signatures
         self._ufunc = None
 
-    def __call__(self, *args, **kwargs):
+    def build(self):
+        """The ufunc, built (or loaded from Numba's cache) now if not yet."""
         if self._ufunc is None:
             self._ufunc = vectorize(self._signatures, cache=True)(self.__wrapped__)
-        return self._ufunc(*args, **kwargs)
+        return self._ufunc
+
+    def __call__(self, *args, **kwargs):
+        return self.build()(*args, **kwargs)
 
 
 def _lazy_vectorize(signatures: list[str]):
     """``@vectorize(signatures, cache=True)``, built on first call (:class:`_LazyUfunc`)."""
     return lambda py_func: _LazyUfunc(py_func, signatures)
+
+
+def build_ufuncs() -> int:
+    """Build (or load from Numba's cache) every element-wise ufunc now; returns how many. The install's
+    warmup (:mod:`alpha_env.warmup`) calls it: the evaluator runs most element-wise calls as fused chains,
+    so its operator calls alone leave some ufuncs unbuilt, and the first direct call would compile them."""
+    lazy = [value for value in globals().values() if isinstance(value, _LazyUfunc)]
+    for ufunc in lazy:
+        ufunc.build()
+    return len(lazy)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
