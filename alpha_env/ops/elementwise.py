@@ -27,6 +27,7 @@ square root is correctly rounded everywhere).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit, vectorize
@@ -50,24 +51,24 @@ class _LazyUfunc:
     cache) on its first call instead of at import: building the module's 15 ufuncs took about 0.6 s of
     every process that imports the ACE, whether or not it calls them (``python -X importtime``)."""
 
-    def __init__(self, py_func, signatures: list[str]):
+    def __init__(self, py_func: Callable[..., float], signatures: list[str]):
         self.__wrapped__ = py_func
         self.__name__ = py_func.__name__
         self.__doc__ = py_func.__doc__
         self._signatures = signatures
         self._ufunc = None
 
-    def build(self):
+    def build(self) -> np.ufunc:
         """The ufunc, built (or loaded from Numba's cache) now if not yet."""
         if self._ufunc is None:
             self._ufunc = vectorize(self._signatures, cache=True)(self.__wrapped__)
         return self._ufunc
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: object, **kwargs: object) -> np.ndarray:
         return self.build()(*args, **kwargs)
 
 
-def _lazy_vectorize(signatures: list[str]):
+def _lazy_vectorize(signatures: list[str]) -> Callable[[Callable[..., float]], _LazyUfunc]:
     """``@vectorize(signatures, cache=True)``, built on first call (:class:`_LazyUfunc`)."""
     return lambda py_func: _LazyUfunc(py_func, signatures)
 
