@@ -58,7 +58,7 @@ class _LazyUfunc:
         self._signatures = signatures
         self._ufunc = None
 
-    def build(self) -> np.ufunc:
+    def build(self) -> Callable[..., np.ndarray]:
         """The ufunc, built (or loaded from Numba's cache) now if not yet."""
         if self._ufunc is None:
             self._ufunc = vectorize(self._signatures, cache=True)(self.__wrapped__)
