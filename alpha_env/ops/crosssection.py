@@ -42,6 +42,7 @@ from alpha_env.errors import ExpressionError
 from alpha_env.ops._checks import as_panel
 from alpha_env.ops.sortkeys import (
     DENSE_SHARE,
+    count_near,
     equal_at_sig,
     flag_count,
     flag_scratch,
@@ -192,7 +193,7 @@ def _rank_row_dense(row, kr, low, n, o, vals, rk, start):  # pragma: no cover - 
     end = n
     for i in range(n - 1, -1, -1):
         o[np.int64(kr[i] & low)] = (start[i] + end + 1) * 0.5 / n
-        end = end if i == 0 or rk[i - 1] == rk[i] else i
+        end = end if rk[max(i - 1, 0)] == rk[i] else i
     return True
 
 
@@ -214,7 +215,8 @@ def _rank_row(row, kr, bits, span, o, ix, vals, rk, tab, flags, dense):  # pragm
 
     :func:`_rank_row_fast` writes the ranks, or :func:`_rank_row_dense` (the same bits) when ``dense``: the
     previous row had a key near the next at one position in ``DENSE_SHARE`` or more (the fast path counts
-    them as it reads the flags, so rows of few near keys pay nothing for the choice) and this one has too.
+    them as it reads the flags, so rows of few near keys pay nothing for the choice) and this one has too
+    (:func:`~alpha_env.ops.sortkeys.count_near`, as ``group_rank`` decides).
     A row where values that may tie came out of value order (rare) is redone on runs of near keys sorted
     by rounded value. Returns ``dense`` for the next row.
     """
@@ -226,14 +228,9 @@ def _rank_row(row, kr, bits, span, o, ix, vals, rk, tab, flags, dense):  # pragm
         o[np.int64(kr[m] & low)] = np.nan
     if n == 0:
         return dense
-    if dense:
-        near_flags(kr, high, span, n, flags)
-        near_keys = 0
-        words = flags.view(np.uint64)
-        for w in range((n + 6) // 8):
-            near_keys += flag_count(words[w])
-        if near_keys * DENSE_SHARE >= n and _rank_row_dense(row, kr, low, n, o, vals, rk, ix):
-            return True
+    if dense and count_near(kr, high, span, n) * DENSE_SHARE >= n and _rank_row_dense(
+            row, kr, low, n, o, vals, rk, ix):
+        return True
     _position_ranks(tab, n)
     near_keys = _rank_row_fast(row, kr, low, high, span, n, o, ix, tab, flags)
     if near_keys >= 0:
