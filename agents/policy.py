@@ -370,9 +370,10 @@ class _DecoderPolicyMixin:
         return fusion(encoding.sequence, inputs.document, encoding.mask)
 
     def _run(
-        self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None
+        self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None, share: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position."""
+        """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position;
+        ``share``: consecutive steps of one episode in one causal pass (``AlphaDecoder.next_token``)."""
         prefix = inputs.ids[:, 1:]
         memory = None
         fusion = self.fusion if fusion is None else fusion
@@ -385,13 +386,13 @@ class _DecoderPolicyMixin:
                 mask = memory.mask.clone()
                 mask[empty, 1 : 1 + decoder.config.doc_slots] = False
                 memory = type(memory)(memory.states, mask)
-        return decoder.next_token(prefix, inputs.position, memory)
+        return decoder.next_token(prefix, inputs.position, memory, share=share)
 
     def _logits_and_values(
-        self, obs: Any, action_masks: Any = None
+        self, obs: Any, action_masks: Any = None, share: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, DecoderInputs]:
         inputs = self._inputs(obs)
-        logits, hidden = self._run(self.decoder, inputs)
+        logits, hidden = self._run(self.decoder, inputs, share=share)
         mask = inputs.mask
         if action_masks is not None:
             extra = torch.as_tensor(np.asarray(action_masks), device=mask.device).reshape(mask.shape).bool()
@@ -424,7 +425,7 @@ class _DecoderPolicyMixin:
         With ``kl_coef > 0`` the returned "entropy" is ``H − (kl_coef / ent_coef)·KL(π ‖ π₀)``, so that the
         algorithm's ``ent_coef · entropy`` term becomes ``ent_coef·H − kl_coef·KL``.
         """
-        logits, values, inputs = self._logits_and_values(obs, action_masks)
+        logits, values, inputs = self._logits_and_values(obs, action_masks, share=True)
         distribution = self._distribution(logits)
         log_prob = distribution.log_prob(actions)
         entropy = distribution.entropy()
@@ -432,7 +433,7 @@ class _DecoderPolicyMixin:
         if self.reference is not None:
             with torch.no_grad():
                 ref_logits = masked_logits(
-                    self._run(self.reference, inputs, self.reference_fusion)[0], inputs.mask)
+                    self._run(self.reference, inputs, self.reference_fusion, share=True)[0], inputs.mask)
                 ref_logp = torch.log_softmax(ref_logits, dim=-1)
             logp = torch.log_softmax(logits, dim=-1)
             kl = (logp.exp() * (logp - ref_logp)).sum(dim=-1)

@@ -34,7 +34,7 @@ from alpha_env.errors import SettingsError
 from encoders.config import CodebookLike, check_positive, codebook_fields, seeded
 from encoders.errors import CodebookMismatchError
 
-__all__ = ["AlphaDecoderConfig", "AlphaDecoder", "DecoderMemory"]
+__all__ = ["AlphaDecoderConfig", "AlphaDecoder", "DecoderMemory", "prefix_chains"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,39 @@ class DecoderMemory:
         if self.batch_size != 1:
             raise SettingsError(f"memory has {self.batch_size} rows, cannot serve a batch of {batch_size}")
         return DecoderMemory(self.states.expand(batch_size, -1, -1), self.mask.expand(batch_size, -1))
+
+
+def prefix_chains(
+    ids: torch.Tensor, lengths: torch.Tensor, memory: DecoderMemory | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chains of consecutive decoder rows that one causal pass can serve.
+
+    Row ``i + 1`` continues row ``i`` when it has at least as many written tokens, the same tokens at
+    row ``i``'s positions, and the same memory (the next step of the same episode, as a rollout buffer of
+    whole episodes lists them). A chain's last row holds every earlier row's prefix.
+
+    Args:
+        ids: ``(B, W)`` decoder inputs ``[BOS, t1, ..., tk, PAD...]``.
+        lengths: ``(B,)`` written tokens per row (row ``i``'s last real position is ``lengths[i]``).
+        memory: the rows' memory (``B`` rows), or ``None`` (the null memory: the same for every row).
+
+    Returns:
+        ``(last, source)``: ``last`` ``(C,)`` the index of each chain's last row, in order; ``source``
+        ``(B,)`` the chain of each row (an index into ``last``).
+    """
+    batch, width = ids.shape
+    same = torch.ones(batch - 1, dtype=torch.bool, device=ids.device)
+    if batch > 1:
+        within = torch.arange(width, device=ids.device)[None, :] <= lengths[:-1, None]
+        same = ((ids[1:] == ids[:-1]) | ~within).all(dim=1) & (lengths[1:] >= lengths[:-1])
+        if memory is not None:
+            same &= (memory.states[1:] == memory.states[:-1]).flatten(1).all(dim=1)
+            same &= (memory.mask[1:] == memory.mask[:-1]).all(dim=1)
+    ends = torch.ones(batch, dtype=torch.bool, device=ids.device)
+    ends[:-1] = ~same
+    last = torch.nonzero(ends).flatten()
+    source = torch.cumsum(ends.long(), dim=0) - ends.long()  # chains ended before each row
+    return last, source
 
 
 class AlphaDecoder(nn.Module):
@@ -248,6 +281,12 @@ class AlphaDecoder(nn.Module):
         if bool(((ids < 0) | (ids >= self.config.vocab_size)).any()):
             bad = ids[(ids < 0) | (ids >= self.config.vocab_size)][0]
             raise SettingsError(f"token id {int(bad)} outside the codebook (0..{self.config.vocab_size - 1})")
+        hidden = self._states(ids, memory)
+        return self.head(hidden), hidden
+
+    def _states(self, ids: torch.Tensor, memory: DecoderMemory | None) -> torch.Tensor:
+        """``(B, L, d_model)`` final (normalized) states of checked ``ids`` ``(B, L)`` on the device."""
+        batch, length = ids.shape
         memory = (self.memory(batch_size=batch) if memory is None else memory).expand(batch)
         positions = torch.arange(length, device=ids.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
@@ -261,8 +300,7 @@ class AlphaDecoder(nn.Module):
                 memory_key_padding_mask=memory_padding,
                 tgt_is_causal=True,
             )
-        hidden = self.final_norm(x)
-        return self.head(hidden), hidden
+        return self.final_norm(x)
 
     def with_bos(self, prefix: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` written tokens → ``(B, L+1)`` decoder input with BOS in front."""
@@ -274,6 +312,8 @@ class AlphaDecoder(nn.Module):
         prefix: torch.Tensor,
         lengths: torch.Tensor | None = None,
         memory: DecoderMemory | None = None,
+        *,
+        share: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of the next token after each row's written prefix, and the state that produced them.
 
@@ -282,6 +322,12 @@ class AlphaDecoder(nn.Module):
                 environment's ``tokens`` observation).
             lengths: ``(B,)`` number of written tokens per row (``0..L``); ``None`` counts non-PAD tokens.
             memory: as in :meth:`forward`.
+            share: compute each chain of consecutive rows (:func:`prefix_chains`: each row's prefix the
+                start of the next row's, the same memory; the steps of one episode in order) in one
+                causal pass over its last row, and read every row's state at its own position. The
+                decoder is causal, so a position's state does not depend on what follows it: the same
+                outputs (bit for bit on CPU, where they do not depend on the batch's width either) for
+                about one row's cost per chain; the gradients are the same sums taken in another order.
 
         Returns:
             ``logits (B, vocab_size)`` (unmasked) and ``hidden (B, d_model)``. Only the first
@@ -302,9 +348,14 @@ class AlphaDecoder(nn.Module):
             )
         used = int(lengths.max()) if lengths.numel() else 0
         ids = self.with_bos(prefix[:, :used])
-        logits, hidden = self.forward(ids, memory)
         rows = torch.arange(prefix.shape[0], device=device)
-        return logits[rows, lengths], hidden[rows, lengths]
+        if share and prefix.shape[0] > 1:
+            memory = None if memory is None else memory.expand(prefix.shape[0])
+            last, rows = prefix_chains(ids, lengths, memory)
+            ids = ids[last]
+            memory = None if memory is None else memory.select(last)
+        hidden = self._states(ids, memory)[rows, lengths]
+        return self.head(hidden), hidden
 
     def next_token_logits(
         self,
