@@ -140,9 +140,10 @@ def prefix_chains(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Chains of consecutive decoder rows that one causal pass can serve.
 
-    Row ``i + 1`` continues row ``i`` when it has at least as many written tokens, the same tokens at
-    row ``i``'s positions, and the same memory (the next step of the same episode, as a rollout buffer of
-    whole episodes lists them). A chain's last row holds every earlier row's prefix.
+    Row ``i + 1`` continues row ``i`` when it has the same tokens at row ``i``'s positions (so at least
+    as many written tokens: PAD is not a token) and the same memory: the next step of the same episode,
+    as a rollout buffer of whole episodes lists them. A chain's last row holds every earlier row's
+    prefix.
 
     Args:
         ids: ``(B, W)`` decoder inputs ``[BOS, t1, ..., tk, PAD...]``.
@@ -157,7 +158,7 @@ def prefix_chains(
     same = torch.ones(batch - 1, dtype=torch.bool, device=ids.device)
     if batch > 1:
         within = torch.arange(width, device=ids.device)[None, :] <= lengths[:-1, None]
-        same = ((ids[1:] == ids[:-1]) | ~within).all(dim=1) & (lengths[1:] >= lengths[:-1])
+        same = ((ids[1:] == ids[:-1]) | ~within).all(dim=1)  # a shorter next row has PAD at a written place
         if memory is not None:
             same &= (memory.states[1:] == memory.states[:-1]).flatten(1).all(dim=1)
             same &= (memory.mask[1:] == memory.mask[:-1]).all(dim=1)
