@@ -28,7 +28,6 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.buffers import EpisodeDictRolloutBuffer, MaskableEpisodeDictRolloutBuffer
 from agents.policy import (
     ALPHA_ENCODER_KINDS,
     DecoderActorCriticPolicy,
@@ -37,19 +36,13 @@ from agents.policy import (
 from agents.settings import EncoderSettings, FineTuneSettings
 from alpha_env.errors import SettingsError
 
-__all__ = ["ALGORITHMS", "EPISODE_BUFFERS", "build_agent", "load_agent", "policy_kwargs_for"]
+__all__ = ["ALGORITHMS", "build_agent", "load_agent", "policy_kwargs_for"]
 
 ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], type]] = {
     "ppo": (PPO, DecoderActorCriticPolicy),
     "maskable_ppo": (MaskablePPO, MaskableDecoderActorCriticPolicy),
 }
 """The one registry of supported algorithms: name → (algorithm class, decoder policy class)."""
-
-EPISODE_BUFFERS: dict[str, type] = {
-    "ppo": EpisodeDictRolloutBuffer,
-    "maskable_ppo": MaskableEpisodeDictRolloutBuffer,
-}
-"""The rollout buffer of each algorithm under ``FineTuneSettings(minibatches="episodes")``."""
 
 
 def _encoder_kwargs(encoder: EncoderSettings, codebook_version: str) -> dict[str, Any]:
@@ -129,13 +122,9 @@ def build_agent(
             f"a rollout of n_steps × n_envs = {settings.n_steps * env.num_envs} steps is smaller than "
             f"batch_size {settings.batch_size}"
         )
-    buffer: dict[str, Any] = {}
-    if settings.minibatches == "episodes":
-        buffer = {"rollout_buffer_class": EPISODE_BUFFERS[algo], "rollout_buffer_kwargs": {"seed": seed}}
     return algorithm(
         policy,
         env,
-        **buffer,
         learning_rate=settings.schedule(),
         n_steps=settings.n_steps,
         batch_size=settings.batch_size,

@@ -212,6 +212,10 @@ class _DecoderPolicyMixin:
         self.kl_coef = float(kl_coef)
         self.ent_coef = float(ent_coef)
         self._stats: dict[str, list[float]] = {"kl_to_init": [], "policy_entropy": []}
+        #: PPO's update reads the rows of a minibatch whose written prefix another row extends from that
+        #: row's causal pass (``AlphaDecoder.next_token(share=True)``): the same numbers, fewer rows;
+        #: ``False`` computes every row alone (for comparisons, ``benchmarks/bench_ppo.py``)
+        self.share_prefixes = True
         kwargs.setdefault("ortho_init", False)
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)  # type: ignore[call-arg]
 
@@ -373,7 +377,8 @@ class _DecoderPolicyMixin:
         self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None, share: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position;
-        ``share``: consecutive steps of one episode in one causal pass (``AlphaDecoder.next_token``)."""
+        ``share``: rows whose prefix another row extends are read from that row's causal pass
+        (``AlphaDecoder.next_token``)."""
         prefix = inputs.ids[:, 1:]
         memory = None
         fusion = self.fusion if fusion is None else fusion
@@ -425,7 +430,7 @@ class _DecoderPolicyMixin:
         With ``kl_coef > 0`` the returned "entropy" is ``H − (kl_coef / ent_coef)·KL(π ‖ π₀)``, so that the
         algorithm's ``ent_coef · entropy`` term becomes ``ent_coef·H − kl_coef·KL``.
         """
-        logits, values, inputs = self._logits_and_values(obs, action_masks, share=True)
+        logits, values, inputs = self._logits_and_values(obs, action_masks, share=self.share_prefixes)
         distribution = self._distribution(logits)
         log_prob = distribution.log_prob(actions)
         entropy = distribution.entropy()
@@ -433,7 +438,8 @@ class _DecoderPolicyMixin:
         if self.reference is not None:
             with torch.no_grad():
                 ref_logits = masked_logits(
-                    self._run(self.reference, inputs, self.reference_fusion, share=True)[0], inputs.mask)
+                    self._run(self.reference, inputs, self.reference_fusion, self.share_prefixes)[0],
+                    inputs.mask)
                 ref_logp = torch.log_softmax(ref_logits, dim=-1)
             logp = torch.log_softmax(logits, dim=-1)
             kl = (logp.exp() * (logp - ref_logp)).sum(dim=-1)

@@ -16,11 +16,7 @@ from typing import Any
 from alpha_env.errors import SettingsError
 from encoders.settings import FUSION_KINDS
 
-__all__ = ["ALPHA_ENCODERS", "MINIBATCHES", "EncoderSettings", "FineTuneSettings"]
-
-MINIBATCHES = ("episodes", "steps")
-"""How PPO's update draws its minibatches: whole episode segments (:mod:`agents.buffers`; the actor runs an
-episode's steps in one causal pass) or SB3's random steps."""
+__all__ = ["ALPHA_ENCODERS", "EncoderSettings", "FineTuneSettings"]
 
 ALPHA_ENCODERS = ("none", "stack", "tree")
 """Encoders of the partial expression the policy can use (``none``: the decoder alone; ``stack``: the
@@ -54,9 +50,6 @@ class FineTuneSettings:
         critic_grad: let the value loss train the decoder too.
         unfreeze_every: gradual unfreezing, one decoder layer group every this many rollouts (0 = off:
             everything trains from the start).
-        minibatches: episodes (each minibatch whole episodes of the rollout, at least batch_size steps; the
-            actor computes an episode's steps in one causal pass, several times faster) or steps (SB3's
-            random steps).
     """
 
     learning_rate: float = 3e-4
@@ -78,11 +71,6 @@ class FineTuneSettings:
     value_hidden: int = 64
     critic_grad: bool = False
     unfreeze_every: int = 0
-    minibatches: str = field(default="episodes", metadata={"choices": MINIBATCHES})
-
-    def __post_init__(self) -> None:
-        if self.minibatches not in MINIBATCHES:
-            raise SettingsError(f"minibatches must be one of {MINIBATCHES}, got {self.minibatches!r}")
 
     def schedule(self) -> Any:
         """The SB3 learning-rate schedule these settings name."""

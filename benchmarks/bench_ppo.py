@@ -6,9 +6,10 @@ expressions it writes set the backtest cost; else the same architecture freshly 
 
 * 1 environment in-process (``DummyVecEnv``) and 2 environment workers (``SubprocVecEnv``),
 * and the default of the main job (8 environments in-process),
-* then the main job's configuration with PPO's two kinds of minibatches (``FineTuneSettings.minibatches``:
-  whole episodes, the default, whose steps the actor computes in one causal pass, against SB3's random
-  steps), alternated ``--rounds`` times,
+* then the main job's configuration with PPO's update reading the minibatch rows whose prefix another
+  row extends from that row's causal pass (the policy's ``share_prefixes``, the default) against every
+  row computed alone, alternated ``--rounds`` times (the same numbers; the same episodes up to the
+  gradients' rounding),
 
 printing env steps/s, alphas evaluated per second, and the share of wall time spent in the policy's
 rollout forward passes, in PPO's update (forward + backward), and waiting for environment steps (grammar
@@ -55,7 +56,7 @@ class _Timer:
 
 
 def measure(n_envs: int, kind: str, timesteps: int, decoder_config: dict, checkpoint: str | None,
-            panel, minibatches: str = "episodes") -> dict:
+            panel, share: bool = True) -> dict:
     """One PPO run of ``timesteps`` steps; returns throughput and the time shares."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
@@ -69,9 +70,10 @@ def measure(n_envs: int, kind: str, timesteps: int, decoder_config: dict, checkp
 
     vec_cls = DummyVecEnv if kind == "dummy" else SubprocVecEnv
     env = make_vec_env(make, n_envs=n_envs, seed=0, vec_env_cls=vec_cls)
-    settings = FineTuneSettings(n_steps=max(512 // n_envs, 16), batch_size=128, minibatches=minibatches)
+    settings = FineTuneSettings(n_steps=max(512 // n_envs, 16), batch_size=128)
     model = build_agent("ppo", env, decoder_config=decoder_config, init_checkpoint=checkpoint,
                         settings=settings, seed=0)
+    model.policy.share_prefixes = share
     forward = _Timer(model.policy.forward)
     model.policy.forward = forward
     train = _Timer(model.train)
@@ -87,8 +89,8 @@ def measure(n_envs: int, kind: str, timesteps: int, decoder_config: dict, checkp
     wall = time.perf_counter() - start
     env.close()
     steps = model.num_timesteps - steps_before
-    return {"config": f"{n_envs} env{'s' if n_envs > 1 else ''} ({kind})", "minibatches": minibatches,
-            "steps_per_s": steps / wall,
+    return {"config": f"{n_envs} env{'s' if n_envs > 1 else ''} ({kind})",
+            "update": "shared" if share else "alone", "steps_per_s": steps / wall,
             "alphas_per_s": (tracker.n_evaluations - done_before) / wall, "wall_s": wall,
             "policy_forward": forward.seconds / wall, "ppo_update": train.seconds / wall,
             "env_steps": step_wait.seconds / wall}
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--timesteps", type=int, default=2048, help="measured steps per configuration")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--rounds", type=int, default=2,
-                        help="alternated pairs of the minibatch comparison (0: skip it)")
+                        help="alternated pairs of the shared-prefix comparison (0: skip it)")
     args = parser.parse_args(argv)
 
     import torch
@@ -137,19 +139,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"speed-up vs 1 env: {ratios}")
     pairs = []
     for _ in range(args.rounds):
-        pair = {m: measure(8, "dummy", args.timesteps, decoder_config, checkpoint, panel, m)
-                for m in ("steps", "episodes")}
+        pair = {share: measure(8, "dummy", args.timesteps, decoder_config, checkpoint, panel, share)
+                for share in (False, True)}
         pairs.append(pair)
     if pairs:
-        print("\n8 envs in-process, PPO minibatches of random steps (SB3) vs whole episodes, alternated:")
-        print(f"{'minibatches':<14}{'steps/s':>9}{'alphas/s':>10}{'policy fwd':>12}{'PPO update':>12}"
+        print("\n8 envs in-process, PPO's update with every row alone vs shared prefixes, alternated:")
+        print(f"{'update':<14}{'steps/s':>9}{'alphas/s':>10}{'policy fwd':>12}{'PPO update':>12}"
               f"{'env steps':>11}")
         for pair in pairs:
             for r in pair.values():
-                print(f"{r['minibatches']:<14}{r['steps_per_s']:>9.1f}{r['alphas_per_s']:>10.2f}"
+                print(f"{r['update']:<14}{r['steps_per_s']:>9.1f}{r['alphas_per_s']:>10.2f}"
                       f"{r['policy_forward']:>12.0%}{r['ppo_update']:>12.0%}{r['env_steps']:>11.0%}")
-        ratios = ", ".join(f"{p['episodes']['steps_per_s'] / p['steps']['steps_per_s']:.2f}x" for p in pairs)
-        print(f"episodes / steps, env steps/s: {ratios}")
+        ratios = ", ".join(f"{p[True]['steps_per_s'] / p[False]['steps_per_s']:.2f}x" for p in pairs)
+        print(f"shared / alone, env steps/s: {ratios}")
         rows.extend(r for p in pairs for r in p.values())
     return rows
 

@@ -135,37 +135,52 @@ class DecoderMemory:
         return DecoderMemory(self.states.expand(batch_size, -1, -1), self.mask.expand(batch_size, -1))
 
 
+def _bit_rows(x: torch.Tensor) -> torch.Tensor:
+    """``(B, -1)`` int64: the bit patterns of each row of a float tensor (equal rows bit for bit compare
+    equal; ``-0.0`` and ``0.0`` do not)."""
+    flat = x.reshape(x.shape[0], -1).contiguous()
+    ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}[flat.element_size()]
+    return flat.view(ints).long()
+
+
 def prefix_chains(
     ids: torch.Tensor, lengths: torch.Tensor, memory: DecoderMemory | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chains of consecutive decoder rows that one causal pass can serve.
+    """Rows of a decoder batch that one causal pass can serve: each row whose written prefix is the start
+    of another row's, under the same memory, is read from that row.
 
-    Row ``i + 1`` continues row ``i`` when it has the same tokens at row ``i``'s positions (so at least
-    as many written tokens: PAD is not a token) and the same memory: the next step of the same episode,
-    as a rollout buffer of whole episodes lists them. A chain's last row holds every earlier row's
-    prefix.
+    The rows are put in order of their memory (bit for bit) and then of their tokens, PAD first: a prefix
+    then sorts just before its extensions, and every row between them extends it too, so each *chain* of
+    rows, each extending the one before, is a run of that order. A chain's last row holds every earlier
+    row's prefix (the steps of one episode, or of episodes that begin alike).
 
     Args:
-        ids: ``(B, W)`` decoder inputs ``[BOS, t1, ..., tk, PAD...]``.
+        ids: ``(B, W)`` decoder inputs ``[BOS, t1, ..., tk, PAD...]`` (PAD = 0 is no token).
         lengths: ``(B,)`` written tokens per row (row ``i``'s last real position is ``lengths[i]``).
         memory: the rows' memory (``B`` rows), or ``None`` (the null memory: the same for every row).
 
     Returns:
-        ``(last, source)``: ``last`` ``(C,)`` the index of each chain's last row, in order; ``source``
-        ``(B,)`` the chain of each row (an index into ``last``).
+        ``(last, source)``: ``last`` ``(C,)`` the row index of each chain's last row; ``source`` ``(B,)``
+        each row's chain (an index into ``last``).
     """
     batch, width = ids.shape
-    same = torch.ones(batch - 1, dtype=torch.bool, device=ids.device)
-    if batch > 1:
-        within = torch.arange(width, device=ids.device)[None, :] <= lengths[:-1, None]
-        same = ((ids[1:] == ids[:-1]) | ~within).all(dim=1)  # a shorter next row has PAD at a written place
-        if memory is not None:
-            same &= (memory.states[1:] == memory.states[:-1]).flatten(1).all(dim=1)
-            same &= (memory.mask[1:] == memory.mask[:-1]).all(dim=1)
+    order = torch.arange(batch, device=ids.device)
+    for c in range(width - 1, 0, -1):  # lexicographic order of the tokens: stable sorts, last column first
+        order = order[torch.sort(ids[order, c], stable=True).indices]
+    if memory is not None:  # then by memory: rows of one memory together, each group in token order
+        bits = torch.cat([_bit_rows(memory.states), memory.mask.long()], dim=1)
+        group = torch.unique(bits, dim=0, return_inverse=True)[1]
+        order = order[torch.sort(group[order], stable=True).indices]
+    ranked = ids[order]
+    within = torch.arange(width, device=ids.device)[None, :] <= lengths[order][:-1, None]
+    same = ((ranked[1:] == ranked[:-1]) | ~within).all(dim=1)  # the next row extends this one
+    if memory is not None:
+        same &= group[order][1:] == group[order][:-1]
     ends = torch.ones(batch, dtype=torch.bool, device=ids.device)
     ends[:-1] = ~same
-    last = torch.nonzero(ends).flatten()
-    source = torch.cumsum(ends.long(), dim=0) - ends.long()  # chains ended before each row
+    last = order[ends]
+    source = torch.empty(batch, dtype=torch.long, device=ids.device)
+    source[order] = torch.cumsum(ends.long(), dim=0) - ends.long()  # chains ended before each row
     return last, source
 
 
@@ -323,12 +338,12 @@ class AlphaDecoder(nn.Module):
                 environment's ``tokens`` observation).
             lengths: ``(B,)`` number of written tokens per row (``0..L``); ``None`` counts non-PAD tokens.
             memory: as in :meth:`forward`.
-            share: compute each chain of consecutive rows (:func:`prefix_chains`: each row's prefix the
-                start of the next row's, the same memory; the steps of one episode in order) in one
-                causal pass over its last row, and read every row's state at its own position. The
-                decoder is causal, so a position's state does not depend on what follows it: the same
-                outputs (bit for bit on CPU, where they do not depend on the batch's width either) for
-                about one row's cost per chain; the gradients are the same sums taken in another order.
+            share: compute the rows whose written prefix another row extends, under the same memory, in
+                that row's causal pass (:func:`prefix_chains`: one pass per chain; a PPO minibatch holds
+                several steps of most of its episodes, and episodes that begin alike). The decoder is
+                causal, so a position's state does not depend on what follows it: the same outputs (bit for
+                bit on CPU, where they do not depend on the batch's width either) for fewer rows; the
+                gradients are the same sums taken in another order.
 
         Returns:
             ``logits (B, vocab_size)`` (unmasked) and ``hidden (B, d_model)``. Only the first
@@ -351,10 +366,10 @@ class AlphaDecoder(nn.Module):
         ids = self.with_bos(prefix[:, :used])
         rows = torch.arange(prefix.shape[0], device=device)
         if share and prefix.shape[0] > 1:
-            memory = None if memory is None else memory.expand(prefix.shape[0])
-            last, rows = prefix_chains(ids, lengths, memory)
+            one = memory is None or memory.batch_size == 1  # one memory for every row
+            last, rows = prefix_chains(ids, lengths, None if one else memory)
             ids = ids[last]
-            memory = None if memory is None else memory.select(last)
+            memory = memory if one else memory.select(last)
         hidden = self._states(ids, memory)[rows, lengths]
         return self.head(hidden), hidden
 
