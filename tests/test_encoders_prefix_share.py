@@ -103,6 +103,11 @@ def test_prefix_chains_join_only_extended_prefixes_of_one_memory():
             assert torch.equal(ids[row, : n + 1], ids[i, : n + 1]) and lengths[row] >= n
     last, source = prefix_chains(ids, lengths)  # one memory: row 1 extends rows 3, 4 and 5 too
     assert len(last) == 3 and int(source[1]) == int(source[3]) == int(source[4])
+    ids = dec.with_bos(torch.tensor([[5, 0], [5, 6]]))
+    for first, second in ((0.0, 1.0), (1.0, 0.0)):  # either memory's rows first: a prefix under one memory
+        docs = torch.tensor([[first] * 6, [second] * 6])  # never joins its extension under the other
+        last, source = prefix_chains(ids, torch.tensor([1, 2]), dec.memory(doc=docs))
+        assert sorted(last.tolist()) == [0, 1] and source.tolist() != [0, 0]
 
 
 # ---------------------------------------------------------------- PPO's update
