@@ -288,17 +288,21 @@ class AlphaDecoder(nn.Module):
             ``hidden (B, L, d_model)``: the final (normalized) states. Position i depends only on
             positions ``<= i`` (causal), so right padding never changes the real positions.
         """
+        hidden = self._states(self._checked(ids), memory)
+        return self.head(hidden), hidden
+
+    def _checked(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids`` as long on the decoder's device, after checking its shape, length and codebook ids."""
         if ids.dim() != 2:
             raise SettingsError(f"ids must have shape (batch, length), got {tuple(ids.shape)}")
-        batch, length = ids.shape
+        length = ids.shape[1]
         if length > self.config.max_len + 1:
             raise SettingsError(f"ids of length {length} exceed max_len + 1 = {self.config.max_len + 1}")
         ids = ids.to(self.token_embedding.weight.device).long()
         if bool(((ids < 0) | (ids >= self.config.vocab_size)).any()):
             bad = ids[(ids < 0) | (ids >= self.config.vocab_size)][0]
             raise SettingsError(f"token id {int(bad)} outside the codebook (0..{self.config.vocab_size - 1})")
-        hidden = self._states(ids, memory)
-        return self.head(hidden), hidden
+        return ids
 
     def _states(self, ids: torch.Tensor, memory: DecoderMemory | None) -> torch.Tensor:
         """``(B, L, d_model)`` final (normalized) states of checked ``ids`` ``(B, L)`` on the device."""
@@ -363,7 +367,7 @@ class AlphaDecoder(nn.Module):
                 f"a prefix of {int(lengths.max())} tokens exceeds max_len {self.config.max_len}"
             )
         used = int(lengths.max()) if lengths.numel() else 0
-        ids = self.with_bos(prefix[:, :used])
+        ids = self._checked(self.with_bos(prefix[:, :used]))
         rows = torch.arange(prefix.shape[0], device=device)
         if share and prefix.shape[0] > 1:
             one = memory is None or memory.batch_size == 1  # one memory for every row

@@ -10,6 +10,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from agents import FineTuneSettings, build_agent
 from alpha_env.data import synthetic_market
 from alpha_env.env import AlphaStackEnv
+from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook
 from encoders import AlphaDecoder, AlphaDecoderConfig, prefix_chains
 
@@ -108,6 +109,13 @@ def test_prefix_chains_join_only_extended_prefixes_of_one_memory():
         docs = torch.tensor([[first] * 6, [second] * 6])  # never joins its extension under the other
         last, source = prefix_chains(ids, torch.tensor([1, 2]), dec.memory(doc=docs))
         assert sorted(last.tolist()) == [0, 1] and source.tolist() != [0, 0]
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_a_token_outside_the_codebook_is_a_clear_error_either_way(share):
+    dec = _decoder()
+    with pytest.raises(SettingsError, match="token id 999 outside the codebook"):
+        dec.next_token(torch.tensor([[5, 999, 0], [5, 0, 0]]), share=share)
 
 
 # ---------------------------------------------------------------- PPO's update
