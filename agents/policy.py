@@ -67,6 +67,7 @@ from torch import nn
 from agents.observation import DecoderInputs, read_observation
 from agents.settings import ALPHA_ENCODERS
 from alpha_env.errors import SettingsError
+from encoders.decoder import bit_rows, prefix_chains
 from encoders.finetune import ScaledAdam, discriminative_scales
 from encoders.settings import FUSION_KINDS
 
@@ -373,12 +374,23 @@ class _DecoderPolicyMixin:
         encoding = self.alpha_encoder(inputs.ids[:, :width])  # BOS + prefix, PAD after the position
         return fusion(encoding.sequence, inputs.document, encoding.mask)
 
+    def _chains(self, inputs: DecoderInputs) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The chains of rows whose prefix another row extends under the same document
+        (:func:`encoders.decoder.prefix_chains`), for every decoder pass over ``inputs``; ``None`` with an
+        alpha encoder, whose memory differs with the prefix (nothing to share)."""
+        if self.fusion is not None or inputs.ids.shape[0] < 2:
+            return None
+        used = int(inputs.position.max()) + 1
+        groups = bit_rows(inputs.document) if inputs.document.shape[1] else None  # memory = f(document)
+        return prefix_chains(inputs.ids[:, :used], inputs.position, groups)
+
     def _run(
-        self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None, share: bool = False
+        self, decoder: nn.Module, inputs: DecoderInputs, fusion: nn.Module | None = None,
+        chains: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Unmasked next-token logits ``(B, V)`` and the state ``(B, d_model)`` at the current position;
-        ``share``: rows whose prefix another row extends are read from that row's causal pass
-        (``AlphaDecoder.next_token``)."""
+        ``chains`` (:meth:`_chains`): rows whose prefix another row extends are read from that row's causal
+        pass (``AlphaDecoder.next_token``)."""
         prefix = inputs.ids[:, 1:]
         memory = None
         fusion = self.fusion if fusion is None else fusion
@@ -391,13 +403,19 @@ class _DecoderPolicyMixin:
                 mask = memory.mask.clone()
                 mask[empty, 1 : 1 + decoder.config.doc_slots] = False
                 memory = type(memory)(memory.states, mask)
-        return decoder.next_token(prefix, inputs.position, memory, share=share)
+        return decoder.next_token(prefix, inputs.position, memory, chains=chains)
 
     def _logits_and_values(
         self, obs: Any, action_masks: Any = None, share: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, DecoderInputs]:
         inputs = self._inputs(obs)
-        logits, hidden = self._run(self.decoder, inputs, share=share)
+        return self._scores(inputs, action_masks, self._chains(inputs) if share else None)
+
+    def _scores(
+        self, inputs: DecoderInputs, action_masks: Any, chains: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor, DecoderInputs]:
+        """Masked logits ``(B, V)``, values ``(B, 1)`` and the inputs with the combined mask."""
+        logits, hidden = self._run(self.decoder, inputs, chains=chains)
         mask = inputs.mask
         if action_masks is not None:
             extra = torch.as_tensor(np.asarray(action_masks), device=mask.device).reshape(mask.shape).bool()
@@ -430,7 +448,9 @@ class _DecoderPolicyMixin:
         With ``kl_coef > 0`` the returned "entropy" is ``H − (kl_coef / ent_coef)·KL(π ‖ π₀)``, so that the
         algorithm's ``ent_coef · entropy`` term becomes ``ent_coef·H − kl_coef·KL``.
         """
-        logits, values, inputs = self._logits_and_values(obs, action_masks, share=self.share_prefixes)
+        inputs = self._inputs(obs)
+        chains = self._chains(inputs) if self.share_prefixes else None  # one ordering for both passes
+        logits, values, inputs = self._scores(inputs, action_masks, chains)
         distribution = self._distribution(logits)
         log_prob = distribution.log_prob(actions)
         entropy = distribution.entropy()
@@ -438,8 +458,7 @@ class _DecoderPolicyMixin:
         if self.reference is not None:
             with torch.no_grad():
                 ref_logits = masked_logits(
-                    self._run(self.reference, inputs, self.reference_fusion, self.share_prefixes)[0],
-                    inputs.mask)
+                    self._run(self.reference, inputs, self.reference_fusion, chains)[0], inputs.mask)
                 ref_logp = torch.log_softmax(ref_logits, dim=-1)
             logp = torch.log_softmax(logits, dim=-1)
             kl = (logp.exp() * (logp - ref_logp)).sum(dim=-1)

@@ -13,7 +13,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "alpha_encoder": ("AlphaEncoder", "AlphaEncoderConfig", "AlphaEncoding", "add_bos"),
     "cache": ("EmbeddingCache", "text_key"),
     "checkpoint": ("MODEL_KINDS", "Checkpoint", "load_checkpoint", "save_checkpoint"),
-    "decoder": ("AlphaDecoder", "AlphaDecoderConfig", "DecoderMemory", "prefix_chains"),
+    "decoder": ("AlphaDecoder", "AlphaDecoderConfig", "DecoderMemory", "bit_rows", "prefix_chains"),
     "document": ("DocumentEncoder",),
     "errors": ("CheckpointError", "CodebookMismatchError", "ModelNotAvailableError"),
     "finetune": ("ScaledAdam", "SlantedTriangular", "bert_layer_groups", "constant_schedule",

@@ -34,7 +34,7 @@ from alpha_env.errors import SettingsError
 from encoders.config import CodebookLike, check_positive, codebook_fields, seeded
 from encoders.errors import CodebookMismatchError
 
-__all__ = ["AlphaDecoderConfig", "AlphaDecoder", "DecoderMemory", "prefix_chains"]
+__all__ = ["AlphaDecoderConfig", "AlphaDecoder", "DecoderMemory", "bit_rows", "prefix_chains"]
 
 
 @dataclass(frozen=True)
@@ -135,29 +135,45 @@ class DecoderMemory:
         return DecoderMemory(self.states.expand(batch_size, -1, -1), self.mask.expand(batch_size, -1))
 
 
-def _bit_rows(x: torch.Tensor) -> torch.Tensor:
-    """``(B, -1)`` int64: the bit patterns of each row of a float tensor (equal rows bit for bit compare
+def bit_rows(x: torch.Tensor) -> torch.Tensor:
+    """``(B, -1)`` int64: the bit patterns of each row of a float tensor (rows equal bit for bit compare
     equal; ``-0.0`` and ``0.0`` do not)."""
     flat = x.reshape(x.shape[0], -1).contiguous()
     ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}[flat.element_size()]
     return flat.view(ints).long()
 
 
+def _token_keys(ids: torch.Tensor) -> list[torch.Tensor]:
+    """``ids`` ``(B, W)`` (BOS column first, ids >= 0) packed into int64 keys, several tokens each, whose
+    lexicographic order is that of the token rows from column 1 on."""
+    width = ids.shape[1]
+    bits = max(1, int(ids.max()).bit_length()) if ids.numel() else 1
+    per = max(1, 63 // bits)
+    keys = []
+    for start in range(1, width, per):
+        key = torch.zeros(ids.shape[0], dtype=torch.long, device=ids.device)
+        for c in range(start, start + per):
+            key = (key << bits) | (ids[:, c] if c < width else 0)
+        keys.append(key)
+    return keys
+
+
 def prefix_chains(
-    ids: torch.Tensor, lengths: torch.Tensor, memory: DecoderMemory | None = None
+    ids: torch.Tensor, lengths: torch.Tensor, groups: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of a decoder batch that one causal pass can serve: each row whose written prefix is the start
-    of another row's, under the same memory, is read from that row.
+    of another row's, in the same group (the same memory), is read from that row.
 
-    The rows are put in order of their memory (bit for bit) and then of their tokens, PAD first: a prefix
-    then sorts just before its extensions, and every row between them extends it too, so each *chain* of
-    rows, each extending the one before, is a run of that order. A chain's last row holds every earlier
-    row's prefix (the steps of one episode, or of episodes that begin alike).
+    The rows are put in order of their group and then of their tokens, PAD first: a prefix then sorts
+    just before its extensions, and every row between them extends it too, so each *chain* of rows, each
+    extending the one before, is a run of that order. A chain's last row holds every earlier row's prefix
+    (the steps of one episode, or of episodes that begin alike).
 
     Args:
         ids: ``(B, W)`` decoder inputs ``[BOS, t1, ..., tk, PAD...]`` (PAD = 0 is no token).
         lengths: ``(B,)`` written tokens per row (row ``i``'s last real position is ``lengths[i]``).
-        memory: the rows' memory (``B`` rows), or ``None`` (the null memory: the same for every row).
+        groups: ``(B, K)`` integer rows; rows share a pass only when theirs are equal (the memory's bits,
+            :func:`bit_rows`, or the inputs it is made from). ``None``: one group (the same memory).
 
     Returns:
         ``(last, source)``: ``last`` ``(C,)`` the row index of each chain's last row; ``source`` ``(B,)``
@@ -165,16 +181,16 @@ def prefix_chains(
     """
     batch, width = ids.shape
     order = torch.arange(batch, device=ids.device)
-    for c in range(width - 1, 0, -1):  # lexicographic order of the tokens: stable sorts, last column first
-        order = order[torch.sort(ids[order, c], stable=True).indices]
-    if memory is not None:  # then by memory: rows of one memory together, each group in token order
-        bits = torch.cat([_bit_rows(memory.states), memory.mask.long()], dim=1)
-        group = torch.unique(bits, dim=0, return_inverse=True)[1]
+    for key in reversed(_token_keys(ids)):  # lexicographic order of the tokens: stable sorts, last key first
+        order = order[torch.sort(key[order], stable=True).indices]
+    group = None
+    if groups is not None:  # then by group: each group's rows together, in token order
+        group = torch.unique(groups, dim=0, return_inverse=True)[1]
         order = order[torch.sort(group[order], stable=True).indices]
     ranked = ids[order]
     within = torch.arange(width, device=ids.device)[None, :] <= lengths[order][:-1, None]
     same = ((ranked[1:] == ranked[:-1]) | ~within).all(dim=1)  # the next row extends this one
-    if memory is not None:
+    if group is not None:
         same &= group[order][1:] == group[order][:-1]
     ends = torch.ones(batch, dtype=torch.bool, device=ids.device)
     ends[:-1] = ~same
@@ -334,6 +350,7 @@ class AlphaDecoder(nn.Module):
         memory: DecoderMemory | None = None,
         *,
         share: bool = False,
+        chains: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of the next token after each row's written prefix, and the state that produced them.
 
@@ -348,6 +365,9 @@ class AlphaDecoder(nn.Module):
                 causal, so a position's state does not depend on what follows it: the same outputs (bit for
                 bit on CPU, where they do not depend on the batch's width either) for fewer rows; the
                 gradients are the same sums taken in another order.
+            chains: ``(last, source)`` of :func:`prefix_chains` for these rows, computed by the caller
+                (e.g. once for a policy's decoder and its reference, grouped by the document both memories
+                are made from); implies ``share``.
 
         Returns:
             ``logits (B, vocab_size)`` (unmasked) and ``hidden (B, d_model)``. Only the first
@@ -369,9 +389,12 @@ class AlphaDecoder(nn.Module):
         used = int(lengths.max()) if lengths.numel() else 0
         ids = self._checked(self.with_bos(prefix[:, :used]))
         rows = torch.arange(prefix.shape[0], device=device)
-        if share and prefix.shape[0] > 1:
+        if (share or chains is not None) and prefix.shape[0] > 1:
             one = memory is None or memory.batch_size == 1  # one memory for every row
-            last, rows = prefix_chains(ids, lengths, None if one else memory)
+            if chains is None:
+                groups = None if one else torch.cat([bit_rows(memory.states), memory.mask.long()], dim=1)
+                chains = prefix_chains(ids, lengths, groups)
+            last, rows = chains
             ids = ids[last]
             memory = memory if one else memory.select(last)
         hidden = self._states(ids, memory)[rows, lengths]

@@ -12,7 +12,7 @@ from alpha_env.data import synthetic_market
 from alpha_env.env import AlphaStackEnv
 from alpha_env.errors import SettingsError
 from alpha_env.grammar import Codebook
-from encoders import AlphaDecoder, AlphaDecoderConfig, prefix_chains
+from encoders import AlphaDecoder, AlphaDecoderConfig, bit_rows, prefix_chains
 
 MAX_LEN = 10
 CODEBOOK = Codebook.default()
@@ -82,6 +82,11 @@ def test_shared_pass_gradients_are_the_same_sums():
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6)
 
 
+def _groups(dec: AlphaDecoder, docs: torch.Tensor) -> torch.Tensor:
+    memory = dec.memory(doc=docs)
+    return torch.cat([bit_rows(memory.states), memory.mask.long()], dim=1)
+
+
 def test_prefix_chains_join_only_extended_prefixes_of_one_memory():
     dec = _decoder()
     prefix = torch.tensor([[5, 6, 7],  # 0: extends 2 and 5
@@ -95,7 +100,7 @@ def test_prefix_chains_join_only_extended_prefixes_of_one_memory():
     docs = torch.zeros(7, 6)
     docs[1] = 1.0
     ids = dec.with_bos(prefix)
-    last, source = prefix_chains(ids, lengths, dec.memory(doc=docs))
+    last, source = prefix_chains(ids, lengths, _groups(dec, docs))
     chains = [sorted(torch.nonzero(source == c).flatten().tolist()) for c in range(len(last))]
     assert sorted(zip(last.tolist(), chains)) == [(0, [0, 2, 5]), (1, [1]), (4, [3, 4]), (6, [6])]
     for c, row in enumerate(last.tolist()):  # each chain's last row extends every row of its chain
@@ -104,10 +109,19 @@ def test_prefix_chains_join_only_extended_prefixes_of_one_memory():
             assert torch.equal(ids[row, : n + 1], ids[i, : n + 1]) and lengths[row] >= n
     last, source = prefix_chains(ids, lengths)  # one memory: row 1 extends rows 3, 4 and 5 too
     assert len(last) == 3 and int(source[1]) == int(source[3]) == int(source[4])
+    rows, lengths = [], []  # two long episodes, shuffled: their tokens span several packed sort keys
+    for first in (7, 9):
+        tokens = torch.tensor([first, *range(150, 161)])
+        for p in range(1, 13):
+            rows.append(torch.cat([tokens[:p], torch.zeros(12 - p, dtype=torch.long)]))
+            lengths.append(p)
+    perm = torch.randperm(24, generator=torch.Generator().manual_seed(0))
+    last, source = prefix_chains(dec.with_bos(torch.stack(rows)[perm]), torch.tensor(lengths)[perm])
+    assert len(last) == 2 and sorted(lengths[int(perm[i])] for i in last) == [12, 12]
     ids = dec.with_bos(torch.tensor([[5, 0], [5, 6]]))
     for first, second in ((0.0, 1.0), (1.0, 0.0)):  # either memory's rows first: a prefix under one memory
         docs = torch.tensor([[first] * 6, [second] * 6])  # never joins its extension under the other
-        last, source = prefix_chains(ids, torch.tensor([1, 2]), dec.memory(doc=docs))
+        last, source = prefix_chains(ids, torch.tensor([1, 2]), _groups(dec, docs))
         assert sorted(last.tolist()) == [0, 1] and source.tolist() != [0, 0]
 
 
@@ -151,8 +165,7 @@ def test_ppo_minibatches_share_prefixes_with_the_same_numbers(panel, decoder_con
         taken = b.actions.long().flatten()
         inputs = policy._inputs(obs)
         rows += len(taken)
-        memory = policy.decoder.memory(doc=inputs.document)
-        chains += len(prefix_chains(inputs.ids, inputs.position, memory)[0])
+        chains += len(policy._chains(inputs)[0])
         with torch.no_grad():  # the shared pass gives the batch's numbers bit for bit
             logits, values, _ = policy._logits_and_values(obs, masks, share=True)
             alone_logits, alone_values, _ = policy._logits_and_values(obs, masks, share=False)
