@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,22 +28,40 @@ from typing import Any
 import torch
 from torch import nn
 
-from encoders.alpha_encoder import AlphaEncoder, AlphaEncoderConfig
 from encoders.config import CodebookLike, codebook_version_of
-from encoders.decoder import AlphaDecoder, AlphaDecoderConfig
 from encoders.errors import CheckpointError, CodebookMismatchError
-from encoders.tree_encoder import AlphaTreeEncoder, AlphaTreeEncoderConfig
 
 __all__ = ["CHECKPOINT_FORMAT", "MODEL_KINDS", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "alpha-env-checkpoint/1"
 
-MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
-    AlphaEncoder.kind: (AlphaEncoder, AlphaEncoderConfig),
-    AlphaDecoder.kind: (AlphaDecoder, AlphaDecoderConfig),
-    AlphaTreeEncoder.kind: (AlphaTreeEncoder, AlphaTreeEncoderConfig),
-}
-"""The one registry of checkpointable models: kind → (model class, config class)."""
+
+class _ModelKinds(Mapping[str, tuple[type[nn.Module], type]]):
+    """kind → (model class, config class), each class's module imported when its kind is first looked up:
+    the alpha encoders need ``transformers`` (about 1.3 s to import), which a job that loads only the
+    decoder never uses."""
+
+    _where = {
+        "alpha_encoder": ("encoders.alpha_encoder", "AlphaEncoder", "AlphaEncoderConfig"),
+        "alpha_decoder": ("encoders.decoder", "AlphaDecoder", "AlphaDecoderConfig"),
+        "alpha_tree_encoder": ("encoders.tree_encoder", "AlphaTreeEncoder", "AlphaTreeEncoderConfig"),
+    }
+
+    def __getitem__(self, kind: str) -> tuple[type[nn.Module], type]:
+        module_name, model, config = self._where[kind]
+        module = importlib.import_module(module_name)
+        return getattr(module, model), getattr(module, config)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+MODEL_KINDS: Mapping[str, tuple[type[nn.Module], type]] = _ModelKinds()
+"""The one registry of checkpointable models: kind → (model class, config class) (each ``kind``, the
+class attribute of its model)."""
 
 
 @dataclass

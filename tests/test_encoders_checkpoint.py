@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,24 @@ def test_kind_and_file_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "other.pt", CODEBOOK)
     with pytest.raises(CheckpointError, match="cannot checkpoint a Linear"):
         save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
+
+
+def test_model_kinds_name_each_class_by_its_kind():
+    from encoders import MODEL_KINDS
+
+    assert sorted(MODEL_KINDS) == ["alpha_decoder", "alpha_encoder", "alpha_tree_encoder"]
+    for kind, (model_class, config_class) in MODEL_KINDS.items():
+        assert model_class.kind == kind and config_class.__name__ == model_class.__name__ + "Config"
+
+
+def test_loading_a_decoder_does_not_import_transformers(tmp_path: Path):
+    """The alpha encoders' module (and ``transformers``, about 1.3 s) is imported only for their kinds."""
+    path = save_checkpoint(small_decoder(), tmp_path / "decoder.pt")
+    code = ("import sys; from encoders import load_checkpoint; from encoders_support import FakeCodebook; "
+            f"m = load_checkpoint({str(path)!r}, FakeCodebook(size=24, version='test-v1')).model; "
+            "print(type(m).__name__, 'transformers' in sys.modules, 'encoders.alpha_encoder' in sys.modules)")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
+    assert out == ["AlphaDecoder", "False", "False"]
