@@ -214,8 +214,8 @@ class _DecoderPolicyMixin:
         self.ent_coef = float(ent_coef)
         self._stats: dict[str, list[float]] = {"kl_to_init": [], "policy_entropy": []}
         #: PPO's update reads the rows of a minibatch whose written prefix another row extends from that
-        #: row's causal pass (``AlphaDecoder.next_token(share=True)``): the same numbers, fewer rows;
-        #: ``False`` computes every row alone (for comparisons, ``benchmarks/bench_ppo.py``)
+        #: row's causal pass (:meth:`_chains`, ``AlphaDecoder.next_token(chains=...)``): the same numbers,
+        #: fewer rows; ``False`` computes every row alone (for comparisons, ``benchmarks/bench_ppo.py``)
         self.share_prefixes = True
         kwargs.setdefault("ortho_init", False)
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)  # type: ignore[call-arg]
